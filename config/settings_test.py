@@ -1,0 +1,42 @@
+"""Test settings: the production settings with a test key, fast hashing and in-memory mail.
+
+The database is the one ``DATABASE_URL`` names. When it is unset and PostgreSQL
+answers on 127.0.0.1:5432 (the CI machine and most developers' machines), the suite
+uses it; otherwise SQLite, and the tests marked ``postgres`` skip with a reason.
+"""
+
+import os
+import socket
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-" + "x" * 60)
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
+    os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/chain_recruit"
+# Tests that need Redis find it through TEST_REDIS_URL; the app itself keeps the
+# embedded broker unless REDIS_URL is set.
+if "TEST_REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
+    os.environ["TEST_REDIS_URL"] = "redis://127.0.0.1:6379/15"
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+ALLOWED_HOSTS = ["*"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0

@@ -1,0 +1,164 @@
+"""The change log behind the partners' change feed: record side and read side.
+
+Every service that writes a synced record (enterprise, contact, interaction,
+project, follow-up) calls :func:`changes_record` in the same transaction. The log
+keeps one row per record, moved to a new position ``(txid, seq)`` on every write:
+
+* ``txid`` is the writing transaction's id (``pg_current_xact_id()``);
+* ``seq`` comes from a sequence, so it orders rows inside one transaction.
+
+A reader only returns rows with ``txid`` below ``pg_snapshot_xmin`` of its own
+snapshot: every transaction with a smaller id has finished, so no row can ever be
+added behind a position a client has already passed, however concurrent writers
+interleave and in whatever order they commit. (A plain auto-increment or
+``updated_at`` cursor fails exactly there: ids are allocated in one order and
+committed in another.) On SQLite, writers are serialised by the database lock, so
+allocation order is commit order and ``txid`` is 0.
+
+The rendered record (``data``) is stored with the row, rendered by whatever the
+API registered for the record's type, so reading the feed is a keyset scan.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+from django.utils import timezone
+
+from crm.models import ChangeEntry
+
+# model label (e.g. "crm.Contact") -> (feed type, renderer of a list of instances)
+Renderer = Callable[[Sequence[models.Model]], list[dict[str, Any]]]
+_TYPES: dict[str, str] = {
+    "crm.Enterprise": "enterprise",
+    "crm.Contact": "contact",
+    "crm.Interaction": "interaction",
+    "recruitment.Project": "project",
+    "recruitment.FollowUp": "follow_up",
+}
+_RENDERERS: dict[str, Renderer] = {}
+
+
+def change_type_for(model: type[models.Model]) -> str:
+    return _TYPES[model._meta.label]
+
+
+def register_renderer(model_label: str, renderer: Renderer) -> None:
+    """Register how a record is rendered into the feed (the API registers its serializers)."""
+    _RENDERERS[model_label] = renderer
+
+
+def _render(objects: Sequence[models.Model]) -> list[dict[str, Any] | None]:
+    if not objects:
+        return []
+    renderer = _RENDERERS.get(objects[0]._meta.label)
+    if renderer is None:
+        return [None] * len(objects)
+    return list(renderer(objects))
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.UPSERT) -> None:
+    """Move the feed rows of ``objects`` (all of one model) to the head of the feed.
+
+    Must run inside the transaction that wrote the objects. For ``delete`` the row
+    becomes a tombstone (``data`` null) carrying the office that may see it.
+    """
+    if not objects:
+        return
+    model = type(objects[0])
+    type_name = change_type_for(model)
+    data = _render(objects) if op == ChangeEntry.Op.UPSERT else [None] * len(objects)
+    now = timezone.now()
+    rows = [
+        (
+            type_name,
+            str(obj.pk),
+            getattr(obj, "office_id", None) if type_name != "enterprise" else None,
+            op,
+            json.dumps(d, cls=DjangoJSONEncoder) if d is not None else None,
+            now,
+        )
+        for obj, d in zip(objects, data, strict=True)
+    ]
+    # Stable lock order across writers: always by (type, object_id).
+    rows.sort(key=lambda r: (r[0], r[1]))
+    table = ChangeEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if _is_postgres():
+            cursor.executemany(
+                f"""
+                INSERT INTO {table} (type, object_id, office_id, op, data, changed_at, txid, seq)
+                VALUES (%s, %s, %s, %s, %s::jsonb, %s,
+                        pg_current_xact_id()::text::bigint, nextval('crm_changeentry_seq'))
+                ON CONFLICT (type, object_id) DO UPDATE SET
+                    office_id = EXCLUDED.office_id, op = EXCLUDED.op, data = EXCLUDED.data,
+                    changed_at = EXCLUDED.changed_at, txid = EXCLUDED.txid, seq = EXCLUDED.seq
+                """,
+                rows,
+            )
+        else:
+            cursor.executemany(
+                f"""
+                INSERT INTO {table} (type, object_id, office_id, op, data, changed_at, txid, seq)
+                VALUES (%s, %s, %s, %s, %s, %s, 0,
+                        (SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}))
+                ON CONFLICT (type, object_id) DO UPDATE SET
+                    office_id = excluded.office_id, op = excluded.op, data = excluded.data,
+                    changed_at = excluded.changed_at, txid = excluded.txid, seq = excluded.seq
+                """,
+                [(t, oid.replace("-", ""), off, o, d, n) for (t, oid, off, o, d, n) in rows],
+            )
+
+
+def changes_visible_horizon() -> int | None:
+    """The ``txid`` below which every transaction has finished (None: no limit, SQLite)."""
+    if not _is_postgres():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        return int(cursor.fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    txid: int
+    seq: int
+
+    def encode(self) -> str:
+        return f"{self.txid}.{self.seq}"
+
+    @classmethod
+    def decode(cls, raw: str) -> Position:
+        txid, _, seq = raw.partition(".")
+        return cls(int(txid), int(seq))
+
+
+def changes_after(
+    *, after: Position | None, office_ids: Iterable[int] | None, limit: int
+) -> tuple[list[ChangeEntry], Position | None]:
+    """Feed rows after ``after`` visible to the given offices (None: all), oldest first.
+
+    Returns the rows and the position to continue from (the last row's, or
+    ``after`` unchanged when there is nothing new yet).
+    """
+    horizon = changes_visible_horizon()
+    qs = ChangeEntry.objects.all()
+    if horizon is not None:
+        qs = qs.filter(txid__lt=horizon)
+    if after is not None:
+        qs = qs.filter(models.Q(txid__gt=after.txid) | models.Q(txid=after.txid, seq__gt=after.seq))
+    if office_ids is not None:
+        qs = qs.filter(models.Q(office__isnull=True) | models.Q(office_id__in=list(office_ids)))
+    rows = list(qs.order_by("txid", "seq")[:limit])
+    if rows:
+        return rows, Position(rows[-1].txid, rows[-1].seq)
+    return rows, after

@@ -1,0 +1,84 @@
+"""Writing synced records: validation, version, history and the change feed, in one place.
+
+Every service that creates, updates or deletes an office record (or an
+enterprise) goes through :func:`record_save` / :func:`record_delete`, so the
+version always moves by one, the history names who did it, and the change feed
+sees the write in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+
+from crm.changes import changes_record
+from crm.models import ChangeEntry
+
+R = TypeVar("R", bound=models.Model)
+
+
+class VersionConflict(Exception):
+    """The record changed since the version the caller read (If-Match failed)."""
+
+    def __init__(self, current_version: int) -> None:
+        self.current_version = current_version
+        super().__init__(f"The record is at version {current_version}.")
+
+
+class DuplicateRecord(Exception):
+    """A unique field clashes with an existing record (e.g. a credit code)."""
+
+    def __init__(self, field: str, existing_id: object, message: str) -> None:
+        self.field = field
+        self.existing_id = existing_id
+        super().__init__(message)
+
+
+def record_lock(qs: models.QuerySet[R], *, pk: object, expected_version: int | None = None) -> R:
+    """Lock the row for update and check the version the caller expects.
+
+    Two concurrent updates with the same expected version serialise on the row
+    lock; the second sees the first's version and gets :class:`VersionConflict`.
+    """
+    obj = qs.select_for_update().get(pk=pk)
+    if expected_version is not None and obj.version != expected_version:
+        raise VersionConflict(obj.version)  # type: ignore[attr-defined]
+    return obj
+
+
+def record_validate(obj: models.Model, *, exclude: Sequence[str] = ()) -> None:
+    """Field, model and constraint validation with messages naming the field."""
+    obj.full_clean(exclude=list(exclude) or None, validate_unique=True, validate_constraints=True)
+
+
+def record_save(obj: R, *, actor=None, created: bool, validate: bool = True, m2m: dict | None = None) -> R:  # type: ignore[no-untyped-def]
+    """Validate and save ``obj``, bump its version, set its many-to-many fields and log the change."""
+    if validate:
+        record_validate(obj)
+    if not created:
+        obj.version = obj.version + 1  # type: ignore[attr-defined]
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        obj._history_user = actor  # type: ignore[attr-defined]
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                obj.save(force_insert=created)
+        except IntegrityError as exc:
+            raise ValidationError(str(exc).splitlines()[0], code="integrity") from exc
+        for name, values in (m2m or {}).items():
+            getattr(obj, name).set(values)
+        changes_record(objects=[obj])
+    return obj
+
+
+def record_delete(obj: models.Model, *, actor=None) -> None:  # type: ignore[no-untyped-def]
+    with transaction.atomic():
+        if actor is not None and getattr(actor, "is_authenticated", False):
+            obj._history_user = actor  # type: ignore[attr-defined]
+        pk = obj.pk
+        changes_record(objects=[obj], op=ChangeEntry.Op.DELETE)
+        obj.delete()
+        obj.pk = pk

@@ -1,0 +1,206 @@
+"""Writes on the parties: enterprises, presences, contacts and interactions.
+
+Keyword-only, typed, each a whole unit of work in one transaction. Views, admin,
+API, imports and seeds call these; none of them writes a model directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from chains.models import Park, Stage
+from crm.credit_code import normalize_credit_code
+from crm.models import Contact, Enterprise, Interaction, Office, Presence
+from crm.names import name_initials, name_pinyin, normalize_name
+from crm.records import DuplicateRecord, record_delete, record_save
+
+ENTERPRISE_FIELDS = (
+    "name",
+    "name_en",
+    "credit_code",
+    "ownership",
+    "province",
+    "city",
+    "registered_capital",
+    "website",
+    "external_id",
+    "source",
+    "is_demo",
+)
+CONTACT_FIELDS = ("enterprise", "name", "title", "phone", "email", "wechat", "external_id")
+INTERACTION_FIELDS = ("enterprise", "project", "kind", "occurred_at", "summary", "staff", "external_id")
+
+
+def _apply(obj: Any, fields: Iterable[str], data: dict[str, Any]) -> None:
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    for name, value in data.items():
+        setattr(obj, name, value)
+
+
+def _prepare_enterprise(enterprise: Enterprise) -> None:
+    enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
+    enterprise.name = (enterprise.name or "").strip()
+    enterprise.name_pinyin = name_pinyin(enterprise.name)
+    enterprise.name_initials = name_initials(enterprise.name)
+    enterprise.name_normalized = normalize_name(enterprise.name)
+    if enterprise.credit_code:
+        existing = (
+            Enterprise.objects.filter(credit_code=enterprise.credit_code)
+            .exclude(pk=enterprise.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing:
+            raise DuplicateRecord(
+                "credit_code",
+                existing,
+                _("An enterprise with credit code %(code)s already exists (id %(id)s).")
+                % {"code": enterprise.credit_code, "id": existing},
+            )
+
+
+@transaction.atomic
+def enterprise_create(
+    *,
+    office: Office | None,
+    actor=None,
+    stages: Iterable[Stage] = (),
+    **data: Any,  # type: ignore[no-untyped-def]
+) -> Enterprise:
+    enterprise = Enterprise(office=office)
+    _apply(enterprise, ENTERPRISE_FIELDS, data)
+    _prepare_enterprise(enterprise)
+    return record_save(enterprise, actor=actor, created=True, m2m={"stages": list(stages)})
+
+
+@transaction.atomic
+def enterprise_update(
+    *,
+    enterprise: Enterprise,
+    actor=None,
+    stages: Iterable[Stage] | None = None,
+    **data: Any,  # type: ignore[no-untyped-def]
+) -> Enterprise:
+    _apply(enterprise, ENTERPRISE_FIELDS, data)
+    _prepare_enterprise(enterprise)
+    m2m = {"stages": list(stages)} if stages is not None else None
+    return record_save(enterprise, actor=actor, created=False, m2m=m2m)
+
+
+@transaction.atomic
+def enterprise_delete(*, enterprise: Enterprise, actor=None) -> None:  # type: ignore[no-untyped-def]
+    if enterprise.projects.exists():
+        raise ValidationError(
+            {"enterprise": _("This enterprise has recruitment projects; close or move them first.")},
+            code="protected",
+        )
+    for contact in list(enterprise.contacts.all()):
+        record_delete(contact, actor=actor)
+    for interaction in list(enterprise.interactions.all()):
+        record_delete(interaction, actor=actor)
+    record_delete(enterprise, actor=actor)
+
+
+@transaction.atomic
+def presence_set(
+    *,
+    enterprise: Enterprise,
+    park: Park,
+    stage: Stage,
+    status: str = Presence.Status.OPERATING,
+    note: str = "",
+    source: str = "",
+) -> Presence:
+    """Record (or update) that an enterprise is present at a stage in a park."""
+    presence, _created = Presence.objects.update_or_create(
+        enterprise=enterprise,
+        park=park,
+        stage=stage,
+        defaults={"status": status, "note": note, "source": source},
+    )
+    presence.full_clean()
+    return presence
+
+
+def _check_same_office(office: Office, **related: Any) -> None:
+    errors = {}
+    for field, obj in related.items():
+        if obj is not None and getattr(obj, "office_id", office.pk) != office.pk:
+            errors[field] = _("Not found.")
+    if errors:
+        raise ValidationError(errors, code="does_not_exist")
+
+
+@transaction.atomic
+def contact_create(*, office: Office, actor=None, **data: Any) -> Contact:  # type: ignore[no-untyped-def]
+    contact = Contact(office=office)
+    _apply(contact, CONTACT_FIELDS, data)
+    return record_save(contact, actor=actor, created=True)
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, actor=None, **data: Any) -> Contact:  # type: ignore[no-untyped-def]
+    _apply(contact, CONTACT_FIELDS, data)
+    return record_save(contact, actor=actor, created=False)
+
+
+@transaction.atomic
+def contact_delete(*, contact: Contact, actor=None) -> None:  # type: ignore[no-untyped-def]
+    record_delete(contact, actor=actor)
+
+
+@transaction.atomic
+def interaction_log(
+    *,
+    office: Office,
+    actor=None,
+    contacts: Iterable[Contact] = (),
+    **data: Any,  # type: ignore[no-untyped-def]
+) -> Interaction:
+    """Log a call, visit, meeting… with an enterprise; contacts must be the office's own."""
+    interaction = Interaction(office=office)
+    _apply(interaction, INTERACTION_FIELDS, data)
+    contacts = list(contacts)
+    _check_same_office(office, project=interaction.project)
+    _check_contacts(interaction, contacts)
+    return record_save(interaction, actor=actor, created=True, m2m={"contacts": contacts})
+
+
+@transaction.atomic
+def interaction_update(
+    *,
+    interaction: Interaction,
+    actor=None,
+    contacts: Iterable[Contact] | None = None,
+    **data: Any,  # type: ignore[no-untyped-def]
+) -> Interaction:
+    _apply(interaction, INTERACTION_FIELDS, data)
+    _check_same_office(interaction.office, project=interaction.project)
+    m2m = None
+    if contacts is not None:
+        contacts = list(contacts)
+        _check_contacts(interaction, contacts)
+        m2m = {"contacts": contacts}
+    return record_save(interaction, actor=actor, created=False, m2m=m2m)
+
+
+def _check_contacts(interaction: Interaction, contacts: list[Contact]) -> None:
+    for contact in contacts:
+        if contact.office_id != interaction.office_id:
+            raise ValidationError({"contacts": _("Contact %(id)s not found.") % {"id": contact.pk}})
+        if contact.enterprise_id != interaction.enterprise_id:
+            raise ValidationError(
+                {"contacts": _("Contact %(name)s works for another enterprise.") % {"name": contact.name}}
+            )
+
+
+@transaction.atomic
+def interaction_delete(*, interaction: Interaction, actor=None) -> None:  # type: ignore[no-untyped-def]
+    record_delete(interaction, actor=actor)

@@ -1,0 +1,256 @@
+"""The recruitment pipeline: projects, their status history, follow-ups and reminder deliveries."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from chains.models import Park, Stage, TimestampedModel
+from crm.models import Enterprise, OfficeRecord, _external_id_unique
+from recruitment.pipeline import CLOSED, Status
+
+
+class ChainRole(models.TextChoices):
+    FILL = "fill", _("Fill a gap 补链")
+    STRENGTHEN = "strengthen", _("Strengthen 强链")
+    EXTEND = "extend", _("Extend 延链")
+
+
+class Priority(models.TextChoices):
+    HIGH = "high", _("High")
+    NORMAL = "normal", _("Normal")
+    LOW = "low", _("Low")
+
+
+def _money(verbose: str) -> models.DecimalField:
+    return models.DecimalField(
+        verbose, max_digits=18, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+
+
+MONEY_FIELDS = ("planned_investment", "signed_amount", "funds_in_place", "expected_output_value")
+
+
+class Project(OfficeRecord):
+    """A recruitment project (招商项目): an enterprise, a target park and the stages it would fill."""
+
+    Status = Status
+
+    title = models.CharField(_("title"), max_length=200)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="projects", verbose_name=_("enterprise")
+    )
+    park = models.ForeignKey(Park, on_delete=models.PROTECT, related_name="projects", verbose_name=_("target park"))
+    stages = models.ManyToManyField(Stage, related_name="projects", verbose_name=_("target stages"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_projects",
+        verbose_name=_("owner"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.LEAD, editable=False)
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True, editable=False)
+    lost_reason = models.TextField(_("reason lost"), blank=True, editable=False)
+    priority = models.CharField(_("priority"), max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    chain_role = models.CharField(_("chain role"), max_length=16, choices=ChainRole.choices, blank=True)
+    chain_role_overridden = models.BooleanField(_("chain role set by hand"), default=False)
+    planned_investment = _money(_("planned investment (CNY) 拟投金额"))
+    signed_amount = _money(_("signed amount (CNY) 签约额"))
+    funds_in_place = _money(_("funds in place (CNY) 到位资金"))
+    expected_output_value = _money(_("expected annual output value (CNY)"))
+    expected_jobs = models.PositiveIntegerField(_("expected jobs"), null=True, blank=True)
+    description = models.TextField(_("description"), blank=True)
+    is_demo = models.BooleanField(_("illustrative (demo) data"), default=False)
+    history = HistoricalRecords(m2m_fields=[stages])
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("recruitment project")
+        verbose_name_plural = _("recruitment projects")
+        constraints = [
+            _external_id_unique("project"),
+            models.CheckConstraint(condition=models.Q(status__in=Status.values), name="project_status_valid"),
+        ] + [
+            models.CheckConstraint(
+                condition=models.Q(**{f"{f}__isnull": True}) | models.Q(**{f"{f}__gte": 0}),
+                name=f"project_{f}_not_negative",
+            )
+            for f in MONEY_FIELDS
+        ]
+        indexes = [
+            models.Index(fields=["office", "status"], name="project_office_status_idx"),
+            models.Index(fields=["park", "status"], name="project_park_status_idx"),
+            models.Index(fields=["updated_at"], name="project_updated_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED
+
+
+class ProjectStatusChange(models.Model):
+    """One move of a project through the pipeline: from, to, who, when, why."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("project")
+    )
+    from_status = models.CharField(_("from"), max_length=16, choices=Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, choices=Status.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"))
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["changed_at", "created_at"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        indexes = [models.Index(fields=["to_status", "changed_at"], name="statuschange_to_when_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class FollowUp(OfficeRecord):
+    """Something to do for a project by a due time (跟进)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DONE = "done", _("Done")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class Kind(models.TextChoices):
+        RESPOND = "respond", _("Respond (service level)")
+        ASSESS = "assess", _("Assess (service level)")
+        FEEDBACK = "feedback", _("Give feedback (service level)")
+        REPORT = "report", _("Periodic report (service level)")
+        MANUAL = "manual", _("Follow-up")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="follow_ups", verbose_name=_("project"))
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="follow_ups",
+        verbose_name=_("assignee"),
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.MANUAL)
+    due_at = models.DateTimeField(_("due"))
+    note = models.TextField(_("note"), blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_at"]
+        verbose_name = _("follow-up")
+        verbose_name_plural = _("follow-ups")
+        constraints = [
+            _external_id_unique("followup"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "done", "cancelled"]), name="followup_status_valid"
+            ),
+        ]
+        indexes = [
+            # Only open follow-ups: the due scan's cost follows the number due, not the total.
+            models.Index(fields=["due_at"], condition=models.Q(status="open"), name="followup_open_due_idx"),
+            models.Index(fields=["assignee", "status", "due_at"], name="followup_assignee_idx"),
+            models.Index(fields=["office", "updated_at"], name="followup_office_upd_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} · {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class ReminderDelivery(TimestampedModel):
+    """The record that a reminder of a kind was (to be) sent for a due time.
+
+    Claimed in the same transaction that finds the follow-up due, under a unique
+    constraint, before anything is sent: two scans, two beats or a retry can never
+    produce a second delivery for the same follow-up, kind and due time.
+    """
+
+    class Kind(models.TextChoices):
+        DUE = "due", _("Due")
+        OVERDUE = "overdue", _("Overdue")
+        DIGEST = "digest", _("Weekly digest")
+        LARGE_PROJECT = "large_project", _("Large project notice")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    follow_up = models.ForeignKey(
+        FollowUp,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("follow-up"),
+    )
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("project")
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminder_deliveries",
+        verbose_name=_("recipient"),
+    )
+    due_at = models.DateTimeField(_("for the due time"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+        verbose_name = _("reminder delivery")
+        verbose_name_plural = _("reminder deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["follow_up", "kind", "due_at"],
+                condition=models.Q(follow_up__isnull=False),
+                name="delivery_once_per_followup_kind_due",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "kind"],
+                condition=models.Q(kind="large_project"),
+                name="delivery_once_per_large_project",
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "kind", "due_at"],
+                condition=models.Q(kind="digest"),
+                name="delivery_once_per_digest",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "updated_at"], name="delivery_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.due_at:%Y-%m-%d %H:%M}"

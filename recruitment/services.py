@@ -1,0 +1,249 @@
+"""Writes on the pipeline: projects, status transitions and follow-ups.
+
+Every status change goes through :func:`project_transition`, which applies the
+table in ``pipeline.py``, records the change and refuses illegal moves with
+:class:`~recruitment.pipeline.IllegalTransition`, whatever the interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chains.gap_analysis import gap_status
+from chains.models import Park, Stage
+from crm.models import Office, Presence
+from crm.records import record_delete, record_lock, record_save
+from recruitment.chain_roles import derive_chain_role
+from recruitment.models import FollowUp, Project, ProjectStatusChange
+from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
+
+PROJECT_FIELDS = (
+    "title",
+    "enterprise",
+    "park",
+    "owner",
+    "priority",
+    "chain_role",
+    "planned_investment",
+    "signed_amount",
+    "funds_in_place",
+    "expected_output_value",
+    "expected_jobs",
+    "description",
+    "external_id",
+    "is_demo",
+)
+FOLLOWUP_FIELDS = ("project", "assignee", "kind", "due_at", "note", "external_id")
+
+
+def _apply(obj: Any, fields: Iterable[str], data: dict[str, Any]) -> None:
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    for name, value in data.items():
+        setattr(obj, name, value)
+
+
+def chain_role_for(*, park: Park, stages: Iterable[Stage]) -> str:
+    """The role a project at ``stages`` in ``park`` plays, from today's presences."""
+    stage_ids = [s.pk for s in stages]
+    counts = dict(
+        Presence.objects.filter(park=park, stage_id__in=stage_ids)
+        .values("stage_id")
+        .annotate(n=Count("enterprise", distinct=True))
+        .values_list("stage_id", "n")
+    )
+    return derive_chain_role(gap_status(counts.get(sid, 0)) for sid in stage_ids)
+
+
+def _check_stages(stages: list[Stage]) -> None:
+    if not stages:
+        raise ValidationError({"stages": _("Choose at least one target stage.")}, code="required")
+
+
+@transaction.atomic
+def project_create(
+    *,
+    office: Office,
+    actor=None,
+    stages: Iterable[Stage],
+    status: str = Status.LEAD,
+    **data: Any,  # type: ignore[no-untyped-def]
+) -> Project:
+    """Create a project; its chain role follows from its stages' gap status unless given."""
+    stages = list(stages)
+    _check_stages(stages)
+    project = Project(office=office)
+    _apply(project, PROJECT_FIELDS, data)
+    if project.chain_role:
+        project.chain_role_overridden = True
+    elif project.park_id:
+        project.chain_role = chain_role_for(park=project.park, stages=stages)
+    now = timezone.now()
+    project.status = Status.LEAD
+    project.status_changed_at = now
+    record_save(project, actor=actor, created=True, m2m={"stages": stages})
+    ProjectStatusChange.objects.create(
+        project=project,
+        from_status="",
+        to_status=Status.LEAD,
+        changed_by=_user(actor),
+        changed_at=now,
+        note=_("Project created."),
+    )
+    if status != Status.LEAD:
+        # A partner importing a project that is already further along walks the path,
+        # so the status history stays a true record of milestones.
+        _walk_to(project, status, actor=actor)
+    return project
+
+
+def _walk_to(project: Project, status: str, *, actor) -> None:  # type: ignore[no-untyped-def]
+    if status in MILESTONES:
+        for step in MILESTONES[1 : MILESTONES.index(status) + 1]:
+            project_transition(project=project, to=step, actor=actor, note=_("Imported status."))
+    else:
+        project_transition(
+            project=project, to=status, actor=actor, note=_("Imported status."), reason=_("Imported status.")
+        )
+
+
+@transaction.atomic
+def project_update(
+    *,
+    project: Project,
+    actor=None,
+    stages: Iterable[Stage] | None = None,
+    status: str | None = None,  # type: ignore[no-untyped-def]
+    **data: Any,
+) -> Project:
+    """Update a project's fields; a different ``status`` goes through the pipeline."""
+    _apply(project, PROJECT_FIELDS, data)
+    if "chain_role" in data:
+        project.chain_role_overridden = bool(data["chain_role"])
+    m2m = None
+    if stages is not None:
+        stages = list(stages)
+        _check_stages(stages)
+        m2m = {"stages": stages}
+    record_save(project, actor=actor, created=False, m2m=m2m)
+    if status is not None and status != project.status:
+        project_transition(project=project, to=status, actor=actor)
+    return project
+
+
+def _user(actor):  # type: ignore[no-untyped-def]
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _last_milestone(project: Project) -> str | None:
+    for change in project.status_changes.order_by("-changed_at", "-created_at").values_list("to_status", flat=True):
+        if change in MILESTONES:
+            return change
+    return None
+
+
+@transaction.atomic
+def project_transition(
+    *,
+    project: Project,
+    to: str,
+    actor=None,
+    note: str = "",
+    reason: str = "",  # type: ignore[no-untyped-def]
+    at: datetime | None = None,
+) -> ProjectStatusChange:
+    """Move ``project`` to status ``to`` or raise :class:`IllegalTransition`.
+
+    The row is locked first, so two concurrent moves of one project serialise and
+    the second is judged against the status the first left.
+    """
+    locked = record_lock(Project.objects.all(), pk=project.pk)
+    from_status = locked.status
+    resume_at = _last_milestone(locked) if from_status == Status.SUSPENDED else None
+    check_transition(from_status, to, reason=reason or note, resume_at=resume_at)
+    now = at or timezone.now()
+    locked.status = to
+    locked.status_changed_at = now
+    if to == Status.LOST:
+        locked.lost_reason = reason or note
+    record_save(locked, actor=actor, created=False, validate=False)
+    change = ProjectStatusChange.objects.create(
+        project=locked,
+        from_status=from_status,
+        to_status=to,
+        changed_by=_user(actor),
+        changed_at=now,
+        note=note or reason,
+    )
+    # Keep the caller's instance in step with the database.
+    project.status, project.status_changed_at, project.version = locked.status, locked.status_changed_at, locked.version
+    project.lost_reason = locked.lost_reason
+    return change
+
+
+@transaction.atomic
+def project_delete(*, project: Project, actor=None) -> None:  # type: ignore[no-untyped-def]
+    for follow_up in list(project.follow_ups.all()):
+        record_delete(follow_up, actor=actor)
+    record_delete(project, actor=actor)
+
+
+@transaction.atomic
+def followup_create(*, office: Office, actor=None, **data: Any) -> FollowUp:  # type: ignore[no-untyped-def]
+    follow_up = FollowUp(office=office)
+    _apply(follow_up, FOLLOWUP_FIELDS, data)
+    if follow_up.project_id and follow_up.project.office_id != office.pk:
+        raise ValidationError({"project": _("Not found.")}, code="does_not_exist")
+    return record_save(follow_up, actor=actor, created=True)
+
+
+@transaction.atomic
+def followup_update(*, follow_up: FollowUp, actor=None, **data: Any) -> FollowUp:  # type: ignore[no-untyped-def]
+    _apply(follow_up, FOLLOWUP_FIELDS, data)
+    return record_save(follow_up, actor=actor, created=False)
+
+
+@transaction.atomic
+def followup_complete(*, follow_up: FollowUp, actor=None) -> FollowUp:  # type: ignore[no-untyped-def]
+    if follow_up.status != FollowUp.Status.OPEN:
+        raise ValidationError({"status": _("Only an open follow-up can be completed.")}, code="invalid")
+    follow_up.status = FollowUp.Status.DONE
+    follow_up.completed_at = timezone.now()
+    return record_save(follow_up, actor=actor, created=False)
+
+
+@transaction.atomic
+def followup_cancel(*, follow_up: FollowUp, actor=None) -> FollowUp:  # type: ignore[no-untyped-def]
+    if follow_up.status != FollowUp.Status.OPEN:
+        raise ValidationError({"status": _("Only an open follow-up can be cancelled.")}, code="invalid")
+    follow_up.status = FollowUp.Status.CANCELLED
+    return record_save(follow_up, actor=actor, created=False)
+
+
+@transaction.atomic
+def followup_delete(*, follow_up: FollowUp, actor=None) -> None:  # type: ignore[no-untyped-def]
+    record_delete(follow_up, actor=actor)
+
+
+__all__ = [
+    "IllegalTransition",
+    "chain_role_for",
+    "project_create",
+    "project_update",
+    "project_transition",
+    "project_delete",
+    "followup_create",
+    "followup_update",
+    "followup_complete",
+    "followup_cancel",
+    "followup_delete",
+]

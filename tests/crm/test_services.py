@@ -1,0 +1,53 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from crm.changes import changes_after
+from crm.models import ChangeEntry
+from crm.records import DuplicateRecord
+from crm.services import contact_create, contact_delete, contact_update, enterprise_create
+from tests.factories import valid_credit_code
+
+pytestmark = pytest.mark.django_db
+
+
+def test_enterprise_create_normalises_code_and_keeps_pinyin(park_office, park_user):
+    ent = enterprise_create(
+        office=park_office, actor=park_user, name="太原钢铁集团有限公司", credit_code=valid_credit_code(1).lower()
+    )
+    assert ent.credit_code == valid_credit_code(1)
+    assert ent.name_pinyin.startswith("tai yuan gang tie")
+    assert ent.name_initials.startswith("tygt")
+    assert ent.version == 1
+    assert ent.history.count() == 1
+
+
+def test_duplicate_credit_code_names_the_existing_enterprise(park_office):
+    first = enterprise_create(office=park_office, name="甲", credit_code=valid_credit_code(2))
+    with pytest.raises(DuplicateRecord) as info:
+        enterprise_create(office=park_office, name="乙", credit_code=valid_credit_code(2))
+    assert info.value.existing_id == first.pk
+
+
+def test_invalid_credit_code_is_refused_on_the_field(park_office):
+    with pytest.raises(ValidationError) as info:
+        enterprise_create(office=park_office, name="甲", credit_code="91110000600037341X")
+    assert "credit_code" in info.value.message_dict
+
+
+def test_negative_capital_is_refused(park_office):
+    with pytest.raises(ValidationError) as info:
+        enterprise_create(office=park_office, name="甲", registered_capital=-1)
+    assert "registered_capital" in info.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_write_moves_the_record_in_the_change_feed(park_office):
+    ent = enterprise_create(office=park_office, name="甲")
+    contact = contact_create(office=park_office, enterprise=ent, name="张三")
+    contact_update(contact=contact, name="张三丰")
+    assert contact.version == 2
+    rows, _pos = changes_after(after=None, office_ids=None, limit=100)
+    by_type = {(r.type, str(r.object_id)): r for r in rows}
+    assert by_type[("contact", str(contact.pk))].op == "upsert"
+    contact_delete(contact=contact)
+    assert ChangeEntry.objects.get(object_id=contact.pk).op == "delete"
