@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "crm.apps.CrmConfig",
     "recruitment.apps.RecruitmentConfig",
     "api.apps.ApiConfig",
+    "seeds.apps.SeedsConfig",
 ]
 
 MIDDLEWARE = [

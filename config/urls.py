@@ -1,4 +1,4 @@
-"""Top-level URLs: admin, health probes, the partner API and its schema."""
+"""Top-level URLs: admin (with its report and tool pages), health probes, the partner API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,5 +9,8 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/reports/", include("recruitment.reports_urls")),
+    path("admin/tools/", include("crm.admin_urls")),
     path("admin/", admin.site.urls),
+    path("api/", include("api.urls")),
 ]

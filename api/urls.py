@@ -1,0 +1,3 @@
+"""URLs of the partner REST API v1, its schema and docs."""
+
+urlpatterns: list = []

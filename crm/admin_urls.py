@@ -1,0 +1,3 @@
+"""Admin tool pages: imports with preview, exports, duplicate enterprises and merging."""
+
+urlpatterns: list = []

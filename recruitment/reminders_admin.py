@@ -1,0 +1,1 @@
+"""Admin for reminders: deliveries and the user's own follow-ups."""

@@ -1,0 +1,3 @@
+"""Admin report pages: the pipeline dashboard and the chain gap maps."""
+
+urlpatterns: list = []
