@@ -10,7 +10,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/reports/", include("recruitment.reports_urls")),
-    path("admin/tools/", include("crm.admin_urls")),
+    path("admin/tools/", include("recruitment.tools_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
 ]
