@@ -37,7 +37,7 @@ bench: $(STAMP)
 
 check-deploy: $(STAMP)
 	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
-	DJANGO_ALLOWED_HOSTS=example.org DJANGO_DEBUG=0 \
+	DJANGO_ALLOWED_HOSTS=example.org DJANGO_DEBUG=0 DJANGO_SETTINGS_MODULE=config.settings \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -1,0 +1,65 @@
+"""Production settings refuse to start without a real secret; the environment readers fail loudly."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _start({"DJANGO_SETTINGS_MODULE": "config.settings"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = _start({"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_SECRET_KEY": "short"})
+    assert result.returncode != 0
+    assert "too weak" in result.stderr
+
+
+def test_production_starts_with_a_real_secret_key():
+    result = _start({"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_SECRET_KEY": "k" * 64})
+    assert result.returncode == 0, result.stderr
+
+
+def test_debug_mode_starts_without_a_secret_key():
+    result = _start({"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_readers_name_the_variable_on_bad_values(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        env_bool("SOME_FLAG")
+    monkeypatch.setenv("SOME_NUMBER", "ten")
+    with pytest.raises(ImproperlyConfigured, match="SOME_NUMBER"):
+        env_int("SOME_NUMBER", 1)
+    monkeypatch.setenv("SOME_LIST", "a, b,,c")
+    assert env_list("SOME_LIST") == ["a", "b", "c"]
+
+
+def test_default_language_and_time_zone(settings):
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    assert [code for code, _ in settings.LANGUAGES] == ["zh-hans", "en"]
