@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -198,8 +199,10 @@ class ReminderDelivery(TimestampedModel):
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Not needed any more")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
@@ -228,6 +231,11 @@ class ReminderDelivery(TimestampedModel):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     seen_at = models.DateTimeField(_("seen at"), null=True, blank=True)
+    # The outbox columns: the database, not the broker, knows what still has to go out.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now)
+    queued_at = models.DateTimeField(_("queued at"), null=True, blank=True, editable=False)
+    claimed_until = models.DateTimeField(_("claimed by a worker until"), null=True, blank=True, editable=False)
+    sent_to = models.TextField(_("sent to"), blank=True, editable=False)
 
     class Meta:
         ordering = ["-due_at"]
@@ -249,8 +257,36 @@ class ReminderDelivery(TimestampedModel):
                 condition=models.Q(kind="digest"),
                 name="delivery_once_per_digest",
             ),
+            models.CheckConstraint(
+                condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),
+                name="delivery_state_valid",
+            ),
         ]
-        indexes = [models.Index(fields=["state", "updated_at"], name="delivery_state_idx")]
+        indexes = [
+            models.Index(fields=["state", "updated_at"], name="delivery_state_idx"),
+            # Only unfinished deliveries: the outbox and the sweep stay cheap however many were sent.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(state__in=["pending", "sending"]),
+                name="delivery_unfinished_idx",
+            ),
+            models.Index(fields=["recipient", "-due_at"], name="delivery_recipient_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def message_id(self) -> str:
+        """The e-mail's Message-ID: stable per delivery, so a re-sent copy is recognisably the same e-mail."""
+        return f"<reminder.{self.pk}@chain-recruit>"
+
+
+class MyFollowUp(FollowUp):
+    """The signed-in user's own follow-ups, as a page of their own in the admin ("my follow-ups")."""
+
+    class Meta:
+        proxy = True
+        ordering = ["due_at"]
+        verbose_name = _("my follow-up 我的跟进")
+        verbose_name_plural = _("my follow-ups 我的跟进")
