@@ -1,12 +1,43 @@
 """Gap analysis (缺链分析): pure functions over plain data, no database.
 
-A stage is ``covered`` in a park with two or more present enterprises, ``weak`` with
-one and ``missing`` with none. Selectors feed these functions with plain tuples.
+The staff's method is a current-state map (现状图) held against a target map
+(远景图); the difference is what to recruit. These functions compute both sides
+from plain facts that selectors (``recruitment.gaps``) load in a fixed number of
+queries, so the rules can be read and tested without a database.
+
+Definitions
+-----------
+* **Park status** of a stage: ``covered`` with two or more distinct enterprises
+  present at the stage in the park, ``weak`` with one, ``missing`` with none.
+* **Zone status** of a stage: the same thresholds applied to the number of
+  *distinct* enterprises present at the stage in *any* park of the zone. One
+  enterprise present in two parks counts once (the zone has one supplier, not
+  two), so a stage is covered in the zone as soon as two different enterprises
+  work it somewhere in the zone. The per-park statuses are kept alongside
+  (``StageGap.by_park``) so a screen can show where the coverage is.
+* **Being filled**: a project in one of the *filling* statuses (signed or later;
+  the caller passes ``recruitment.pipeline.SIGNED_OR_LATER``) targets the stage
+  in the park (zone row: in any park of the zone).
+* **Targeted**: the park is in the stage's target map (``Stage.target_parks``);
+  the zone row is targeted when any of its parks is.
+* **To recruit**: targeted and not yet covered — the difference between the
+  target map and the current map.
+
+Candidate ranking (:func:`rank_candidates`) is documented on :func:`candidate_score`.
 """
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
+from uuid import UUID
+
+from django.utils.translation import gettext as _
 
 
 class GapStatus(StrEnum):
@@ -21,3 +52,401 @@ def gap_status(present_count: int) -> GapStatus:
     if present_count == 1:
         return GapStatus.WEAK
     return GapStatus.MISSING
+
+
+# --- Plain facts in, rows out ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnterpriseRef:
+    id: UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class ProjectRef:
+    id: UUID
+    title: str
+    status: str
+    office_id: int
+
+
+@dataclass(frozen=True)
+class StageFacts:
+    """What the analysis needs to know about a stage."""
+
+    id: int
+    code: str
+    chain_code: str
+    name: str
+    name_en: str
+    order: int
+    feeds: tuple[str, ...] = ()
+    target_parks: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class PresenceFact:
+    """An enterprise present at a stage in a park (merged enterprises already left out)."""
+
+    park_code: str
+    stage_id: int
+    enterprise: EnterpriseRef
+
+
+@dataclass(frozen=True)
+class ProjectFact:
+    """A project targeting a stage in a park (one fact per target stage)."""
+
+    park_code: str
+    stage_id: int
+    project: ProjectRef
+
+
+@dataclass(frozen=True)
+class ParkStageStatus:
+    """One park's share of a zone row."""
+
+    park_code: str
+    status: GapStatus
+    present_count: int
+    targeted: bool
+    being_filled: bool
+
+
+@dataclass(frozen=True)
+class StageGap:
+    park_code: str | None  # None for the zone-wide row
+    chain_code: str
+    stage_code: str
+    stage_id: int
+    stage_name: str
+    stage_name_en: str
+    order: int
+    status: GapStatus
+    present_count: int
+    present: list[EnterpriseRef]
+    filling_projects: list[ProjectRef]  # signed or later, targeting this stage in this park (zone: any park)
+    open_projects: list[ProjectRef]  # every open project targeting it
+    targeted: bool  # in the park's target map (zone row: targeted in any park)
+    being_filled: bool  # bool(filling_projects)
+    feeds: list[str]  # downstream stage codes
+    to_recruit: bool = False  # targeted and not covered: the target map minus the current map
+    by_park: list[ParkStageStatus] = field(default_factory=list)  # zone rows only
+
+
+# --- Park and zone rows --------------------------------------------------------------
+
+
+def _project_sort_key(project: ProjectRef) -> tuple[str, str]:
+    return (project.title, str(project.id))
+
+
+def _enterprise_sort_key(enterprise: EnterpriseRef) -> tuple[str, str]:
+    return (enterprise.name, str(enterprise.id))
+
+
+class _Cells:
+    """Presences and projects indexed by (park, stage)."""
+
+    def __init__(
+        self,
+        presences: Iterable[PresenceFact],
+        projects: Iterable[ProjectFact],
+        *,
+        filling_statuses: Collection[str],
+        closed_statuses: Collection[str],
+    ) -> None:
+        self.present: dict[tuple[str, int], dict[UUID, EnterpriseRef]] = defaultdict(dict)
+        self.filling: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
+        self.open: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
+        for p in presences:
+            self.present[(p.park_code, p.stage_id)][p.enterprise.id] = p.enterprise
+        for f in projects:
+            key = (f.park_code, f.stage_id)
+            if f.project.status in filling_statuses:
+                self.filling[key][f.project.id] = f.project
+            if f.project.status not in closed_statuses:
+                self.open[key][f.project.id] = f.project
+
+    def union(self, table: Mapping[tuple[str, int], dict[UUID, object]], parks: Iterable[str], stage_id: int) -> dict:
+        merged: dict = {}
+        for park in parks:
+            merged.update(table.get((park, stage_id), {}))
+        return merged
+
+
+def _row(
+    *,
+    park_code: str | None,
+    stage: StageFacts,
+    present: dict[UUID, EnterpriseRef],
+    filling: dict[UUID, ProjectRef],
+    open_: dict[UUID, ProjectRef],
+    targeted: bool,
+    by_park: list[ParkStageStatus] | None = None,
+) -> StageGap:
+    status = gap_status(len(present))
+    return StageGap(
+        park_code=park_code,
+        chain_code=stage.chain_code,
+        stage_code=stage.code,
+        stage_id=stage.id,
+        stage_name=stage.name,
+        stage_name_en=stage.name_en,
+        order=stage.order,
+        status=status,
+        present_count=len(present),
+        present=sorted(present.values(), key=_enterprise_sort_key),
+        filling_projects=sorted(filling.values(), key=_project_sort_key),
+        open_projects=sorted(open_.values(), key=_project_sort_key),
+        targeted=targeted,
+        being_filled=bool(filling),
+        feeds=list(stage.feeds),
+        to_recruit=targeted and status != GapStatus.COVERED,
+        by_park=by_park or [],
+    )
+
+
+def chain_park_gaps(
+    *,
+    pairs: Sequence[tuple[str, str]],
+    stages: Sequence[StageFacts],
+    presences: Iterable[PresenceFact],
+    projects: Iterable[ProjectFact],
+    filling_statuses: Collection[str],
+    closed_statuses: Collection[str],
+) -> list[StageGap]:
+    """Rows for each (park code, chain code) pair: one per stage of the chain, in the
+    order of ``pairs`` then of ``stages``. Facts about other parks are ignored."""
+    cells = _Cells(presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
+    by_chain: dict[str, list[StageFacts]] = defaultdict(list)
+    for stage in stages:
+        by_chain[stage.chain_code].append(stage)
+    return [
+        _row(
+            park_code=park_code,
+            stage=stage,
+            present=cells.present.get((park_code, stage.id), {}),
+            filling=cells.filling.get((park_code, stage.id), {}),
+            open_=cells.open.get((park_code, stage.id), {}),
+            targeted=park_code in stage.target_parks,
+        )
+        for park_code, chain_code in pairs
+        for stage in by_chain.get(chain_code, ())
+    ]
+
+
+def park_gaps(
+    *,
+    park_code: str,
+    stages: Sequence[StageFacts],
+    presences: Iterable[PresenceFact],
+    projects: Iterable[ProjectFact],
+    filling_statuses: Collection[str],
+    closed_statuses: Collection[str],
+) -> list[StageGap]:
+    """One row per stage for one park, in the order of ``stages``."""
+    chains = list(dict.fromkeys(s.chain_code for s in stages))
+    return chain_park_gaps(
+        pairs=[(park_code, c) for c in chains],
+        stages=stages,
+        presences=presences,
+        projects=projects,
+        filling_statuses=filling_statuses,
+        closed_statuses=closed_statuses,
+    )
+
+
+def zone_gaps(
+    *,
+    park_codes: Sequence[str],
+    stages: Sequence[StageFacts],
+    presences: Iterable[PresenceFact],
+    projects: Iterable[ProjectFact],
+    filling_statuses: Collection[str],
+    closed_statuses: Collection[str],
+    chain_parks: Mapping[str, Collection[str]] | None = None,
+) -> list[StageGap]:
+    """One zone-wide row per stage over the parks ``park_codes`` (the zone's parks).
+
+    Status from the distinct enterprises present in any of the parks (see the module
+    docstring). ``by_park`` lists, in the order of ``park_codes``, every park that
+    develops the stage's chain (``chain_parks``: chain code → park codes), is
+    targeted for the stage, or has a presence or a project there.
+    """
+    cells = _Cells(presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
+    chain_parks = chain_parks or {}
+    rows = []
+    for stage in stages:
+        breakdown = []
+        for park in park_codes:
+            key = (park, stage.id)
+            present_here = len(cells.present.get(key, {}))
+            relevant = (
+                park in chain_parks.get(stage.chain_code, ())
+                or park in stage.target_parks
+                or present_here
+                or key in cells.filling
+                or key in cells.open
+            )
+            if relevant:
+                breakdown.append(
+                    ParkStageStatus(
+                        park_code=park,
+                        status=gap_status(present_here),
+                        present_count=present_here,
+                        targeted=park in stage.target_parks,
+                        being_filled=bool(cells.filling.get(key)),
+                    )
+                )
+        rows.append(
+            _row(
+                park_code=None,
+                stage=stage,
+                present=cells.union(cells.present, park_codes, stage.id),
+                filling=cells.union(cells.filling, park_codes, stage.id),
+                open_=cells.union(cells.open, park_codes, stage.id),
+                targeted=any(p in stage.target_parks for p in park_codes),
+                by_park=breakdown,
+            )
+        )
+    return rows
+
+
+def gaps_with_status(gaps: Iterable[StageGap], status: GapStatus | str | None) -> list[StageGap]:
+    """Keep the rows of one status (all rows when ``status`` is None)."""
+    if status is None:
+        return list(gaps)
+    wanted = GapStatus(status)
+    return [g for g in gaps if g.status == wanted]
+
+
+# --- Candidates for a gap ------------------------------------------------------------
+
+# Scoring weights; see candidate_score.
+SCORE_SAME_STAGE_IN_ZONE = 3.0
+SCORE_SAME_STAGE_OUTSIDE_ZONE = 2.0
+SCORE_PER_ADJACENT_STAGE = 1.0
+MAX_ADJACENT_STAGES = 2
+CAPITAL_FLOOR = Decimal(1_000_000)  # 100万元: below this, capital adds nothing
+MAX_CAPITAL_SCORE = 2.0
+SCORE_RECENT_INTERACTION = 1.0
+SCORE_OLDER_INTERACTION = 0.5
+RECENT_DAYS = 90
+OLDER_DAYS = 365
+
+
+@dataclass(frozen=True)
+class CandidateFacts:
+    """What is known about one enterprise capable of the gap's stage (not present in the park)."""
+
+    enterprise_id: UUID
+    name: str
+    credit_code: str | None
+    registered_capital: Decimal | None = None
+    present_elsewhere: tuple[str, ...] = ()  # parks (not the gap's) where it works the stage
+    adjacent_stage_count: int = 0  # stages next to the gap (feeding it or fed by it) it can supply
+    last_interaction_at: datetime | None = None  # the asking office's latest contact with it
+    courted_by_other_office: bool = False  # another office has an open project with it
+    courted_by_own_office: bool = False  # the asking office already has an open project with it
+
+
+@dataclass(frozen=True)
+class Candidate:
+    enterprise_id: UUID
+    name: str
+    credit_code: str | None
+    score: float
+    reasons: list[str]
+    courted_by_other_office: bool
+    present_elsewhere: list[str]  # park codes
+    courted_by_own_office: bool = False
+
+
+def _yi(amount: Decimal) -> str:
+    """CNY in 亿元 (10⁸) or 万元 (10⁴), as Chinese readers expect."""
+    if amount >= 100_000_000:
+        return _("%(n)s 亿元") % {"n": f"{amount / 100_000_000:.2f}".rstrip("0").rstrip(".")}
+    return _("%(n)s 万元") % {"n": f"{amount / 10_000:.0f}"}
+
+
+def candidate_score(
+    facts: CandidateFacts, *, now: datetime, zone_park_codes: Collection[str]
+) -> tuple[float, list[str]]:
+    """The score of a candidate (0 to 8) and the reasons behind it, best signal first.
+
+    * +3 if it already works the gap's stage in another park of the same zone (a
+      proven producer next door: the cheapest to bring over), else +2 if it works
+      the stage in a park outside the zone;
+    * +1 per adjacent stage (one feeding the gap or fed by it) it can also supply,
+      at most 2: it fits the chain, not just the stage;
+    * up to +2 for registered capital: ``log10(capital / 1,000,000) / 2``, so
+      1亿元 gives 1 and 100亿元 or more gives 2 (capacity to invest);
+    * +1 if the asking office was in contact within 90 days, +0.5 within a year
+      (a warm relationship).
+
+    Being courted by another office does not change the score: it is shown as a
+    flag so staff coordinate instead of competing (避免内部竞争), and the ranking
+    stays the same for every office.
+    """
+    score = 0.0
+    reasons: list[str] = []
+    in_zone = [p for p in facts.present_elsewhere if p in zone_park_codes]
+    if in_zone:
+        score += SCORE_SAME_STAGE_IN_ZONE
+        reasons.append(_("Already works this stage in the zone (%(parks)s).") % {"parks": ", ".join(in_zone)})
+    elif facts.present_elsewhere:
+        score += SCORE_SAME_STAGE_OUTSIDE_ZONE
+        reasons.append(
+            _("Already works this stage elsewhere (%(parks)s).") % {"parks": ", ".join(facts.present_elsewhere)}
+        )
+    adjacent = min(facts.adjacent_stage_count, MAX_ADJACENT_STAGES)
+    if adjacent:
+        score += adjacent * SCORE_PER_ADJACENT_STAGE
+        reasons.append(_("Can also supply %(n)d adjacent stage(s) of the chain.") % {"n": facts.adjacent_stage_count})
+    capital = facts.registered_capital
+    if capital is not None and capital > CAPITAL_FLOOR:
+        capital_score = min(MAX_CAPITAL_SCORE, math.log10(capital / CAPITAL_FLOOR) / 2)
+        score += capital_score
+        reasons.append(_("Registered capital %(amount)s.") % {"amount": _yi(capital)})
+    if facts.last_interaction_at is not None:
+        days = (now - facts.last_interaction_at).days
+        if days <= RECENT_DAYS:
+            score += SCORE_RECENT_INTERACTION
+            reasons.append(_("In contact within the last %(n)d days.") % {"n": RECENT_DAYS})
+        elif days <= OLDER_DAYS:
+            score += SCORE_OLDER_INTERACTION
+            reasons.append(_("In contact within the last year."))
+    if facts.courted_by_own_office:
+        reasons.append(_("Your office already has an open project with it."))
+    if facts.courted_by_other_office:
+        reasons.append(_("Another office already has an open project with it: coordinate before approaching."))
+    return round(score, 3), reasons
+
+
+def rank_candidates(
+    candidates: Iterable[CandidateFacts],
+    *,
+    now: datetime,
+    zone_park_codes: Collection[str],
+    limit: int | None = None,
+) -> list[Candidate]:
+    """Candidates best first: by score, then name, then id (a stable order for paging)."""
+    ranked = []
+    for facts in candidates:
+        score, reasons = candidate_score(facts, now=now, zone_park_codes=zone_park_codes)
+        ranked.append(
+            Candidate(
+                enterprise_id=facts.enterprise_id,
+                name=facts.name,
+                credit_code=facts.credit_code,
+                score=score,
+                reasons=reasons,
+                courted_by_other_office=facts.courted_by_other_office,
+                present_elsewhere=list(facts.present_elsewhere),
+                courted_by_own_office=facts.courted_by_own_office,
+            )
+        )
+    ranked.sort(key=lambda c: (-c.score, c.name, str(c.enterprise_id)))
+    return ranked if limit is None else ranked[:limit]

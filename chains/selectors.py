@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from chains.models import Chain, Park, Stage
+from chains.gap_analysis import StageFacts
+from chains.models import Chain, Park, Stage, StageEdge, Zone
 
 
 def park_by_code(code: str, *, field: str = "park") -> Park:
@@ -57,3 +59,67 @@ def stages_by_codes(codes: Iterable[str], *, field: str = "stages") -> list[Stag
     if errors:
         raise ValidationError({field: errors}, code="unknown_stage")
     return result
+
+
+def stage_by_code(code: str, *, field: str = "stage") -> Stage:
+    """One stage by its code (``chain/stage`` also accepted); ValidationError on ``field``."""
+    return stages_by_codes([code], field=field)[0]
+
+
+def zone_by_code(code: str, *, field: str = "zone") -> Zone:
+    try:
+        return Zone.objects.get(code=code)
+    except Zone.DoesNotExist:
+        raise ValidationError(
+            {field: _("Unknown zone code “%(code)s”.") % {"code": code}}, code="unknown_zone"
+        ) from None
+
+
+def stage_facts(*, stages: QuerySet[Stage]) -> list[StageFacts]:
+    """Plain facts about ``stages`` for the gap analysis: three queries whatever their number.
+
+    Ordered by chain code, stage order and code. ``feeds`` lists downstream stage
+    codes in stage order; ``target_parks`` the park codes of the target map.
+    """
+    rows = list(
+        stages.order_by("chain__code", "order", "code").values_list(
+            "id", "code", "chain__code", "name", "name_en", "order"
+        )
+    )
+    ids = [r[0] for r in rows]
+    feeds: dict[int, list[str]] = {}
+    for upstream_id, downstream_code in (
+        StageEdge.objects.filter(upstream_id__in=ids)
+        .order_by("downstream__order", "downstream__code")
+        .values_list("upstream_id", "downstream__code")
+    ):
+        feeds.setdefault(upstream_id, []).append(downstream_code)
+    targets: dict[int, set[str]] = {}
+    for stage_id, park_code in Stage.target_parks.through.objects.filter(stage_id__in=ids).values_list(
+        "stage_id", "park__code"
+    ):
+        targets.setdefault(stage_id, set()).add(park_code)
+    return [
+        StageFacts(
+            id=sid,
+            code=code,
+            chain_code=chain_code,
+            name=name,
+            name_en=name_en,
+            order=order,
+            feeds=tuple(feeds.get(sid, ())),
+            target_parks=frozenset(targets.get(sid, ())),
+        )
+        for sid, code, chain_code, name, name_en, order in rows
+    ]
+
+
+def stage_neighbour_ids(*, stage: Stage) -> set[int]:
+    """Ids of the stages feeding ``stage`` or fed by it (one query)."""
+    neighbours: set[int] = set()
+    for upstream_id, downstream_id in StageEdge.objects.filter(Q(upstream=stage) | Q(downstream=stage)).values_list(
+        "upstream_id", "downstream_id"
+    ):
+        neighbours.update((upstream_id, downstream_id))
+    neighbours.discard(stage.pk)
+    return neighbours

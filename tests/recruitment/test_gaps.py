@@ -1,0 +1,277 @@
+"""Gap selectors on a real database: statuses for a park and the zone, candidates, query counts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chains.models import ChainPark
+from recruitment.gaps import gap_candidates, gaps_for_park, gaps_for_zone, gaps_list
+from tests.factories import (
+    ChainFactory,
+    EnterpriseFactory,
+    InteractionFactory,
+    OfficeFactory,
+    ParkFactory,
+    PresenceFactory,
+    ProjectFactory,
+    StageEdgeFactory,
+    StageFactory,
+    ZoneFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():  # type: ignore[no-untyped-def]
+    """A zone with two parks and a three-stage chain a → b → c developed by both.
+
+    The target map wants every stage in ``north`` and only ``a`` in ``south``.
+    """
+    zone = ZoneFactory()
+    north = ParkFactory(code="north", zone=zone)
+    south = ParkFactory(code="south", zone=zone)
+    chain = ChainFactory(code="ss", zone=zone)
+    a = StageFactory(chain=chain, code="ss-a", order=1)
+    b = StageFactory(chain=chain, code="ss-b", order=2)
+    c = StageFactory(chain=chain, code="ss-c", order=3)
+    StageEdgeFactory(upstream=a, downstream=b)
+    StageEdgeFactory(upstream=b, downstream=c)
+    a.target_parks.set([north, south])
+    b.target_parks.set([north])
+    c.target_parks.set([north])
+    ChainPark.objects.create(chain=chain, park=north)
+    ChainPark.objects.create(chain=chain, park=south)
+    return type("World", (), {"zone": zone, "north": north, "south": south, "chain": chain, "a": a, "b": b, "c": c})
+
+
+def by_stage(rows):  # type: ignore[no-untyped-def]
+    return {r.stage_code: r for r in rows}
+
+
+def project_at(park, stage, status, office=None):  # type: ignore[no-untyped-def]
+    project = ProjectFactory(park=park, status=status, **({"office": office} if office else {}))
+    project.stages.set([stage])
+    return project
+
+
+def test_park_stage_statuses_follow_present_enterprises(world) -> None:  # type: ignore[no-untyped-def]
+    tisco, other = EnterpriseFactory(name="太钢"), EnterpriseFactory(name="乙")
+    PresenceFactory(enterprise=tisco, park=world.north, stage=world.a)
+    PresenceFactory(enterprise=other, park=world.north, stage=world.a)
+    PresenceFactory(enterprise=tisco, park=world.north, stage=world.b)
+    PresenceFactory(enterprise=other, park=world.south, stage=world.c)
+    rows = by_stage(gaps_for_park(park=world.north))
+    assert [(code, rows[code].status) for code in ("ss-a", "ss-b", "ss-c")] == [
+        ("ss-a", "covered"),
+        ("ss-b", "weak"),
+        ("ss-c", "missing"),
+    ]
+    assert {e.name for e in rows["ss-a"].present} == {"太钢", "乙"}
+    assert rows["ss-a"].feeds == ["ss-b"] and rows["ss-c"].feeds == []
+    assert all(r.park_code == "north" and r.chain_code == "ss" for r in rows.values())
+
+
+def test_merged_enterprises_do_not_cover_a_stage(world) -> None:  # type: ignore[no-untyped-def]
+    kept = EnterpriseFactory(name="保留")
+    duplicate = EnterpriseFactory(name="重复", merged_into=kept)
+    PresenceFactory(enterprise=kept, park=world.north, stage=world.a)
+    PresenceFactory(enterprise=duplicate, park=world.north, stage=world.a)
+    row = by_stage(gaps_for_park(park=world.north))["ss-a"]
+    assert (row.status, row.present_count, [e.name for e in row.present]) == ("weak", 1, ["保留"])
+
+
+def test_signed_projects_fill_open_projects_are_listed_lost_ones_are_not(world) -> None:  # type: ignore[no-untyped-def]
+    signed = project_at(world.north, world.c, "construction")
+    lead = project_at(world.north, world.c, "lead")
+    project_at(world.north, world.c, "lost")
+    done = project_at(world.north, world.b, "at_capacity")
+    project_at(world.south, world.a, "signed")
+    rows = by_stage(gaps_for_park(park=world.north))
+    c = rows["ss-c"]
+    assert c.being_filled and [p.id for p in c.filling_projects] == [signed.pk]
+    assert {p.id for p in c.open_projects} == {signed.pk, lead.pk}
+    assert c.filling_projects[0].office_id == signed.office_id and c.filling_projects[0].status == "construction"
+    assert [p.id for p in rows["ss-b"].filling_projects] == [done.pk]
+    assert rows["ss-b"].open_projects == []  # at capacity: filled, closed
+    assert not rows["ss-a"].being_filled  # the signed project targets the other park
+
+
+def test_target_map_and_what_to_recruit(world) -> None:  # type: ignore[no-untyped-def]
+    south = by_stage(gaps_for_park(park=world.south))
+    assert south["ss-a"].targeted and south["ss-a"].to_recruit
+    assert not south["ss-b"].targeted and not south["ss-b"].to_recruit
+
+
+def test_park_rows_cover_the_chains_the_park_develops_or_the_chain_asked(world) -> None:  # type: ignore[no-untyped-def]
+    lonely = ParkFactory(code="lonely", zone=world.zone)
+    assert gaps_for_park(park=lonely) == []
+    assert [r.stage_code for r in gaps_for_park(park=lonely, chain=world.chain)] == ["ss-a", "ss-b", "ss-c"]
+
+
+def test_status_filter_and_a_bad_status_names_the_field(world) -> None:  # type: ignore[no-untyped-def]
+    PresenceFactory(park=world.north, stage=world.a)
+    assert [r.stage_code for r in gaps_for_park(park=world.north, status="weak")] == ["ss-a"]
+    assert [r.stage_code for r in gaps_for_park(park=world.north, status="missing")] == ["ss-b", "ss-c"]
+    with pytest.raises(ValidationError) as info:
+        gaps_for_park(park=world.north, status="gone")
+    assert "status" in info.value.message_dict
+
+
+def test_zone_rows_count_distinct_enterprises_in_any_park(world) -> None:  # type: ignore[no-untyped-def]
+    a1, a2 = EnterpriseFactory(), EnterpriseFactory()
+    PresenceFactory(enterprise=a1, park=world.north, stage=world.a)
+    PresenceFactory(enterprise=a2, park=world.south, stage=world.a)
+    PresenceFactory(enterprise=a1, park=world.north, stage=world.b)
+    PresenceFactory(enterprise=a1, park=world.south, stage=world.b)
+    project_at(world.south, world.c, "signed")
+    elsewhere = ParkFactory(code="elsewhere", zone=ZoneFactory(code="other-zone"))  # never counts
+    PresenceFactory(park=elsewhere, stage=world.c)
+    PresenceFactory(park=elsewhere, stage=world.c)
+    rows = by_stage(gaps_for_zone(zone=world.zone))
+    a, b, c = rows["ss-a"], rows["ss-b"], rows["ss-c"]
+    assert a.park_code is None
+    assert (a.status, b.status, c.status) == ("covered", "weak", "missing")
+    assert [(p.park_code, p.status) for p in a.by_park] == [("north", "weak"), ("south", "weak")]
+    assert c.being_filled and [p.park_code for p in c.by_park if p.being_filled] == ["south"]
+    assert [r.stage_code for r in gaps_for_zone(zone=world.zone, status="covered")] == ["ss-a"]
+
+
+def test_gaps_list_crosses_parks_and_their_chains(world) -> None:  # type: ignore[no-untyped-def]
+    other_chain = ChainFactory(code="cf", zone=world.zone)
+    StageFactory(chain=other_chain, code="cf-x", order=1)
+    ChainPark.objects.create(chain=other_chain, park=world.south)
+    rows = gaps_list()
+    assert [(r.park_code, r.stage_code) for r in rows] == [
+        ("north", "ss-a"),
+        ("north", "ss-b"),
+        ("north", "ss-c"),
+        ("south", "cf-x"),
+        ("south", "ss-a"),
+        ("south", "ss-b"),
+        ("south", "ss-c"),
+    ]
+    assert [r.stage_code for r in gaps_list(park_code="south", chain_code="cf")] == ["cf-x"]
+    assert {r.park_code for r in gaps_list(chain_code="ss")} == {"north", "south"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"park_code": "nowhere"}, "park"), ({"chain_code": "nothing"}, "chain"), ({"status": "x"}, "status")],
+)
+def test_gaps_list_unknown_code_names_the_field(world, kwargs, field) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationError) as info:
+        gaps_list(**kwargs)
+    assert list(info.value.message_dict) == [field]
+
+
+# --- Candidates ----------------------------------------------------------------------
+
+
+def capable(stage, *more, **kw):  # type: ignore[no-untyped-def]
+    enterprise = EnterpriseFactory(**kw)
+    enterprise.stages.set([stage, *more])
+    return enterprise
+
+
+def test_candidates_are_capable_not_present_in_the_park_and_not_merged(world) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory()
+    plain = capable(world.b, name="可以")
+    in_park = capable(world.b, name="已在园")
+    PresenceFactory(enterprise=in_park, park=world.north, stage=world.a)  # any presence in the park excludes
+    capable(world.b, name="已合并", merged_into=plain)
+    EnterpriseFactory(name="无能力")
+    names = [c.name for c in gap_candidates(park=world.north, stage=world.b, office=office)]
+    assert names == ["可以"]
+
+
+def test_candidates_rank_zone_producers_then_chain_fit_then_capital(world) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory()
+    producer = capable(world.b, name="丁-邻园生产")
+    PresenceFactory(enterprise=producer, park=world.south, stage=world.b)
+    capable(world.b, world.a, world.c, name="丙-上下游")
+    capable(world.b, name="乙-资本", registered_capital=Decimal(10_000_000_000))
+    capable(world.b, name="甲-无")
+    warm = capable(world.b, name="戊-联系", registered_capital=Decimal(100_000_000))
+    InteractionFactory(office=office, enterprise=warm, occurred_at=timezone.now() - timedelta(days=5))
+    ranked = gap_candidates(park=world.north, stage=world.b, office=office)
+    assert [c.name for c in ranked] == ["丁-邻园生产", "丙-上下游", "乙-资本", "戊-联系", "甲-无"]
+    assert [c.score for c in ranked] == [3.0, 2.0, 2.0, 2.0, 0.0]
+    assert ranked[0].present_elsewhere == ["south"]
+    assert ranked[0].credit_code == producer.credit_code
+    assert len(gap_candidates(park=world.north, stage=world.b, office=office, limit=2)) == 2
+
+
+def test_only_the_asking_offices_interactions_warm_a_candidate(world) -> None:  # type: ignore[no-untyped-def]
+    mine, theirs = OfficeFactory(), OfficeFactory()
+    target = capable(world.b, name="甲")
+    InteractionFactory(office=theirs, enterprise=target, occurred_at=timezone.now() - timedelta(days=5))
+    [candidate] = gap_candidates(park=world.north, stage=world.b, office=mine)
+    assert candidate.score == 0.0
+    provincial = OfficeFactory(kind="provincial")
+    [candidate] = gap_candidates(park=world.north, stage=world.b, office=provincial)
+    assert candidate.score == 1.0
+
+
+def test_candidate_courted_by_another_office_is_marked_for_everyone_else(world) -> None:  # type: ignore[no-untyped-def]
+    mine, theirs = OfficeFactory(), OfficeFactory()
+    courted = capable(world.b, name="被追")
+    ProjectFactory(office=theirs, enterprise=courted, park=world.south, status="negotiating")
+    lost_cause = capable(world.b, name="已终止")
+    ProjectFactory(office=theirs, enterprise=lost_cause, park=world.south, status="lost")
+    ours = capable(world.b, name="我方")
+    ProjectFactory(office=mine, enterprise=ours, park=world.north, status="screening")
+    flags = {
+        c.name: (c.courted_by_other_office, c.courted_by_own_office)
+        for c in gap_candidates(park=world.north, stage=world.b, office=mine)
+    }
+    assert flags == {"被追": (True, False), "已终止": (False, False), "我方": (False, True)}
+    seen_by_them = {
+        c.name: c.courted_by_other_office for c in gap_candidates(park=world.north, stage=world.b, office=theirs)
+    }
+    assert seen_by_them == {"被追": False, "已终止": False, "我方": True}
+
+
+# --- Fixed query counts --------------------------------------------------------------
+
+
+def grow(world, n: int) -> None:  # type: ignore[no-untyped-def]
+    """Add ``n`` enterprises with capabilities, presences, projects and interactions."""
+    office = OfficeFactory()
+    for i in range(n):
+        enterprise = capable(world.b, world.a if i % 2 else world.c)
+        park = world.north if i % 3 else world.south
+        PresenceFactory(enterprise=enterprise, park=park, stage=world.a if i % 2 else world.c)
+        project_at(park, [world.a, world.b, world.c][i % 3], ["lead", "signed", "production"][i % 3], office)
+        InteractionFactory(office=office, enterprise=enterprise)
+
+
+def count_queries(fn) -> int:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        fn()
+    return len(ctx.captured_queries)
+
+
+def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory()
+    selectors = {
+        "park": lambda: gaps_for_park(park=world.north),
+        "park+chain": lambda: gaps_for_park(park=world.north, chain=world.chain, status="weak"),
+        "zone": lambda: gaps_for_zone(zone=world.zone),
+        "list": lambda: gaps_list(),
+        "list+codes": lambda: gaps_list(park_code="north", chain_code="ss", status="missing"),
+        "candidates": lambda: gap_candidates(park=world.north, stage=world.b, office=office),
+    }
+    grow(world, 2)
+    small = {name: count_queries(fn) for name, fn in selectors.items()}
+    grow(world, 60)
+    large = {name: count_queries(fn) for name, fn in selectors.items()}
+    assert small == large
+    assert small == {"park": 5, "park+chain": 5, "zone": 7, "list": 6, "list+codes": 8, "candidates": 7}
