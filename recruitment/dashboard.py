@@ -1,0 +1,692 @@
+"""Reads for the pipeline dashboard: every figure managers review, in a fixed number of queries.
+
+The dashboard must not slow down as the pipeline grows, so nothing here loops over
+projects: each table is one grouped query whose rows are bounded by reference data
+(parks × statuses, chains × statuses, owners), and the rates are derived in Python
+from those rows. Tenancy goes through :func:`crm.access.scope_for_user` first, so a
+park or partner user's figures count only their office's projects.
+
+The filters translate one-to-one into the query parameters of the admin change
+list (:func:`changelist_lookups`), so every figure links to exactly the list of
+projects behind it.
+
+Definitions (also shown on the page), all over the projects selected by the filters
+and counted by their **current** status, so that each figure equals the list it links to:
+
+* signing rate 签约率 = projects signed or later (signed, registered, construction,
+  production, at capacity) / all projects;
+* construction-start rate 开工率 = projects that reached construction (construction,
+  production, at capacity) / projects signed or later;
+* production-start rate 投产率 = projects in production or at capacity / projects signed or later;
+* funds-in-place rate 资金到位率 = funds in place / signed amount, both summed over
+  projects signed or later.
+
+Suspended and lost projects count in the funnel and in the signing rate's
+denominator only: once a project is off the milestone path it no longer counts as
+signed, started or producing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from chains.models import Chain, Park, Sector, Zone
+from crm.access import office_sees_everything, scope_for_user
+from crm.models import Interaction, Office
+from recruitment.models import FollowUp, Project
+from recruitment.pipeline import CLOSED, MILESTONES, SIGNED_OR_LATER, Status
+
+ZERO = Decimal(0)
+
+CONSTRUCTION_OR_LATER: frozenset[str] = frozenset(MILESTONES[MILESTONES.index(Status.CONSTRUCTION) :])
+PRODUCTION_OR_LATER: frozenset[str] = frozenset(MILESTONES[MILESTONES.index(Status.PRODUCTION) :])
+BEFORE_SIGNING: frozenset[str] = frozenset(MILESTONES[: MILESTONES.index(Status.SIGNED)])
+# Open projects (``Project.is_open``): everything but at capacity and lost.
+OPEN: frozenset[str] = frozenset(set(Status.values) - CLOSED)
+FUNNEL_ORDER: tuple[str, ...] = (*MILESTONES, Status.SUSPENDED, Status.LOST)
+
+LIST_LIMIT = 20
+
+# A linker turns (model, admin change-list parameters) into a URL, or None when the
+# admin cannot show that list; the dashboard itself knows nothing of URLs.
+Linker = Callable[[type[models.Model], Mapping[str, str]], "str | None"]
+
+
+def _no_link(model: type[models.Model], params: Mapping[str, str]) -> str | None:
+    return None
+
+
+def _ordered(statuses: Iterable[str]) -> list[str]:
+    return [s for s in FUNNEL_ORDER if s in set(statuses)]
+
+
+def status_in(statuses: Iterable[str]) -> dict[str, str]:
+    """Admin change-list parameter for "status is one of"."""
+    return {"status__in": ",".join(_ordered(statuses))}
+
+
+class PeriodBasis(models.TextChoices):
+    STATUS_CHANGED = "status", _("Status changed within the period")
+    CREATED = "created", _("Created within the period")
+
+
+PERIOD_FIELDS = {PeriodBasis.STATUS_CHANGED: "status_changed_at", PeriodBasis.CREATED: "created_at"}
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """What the manager chose. ``end`` is inclusive (a whole day)."""
+
+    park: Park | None = None
+    chain: Chain | None = None
+    sector: Sector | None = None
+    office: Office | None = None
+    start: date | None = None
+    end: date | None = None
+    period_basis: str = PeriodBasis.STATUS_CHANGED
+
+    @property
+    def is_filtered(self) -> bool:
+        return any(v is not None for v in (self.park, self.chain, self.sector, self.office, self.start, self.end))
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def changelist_lookups(filters: DashboardFilters) -> dict[str, Any]:
+    """The filters as lookups on Project, named as the admin change list names them.
+
+    ``park``, ``office``, ``stages__chain`` (and ``stages__chain__sector``) are the
+    parameters Django admin's list filters produce; the period is a plain date range on
+    a field of the project, which the admin accepts as it is.
+    """
+    lookups: dict[str, Any] = {}
+    if filters.park is not None:
+        lookups["park__id__exact"] = filters.park.pk
+    if filters.chain is not None:
+        lookups["stages__chain__id__exact"] = filters.chain.pk
+    if filters.sector is not None:
+        lookups["stages__chain__sector__id__exact"] = filters.sector.pk
+    if filters.office is not None:
+        lookups["office__id__exact"] = filters.office.pk
+    period_field = PERIOD_FIELDS.get(filters.period_basis, "status_changed_at")
+    if filters.start is not None:
+        lookups[f"{period_field}__gte"] = _day_start(filters.start)
+    if filters.end is not None:
+        lookups[f"{period_field}__lt"] = _day_start(filters.end + timedelta(days=1))
+    return lookups
+
+
+def as_params(lookups: Mapping[str, Any]) -> dict[str, str]:
+    """Lookups as URL query parameters (ids and ISO datetimes as text)."""
+    params: dict[str, str] = {}
+    for key, value in lookups.items():
+        params[key] = value.isoformat() if isinstance(value, datetime) else str(value)
+    return params
+
+
+def projects_for_dashboard(*, user: Any, filters: DashboardFilters) -> models.QuerySet[Project]:
+    """The projects behind every figure: the user's scope narrowed by the filters.
+
+    Chain and sector go through ``Exists`` rather than a join, so a project with two
+    stages in one chain is counted once and sums are not doubled.
+    """
+    qs = scope_for_user(Project.objects.all(), user=user)
+    through = Project.stages.through
+    lookups = changelist_lookups(filters)
+    chain_id = lookups.pop("stages__chain__id__exact", None)
+    sector_id = lookups.pop("stages__chain__sector__id__exact", None)
+    if chain_id is not None:
+        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain_id=chain_id)))
+    if sector_id is not None:
+        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain__sector_id=sector_id)))
+    return qs.filter(**lookups).order_by()
+
+
+# --- Figures --------------------------------------------------------------------------
+
+
+@dataclass
+class Amounts:
+    """Count and money (yuan) of a set of projects."""
+
+    count: int = 0
+    planned_investment: Decimal = ZERO
+    signed_amount: Decimal = ZERO
+    funds_in_place: Decimal = ZERO
+    expected_output_value: Decimal = ZERO
+
+    def add(self, other: Amounts) -> None:
+        self.count += other.count
+        self.planned_investment += other.planned_investment
+        self.signed_amount += other.signed_amount
+        self.funds_in_place += other.funds_in_place
+        self.expected_output_value += other.expected_output_value
+
+
+@dataclass
+class Rate:
+    """``numerator / denominator``; ``value`` is None when there is nothing to divide by."""
+
+    numerator: Decimal | int
+    denominator: Decimal | int
+    numerator_url: str | None = None
+    denominator_url: str | None = None
+
+    @property
+    def value(self) -> Decimal | None:
+        if not self.denominator:
+            return None
+        return Decimal(self.numerator) / Decimal(self.denominator)
+
+    @property
+    def percent(self) -> str:
+        value = self.value
+        if value is None:
+            return "—"
+        return f"{(value * 100).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP)}%"
+
+    @property
+    def bar_width(self) -> int:
+        """Percent for a progress bar, capped at 100 (funds can exceed the signed amount)."""
+        value = self.value
+        return 0 if value is None else max(0, min(100, int(value * 100)))
+
+
+@dataclass
+class Figures:
+    """Amounts of a set of projects by current status, and the rates derived from them."""
+
+    by_status: dict[str, Amounts] = field(default_factory=dict)
+
+    def add(self, status: str, amounts: Amounts) -> None:
+        self.by_status.setdefault(status, Amounts()).add(amounts)
+
+    def amounts(self, statuses: Iterable[str] | None = None) -> Amounts:
+        total = Amounts()
+        for status, amounts in self.by_status.items():
+            if statuses is None or status in statuses:
+                total.add(amounts)
+        return total
+
+    @property
+    def total(self) -> Amounts:
+        return self.amounts()
+
+    @property
+    def signed(self) -> Amounts:
+        return self.amounts(SIGNED_OR_LATER)
+
+    @property
+    def open_count(self) -> int:
+        return self.amounts(OPEN).count
+
+    def signing_rate(self) -> Rate:
+        return Rate(self.signed.count, self.total.count)
+
+    def construction_rate(self) -> Rate:
+        return Rate(self.amounts(CONSTRUCTION_OR_LATER).count, self.signed.count)
+
+    def production_rate(self) -> Rate:
+        return Rate(self.amounts(PRODUCTION_OR_LATER).count, self.signed.count)
+
+    def funds_rate(self) -> Rate:
+        signed = self.signed
+        return Rate(signed.funds_in_place, signed.signed_amount)
+
+
+@dataclass
+class RateRow:
+    key: str
+    label: str
+    definition: str
+    rate: Rate
+
+
+@dataclass
+class FiguresRow:
+    """One line of a breakdown (a park, a chain, a sector) with links to its lists."""
+
+    key: str
+    label: str
+    label_en: str
+    figures: Figures
+    url: str | None = None
+    rates: list[RateRow] = field(default_factory=list)
+
+
+@dataclass
+class FunnelRow:
+    status: str
+    label: str
+    amounts: Amounts
+    share: int
+    url: str | None = None
+
+
+@dataclass
+class TargetProgress:
+    """Expected output value of signed-or-later projects against a target (目标产值)."""
+
+    label: str
+    target: Decimal
+    achieved: Decimal
+    pipeline: Decimal
+    rate: Rate
+    params: dict[str, str] = field(default_factory=dict)
+    achieved_url: str | None = None
+    pipeline_url: str | None = None
+
+
+@dataclass
+class WorkloadRow:
+    owner_id: int | None
+    name: str
+    open_projects: int = 0
+    open_planned_investment: Decimal = ZERO
+    stale_projects: int = 0
+    open_follow_ups: int = 0
+    overdue_follow_ups: int = 0
+    projects_url: str | None = None
+    follow_ups_url: str | None = None
+
+
+@dataclass
+class ListWithTotal:
+    """The first rows of a list and how many there are in all."""
+
+    total: int
+    rows: list[Any]
+    url: str | None = None
+
+
+@dataclass
+class DashboardOptions:
+    """Reference rows for the filter choices and the labels of the breakdowns."""
+
+    zones: list[Zone]
+    parks: list[Park]
+    chains: list[Chain]
+    sectors: list[Sector]
+    offices: list[Office]
+
+
+@dataclass
+class Dashboard:
+    filters: DashboardFilters
+    now: datetime
+    stale_after_days: int
+    figures: Figures
+    funnel: list[FunnelRow]
+    rates: list[RateRow]
+    by_park: list[FiguresRow]
+    by_chain: list[FiguresRow]
+    by_sector: list[FiguresRow]
+    targets: list[TargetProgress]
+    stale: ListWithTotal
+    overdue: ListWithTotal
+    workload: list[WorkloadRow]
+    projects_url: str | None = None
+
+
+def dashboard_options(*, user: Any) -> DashboardOptions:
+    """Reference data for filters and labels; offices only for users who see every office."""
+    office = getattr(user, "office", None)
+    sees_all = office_sees_everything(office, is_superuser=getattr(user, "is_superuser", False))
+    return DashboardOptions(
+        zones=list(Zone.objects.order_by("code")),
+        parks=list(Park.objects.order_by("code")),
+        chains=list(Chain.objects.select_related("sector").order_by("sector__code", "code")),
+        sectors=list(Sector.objects.order_by("code")),
+        offices=list(Office.objects.order_by("code")) if sees_all else [],
+    )
+
+
+_SUMS = {
+    "planned": Sum("planned_investment"),
+    "signed": Sum("signed_amount"),
+    "funds": Sum("funds_in_place"),
+    "output": Sum("expected_output_value"),
+}
+
+
+def _amounts(row: Mapping[str, Any]) -> Amounts:
+    return Amounts(
+        count=row["n"],
+        planned_investment=row["planned"] or ZERO,
+        signed_amount=row["signed"] or ZERO,
+        funds_in_place=row["funds"] or ZERO,
+        expected_output_value=row["output"] or ZERO,
+    )
+
+
+def _figures_by_park(base: models.QuerySet[Project]) -> dict[int, Figures]:
+    result: dict[int, Figures] = {}
+    for row in base.values("park_id", "status").annotate(n=Count("pk"), **_SUMS):
+        result.setdefault(row["park_id"], Figures()).add(row["status"], _amounts(row))
+    return result
+
+
+def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[int, Figures]:
+    """Figures grouped by a field reached through the project's stages (chain, sector).
+
+    A project whose stages span two chains counts in both; within one group it counts
+    once: only its through-row with the smallest stage id in that group is kept (an
+    anti-join), so the sums are never doubled.
+    """
+    through = Project.stages.through
+    group_path = f"stage__{group}"
+    earlier_in_group = through.objects.filter(
+        project_id=OuterRef("project_id"),
+        stage_id__lt=OuterRef("stage_id"),
+        **{group_path: OuterRef(group_path)},
+    )
+    rows = (
+        through.objects.filter(project_id__in=base.values("pk"))
+        .filter(~Exists(earlier_in_group))
+        .values(group_path, "project__status")
+        .annotate(
+            n=Count("project_id"),
+            planned=Sum("project__planned_investment"),
+            signed=Sum("project__signed_amount"),
+            funds=Sum("project__funds_in_place"),
+            output=Sum("project__expected_output_value"),
+        )
+        .order_by()
+    )
+    result: dict[int, Figures] = {}
+    for row in rows:
+        result.setdefault(row[group_path], Figures()).add(row["project__status"], _amounts(row))
+    return result
+
+
+def stale_projects(qs: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Project]:
+    """Open projects of ``qs`` with no interaction for ``RECRUITMENT_STALE_AFTER_DAYS`` days.
+
+    The same rule as the weekly digest: an interaction counts when it is logged
+    against the project, and a project younger than the period is not stale yet.
+    """
+    cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+    recent = Interaction.objects.filter(project_id=OuterRef("pk"), occurred_at__gt=cutoff)
+    return qs.filter(status__in=OPEN, created_at__lte=cutoff).filter(~Exists(recent))
+
+
+def overdue_follow_ups(*, user: Any, projects: models.QuerySet[Project], now: datetime) -> models.QuerySet[FollowUp]:
+    """Open follow-ups of ``projects`` whose due time has passed."""
+    return scope_for_user(FollowUp.objects.all(), user=user).filter(
+        status=FollowUp.Status.OPEN, due_at__lt=now, project_id__in=projects.values("pk")
+    )
+
+
+def _user_name(first: str, last: str, display: str, username: str) -> str:
+    return display or f"{first} {last}".strip() or username
+
+
+def _workload(
+    *, user: Any, base: models.QuerySet[Project], stale: models.QuerySet[Project], now: datetime
+) -> dict[int | None, WorkloadRow]:
+    rows: dict[int | None, WorkloadRow] = {}
+    name_fields = ("first_name", "last_name", "display_name", "username")
+
+    def row_for(owner_id: int | None, prefix: str, data: Mapping[str, Any]) -> WorkloadRow:
+        if owner_id not in rows:
+            name = (
+                _user_name(*(data[f"{prefix}__{f}"] or "" for f in name_fields))
+                if owner_id is not None
+                else str(_("(no owner)"))
+            )
+            rows[owner_id] = WorkloadRow(owner_id=owner_id, name=name)
+        return rows[owner_id]
+
+    owner_values = ["owner_id", *(f"owner__{f}" for f in name_fields)]
+    for data in (
+        base.filter(status__in=OPEN)
+        .values(*owner_values)
+        .annotate(n=Count("pk"), planned=Sum("planned_investment"))
+        .order_by()
+    ):
+        row = row_for(data["owner_id"], "owner", data)
+        row.open_projects = data["n"]
+        row.open_planned_investment = data["planned"] or ZERO
+    for data in stale.values(*owner_values).annotate(n=Count("pk")).order_by():
+        row_for(data["owner_id"], "owner", data).stale_projects = data["n"]
+    assignee_values = ["assignee_id", *(f"assignee__{f}" for f in name_fields)]
+    for data in (
+        scope_for_user(FollowUp.objects.all(), user=user)
+        .filter(status=FollowUp.Status.OPEN, project_id__in=base.values("pk"))
+        .values(*assignee_values)
+        .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now)))
+        .order_by()
+    ):
+        row = row_for(data["assignee_id"], "assignee", data)
+        row.open_follow_ups = data["n"]
+        row.overdue_follow_ups = data["overdue"]
+    return rows
+
+
+def _targets(
+    *,
+    options: DashboardOptions,
+    filters: DashboardFilters,
+    by_park_figures: Mapping[int, Figures],
+    figures: Figures,
+) -> list[TargetProgress]:
+    """Progress of expected output value against the zones' targets (and the chain's, when one is chosen).
+
+    Achieved: expected annual output value of projects signed or later. Pipeline: of
+    projects not yet signed (lead, screening, negotiating), shown beside it.
+    """
+    targets: list[TargetProgress] = []
+    zones = [z for z in options.zones if z.target_output_value]
+    if filters.park is not None:
+        zones = [z for z in zones if z.pk == filters.park.zone_id]
+    for zone in zones:
+        in_zone = Figures()
+        for park in options.parks:
+            if park.zone_id == zone.pk and park.pk in by_park_figures:
+                for status, amounts in by_park_figures[park.pk].by_status.items():
+                    in_zone.add(status, amounts)
+        achieved = in_zone.amounts(SIGNED_OR_LATER).expected_output_value
+        targets.append(
+            TargetProgress(
+                label=zone.name,
+                target=zone.target_output_value,
+                achieved=achieved,
+                pipeline=in_zone.amounts(BEFORE_SIGNING).expected_output_value,
+                rate=Rate(achieved, zone.target_output_value),
+                # With a single zone every park is in it: no parameter needed.
+                params={} if len(options.zones) == 1 else {"park__zone__id__exact": str(zone.pk)},
+            )
+        )
+    chain = filters.chain
+    if chain is not None and chain.target_output_value:
+        achieved = figures.amounts(SIGNED_OR_LATER).expected_output_value
+        targets.append(
+            TargetProgress(
+                label=chain.name,
+                target=chain.target_output_value,
+                achieved=achieved,
+                pipeline=figures.amounts(BEFORE_SIGNING).expected_output_value,
+                rate=Rate(achieved, chain.target_output_value),
+            )
+        )
+    return targets
+
+
+def _label(obj: Any) -> tuple[str, str]:
+    return obj.name, getattr(obj, "name_en", "") or ""
+
+
+def dashboard_build(
+    *,
+    user: Any,
+    filters: DashboardFilters,
+    options: DashboardOptions,
+    link: Linker = _no_link,
+    now: datetime | None = None,
+) -> Dashboard:
+    """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries."""
+    now = now or timezone.now()
+    base = projects_for_dashboard(user=user, filters=filters)
+    common = as_params(changelist_lookups(filters))
+
+    def project_link(**extra: str) -> str | None:
+        return link(Project, {**common, **extra})
+
+    def rate_rows(figures: Figures, group: Mapping[str, str]) -> list[RateRow]:
+        signed_params = status_in(SIGNED_OR_LATER)
+
+        def urls(rate: Rate, numerator: Mapping[str, str], denominator: Mapping[str, str]) -> Rate:
+            rate.numerator_url = project_link(**group, **numerator)
+            rate.denominator_url = project_link(**group, **denominator)
+            return rate
+
+        return [
+            RateRow(
+                "signing",
+                str(_("Signing rate 签约率")),
+                str(_("Projects signed or later / all projects")),
+                urls(figures.signing_rate(), signed_params, {}),
+            ),
+            RateRow(
+                "construction",
+                str(_("Construction-start rate 开工率")),
+                str(_("Projects that reached construction (construction, production, at capacity) / signed or later")),
+                urls(figures.construction_rate(), status_in(CONSTRUCTION_OR_LATER), signed_params),
+            ),
+            RateRow(
+                "production",
+                str(_("Production-start rate 投产率")),
+                str(_("Projects in production or at capacity / signed or later")),
+                urls(figures.production_rate(), status_in(PRODUCTION_OR_LATER), signed_params),
+            ),
+            RateRow(
+                "funds",
+                str(_("Funds-in-place rate 资金到位率")),
+                str(_("Funds in place / signed amount, over projects signed or later")),
+                urls(figures.funds_rate(), signed_params, signed_params),
+            ),
+        ]
+
+    # One grouped query gives the funnel, the totals, the parks and the zones.
+    by_park_figures = _figures_by_park(base)
+    figures = Figures()
+    for park_figures in by_park_figures.values():
+        for status, amounts in park_figures.by_status.items():
+            figures.add(status, amounts)
+
+    top = max((a.count for a in figures.by_status.values()), default=0)
+    funnel = [
+        FunnelRow(
+            status=status,
+            label=str(Status(status).label),
+            amounts=figures.by_status.get(status, Amounts()),
+            share=round(100 * figures.by_status.get(status, Amounts()).count / top) if top else 0,
+            url=project_link(status__exact=status),
+        )
+        for status in FUNNEL_ORDER
+    ]
+
+    def breakdown(items: Iterable[Any], figures_by_id: Mapping[int, Figures], param: str) -> list[FiguresRow]:
+        rows = []
+        for obj in items:
+            group_figures = figures_by_id.get(obj.pk)
+            if group_figures is None:
+                continue
+            group = {param: str(obj.pk)}
+            name, name_en = _label(obj)
+            rows.append(
+                FiguresRow(
+                    key=obj.code,
+                    label=name,
+                    label_en=name_en,
+                    figures=group_figures,
+                    url=project_link(**group),
+                    rates=rate_rows(group_figures, group),
+                )
+            )
+        rows.sort(key=lambda r: (-r.figures.total.count, r.key))
+        return rows
+
+    by_park = breakdown(options.parks, by_park_figures, "park__id__exact")
+    by_chain = breakdown(options.chains, _figures_by_stage_group(base, "chain_id"), "stages__chain__id__exact")
+    by_sector = breakdown(
+        options.sectors, _figures_by_stage_group(base, "chain__sector_id"), "stages__chain__sector__id__exact"
+    )
+
+    targets = _targets(options=options, filters=filters, by_park_figures=by_park_figures, figures=figures)
+    for target in targets:
+        target.achieved_url = project_link(**target.params, **status_in(SIGNED_OR_LATER))
+        target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
+
+    stale_qs = stale_projects(base, now=now)
+    last_touch = Subquery(
+        Interaction.objects.filter(project_id=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
+    )
+    stale = ListWithTotal(
+        total=stale_qs.count(),
+        rows=list(
+            stale_qs.select_related("owner", "park", "enterprise")
+            .annotate(last_interaction_at=last_touch)
+            .order_by(F("last_interaction_at").asc(nulls_first=True), "created_at")[:LIST_LIMIT]
+        ),
+        # Linked only once the project change list offers a "stale" list filter.
+        url=project_link(stale="1"),
+    )
+
+    overdue_qs = overdue_follow_ups(user=user, projects=base, now=now)
+    overdue = ListWithTotal(
+        total=overdue_qs.count(),
+        rows=list(overdue_qs.select_related("assignee", "project", "project__park").order_by("due_at")[:LIST_LIMIT]),
+        url=link(
+            FollowUp,
+            {
+                "status__exact": FollowUp.Status.OPEN,
+                "due_at__lt": now.isoformat(),
+                **{f"project__{k}": v for k, v in common.items()},
+            },
+        ),
+    )
+
+    workload_rows = _workload(user=user, base=base, stale=stale_qs, now=now)
+    workload = sorted(
+        workload_rows.values(), key=lambda r: (-r.overdue_follow_ups, -r.open_projects, r.owner_id is None, r.name)
+    )
+    for row in workload:
+        owner = {"owner__id__exact": str(row.owner_id)} if row.owner_id is not None else {"owner__isnull": "True"}
+        row.projects_url = project_link(**owner, **status_in(OPEN))
+        assignee = (
+            {"assignee__id__exact": str(row.owner_id)} if row.owner_id is not None else {"assignee__isnull": "True"}
+        )
+        row.follow_ups_url = link(
+            FollowUp,
+            {"status__exact": FollowUp.Status.OPEN, **assignee, **{f"project__{k}": v for k, v in common.items()}},
+        )
+
+    return Dashboard(
+        filters=filters,
+        now=now,
+        stale_after_days=settings.RECRUITMENT_STALE_AFTER_DAYS,
+        figures=figures,
+        funnel=funnel,
+        rates=rate_rows(figures, {}),
+        by_park=by_park,
+        by_chain=by_chain,
+        by_sector=by_sector,
+        targets=targets,
+        stale=stale,
+        overdue=overdue,
+        workload=workload,
+        projects_url=project_link(),
+    )
