@@ -1,0 +1,250 @@
+"""Spreadsheet files in and out: .xlsx and .csv, read with the row numbers users see.
+
+Imports and exports of every kind of record share this module, so that
+
+* a row number in an error message is the number Excel shows next to the row
+  (the header is row 1; blank rows keep their numbers instead of closing up);
+* a CSV saved by Chinese Excel (GB18030) reads as well as UTF-8 with or without BOM;
+* a CSV we write opens in Excel with its Chinese intact (UTF-8 with BOM), and a text
+  cell that Excel would run as a formula (``=cmd|…``) is written so it is not run;
+* headers are matched loosely (width, case, spaces, a trailing ``*``), so "企业名称*"
+  and "企业名称" or "Credit code" and "credit_code" are the same column.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+XLSX = "xlsx"
+CSV = "csv"
+FORMATS = (XLSX, CSV)
+CONTENT_TYPES = {
+    XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    CSV: "text/csv; charset=utf-8",
+}
+
+# Cells Excel would evaluate when a CSV is opened: "=…", "@…", "+…"/"-…" unless a plain
+# number or phone number. Written with a leading apostrophe; read back without it.
+_FORMULA_START = re.compile(r"^[=@\t\r]|^[+\-](?![\d\s().\-]*$)")
+_ESCAPED = re.compile(r"^'(?=[=@+\-\t\r])")
+_HEADER_NOISE = re.compile(r"[\s*＊:：_\-]+")
+
+
+class SheetError(Exception):
+    """The file as a whole cannot be read (wrong type, damaged, no header row)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sheet:
+    """The header row and the data rows of a file, each with its Excel row number."""
+
+    header: list[str]
+    header_row: int
+    rows: list[tuple[int, list[Any]]] = field(repr=False)
+
+
+def header_key(text: object) -> str:
+    """The form a header is compared in: width-folded, lower case, no spaces, ``*``, ``_``, ``-`` or colons."""
+    value = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
+    return _HEADER_NOISE.sub("", value)
+
+
+def format_for(filename: str) -> str:
+    """The format a file name announces (``xlsx`` or ``csv``), or :class:`SheetError`."""
+    name = filename.lower().rsplit("/", 1)[-1]
+    if name.endswith(".xlsx") or name.endswith(".xlsm"):
+        return XLSX
+    if name.endswith(".csv") or name.endswith(".txt"):
+        return CSV
+    if name.endswith(".xls"):
+        raise SheetError(_("Old .xls workbooks are not supported: save the file as .xlsx (Excel Workbook) or .csv."))
+    raise SheetError(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
+
+
+def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None) -> Sheet:
+    """Read the first worksheet of an .xlsx, or a .csv, into a :class:`Sheet`.
+
+    The first non-blank row is the header. Entirely blank rows are dropped but the
+    other rows keep the numbers Excel shows for them.
+    """
+    fmt = format_for(filename)
+    raw_rows = _xlsx_rows(data) if fmt == XLSX else _csv_rows(data)
+    header: list[str] | None = None
+    header_row = 0
+    rows: list[tuple[int, list[Any]]] = []
+    for number, values in raw_rows:
+        cleaned = [_clean_cell(v) for v in values]
+        if all(v is None for v in cleaned):
+            continue
+        if header is None:
+            header = [str(v).strip() if v is not None else "" for v in cleaned]
+            header_row = number
+            continue
+        rows.append((number, cleaned))
+        if max_rows is not None and len(rows) > max_rows:
+            raise SheetError(
+                _("The file has more than %(max)d data rows; split it into smaller files.") % {"max": max_rows}
+            )
+    if header is None:
+        raise SheetError(_("The file is empty: the first row must hold the column headers."))
+    while header and not header[-1]:
+        header.pop()
+    return Sheet(header=header, header_row=header_row, rows=rows)
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+    from openpyxl import load_workbook
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise SheetError(_("This is not an Excel .xlsx workbook (was it saved as .xls or renamed?)."))
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise SheetError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
+    try:
+        sheet = workbook.worksheets[0]
+        # iter_rows fills gaps with empty rows, so enumerate gives Excel's row numbers.
+        yield from enumerate(sheet.iter_rows(values_only=True), start=1)
+    finally:
+        workbook.close()
+
+
+def _decode(data: bytes) -> str:
+    # Excel's "CSV UTF-8" writes a BOM; plain "CSV" on a Chinese Windows writes GB18030.
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise SheetError(_("The CSV file is neither UTF-8 nor GB18030 text."))
+
+
+def _csv_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
+    text = _decode(data)
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=first_line.count) if first_line else ","
+    try:
+        # A record may span lines inside quotes; Excel shows it as one row, and so do we.
+        yield from enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1)
+    except csv.Error as exc:
+        raise SheetError(_("The CSV file cannot be read: %(error)s") % {"error": exc}) from exc
+
+
+def _clean_cell(value: Any) -> Any:
+    """Strip text, turn blank text into None and drop the apostrophe that protects formulas."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        return _ESCAPED.sub("", value)
+    return value
+
+
+# --- Writing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OutColumn:
+    """One column of a written file: its header, how to show it, how wide."""
+
+    header: str
+    kind: str = "text"  # text | money | number | datetime | date
+    width: int = 16
+
+
+def _excel_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return value.replace(tzinfo=None, microsecond=0)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def sheet_write_xlsx(
+    *, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]], title: str, extra_sheets: Sequence[tuple] = ()
+) -> bytes:
+    """An .xlsx with a bold, frozen header row; text stays text, money gets a thousands format.
+
+    ``extra_sheets`` are ``(title, columns, rows)`` triples (help and examples in a template).
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    _write_sheet(workbook, title, columns, rows)
+    for sheet_title, sheet_columns, sheet_rows in extra_sheets:
+        _write_sheet(workbook, sheet_title, sheet_columns, sheet_rows)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _write_sheet(workbook: Any, title: str, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet = workbook.create_sheet(title=title[:31])
+    for index, column in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header_cells = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, value=column.header)
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+    formats = {"money": "#,##0.00", "number": "0", "datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "text": "@"}
+    for values in rows:
+        cells = []
+        for column, value in zip(columns, values, strict=True):
+            cell = WriteOnlyCell(sheet, value=_excel_value(value))
+            if isinstance(cell.value, str):
+                # openpyxl would store "=…" as a formula; user data is never a formula.
+                cell.data_type = "s"
+            cell.number_format = formats.get(column.kind, "General")
+            cells.append(cell)
+        sheet.append(cells)
+
+
+def _csv_value(value: Any) -> str:
+    value = _excel_value(value)
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    text = str(value)
+    if _FORMULA_START.match(text):
+        return "'" + text
+    return text
+
+
+def sheet_write_csv(*, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
+    """CSV in UTF-8 with a BOM (Excel then shows Chinese correctly), streamed in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    yield "\ufeff".encode()
+    writer.writerow([c.header for c in columns])
+    for count, values in enumerate(rows, start=1):
+        writer.writerow([_csv_value(v) for v in values])
+        if count % 500 == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
