@@ -170,11 +170,19 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chain-recruit@localhost")
 # --- Celery -------------------------------------------------------------------------
 # Without REDIS_URL the broker is kombu's file-system transport: messages are files
 # under var/broker, shared by web, worker and beat on one machine, no server needed.
+# Nothing relies on the broker keeping a message: reminders live in the database and
+# a lost message is re-queued by the sweep (see recruitment/reminders.py).
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        # Fail fast when Redis is down instead of hanging a scan or a readiness probe.
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+    }
 else:
     _BROKER_DIR = VAR_DIR / "broker"
+    (_BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR),
@@ -188,8 +196,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's database scheduler, seeded from the one schedule in config/celery.py.
+CELERY_BEAT_SCHEDULER = "config.celery:ScheduleFromCode"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
 
 # --- Recruitment service levels and reminders (periods in hours) ------------------
 RECRUITMENT_SLA_RESPOND_HOURS = env_float("RECRUITMENT_SLA_RESPOND_HOURS", 24)
@@ -200,7 +210,19 @@ RECRUITMENT_SLA_REPORT_HOURS = env_float("RECRUITMENT_SLA_REPORT_HOURS", 336)
 RECRUITMENT_LARGE_PROJECT_CNY = env_int("RECRUITMENT_LARGE_PROJECT_CNY", 500_000_000)
 RECRUITMENT_OVERDUE_AFTER_HOURS = env_float("RECRUITMENT_OVERDUE_AFTER_HOURS", 24)
 RECRUITMENT_STALE_AFTER_DAYS = env_int("RECRUITMENT_STALE_AFTER_DAYS", 30)
+# Schedules (REMINDER_*_SECONDS, REMINDER_DIGEST_CRONTAB) seed beat's periodic tasks when
+# they are first created; afterwards they are edited in the admin (Periodic tasks).
 REMINDER_SCAN_SECONDS = env_int("REMINDER_SCAN_SECONDS", 60)
+REMINDER_SWEEP_SECONDS = env_int("REMINDER_SWEEP_SECONDS", 300)
+REMINDER_DIGEST_CRONTAB = env_str("REMINDER_DIGEST_CRONTAB", "0 8 * * 1")  # Mondays 08:00, TIME_ZONE
+# A queued reminder not sent after this long is queued again (its message was lost).
+REMINDER_REQUEUE_AFTER_SECONDS = env_int("REMINDER_REQUEUE_AFTER_SECONDS", 600)
+# A worker holds a reminder this long while sending; after that another may take it.
+REMINDER_LEASE_SECONDS = env_int("REMINDER_LEASE_SECONDS", 300)
+REMINDER_SEND_TIMEOUT_SECONDS = env_int("REMINDER_SEND_TIMEOUT_SECONDS", 30)
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
+REMINDER_RETRY_BACKOFF_SECONDS = env_int("REMINDER_RETRY_BACKOFF_SECONDS", 60)  # doubled per attempt
+REMINDER_SCAN_BATCH = env_int("REMINDER_SCAN_BATCH", 500)
 
 # --- REST API -------------------------------------------------------------------------
 REST_FRAMEWORK = {

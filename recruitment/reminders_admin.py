@@ -1,1 +1,243 @@
-"""Admin for reminders: deliveries and the user's own follow-ups."""
+"""Admin for reminders: each user's own follow-ups, and the deliveries for managers.
+
+"My follow-ups" lists the signed-in user's open follow-ups (overdue first in the
+filter) with the last reminder each received, so a reminder shows in the admin as
+well as by e-mail. The deliveries page shows managers what was sent, what failed
+and why, and lets them send a failed one again. Both read through
+``recruitment.selectors``, which apply ``crm.access``: nobody sees another office's
+follow-ups or reminders. Neither page writes except through the services, and
+neither talks to the broker: a delivery sent again is picked up by the next scan.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from recruitment import reminders, selectors, services
+from recruitment.models import FollowUp, MyFollowUp, ReminderDelivery
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff)
+
+
+def _is_manager(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff and (user.is_superuser or getattr(user, "is_manager", False)))
+
+
+class TimelinessFilter(admin.SimpleListFilter):
+    title = _("due")
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("overdue", _("Past due")),
+            ("escalated", _("Overdue, managers told")),
+            ("upcoming", _("Not yet due")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.value() == "overdue":
+            return queryset.filter(due_at__lte=now)
+        if self.value() == "escalated":
+            return queryset.filter(due_at__lte=now - selectors.overdue_after())
+        if self.value() == "upcoming":
+            return queryset.filter(due_at__gt=now)
+        return queryset
+
+
+@admin.register(MyFollowUp)
+class MyFollowUpAdmin(admin.ModelAdmin):
+    """The signed-in user's open follow-ups; read-only but for "mark done"."""
+
+    list_display = ("due_at", "timeliness", "kind", "project", "enterprise", "park", "note", "last_reminder")
+    list_display_links = ("due_at",)
+    list_filter = (TimelinessFilter, "kind")
+    search_fields = ("note", "project__title", "project__enterprise__name")
+    list_select_related = ("project__enterprise", "project__park")
+    ordering = ("due_at",)
+    actions = ["mark_done"]
+    fields = ("project", "kind", "due_at", "note", "status", "assignee")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        mine = selectors.followups_open_of_user(user=request.user).values("pk")  # type: ignore[arg-type]
+        last_sent = (
+            ReminderDelivery.objects.filter(follow_up=OuterRef("pk"), state=ReminderDelivery.State.SENT)
+            .order_by("-sent_at")
+            .values("sent_at")[:1]
+        )
+        return (
+            MyFollowUp.objects.filter(pk__in=mine)
+            .select_related("project__enterprise", "project__park")
+            .annotate(last_reminder_at=Subquery(last_sent))
+        )
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_complete_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request) and request.user.has_perm("recruitment.change_followup")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        counts = selectors.followup_counts_for_user(user=request.user)  # type: ignore[arg-type]
+        title = _("My follow-ups 我的跟进: %(open)d open, %(due)d past due, %(overdue)d overdue") % counts
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
+
+    @admin.display(description=_("due state"))
+    def timeliness(self, obj: MyFollowUp) -> str:
+        now = timezone.now()
+        if obj.due_at <= now - selectors.overdue_after():
+            return format_html('<strong style="color:#ba2121">{}</strong>', _("Overdue"))
+        if obj.due_at <= now:
+            return format_html('<strong style="color:#c05600">{}</strong>', _("Due"))
+        return str(_("Upcoming"))
+
+    @admin.display(description=_("enterprise"), ordering="project__enterprise__name")
+    def enterprise(self, obj: MyFollowUp) -> Any:
+        return obj.project.enterprise
+
+    @admin.display(description=_("park"), ordering="project__park__name")
+    def park(self, obj: MyFollowUp) -> Any:
+        return obj.project.park
+
+    @admin.display(description=_("last reminder"), ordering="last_reminder_at")
+    def last_reminder(self, obj: MyFollowUp) -> Any:
+        return obj.last_reminder_at or "—"  # type: ignore[attr-defined]
+
+    @admin.action(description=_("Mark selected follow-ups done"), permissions=["complete"])
+    def mark_done(self, request: HttpRequest, queryset: QuerySet) -> None:
+        done = 0
+        # Through the service, on the concrete model (history, version and change feed).
+        for follow_up in FollowUp.objects.filter(pk__in=queryset.values("pk")).order_by("pk"):
+            try:
+                services.followup_complete(follow_up=follow_up, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{follow_up}: {'; '.join(exc.messages)}", messages.WARNING)
+            else:
+                done += 1
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(n)d follow-up marked done.", "%(n)d follow-ups marked done.", done) % {"n": done},
+                messages.SUCCESS,
+            )
+
+
+@admin.register(ReminderDelivery)
+class ReminderDeliveryAdmin(admin.ModelAdmin):
+    """What was sent, to whom, and what failed and why. Managers only; their office's deliveries."""
+
+    list_display = ("due_at", "kind", "state", "recipient", "follow_up_link", "project", "attempts", "sent_at", "error")
+    list_filter = ("state", "kind")
+    search_fields = ("project__title", "recipient__username", "sent_to", "last_error")
+    date_hierarchy = "due_at"
+    list_select_related = ("follow_up", "project", "recipient")
+    actions = ["send_again"]
+    fields = (
+        "kind",
+        "state",
+        "follow_up",
+        "project",
+        "recipient",
+        "due_at",
+        "sent_to",
+        "sent_at",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "queued_at",
+        "claimed_until",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return selectors.deliveries_for_user(user=request.user)  # type: ignore[arg-type]
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_manager(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_manager(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return _is_manager(request)
+
+    @admin.display(description=_("follow-up"))
+    def follow_up_link(self, obj: ReminderDelivery) -> Any:
+        if obj.follow_up_id is None:
+            return "—"
+        try:
+            url = reverse("admin:recruitment_followup_change", args=[obj.follow_up_id])
+        except NoReverseMatch:
+            return obj.follow_up
+        return format_html('<a href="{}">{}</a>', url, obj.follow_up)
+
+    @admin.display(description=_("last error"))
+    def error(self, obj: ReminderDelivery) -> str:
+        text = obj.last_error or ""
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @admin.action(description=_("Send the selected failed reminders again"), permissions=["retry"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        failed = list(queryset.filter(state=ReminderDelivery.State.FAILED))
+        for delivery in failed:
+            reminders.delivery_retry(delivery=delivery)
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)d reminder will be sent again with the next scan.",
+                "%(n)d reminders will be sent again with the next scan.",
+                len(failed),
+            )
+            % {"n": len(failed)},
+            messages.SUCCESS if failed else messages.WARNING,
+        )

@@ -8,22 +8,26 @@ table in ``pipeline.py``, records the change and refuses illegal moves with
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from chains.gap_analysis import gap_status
 from chains.models import Park, Stage
+from crm.changes import changes_record
 from crm.models import Office, Presence
 from crm.records import record_delete, record_lock, record_save
+from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
 from recruitment.models import FollowUp, Project, ProjectStatusChange
-from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
+from recruitment.pipeline import CLOSED, MILESTONES, IllegalTransition, Status, check_transition
 
 PROJECT_FIELDS = (
     "title",
@@ -99,11 +103,89 @@ def project_create(
         changed_at=now,
         note=_("Project created."),
     )
+    _sla_followups_create(project, actor=actor, now=now, new_lead=status == Status.LEAD)
+    reminders.large_project_notice_record(project=project, now=now)
     if status != Status.LEAD:
         # A partner importing a project that is already further along walks the path,
         # so the status history stays a true record of milestones.
         _walk_to(project, status, actor=actor)
     return project
+
+
+def _sla_hours(kind: str) -> float:
+    return float(
+        {
+            FollowUp.Kind.RESPOND: settings.RECRUITMENT_SLA_RESPOND_HOURS,
+            FollowUp.Kind.ASSESS: settings.RECRUITMENT_SLA_ASSESS_HOURS,
+            FollowUp.Kind.FEEDBACK: settings.RECRUITMENT_SLA_FEEDBACK_HOURS,
+            FollowUp.Kind.REPORT: settings.RECRUITMENT_SLA_REPORT_HOURS,
+        }[kind]
+    )
+
+
+def _sla_note(kind: str) -> str:
+    return {
+        FollowUp.Kind.RESPOND: _("Service level: respond to the new lead."),
+        FollowUp.Kind.ASSESS: _("Service level: assess the lead (研判)."),
+        FollowUp.Kind.FEEDBACK: _("Service level: give the enterprise feedback."),
+        FollowUp.Kind.REPORT: _("Service level: report on the project's progress."),
+    }[kind]
+
+
+def _followups_create_many(follow_ups: list[FollowUp], *, actor) -> list[FollowUp]:  # type: ignore[no-untyped-def]
+    """Insert follow-ups the service built itself: one statement each for rows, history and change feed.
+
+    The same guarantees as ``record_save`` (version 1, history naming the actor, a
+    change-feed entry in the same transaction) without a validation round-trip per
+    row, so creating a project stays a handful of queries.
+    """
+    if not follow_ups:
+        return []
+    created = bulk_create_with_history(follow_ups, FollowUp, default_user=_user(actor))
+    changes_record(objects=follow_ups)
+    return created
+
+
+def _sla_followups_create(project: Project, *, actor, now: datetime, new_lead: bool) -> list[FollowUp]:  # type: ignore[no-untyped-def]
+    """The service-level follow-ups of a new project: respond, assess, feedback, then the periodic report.
+
+    A project imported further along the pipeline gets only the periodic report:
+    responding to a lead it no longer is would be noise.
+    """
+    kinds = [FollowUp.Kind.RESPOND, FollowUp.Kind.ASSESS, FollowUp.Kind.FEEDBACK] if new_lead else []
+    kinds.append(FollowUp.Kind.REPORT)
+    assignee = project.owner if project.owner_id else _user(actor)
+    follow_ups = [
+        FollowUp(
+            office_id=project.office_id,
+            project=project,
+            assignee=assignee,
+            kind=kind,
+            due_at=now + timedelta(hours=_sla_hours(kind)),
+            note=_sla_note(kind),
+            created_at=now,
+            updated_at=now,
+        )
+        for kind in kinds
+    ]
+    return _followups_create_many(follow_ups, actor=actor)
+
+
+def _followups_cancel_open(project: Project, *, actor) -> int:  # type: ignore[no-untyped-def]
+    """Cancel every open follow-up of a project that has closed (lost or at capacity)."""
+    open_ = list(project.follow_ups.filter(status=FollowUp.Status.OPEN).select_for_update().order_by("pk"))
+    if not open_:
+        return 0
+    now = timezone.now()
+    for follow_up in open_:
+        follow_up.status = FollowUp.Status.CANCELLED
+        follow_up.version += 1
+        follow_up.updated_at = now
+    bulk_update_with_history(
+        open_, FollowUp, ["status", "version", "updated_at"], default_user=_user(actor), default_date=now
+    )
+    changes_record(objects=open_)
+    return len(open_)
 
 
 def _walk_to(project: Project, status: str, *, actor) -> None:  # type: ignore[no-untyped-def]
@@ -135,6 +217,8 @@ def project_update(
         _check_stages(stages)
         m2m = {"stages": stages}
     record_save(project, actor=actor, created=False, m2m=m2m)
+    if "planned_investment" in data:
+        reminders.large_project_notice_record(project=project)
     if status is not None and status != project.status:
         project_transition(project=project, to=status, actor=actor)
     return project
@@ -184,6 +268,9 @@ def project_transition(
         changed_at=now,
         note=note or reason,
     )
+    if to in CLOSED:
+        # A closed project needs no more follow-ups: their reminders stop with them.
+        _followups_cancel_open(locked, actor=actor)
     # Keep the caller's instance in step with the database.
     project.status, project.status_changed_at, project.version = locked.status, locked.status_changed_at, locked.version
     project.lost_reason = locked.lost_reason
@@ -218,7 +305,39 @@ def followup_complete(*, follow_up: FollowUp, actor=None) -> FollowUp:  # type: 
         raise ValidationError({"status": _("Only an open follow-up can be completed.")}, code="invalid")
     follow_up.status = FollowUp.Status.DONE
     follow_up.completed_at = timezone.now()
-    return record_save(follow_up, actor=actor, created=False)
+    record_save(follow_up, actor=actor, created=False)
+    if follow_up.kind == FollowUp.Kind.REPORT:
+        _next_report_create(follow_up, actor=actor)
+    return follow_up
+
+
+def _next_report_create(done: FollowUp, *, actor) -> FollowUp | None:  # type: ignore[no-untyped-def]
+    """Schedule the next periodic report of an open project, keeping the cadence.
+
+    The next report is due one period after the one just done; if that is already
+    past (the report was late), the cadence moves on to the first future slot, so
+    completing a late report never creates one that is due at once.
+    """
+    project = Project.objects.get(pk=done.project_id)
+    if project.status in CLOSED:
+        return None
+    period = timedelta(hours=_sla_hours(FollowUp.Kind.REPORT))
+    now = timezone.now()
+    due = done.due_at + period
+    if due <= now:
+        due += period * ((now - due) // period + 1)
+    follow_up = FollowUp(
+        office_id=project.office_id,
+        project=project,
+        assignee=done.assignee or project.owner,
+        kind=FollowUp.Kind.REPORT,
+        due_at=due,
+        note=_sla_note(FollowUp.Kind.REPORT),
+        created_at=now,
+        updated_at=now,
+    )
+    _followups_create_many([follow_up], actor=actor)
+    return follow_up
 
 
 @transaction.atomic

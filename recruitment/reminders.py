@@ -1,0 +1,534 @@
+"""Reminders, exactly once in effect: claim → send → mark.
+
+The database, not the broker, is the record of what has to go out. Every reminder
+is a :class:`~recruitment.models.ReminderDelivery` row, and the broker only carries
+"look at delivery <id> now" messages, which may be lost or repeated without harm:
+
+1. **Claim** (the scan, run by beat every minute): in one transaction, find open
+   follow-ups that are due (or a day overdue) and insert one delivery per
+   follow-up, kind and due time. A unique constraint makes a second scan, a second
+   beat or a retry insert nothing. The sending is queued after commit, so a scan
+   that rolls back queues nothing and a follow-up that was never committed is never
+   seen. No reminder is ever put on the broker with an ETA or countdown: a broker
+   that loses its queue loses nothing.
+2. **Send** (a task with the delivery id): a conditional UPDATE moves the delivery
+   from pending to sending with a lease. Only one worker can win it; a duplicate
+   message finds nothing to claim and returns. The reminder is re-checked (done,
+   cancelled, rescheduled, project closed → skipped), composed and handed to
+   Django's mail backend with a Message-ID fixed per delivery.
+3. **Mark**: the delivery becomes sent straight after the hand-off. A transient
+   error puts it back to pending with a back-off in ``next_attempt_at``; after the
+   last attempt it is failed and shows so in the admin.
+
+The outbox step of every scan queues pending deliveries that nobody queued yet
+(large-project notices written by a web request, retries whose back-off is over,
+sends whose publishing failed because the broker was down). The sweep re-queues
+deliveries stuck pending for too long and takes back sends whose worker died
+(lease expired). Web requests never talk to the broker.
+
+What "exactly once" cannot cover: a worker killed in the instant between the mail
+system accepting a message and the UPDATE that marks it sent. The lease then
+expires and the same message (same Message-ID) is handed over again; a receiving
+mail system that deduplicates by Message-ID shows it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from recruitment import selectors
+from recruitment.models import FollowUp, Project, ReminderDelivery
+from recruitment.pipeline import CLOSED
+
+logger = logging.getLogger(__name__)
+
+SEND_TASK = "recruitment.send_reminder"
+Kind = ReminderDelivery.Kind
+State = ReminderDelivery.State
+Publisher = Callable[[Sequence[uuid.UUID]], None]
+
+
+# --- Settings, read when used so tests and operators can change them ----------------------
+
+
+def _seconds(name: str, default: float) -> timedelta:
+    return timedelta(seconds=float(getattr(settings, name, default)))
+
+
+def lease() -> timedelta:
+    """How long a worker may take to send before another may take the delivery back."""
+    return _seconds("REMINDER_LEASE_SECONDS", 300)
+
+
+def requeue_after() -> timedelta:
+    """How long a queued delivery may wait before the sweep assumes its message was lost."""
+    return _seconds("REMINDER_REQUEUE_AFTER_SECONDS", 600)
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "REMINDER_MAX_ATTEMPTS", 5))
+
+
+def retry_backoff(attempts: int) -> timedelta:
+    """Exponential back-off after the ``attempts``-th failed attempt, capped at an hour."""
+    base = float(getattr(settings, "REMINDER_RETRY_BACKOFF_SECONDS", 60))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 3600))
+
+
+def _batch_size() -> int:
+    return int(getattr(settings, "REMINDER_SCAN_BATCH", 500))
+
+
+# --- Publishing: the only place that talks to the broker -------------------------------------
+
+
+def publish_sends(delivery_ids: Sequence[uuid.UUID]) -> None:
+    """Put one send message per delivery on the broker, with no ETA.
+
+    If the broker is unreachable, the deliveries not published are marked
+    unqueued again, so the next scan's outbox step queues them once it is back.
+    """
+    if not delivery_ids:
+        return
+    from celery import current_app
+
+    published = 0
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for delivery_id in delivery_ids:
+                current_app.send_task(SEND_TASK, args=[str(delivery_id)], producer=producer)
+                published += 1
+    except Exception as exc:  # noqa: BLE001 - any broker failure: leave the rest to the next scan
+        rest = list(delivery_ids[published:])
+        logger.warning("broker unavailable, %d reminder send(s) left for the next scan: %s", len(rest), exc)
+        ReminderDelivery.objects.filter(pk__in=rest, state=State.PENDING).update(queued_at=None)
+
+
+def _queue_after_commit(ids: list[uuid.UUID], publish: Publisher) -> None:
+    if ids:
+        transaction.on_commit(partial(publish, ids))
+
+
+# --- 1. Claim -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    claimed: int
+    queued: int
+
+
+def _claim_followup_batch(*, kind: str, now: datetime, limit: int, publish: Publisher) -> tuple[int, list]:
+    """Record deliveries for up to ``limit`` follow-ups due for ``kind``; returns (candidates, inserted ids)."""
+    with transaction.atomic():
+        rows = list(
+            selectors.followups_due(now=now, kind=kind).values_list("pk", "project_id", "assignee_id", "due_at")[:limit]
+        )
+        if not rows:
+            return 0, []
+        deliveries = [
+            ReminderDelivery(
+                id=uuid.uuid4(),
+                kind=kind,
+                follow_up_id=pk,
+                project_id=project_id,
+                recipient_id=assignee_id,
+                due_at=due_at,
+                next_attempt_at=now,
+                queued_at=now,
+            )
+            for pk, project_id, assignee_id, due_at in rows
+        ]
+        # A concurrent scan may have claimed some of the same follow-ups: the unique
+        # constraint turns those inserts into nothing, and only our rows are queued.
+        ReminderDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        inserted = list(ReminderDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("pk", flat=True))
+        _queue_after_commit(inserted, publish)
+        return len(rows), inserted
+
+
+def followups_claim(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
+    """Claim every follow-up due or overdue at ``now``; the sends are queued after each batch commits."""
+    now = now or timezone.now()
+    limit = _batch_size()
+    claimed: list[uuid.UUID] = []
+    for kind in (Kind.DUE, Kind.OVERDUE):
+        for _ in range(1000):  # bounded: a scan never runs away
+            candidates, inserted = _claim_followup_batch(kind=kind, now=now, limit=limit, publish=publish)
+            claimed.extend(inserted)
+            if candidates < limit:
+                break
+    return claimed
+
+
+def _queue_where(qs: Any, *, now: datetime, publish: Publisher, reset_claim: bool = False) -> list[uuid.UUID]:
+    """Lock a batch of ``qs`` (skipping rows another scan holds), mark it queued, publish after commit."""
+    with transaction.atomic():
+        ids = list(qs.select_for_update(skip_locked=True).values_list("pk", flat=True)[: _batch_size()])
+        if not ids:
+            return []
+        changes: dict[str, Any] = {"queued_at": now}
+        if reset_claim:
+            changes.update(state=State.PENDING, claimed_until=None)
+        ReminderDelivery.objects.filter(pk__in=ids).update(**changes)
+        _queue_after_commit(ids, publish)
+        return ids
+
+
+def outbox_queue(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
+    """Queue pending deliveries nobody queued yet whose attempt is due (notices, retries, failed publishes)."""
+    now = now or timezone.now()
+    return _queue_where(selectors.deliveries_unqueued(now=now), now=now, publish=publish)
+
+
+def reminders_scan(*, now: datetime | None = None, publish: Publisher = publish_sends) -> ScanResult:
+    """The beat's every-minute scan: claim what fell due, then empty the outbox."""
+    now = now or timezone.now()
+    claimed = followups_claim(now=now, publish=publish)
+    queued = outbox_queue(now=now, publish=publish)
+    if claimed or queued:
+        logger.info("reminder scan: %d claimed, %d queued from the outbox", len(claimed), len(queued))
+    return ScanResult(claimed=len(claimed), queued=len(queued))
+
+
+def deliveries_requeue_stuck(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
+    """The sweep: re-queue deliveries whose message seems lost, and take back sends whose worker died.
+
+    A send whose lease ran out after the last attempt gives up visibly instead of
+    trying for ever (a message that kills its worker every time).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        exhausted = ReminderDelivery.objects.filter(
+            state=State.SENDING, claimed_until__lte=now, attempts__gte=max_attempts()
+        ).update(
+            state=State.FAILED,
+            claimed_until=None,
+            last_error="The worker stopped while sending, on every attempt; the outcome of the last one is unknown.",
+            updated_at=now,
+        )
+    if exhausted:
+        logger.error("%d reminder(s) given up after their worker died on every attempt", exhausted)
+    requeued: list[uuid.UUID] = []
+    for _ in range(100):
+        ids = _queue_where(
+            selectors.deliveries_stuck(now=now, requeue_after=requeue_after()),
+            now=now,
+            publish=publish,
+            reset_claim=True,
+        )
+        requeued.extend(ids)
+        if len(ids) < _batch_size():
+            break
+    if requeued:
+        logger.warning("reminder sweep: %d stuck deliveries re-queued", len(requeued))
+    return requeued
+
+
+# --- Records written by other services ---------------------------------------------------------
+
+
+def large_project_notice_record(*, project: Project, now: datetime | None = None) -> bool:
+    """Record (once per project) that the provincial office must hear of a large project.
+
+    Called inside the service's transaction; the scan's outbox step sends it, so
+    the web request that created the project never talks to the broker.
+    """
+    threshold = settings.RECRUITMENT_LARGE_PROJECT_CNY
+    if project.planned_investment is None or project.planned_investment <= threshold:
+        return False
+    now = now or timezone.now()
+    created = ReminderDelivery.objects.bulk_create(
+        [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now)],
+        ignore_conflicts=True,
+    )
+    return bool(created)
+
+
+def digest_week_start(now: datetime) -> datetime:
+    """Monday 00:00 (local time) of ``now``'s week: the key that makes a digest once a week."""
+    local = timezone.localtime(now)
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday
+
+
+def digests_claim(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
+    """Record this week's digest for everyone who may have something in it, and queue them.
+
+    Whether a digest has anything to say is decided when it is sent (an empty one is
+    skipped), so the claim is a fixed number of queries however many users there are.
+    """
+    now = now or timezone.now()
+    week = digest_week_start(now)
+    with transaction.atomic():
+        user_ids = list(selectors.digest_recipients(now=now).values_list("pk", flat=True))
+        deliveries = [
+            ReminderDelivery(
+                id=uuid.uuid4(), kind=Kind.DIGEST, recipient_id=uid, due_at=week, next_attempt_at=now, queued_at=now
+            )
+            for uid in user_ids
+        ]
+        ReminderDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
+        inserted = list(ReminderDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("pk", flat=True))
+        _queue_after_commit(inserted, publish)
+    return inserted
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: ReminderDelivery) -> ReminderDelivery:
+    """Send a failed delivery again (an admin action): back to pending, attempts from zero."""
+    ReminderDelivery.objects.filter(pk=delivery.pk, state=State.FAILED).update(
+        state=State.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        queued_at=None,
+        claimed_until=None,
+        updated_at=timezone.now(),
+    )
+    delivery.refresh_from_db()
+    return delivery
+
+
+# --- 2. Send and 3. mark ---------------------------------------------------------------------------
+
+
+class Outcome:
+    SENT = "sent"
+    NOT_CLAIMED = "not_claimed"
+    SKIPPED = "skipped"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+def _claim_send(delivery_id: object, now: datetime) -> bool:
+    """Take the delivery for one attempt: only one worker can move it from pending to sending."""
+    return bool(
+        ReminderDelivery.objects.filter(pk=delivery_id, next_attempt_at__lte=now)
+        .filter(Q(state=State.PENDING) | Q(state=State.SENDING, claimed_until__lte=now))
+        .update(state=State.SENDING, claimed_until=now + lease(), attempts=F("attempts") + 1, updated_at=now)
+    )
+
+
+def _finish(delivery: ReminderDelivery, state: str, **changes: Any) -> None:
+    ReminderDelivery.objects.filter(pk=delivery.pk, state=State.SENDING).update(
+        state=state, claimed_until=None, updated_at=timezone.now(), **changes
+    )
+
+
+def _not_needed(delivery: ReminderDelivery) -> str | None:
+    """Why this reminder should not go out any more, or None if it should."""
+    follow_up = delivery.follow_up
+    if delivery.kind in (Kind.DUE, Kind.OVERDUE):
+        if follow_up is None:
+            return "The follow-up no longer exists."
+        if follow_up.status != FollowUp.Status.OPEN:
+            return f"The follow-up is {follow_up.status}."
+        if follow_up.due_at != delivery.due_at:
+            return "The follow-up was rescheduled; the new due time gets its own reminder."
+        if follow_up.project.status in CLOSED:
+            return "The project is closed."
+    if delivery.kind == Kind.LARGE_PROJECT and delivery.project is None:
+        return "The project no longer exists."
+    return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection trouble and 4xx SMTP answers are worth retrying; 5xx answers and bugs are not."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return False
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, OSError)  # includes socket errors, timeouts and other smtplib errors
+
+
+def delivery_send(*, delivery_id: object) -> str:
+    """Send one delivery if it is still pending and still needed; safe to call any number of times."""
+    now = timezone.now()
+    if not _claim_send(delivery_id, now):
+        return Outcome.NOT_CLAIMED
+    delivery = (
+        ReminderDelivery.objects.select_related(
+            "follow_up__project__enterprise",
+            "follow_up__project__park",
+            "follow_up__assignee",
+            "follow_up__office",
+            "project__enterprise",
+            "project__park",
+            "project__owner",
+            "recipient",
+        )
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None:  # deleted with its follow-up in between
+        return Outcome.NOT_CLAIMED
+    reason = _not_needed(delivery)
+    if reason:
+        _finish(delivery, State.SKIPPED, last_error=reason)
+        return Outcome.SKIPPED
+    try:
+        message = compose(delivery, now=now)
+    except Exception as exc:  # a template or data bug: retrying will not help
+        logger.exception("reminder %s could not be composed", delivery.pk)
+        _finish(delivery, State.FAILED, last_error=f"{type(exc).__name__}: {exc}")
+        return Outcome.FAILED
+    if message is None:
+        _finish(delivery, State.SKIPPED, last_error="Nothing to report.")
+        return Outcome.SKIPPED
+    if not message.recipients():
+        _finish(delivery, State.FAILED, last_error="No recipient has an e-mail address.")
+        return Outcome.FAILED
+    try:
+        connection = get_connection(timeout=float(getattr(settings, "REMINDER_SEND_TIMEOUT_SECONDS", 30)))
+        connection.send_messages([message])
+    except Exception as exc:  # noqa: BLE001 - classified below
+        return _after_send_error(delivery, exc)
+    _finish(delivery, State.SENT, sent_at=timezone.now(), sent_to=", ".join(message.recipients()), last_error="")
+    return Outcome.SENT
+
+
+def _after_send_error(delivery: ReminderDelivery, exc: BaseException) -> str:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    attempts = ReminderDelivery.objects.filter(pk=delivery.pk).values_list("attempts", flat=True).first() or 0
+    if _is_transient(exc) and attempts < max_attempts():
+        backoff = retry_backoff(attempts)
+        logger.warning("reminder %s: attempt %d failed (%s), next in %s", delivery.pk, attempts, error, backoff)
+        _finish(
+            delivery,
+            State.PENDING,
+            last_error=error,
+            next_attempt_at=timezone.now() + backoff,
+            queued_at=None,
+        )
+        return Outcome.RETRY
+    logger.error("reminder %s given up after %d attempt(s): %s", delivery.pk, attempts, error)
+    _finish(delivery, State.FAILED, last_error=error)
+    return Outcome.FAILED
+
+
+# --- Composing the bilingual e-mails ------------------------------------------------------------
+
+
+def _admin_url(name: str, *args: object) -> str:
+    try:
+        return settings.SITE_URL + reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def _followup_url(follow_up: FollowUp) -> str:
+    return _admin_url("admin:recruitment_followup_change", follow_up.pk) or _admin_url(
+        "admin:recruitment_myfollowup_change", follow_up.pk
+    )
+
+
+def _addresses(users: Iterable[Any]) -> list[str]:
+    seen: list[str] = []
+    for user in users:
+        email = getattr(user, "email", "") or ""
+        if email and getattr(user, "is_active", True) and email not in seen:
+            seen.append(email)
+    return seen
+
+
+def _followup_recipients(delivery: ReminderDelivery) -> tuple[list[str], list[str]]:
+    follow_up = delivery.follow_up
+    assert follow_up is not None
+    managers = list(selectors.office_managers(office_id=follow_up.office_id))
+    person = follow_up.assignee or follow_up.project.owner
+    to = _addresses([person] if person else [])
+    if delivery.kind == Kind.OVERDUE or not to:
+        # Overdue goes to the office's managers too; a follow-up with nobody to do it goes to them alone.
+        cc = [a for a in _addresses(managers) if a not in to]
+        if not to:
+            return cc, []
+        return to, cc
+    return to, []
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    return render_to_string(f"recruitment/email/{template}", context)
+
+
+def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> EmailMessage | None:
+    """The e-mail for a delivery (Chinese first, then English), or None when a digest would be empty."""
+    now = now or timezone.now()
+    context: dict[str, Any] = {"delivery": delivery, "now": now, "site_url": settings.SITE_URL}
+    if delivery.kind in (Kind.DUE, Kind.OVERDUE):
+        follow_up = delivery.follow_up
+        assert follow_up is not None
+        to, cc = _followup_recipients(delivery)
+        context.update(
+            follow_up=follow_up,
+            project=follow_up.project,
+            enterprise=follow_up.project.enterprise,
+            park=follow_up.project.park,
+            assignee=follow_up.assignee,
+            followup_url=_followup_url(follow_up),
+            project_url=_admin_url("admin:recruitment_project_change", follow_up.project_id),
+            overdue_by=now - follow_up.due_at,
+        )
+    elif delivery.kind == Kind.DIGEST:
+        user = delivery.recipient
+        if user is None:
+            return None
+        followups = list(
+            selectors.followups_open_of_user(user=user).select_related("project__enterprise", "project__park")[:50]
+        )
+        stale = list(selectors.projects_stale_for_user(user=user, now=now)[:50])
+        if not followups and not stale:
+            return None
+        late = now - selectors.overdue_after()
+        context.update(
+            user=user,
+            followups=[(f, f.due_at <= now, f.due_at <= late) for f in followups],
+            stale_projects=stale,
+            stale_days=settings.RECRUITMENT_STALE_AFTER_DAYS,
+            my_followups_url=_admin_url("admin:recruitment_myfollowup_changelist"),
+        )
+        to, cc = _addresses([user]), []
+    elif delivery.kind == Kind.LARGE_PROJECT:
+        project = delivery.project
+        assert project is not None
+        managers, office_addresses = selectors.provincial_recipients()
+        to = list(dict.fromkeys(_addresses(managers) + office_addresses))
+        cc = []
+        context.update(
+            project=project,
+            enterprise=project.enterprise,
+            park=project.park,
+            threshold=settings.RECRUITMENT_LARGE_PROJECT_CNY,
+            project_url=_admin_url("admin:recruitment_project_change", project.pk),
+        )
+    else:  # pragma: no cover - the kinds are a closed set
+        raise ValueError(f"unknown reminder kind {delivery.kind}")
+    subject = " ".join(_render(f"{delivery.kind}_subject.txt", context).split())
+    body = _render(f"{delivery.kind}.txt", context)
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=to,
+        cc=cc,
+        headers={
+            "Message-ID": delivery.message_id,
+            "X-Chain-Recruit-Delivery": str(delivery.pk),
+            "X-Chain-Recruit-Kind": delivery.kind,
+            "Auto-Submitted": "auto-generated",
+        },
+    )

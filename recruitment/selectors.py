@@ -1,0 +1,158 @@
+"""Reads on the pipeline that reminders, the admin and the digest share.
+
+Every read of office-owned records goes through :mod:`crm.access`, so a user who
+moves to another office stops seeing the follow-ups and projects of the old one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from crm.access import office_sees_everything, scope_for_user
+from crm.models import Interaction, Office, User
+from recruitment.models import FollowUp, Project, ReminderDelivery
+from recruitment.pipeline import CLOSED
+
+
+def overdue_after() -> timedelta:
+    """How long after its due time an open follow-up counts as overdue (a setting)."""
+    return timedelta(hours=settings.RECRUITMENT_OVERDUE_AFTER_HOURS)
+
+
+def followups_due(*, now: datetime, kind: str = ReminderDelivery.Kind.DUE) -> QuerySet[FollowUp]:
+    """Open follow-ups that need a reminder of ``kind`` (due or overdue) and have none yet.
+
+    Both ranges are range scans of the partial index ``followup_open_due_idx``, which
+    holds only open follow-ups: the cost follows the number due, not the number ever
+    made. A follow-up already a day late when first seen gets only the overdue
+    reminder, not both at once.
+    """
+    late = now - overdue_after()
+    qs = FollowUp.objects.filter(status=FollowUp.Status.OPEN)
+    if kind == ReminderDelivery.Kind.DUE:
+        qs = qs.filter(due_at__lte=now, due_at__gt=late)
+    elif kind == ReminderDelivery.Kind.OVERDUE:
+        qs = qs.filter(due_at__lte=late)
+    else:
+        raise ValueError(f"not a follow-up reminder kind: {kind}")
+    already = ReminderDelivery.objects.filter(follow_up=OuterRef("pk"), kind=kind, due_at=OuterRef("due_at"))
+    return qs.filter(~Exists(already)).order_by("due_at")
+
+
+def followups_of_user(*, user: User) -> QuerySet[FollowUp]:
+    """Follow-ups assigned to ``user`` that their office may see."""
+    return scope_for_user(FollowUp.objects.all(), user=user).filter(assignee=user)
+
+
+def followups_open_of_user(*, user: User) -> QuerySet[FollowUp]:
+    return followups_of_user(user=user).filter(status=FollowUp.Status.OPEN).order_by("due_at")
+
+
+def followup_counts_for_user(*, user: User, now: datetime | None = None) -> dict[str, int]:
+    """How many open follow-ups ``user`` has, how many of them are past due and how many overdue."""
+    now = now or timezone.now()
+    open_qs = followups_open_of_user(user=user)
+    counts = open_qs.aggregate(
+        open=Count("pk"),
+        due=Count("pk", filter=Q(due_at__lte=now)),
+        overdue=Count("pk", filter=Q(due_at__lte=now - overdue_after())),
+    )
+    return {key: int(value or 0) for key, value in counts.items()}
+
+
+def projects_stale(*, now: datetime | None = None, days: int | None = None) -> QuerySet[Project]:
+    """Open projects without an interaction for ``days`` (default: the setting, 30).
+
+    A project counts from its creation: a project created yesterday is not stale
+    just because nobody has called yet.
+    """
+    now = now or timezone.now()
+    days = settings.RECRUITMENT_STALE_AFTER_DAYS if days is None else days
+    cutoff = now - timedelta(days=days)
+    last_contact = (
+        Interaction.objects.filter(project=OuterRef("pk"))
+        .order_by()
+        .values("project")
+        .annotate(last=Max("occurred_at"))
+        .values("last")
+    )
+    return (
+        Project.objects.exclude(status__in=CLOSED)
+        .filter(created_at__lte=cutoff)
+        .annotate(last_interaction_at=Subquery(last_contact))
+        .filter(Q(last_interaction_at__isnull=True) | Q(last_interaction_at__lte=cutoff))
+        .select_related("enterprise", "park", "owner")
+        .order_by(F("last_interaction_at").asc(nulls_first=True), "created_at")
+    )
+
+
+def projects_stale_for_user(*, user: User, now: datetime | None = None) -> QuerySet[Project]:
+    """The stale projects ``user`` should hear about: their own, and for a manager their office's."""
+    stale = scope_for_user(projects_stale(now=now), user=user)
+    if user.is_manager and user.office_id:
+        if office_sees_everything(user.office):
+            return stale
+        return stale.filter(Q(owner=user) | Q(office_id=user.office_id))
+    return stale.filter(owner=user)
+
+
+def office_managers(*, office_id: object) -> QuerySet[User]:
+    """Active managers of an office who have an e-mail address."""
+    return User.objects.filter(office_id=office_id, is_manager=True, is_active=True).exclude(email="")
+
+
+def provincial_recipients() -> tuple[list[User], list[str]]:
+    """Who hears of a large project: the provincial offices' managers and the offices' own addresses."""
+    managers = list(
+        User.objects.filter(office__kind=Office.Kind.PROVINCIAL, is_manager=True, is_active=True).exclude(email="")
+    )
+    office_addresses = list(
+        Office.objects.filter(kind=Office.Kind.PROVINCIAL).exclude(email="").values_list("email", flat=True)
+    )
+    return managers, office_addresses
+
+
+def digest_recipients(*, now: datetime) -> QuerySet[User]:
+    """Active users with an address who have open follow-ups or own an open project."""
+    has_open_followups = FollowUp.objects.filter(assignee=OuterRef("pk"), status=FollowUp.Status.OPEN)
+    owns_open_project = Project.objects.filter(owner=OuterRef("pk")).exclude(status__in=CLOSED)
+    return (
+        User.objects.filter(is_active=True)
+        .exclude(email="")
+        .filter(Exists(has_open_followups) | Exists(owns_open_project) | Q(is_manager=True))
+        .order_by("pk")
+    )
+
+
+def deliveries_for_user(*, user: User) -> QuerySet[ReminderDelivery]:
+    """The deliveries ``user`` may see: tenancy follows the follow-up's or the project's office.
+
+    Deliveries are not office records themselves, so :mod:`crm.access` is applied to
+    the records they point at; a delivery addressed to the user is always theirs.
+    """
+    qs = ReminderDelivery.objects.select_related("follow_up", "project", "recipient")
+    if user is None or not user.is_authenticated:
+        return qs.none()
+    if office_sees_everything(user.office, is_superuser=user.is_superuser):
+        return qs
+    projects = scope_for_user(Project.objects.all(), user=user).values("pk")
+    return qs.filter(Q(project__in=projects) | Q(recipient=user))
+
+
+def deliveries_unqueued(*, now: datetime) -> QuerySet[ReminderDelivery]:
+    """Pending deliveries nobody has put on the broker yet whose (next) attempt is due."""
+    return ReminderDelivery.objects.filter(
+        state=ReminderDelivery.State.PENDING, queued_at__isnull=True, next_attempt_at__lte=now
+    ).order_by("next_attempt_at")
+
+
+def deliveries_stuck(*, now: datetime, requeue_after: timedelta) -> QuerySet[ReminderDelivery]:
+    """Deliveries that should have gone out by now: queued long ago, or claimed by a worker that died."""
+    return ReminderDelivery.objects.filter(
+        Q(state=ReminderDelivery.State.PENDING, queued_at__lte=now - requeue_after, next_attempt_at__lte=now)
+        | Q(state=ReminderDelivery.State.SENDING, claimed_until__lte=now)
+    ).order_by("next_attempt_at")

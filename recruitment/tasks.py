@@ -1,0 +1,40 @@
+"""Celery entry points for reminders: thin, explicitly named, safe to run twice.
+
+Each task translates a message into a call of :mod:`recruitment.reminders` and holds
+no rule of its own. They take ids, accept (and ignore) optional arguments a newer
+sender may add, and never schedule anything with an ETA or countdown: retries and
+back-off live in the delivery rows, so a lost broker queue loses nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from recruitment import reminders
+
+
+@shared_task(name="recruitment.scan_reminders", ignore_result=True)
+def scan_reminders(**kwargs: Any) -> dict[str, int]:
+    """Beat, every minute: claim follow-ups that fell due and queue their sending."""
+    result = reminders.reminders_scan()
+    return {"claimed": result.claimed, "queued": result.queued}
+
+
+@shared_task(name="recruitment.sweep_reminders", ignore_result=True)
+def sweep_reminders(**kwargs: Any) -> int:
+    """Beat, every few minutes: re-queue deliveries whose message or worker was lost."""
+    return len(reminders.deliveries_requeue_stuck())
+
+
+@shared_task(name="recruitment.send_weekly_digests", ignore_result=True)
+def send_weekly_digests(**kwargs: Any) -> int:
+    """Beat, weekly: record and queue each person's digest (at most one per person and week)."""
+    return len(reminders.digests_claim())
+
+
+@shared_task(name="recruitment.send_reminder", ignore_result=True)
+def send_reminder(delivery_id: str, **kwargs: Any) -> str:
+    """Send one delivery by id; returns quietly when it is gone, already sent or taken by another worker."""
+    return reminders.delivery_send(delivery_id=delivery_id)
