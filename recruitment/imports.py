@@ -1,0 +1,383 @@
+"""Importing recruitment projects from .xlsx and .csv, and the list of every kind that can be imported.
+
+Projects use the machinery of ``crm.imports`` (row numbers, every problem listed,
+all or nothing) but are written through ``recruitment.services`` one row at a
+time, inside the one import transaction: creating a project walks the status
+pipeline, records each status change, derives its chain role from the gap status
+of its stages, and whatever else the service does on creation. Each row runs in
+a savepoint, so a rule only the service knows (an illegal status move) is reported
+for its row like any other problem, and then the whole import is rolled back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from chains.models import Park
+from crm.access import scope_for_user
+from crm.imports import (
+    CHUNK,
+    CREATE,
+    UNCHANGED,
+    UPDATE,
+    Column,
+    ContactImporter,
+    EnterpriseImporter,
+    EnterpriseResolver,
+    FileDuplicates,
+    Importer,
+    ImportPlan,
+    PlannedRow,
+    Progress,
+    RowIssue,
+    RowReader,
+    StageResolver,
+    _current_m2m,
+    fetch_in,
+    user_office,
+)
+from crm.models import User
+from crm.records import DuplicateRecord, VersionConflict
+from crm.spreadsheets import header_key
+from recruitment.models import ChainRole, Priority, Project
+from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
+from recruitment.services import project_create, project_transition, project_update
+
+
+def _money_columns(key: str, zh: str, en: str, aliases: tuple[str, ...] = ()) -> tuple[Column, Column]:
+    return (
+        Column(key, f"{zh}（元）", f"{en} (CNY)", (zh, en, *aliases), kind="money", width=20),
+        Column(
+            f"{key}_wan",
+            f"{zh}（万元）",
+            f"{en} (10k CNY)",
+            (f"{en} (万元)", f"{en} (wan)"),
+            kind="money",
+            help=gettext_lazy("Used only when the CNY column is blank."),
+            width=20,
+        ),
+    )
+
+
+PROJECT_COLUMNS: tuple[Column, ...] = (
+    Column("id", "系统编号", "ID", width=38),
+    Column("title", "项目名称", "Title", ("项目", "project", "project name", "项目标题"), required=True, width=36),
+    Column("enterprise_name", "企业名称", "Enterprise", ("企业", "公司", "投资方", "enterprise name"), width=36),
+    Column(
+        "enterprise_credit_code",
+        "统一社会信用代码",
+        "Enterprise credit code",
+        ("企业信用代码", "信用代码", "credit code"),
+        width=22,
+    ),
+    Column("enterprise_id", "企业系统编号", "Enterprise ID", width=38),
+    Column(
+        "park",
+        "目标园区",
+        "Target park",
+        ("园区", "园区代码", "park", "park code"),
+        help=gettext_lazy("The park's code (or its exact name)."),
+    ),
+    Column(
+        "stages",
+        "目标环节",
+        "Target stages",
+        ("环节", "环节代码", "stage codes"),
+        help=gettext_lazy("Stage codes separated by commas (chain/stage when a code is in several chains)."),
+        width=30,
+    ),
+    Column("owner", "负责人", "Owner", ("项目负责人", "负责人账号", "owner username"), help=gettext_lazy("User name.")),
+    Column("status", "状态", "Status", ("项目状态", "进展"), width=12),
+    Column("status_note", "状态说明", "Status note", ("终止原因", "lost reason", "reason"), width=24),
+    Column("priority", "优先级", "Priority", width=10),
+    Column("chain_role", "链条作用", "Chain role", ("补链强链延链", "role"), width=12),
+    *_money_columns("planned_investment", "拟投金额", "Planned investment", ("计划投资", "投资额")),
+    *_money_columns("signed_amount", "签约额", "Signed amount", ("签约金额",)),
+    *_money_columns("funds_in_place", "到位资金", "Funds in place", ("资金到位",)),
+    *_money_columns("expected_output_value", "预计年产值", "Expected annual output value", ("年产值", "预计产值")),
+    Column("expected_jobs", "预计就业人数", "Expected jobs", ("预计就业", "就业人数", "jobs"), kind="number", width=10),
+    Column("description", "项目描述", "Description", ("描述", "项目简介", "简介"), width=40),
+    Column("external_id", "外部编号", "External id", ("外部id", "external"), width=20),
+    Column("office", "办公室", "Office", read_only=True),
+    Column("version", "版本", "Version", read_only=True, kind="number", width=8),
+    Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
+)
+
+_TEXT = ("title", "description", "external_id")
+_MONEY = ("planned_investment", "signed_amount", "funds_in_place", "expected_output_value")
+_EXTRA_STATUS_WORDS = {
+    Status.NEGOTIATING: ("在谈", "洽谈中"),
+    Status.REGISTERED: ("注册", "落地"),
+    Status.SUSPENDED: ("暂停", "暂缓"),
+    Status.LOST: ("放弃", "失败"),
+}
+_PRIORITY_WORDS = {Priority.HIGH: ("高", "重点"), Priority.NORMAL: ("中", "普通", "一般"), Priority.LOW: ("低",)}
+
+
+def _choice_words(choices: list[tuple[str, Any]], extra: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Words a user may write for a choice: its code, its label, the label's English and Chinese halves."""
+    words: dict[str, str] = {}
+    for value, label in choices:
+        text = str(label)
+        parts = [value, text, *re.split(r"\s+(?=[\u4e00-\u9fff])", text)]
+        for part in parts + list(extra.get(value, ())):
+            words.setdefault(header_key(part), value)
+    return words
+
+
+def _choice(r: RowReader, key: str, words: dict[str, str], choices: list[tuple[str, Any]]) -> str | None:
+    value = words.get(header_key(r.text(key)))
+    if value is None:
+        allowed = ", ".join(f"{v} ({label})" for v, label in choices)
+        r.error(
+            key, _("Unknown value “%(value)s”; use one of: %(allowed)s.") % {"value": r.text(key), "allowed": allowed}
+        )
+    return value
+
+
+class ProjectImporter(Importer):
+    """Projects of the importer's office, created and changed through the pipeline services."""
+
+    kind = "projects"
+    model = Project
+    verbose_name = gettext_lazy("Recruitment projects 招商项目")
+    columns = PROJECT_COLUMNS
+    change_perms = ("recruitment.add_project", "recruitment.change_project")
+
+    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool, progress: Progress) -> None:
+        office = user_office(user)
+        statuses = _choice_words(Status.choices, _EXTRA_STATUS_WORDS)
+        priorities = _choice_words(Priority.choices, _PRIORITY_WORDS)
+        roles = _choice_words(ChainRole.choices, {})
+        enterprises = EnterpriseResolver(
+            readers, id_key="enterprise_id", code_key="enterprise_credit_code", name_key="enterprise_name"
+        )
+        stage_resolver = StageResolver(code for r in readers for code in r.codes("stages"))
+        parks: dict[str, Park] = {}
+        for park in Park.objects.all():
+            for word in (park.code, park.name, park.name_en):
+                if word:
+                    parks.setdefault(header_key(word), park)
+        owners_qs = User.objects.all() if office.sees_everything else User.objects.filter(office=office)
+        usernames = {r.text("owner") for r in readers if r.has("owner")}
+        owners = {u.username: u for u in fetch_in(owners_qs, "username", usernames, lock=False)}
+
+        parsed = []
+        for r in readers:
+            values: dict[str, Any] = {}
+            for name in _TEXT:
+                if r.has(name):
+                    values[name] = r.clean(Project, name, r.text(name))
+            if not r.has("title"):
+                r.error("title", _("The project title is required."))
+            for name in _MONEY:
+                amount = r.amount(name, wan_key=f"{name}_wan")
+                if amount is not None:
+                    key = name if r.has(name) else f"{name}_wan"
+                    values[name] = r.clean(Project, name, amount, key=key)
+            if r.has("expected_jobs"):
+                values["expected_jobs"] = r.clean(Project, "expected_jobs", r.integer("expected_jobs"))
+            if r.has("priority"):
+                values["priority"] = _choice(r, "priority", priorities, Priority.choices)
+            if r.has("chain_role"):
+                values["chain_role"] = _choice(r, "chain_role", roles, ChainRole.choices)
+            if r.has("park"):
+                park = parks.get(header_key(r.text("park")))
+                if park is None:
+                    r.error("park", _("Unknown park code “%(code)s”.") % {"code": r.text("park")})
+                values["park"] = park
+            if r.has("owner"):
+                owner = owners.get(r.text("owner"))
+                if owner is None:
+                    r.error("owner", _("No user “%(name)s” in your office.") % {"name": r.text("owner")})
+                values["owner"] = owner
+            stages = stage_resolver.resolve(r, "stages") if r.has("stages") else None
+            status = _choice(r, "status", statuses, Status.choices) if r.has("status") else None
+            note = r.text("status_note")
+            enterprise = None
+            if any(r.has(k) for k in ("enterprise_id", "enterprise_credit_code", "enterprise_name")):
+                enterprise = enterprises.resolve(r)
+                values["enterprise"] = enterprise
+            parsed.append((r, values, r.uuid("id"), stages, status, note))
+
+        scoped = scope_for_user(Project.objects.all(), user=user)
+        found = {p.pk: p for p in fetch_in(scoped, "pk", {pk for _r, _v, pk, *_ in parsed if pk}, lock=lock)}
+        externals = {v["external_id"] for _r, v, *_ in parsed if v.get("external_id")}
+        own = Project.objects.filter(office=office)
+        by_external = {p.external_id: p for p in fetch_in(own, "external_id", externals, lock=lock)}
+        natural_enterprises = {
+            v["enterprise"].pk
+            for _r, v, pk, *_ in parsed
+            if v.get("enterprise") and not pk and not v.get("external_id")
+        }
+        by_natural: dict[tuple[Any, str], list[Project]] = defaultdict(list)
+        for p in fetch_in(own, "enterprise_id", natural_enterprises, lock=lock):
+            by_natural[(p.enterprise_id, p.title)].append(p)
+        matched = set(found) | {p.pk for p in by_external.values()} | {p.pk for ps in by_natural.values() for p in ps}
+        current_stages = _current_m2m(Project, "stages", list(matched))
+
+        seen = FileDuplicates()
+        dup = _("Same %(what)s as row %%(row)s: each project may appear only once in the file.")
+        for done, (r, values, pk, stages, status, note) in enumerate(parsed, start=1):
+            external = values.get("external_id")
+            enterprise = values.get("enterprise")
+            seen.seen(r, "id", "id", pk, dup % {"what": _("id")})
+            seen.seen(r, "external_id", "external", external, dup % {"what": _("external id")})
+            target = None
+            if pk:
+                target = found.get(pk)
+                if target is None:
+                    r.error("id", _("No project of yours has this id."))
+            elif external and external in by_external:
+                target = by_external[external]
+            elif enterprise and not external and values.get("title"):
+                same = by_natural.get((enterprise.pk, values["title"]), [])
+                if len(same) > 1:
+                    r.error(
+                        "title", _("Your office has several projects of this title for this enterprise; give the id.")
+                    )
+                elif same:
+                    target = same[0]
+            if target is not None:
+                seen.seen(r, "title", "target", target.pk, dup % {"what": _("project")})
+                if external and external in by_external and by_external[external].pk != target.pk:
+                    r.error(
+                        "external_id", _("External id %(id)s already belongs to another project.") % {"id": external}
+                    )
+            else:
+                if enterprise is None and not r.bad:
+                    r.error("enterprise_name", _("Name the enterprise (its name, credit code or id)."))
+                if not values.get("park") and not r.bad:
+                    r.error("park", _("A new project needs its target park."))
+                if not stages and not r.bad:
+                    r.error("stages", _("A new project needs at least one target stage."))
+                if status == Status.LOST and not note:
+                    r.error("status_note", _("A reason is required to mark a project as lost."))
+            if not r.bad:
+                self._plan_row(r, plan, target, values, stages, status, note, office, current_stages)
+            if done % CHUNK == 0 or done == len(parsed):
+                progress("check", done, len(parsed))
+
+    def _plan_row(
+        self,
+        r: RowReader,
+        plan: ImportPlan,
+        target: Project | None,
+        values: dict[str, Any],
+        stages: list[Any] | None,
+        status: str | None,
+        note: str,
+        office: Any,
+        current_stages: dict[Any, list[Any]],
+    ) -> None:
+        label = values.get("title") or (target.title if target else "")
+        if target is None:
+            if status and status != Status.LEAD:
+                try:
+                    _check_move(Status.LEAD, status, note)
+                except IllegalTransition as exc:
+                    r.error("status", exc.message)
+                    return
+            row = PlannedRow(r.number, CREATE, label, changes=values)
+            row.m2m["stages"] = stages or []
+            row.extra = {"status": status or Status.LEAD, "note": note}
+            plan.rows.append(row)
+            return
+        if values.get("external_id") and target.office_id != office.pk and values["external_id"] != target.external_id:
+            r.warn("external_id", _("This project belongs to another office; its external id is not changed."))
+            values.pop("external_id")
+        changes = {
+            name: value
+            for name, value in values.items()
+            if (getattr(target, f"{name}_id") if name in ("enterprise", "park", "owner") else getattr(target, name))
+            != (value.pk if name in ("enterprise", "park", "owner") and value is not None else value)
+        }
+        row = PlannedRow(r.number, UNCHANGED, label, instance=target, changes=changes)
+        if stages is not None and {s.pk for s in stages} != set(current_stages.get(target.pk, [])):
+            row.m2m["stages"] = stages
+            row.changes["stages"] = stages
+        if status and status != target.status:
+            try:
+                _check_move(target.status, status, note)
+            except IllegalTransition as exc:
+                r.error("status", exc.message)
+                return
+            row.extra = {"status": status, "note": note}
+            row.changes["status"] = status
+        if row.changes:
+            row.action = UPDATE
+        plan.rows.append(row)
+
+    def write(self, plan: ImportPlan, *, user: Any, progress: Progress) -> None:
+        office = user_office(user)
+        actor = user if getattr(user, "is_authenticated", False) else None
+        todo = [row for row in plan.rows if row.action != UNCHANGED]
+        for done, row in enumerate(todo, start=1):
+            try:
+                with transaction.atomic():
+                    if row.action == CREATE:
+                        row.instance = project_create(
+                            office=office, actor=actor, stages=row.m2m["stages"], **row.changes
+                        )
+                    else:
+                        self._update(row, actor=actor)
+                    self._move(row, actor=actor)
+            except ValidationError as exc:
+                for field, messages in _message_dict(exc).items():
+                    header = next((c.header() for c in self.columns if c.key == field), field)
+                    plan.errors.append(RowIssue(row.row, header, " ".join(messages)))
+            except (IllegalTransition, DuplicateRecord, VersionConflict) as exc:
+                plan.errors.append(RowIssue(row.row, "", str(exc)))
+            if done % 100 == 0 or done == len(todo):
+                progress("write", done, len(todo))
+
+    def _update(self, row: PlannedRow, *, actor: Any) -> None:
+        data = {k: v for k, v in row.changes.items() if k not in ("stages", "status")}
+        if data or "stages" in row.m2m:
+            project_update(project=row.instance, actor=actor, stages=row.m2m.get("stages"), **data)
+
+    def _move(self, row: PlannedRow, *, actor: Any) -> None:
+        project = row.instance
+        status = row.extra.get("status")
+        if status and status != project.status:
+            note = row.extra.get("note") or _("Imported status.")
+            for step in _path(project.status, status):
+                project_transition(project=project, to=step, actor=actor, note=note, reason=note)
+
+
+def _path(current: str, target: str) -> list[str]:
+    """Forward along the milestones one step at a time (the status history stays true); else one move."""
+    if current in MILESTONES and target in MILESTONES and MILESTONES.index(target) > MILESTONES.index(current):
+        return list(MILESTONES[MILESTONES.index(current) + 1 : MILESTONES.index(target) + 1])
+    return [target]
+
+
+def _check_move(current: str, target: str, note: str) -> None:
+    path = _path(current, target)
+    previous = current
+    for step in path:
+        check_transition(previous, step, reason=note or "imported")
+        previous = step
+
+
+def _message_dict(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: list(messages) for field, messages in exc.message_dict.items()}
+    return {"": list(exc.messages)}
+
+
+IMPORTERS: dict[str, Importer] = {
+    importer.kind: importer for importer in (EnterpriseImporter(), ContactImporter(), ProjectImporter())
+}
+"""Every kind of record the import page offers, by the ``kind`` in its URL."""
+
+
+def importer_for(kind: str) -> Importer | None:
+    return IMPORTERS.get(kind)
