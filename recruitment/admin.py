@@ -1,4 +1,474 @@
-"""Admin for the pipeline: projects, status history, follow-ups."""
+"""Admin for the pipeline: projects, their status history, follow-ups; and the enterprise
+page with its projects, timeline and quick logging.
+
+Projects and follow-ups are office records: read through :mod:`crm.admin_tenancy`,
+written through :mod:`recruitment.services`. A project's status is never a form
+field: it moves only through the transition page, which calls
+:func:`recruitment.services.project_transition` like every other interface.
+The enterprise admin of ``crm`` is replaced here by a subclass that adds what
+only this app knows (projects, status changes, follow-ups), so ``crm`` never
+imports ``recruitment``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.db import models
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+
+from chains.admin_filters import stage_filter
+from chains.models import Stage
+from crm import admin as crm_admin
+from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin
+from crm.admin_writes import SERVICE_ERRORS, ServiceInlineMixin, as_validation_error, form_data
+from crm.models import Enterprise, Interaction
 
 # Reminder admin lives in its own module; importing it registers it.
 from recruitment import reminders_admin  # noqa: F401
+from recruitment.admin_forms import QuickLogForm, TransitionForm
+from recruitment.admin_views import may_quick_log, quick_log_page, transition_page
+from recruitment.dashboard import stale_projects
+from recruitment.models import FollowUp, Project, ProjectStatusChange, ReminderDelivery
+from recruitment.services import (
+    FOLLOWUP_FIELDS,
+    PROJECT_FIELDS,
+    followup_cancel,
+    followup_complete,
+    followup_create,
+    followup_delete,
+    followup_update,
+    project_create,
+    project_delete,
+    project_update,
+)
+from recruitment.timeline import timeline_for_enterprise, timeline_for_project
+
+
+def _change_url(obj: models.Model) -> str:
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+
+
+class StaleFilter(admin.SimpleListFilter):
+    """Open projects with no interaction for the configured period (the dashboard links here)."""
+
+    title = _("stale")
+    parameter_name = "stale"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("1", _("No interaction recently"))]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        if self.value() == "1":
+            return stale_projects(queryset, now=timezone.now())
+        return queryset
+
+
+# --- Inlines on a project ------------------------------------------------------------
+
+
+class FollowUpInline(TenantScopedMixin, ServiceInlineMixin, admin.TabularInline):
+    """The project's follow-ups; new ones are assigned to whoever adds them."""
+
+    model = FollowUp
+    fields = ["kind", "due_at", "note", "assignee", "status"]
+    readonly_fields = ["assignee", "status"]
+    extra = 0
+    show_change_link = True
+    ordering = ["due_at"]
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).select_related("assignee")
+
+    def service_create(self, request: HttpRequest, parent: models.Model, form: forms.ModelForm) -> FollowUp:
+        data = form_data(form, ("kind", "due_at", "note"), only_changed=False)
+        return followup_create(office=parent.office, actor=request.user, project=parent, assignee=request.user, **data)
+
+    def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> FollowUp:
+        data = form_data(form, ("kind", "due_at", "note"), only_changed=True)
+        return followup_update(follow_up=obj, actor=request.user, **data)
+
+    def service_delete(self, request: HttpRequest, obj: models.Model) -> None:
+        followup_delete(follow_up=obj, actor=request.user)
+
+
+class StatusChangeInline(crm_admin.ReadOnlyInlineMixin, admin.TabularInline):
+    model = ProjectStatusChange
+    fields = ["changed_at", "from_status", "to_status", "changed_by", "note"]
+    readonly_fields = fields
+    ordering = ["-changed_at", "-created_at"]
+    show_change_link = False
+    verbose_name_plural = _("status history")
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).select_related("changed_by")
+
+
+class ProjectInteractionInline(TenantScopedMixin, crm_admin.ReadOnlyInlineMixin, admin.TabularInline):
+    model = Interaction
+    fk_name = "project"
+    fields = ["occurred_at", "kind", "summary_short", "staff"]
+    readonly_fields = fields
+    ordering = ["-occurred_at"]
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).select_related("staff")
+
+    @admin.display(description=_("summary"))
+    def summary_short(self, obj: Interaction) -> str:
+        return Truncator(obj.summary).chars(80)
+
+
+# --- Projects ----------------------------------------------------------------------------
+
+
+class WorkPanelMixin:
+    """The change page's work panel: quick logging and the timeline (and, on a project, the transition)."""
+
+    def quick_log_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        raise NotImplementedError
+
+    def work_panel_urls(self) -> list:
+        opts = self.model._meta  # type: ignore[attr-defined]
+        wrap = self.admin_site.admin_view  # type: ignore[attr-defined]
+        return [
+            path(
+                "<path:object_id>/quick-log/",
+                wrap(self.quick_log_view),
+                name=f"{opts.app_label}_{opts.model_name}_quick_log",
+            )
+        ]
+
+
+@admin.register(Project)
+class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
+    pinyin_field = "enterprise__name_pinyin"
+    change_form_template = "admin/recruitment/project/change_form.html"
+    list_display = [
+        "title",
+        "enterprise",
+        "park",
+        "stage_names",
+        "status",
+        "priority",
+        "chain_role",
+        "owner",
+        "planned_investment_wan",
+        "signed_amount_wan",
+        "interaction_count",
+        "last_interaction_at",
+        "next_follow_up_at",
+        "office",
+    ]
+    list_filter = [
+        "status",
+        ("park", admin.RelatedOnlyFieldListFilter),
+        "park__zone",
+        ("stages__chain", admin.RelatedFieldListFilter),
+        ("stages__chain__sector", admin.RelatedFieldListFilter),
+        stage_filter("stages"),
+        ("office", admin.RelatedOnlyFieldListFilter),
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        StaleFilter,
+        "priority",
+        "chain_role",
+        "is_demo",
+    ]
+    list_select_related = ["enterprise", "park", "owner", "office"]
+    search_fields = [
+        "title",
+        "enterprise__name",
+        "enterprise__name_en",
+        "enterprise__name_initials",
+        "enterprise__credit_code",
+        "external_id",
+    ]
+    search_help_text = _("Title, enterprise name, pinyin, initials or credit code.")
+    autocomplete_fields = ["enterprise", "stages"]
+    readonly_fields = ["status", "status_changed_at", "lost_reason", "chain_role_overridden"]
+    fieldsets = [
+        (None, {"fields": ["title", "enterprise", "park", "stages", "owner", "priority"]}),
+        (
+            _("Pipeline"),
+            {"fields": ["status", "status_changed_at", "lost_reason", "chain_role", "chain_role_overridden"]},
+        ),
+        (
+            _("Figures for government reporting"),
+            {
+                "fields": [
+                    "planned_investment",
+                    "signed_amount",
+                    "funds_in_place",
+                    "expected_output_value",
+                    "expected_jobs",
+                ]
+            },
+        ),
+        (_("Notes"), {"fields": ["description", "is_demo"]}),
+        (_("Record"), {"fields": crm_admin.RECORD_FIELDS, "classes": ["collapse"]}),
+    ]
+    inlines = [FollowUpInline, StatusChangeInline, ProjectInteractionInline]
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        """Every list column in the same query: counts and dates as subqueries, stages prefetched."""
+        of_project = Interaction.objects.filter(project=OuterRef("pk")).order_by()
+        open_follow_ups = FollowUp.objects.filter(project=OuterRef("pk"), status=FollowUp.Status.OPEN)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _interaction_count=Coalesce(
+                    Subquery(of_project.values("project").annotate(n=Count("pk")).values("n")[:1]), 0
+                ),
+                _last_interaction_at=Subquery(of_project.order_by("-occurred_at").values("occurred_at")[:1]),
+                _next_follow_up_at=Subquery(open_follow_ups.order_by("due_at").values("due_at")[:1]),
+            )
+            .prefetch_related(Prefetch("stages", queryset=Stage.objects.select_related("chain")))
+        )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("owner", request.user.pk)
+        return initial
+
+    # --- list columns --------------------------------------------------------------------
+    @admin.display(description=_("target stages"))
+    def stage_names(self, obj: Project) -> str:
+        return ", ".join(s.name for s in obj.stages.all()) or "—"
+
+    @admin.display(description=_("planned (万元)"), ordering="planned_investment")
+    def planned_investment_wan(self, obj: Project) -> str:
+        return crm_admin.money_wan(obj.planned_investment)
+
+    @admin.display(description=_("signed (万元)"), ordering="signed_amount")
+    def signed_amount_wan(self, obj: Project) -> str:
+        return crm_admin.money_wan(obj.signed_amount)
+
+    @admin.display(description=_("interactions"), ordering="_interaction_count")
+    def interaction_count(self, obj: Project) -> int:
+        return obj._interaction_count  # type: ignore[attr-defined]
+
+    @admin.display(description=_("last interaction"), ordering="_last_interaction_at")
+    def last_interaction_at(self, obj: Project):  # type: ignore[no-untyped-def]
+        return obj._last_interaction_at  # type: ignore[attr-defined]
+
+    @admin.display(description=_("next follow-up"), ordering="_next_follow_up_at")
+    def next_follow_up_at(self, obj: Project):  # type: ignore[no-untyped-def]
+        return obj._next_follow_up_at  # type: ignore[attr-defined]
+
+    # --- writes through the services -----------------------------------------------------
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Project:
+        return project_create(
+            office=self.office_for_create(request, form),
+            actor=request.user,
+            stages=form.cleaned_data.get("stages") or [],
+            **form_data(form, PROJECT_FIELDS, only_changed=False),
+        )
+
+    def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> Project:
+        return project_update(
+            project=obj,
+            actor=request.user,
+            stages=form.cleaned_data["stages"] if "stages" in form.changed_data else None,
+            **form_data(form, PROJECT_FIELDS, only_changed=True),
+        )
+
+    def service_delete(self, request: HttpRequest, obj: models.Model) -> None:
+        project_delete(project=obj, actor=request.user)
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        """Status history and reminder deliveries go with their project: they are not the
+        user's to delete one by one, so their permissions are not asked for."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        system_rows = {str(model._meta.verbose_name) for model in (ProjectStatusChange, ReminderDelivery)}
+        return deleted, counts, {p for p in perms_needed if str(p) not in system_rows}, protected
+
+    # --- the work panel -----------------------------------------------------------------
+    def get_urls(self) -> list:
+        opts = self.model._meta
+        transition = path(
+            "<path:object_id>/transition/",
+            self.admin_site.admin_view(self.transition_view),
+            name=f"{opts.app_label}_{opts.model_name}_transition",
+        )
+        return [transition, *self.work_panel_urls(), *super().get_urls()]
+
+    def transition_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        project = self.get_object(request, unquote(object_id))
+        return transition_page(request, model_admin=self, project=project, back_url=_change_url(project))
+
+    def quick_log_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        project = self.get_object(request, unquote(object_id))
+        return quick_log_page(
+            request, model_admin=self, enterprise=project.enterprise, project=project, back_url=_change_url(project)
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None:
+            context["timeline"] = timeline_for_project(project=obj, user=request.user)
+            if may_quick_log(request):
+                context["quick_log_form"] = QuickLogForm(user=request.user, enterprise=obj.enterprise, project=obj)
+            if self.has_change_permission(request, obj):
+                context["transition_form"] = TransitionForm(project=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+@admin.register(ProjectStatusChange)
+class ProjectStatusChangeAdmin(TenantModelAdminMixin, admin.ModelAdmin):
+    """The pipeline's record of moves; written only by ``project_transition``."""
+
+    scope_through = "project"
+    list_display = ["changed_at", "project", "from_status", "to_status", "changed_by", "note"]
+    list_filter = ["to_status", "from_status", ("project__park", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["project", "changed_by"]
+    date_hierarchy = "changed_at"
+    search_fields = ["project__title", "project__enterprise__name", "note"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+# --- Follow-ups ------------------------------------------------------------------------------
+
+
+@admin.register(FollowUp)
+class FollowUpAdmin(crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
+    """Follow-ups belong to their project's office, so the office is never chosen here."""
+
+    pinyin_field = "project__enterprise__name_pinyin"
+    list_display = ["due_at", "project", "enterprise", "assignee", "kind", "status", "is_overdue", "note_short"]
+    list_filter = [
+        "status",
+        "kind",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+        ("project__park", admin.RelatedOnlyFieldListFilter),
+        ("project__stages__chain", admin.RelatedFieldListFilter),
+        ("office", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["project__enterprise", "assignee", "office"]
+    date_hierarchy = "due_at"
+    search_fields = ["note", "project__title", "project__enterprise__name", "project__enterprise__name_initials"]
+    autocomplete_fields = ["project"]
+    readonly_fields = ["status", "completed_at"]
+    fieldsets = [
+        (None, {"fields": ["project", "assignee", "kind", "due_at", "note"]}),
+        (_("State"), {"fields": ["status", "completed_at"]}),
+        (_("Record"), {"fields": crm_admin.RECORD_FIELDS, "classes": ["collapse"]}),
+    ]
+    actions = ["complete_selected", "cancel_selected"]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
+        fieldsets = super().get_fieldsets(request, obj)
+        return crm_admin.fieldsets_without(fieldsets, "office") if obj is None else fieldsets
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("assignee", request.user.pk)
+        return initial
+
+    @admin.display(description=_("enterprise"))
+    def enterprise(self, obj: FollowUp) -> Enterprise:
+        return obj.project.enterprise
+
+    @admin.display(description=_("overdue"), boolean=True)
+    def is_overdue(self, obj: FollowUp) -> bool:
+        return obj.status == FollowUp.Status.OPEN and obj.due_at < timezone.now()
+
+    @admin.display(description=_("note"))
+    def note_short(self, obj: FollowUp) -> str:
+        return Truncator(obj.note).chars(60)
+
+    def service_create(self, request: HttpRequest, form: forms.ModelForm) -> FollowUp:
+        project = form.cleaned_data["project"]
+        return followup_create(
+            office=project.office,
+            actor=request.user,
+            **form_data(form, FOLLOWUP_FIELDS, only_changed=False),
+        )
+
+    def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> FollowUp:
+        return followup_update(follow_up=obj, actor=request.user, **form_data(form, FOLLOWUP_FIELDS, only_changed=True))
+
+    def service_delete(self, request: HttpRequest, obj: models.Model) -> None:
+        followup_delete(follow_up=obj, actor=request.user)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:  # type: ignore[no-untyped-def]
+        fields = super().get_readonly_fields(request, obj)
+        # A follow-up stays with its project; move work by creating a new one.
+        return [*fields, "project"] if obj is not None else fields
+
+    def _each(self, request: HttpRequest, queryset: models.QuerySet, service, done_message: str) -> None:  # type: ignore[no-untyped-def]
+        done, refused = 0, []
+        for follow_up in queryset.select_related("project"):
+            try:
+                service(follow_up=follow_up, actor=request.user)
+                done += 1
+            except SERVICE_ERRORS as exc:
+                refused.append(f"{follow_up}: {'; '.join(as_validation_error(exc).messages)}")
+        if done:
+            self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+
+    @admin.action(description=_("Mark selected follow-ups done"), permissions=["change"])
+    def complete_selected(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        self._each(request, queryset, followup_complete, _("%(count)d follow-ups marked done."))
+
+    @admin.action(description=_("Cancel selected follow-ups"), permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: models.QuerySet) -> None:
+        self._each(request, queryset, followup_cancel, _("%(count)d follow-ups cancelled."))
+
+
+# --- The enterprise page, with what the pipeline knows about it ------------------------------------
+
+
+class ProjectInline(TenantScopedMixin, crm_admin.ReadOnlyInlineMixin, admin.TabularInline):
+    model = Project
+    fields = ["title", "park", "status", "owner", "planned_investment", "office"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    verbose_name_plural = _("recruitment projects (visible to you)")
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).select_related("park", "owner", "office")
+
+
+admin.site.unregister(Enterprise)
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(WorkPanelMixin, crm_admin.EnterpriseAdmin):
+    change_form_template = "admin/recruitment/enterprise/change_form.html"
+    inlines = [*crm_admin.EnterpriseAdmin.inlines, ProjectInline]
+
+    def get_urls(self) -> list:
+        return [*self.work_panel_urls(), *super().get_urls()]
+
+    def quick_log_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        enterprise = self.get_object(request, unquote(object_id))
+        return quick_log_page(
+            request, model_admin=self, enterprise=enterprise, project=None, back_url=_change_url(enterprise)
+        )
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None:
+            context["timeline"] = timeline_for_enterprise(enterprise=obj, user=request.user)
+            if may_quick_log(request):
+                context["quick_log_form"] = QuickLogForm(user=request.user, enterprise=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
