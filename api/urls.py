@@ -1,3 +1,32 @@
-"""URLs of the partner REST API v1, its schema and docs."""
+"""URLs of the partner REST API v1, its schema and its docs (served offline)."""
 
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from api.feed import ChangeFeedView
+from api.resources.contacts import ContactViewSet
+from api.resources.enterprises import EnterpriseViewSet
+from api.resources.follow_ups import FollowUpViewSet
+from api.resources.gaps import GapCandidatesView, GapListView
+from api.resources.interactions import InteractionViewSet
+from api.resources.projects import ProjectViewSet
+from api.resources.reference import ChainViewSet, ParkViewSet, SectorViewSet
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("v1/parks", ParkViewSet, basename="parks")
+router.register("v1/sectors", SectorViewSet, basename="sectors")
+router.register("v1/chains", ChainViewSet, basename="chains")
+for viewset in (EnterpriseViewSet, ContactViewSet, InteractionViewSet, ProjectViewSet, FollowUpViewSet):
+    router.register(f"v1/{viewset.basename}", viewset, basename=viewset.basename)
+
+urlpatterns = [
+    path("v1/changes/", ChangeFeedView.as_view(), name="changes"),
+    path("v1/gaps/", GapListView.as_view(), name="gaps"),
+    path("v1/gaps/candidates/", GapCandidatesView.as_view(), name="gap-candidates"),
+    *router.urls,
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]

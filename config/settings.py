@@ -228,9 +228,12 @@ REMINDER_SCAN_BATCH = env_int("REMINDER_SCAN_BATCH", 500)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["api.rendering.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["api.rendering.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -242,9 +245,39 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "recruitment.pipeline.Status",
+        "FollowUpStatusEnum": "recruitment.models.FollowUp.Status",
+        "FollowUpKindEnum": "recruitment.models.FollowUp.Kind",
+        "InteractionKindEnum": "crm.models.Interaction.Kind",
+        "GapStatusEnum": "chains.gap_analysis.GapStatus",
+        "ErrorTypeEnum": "api.errors.ERROR_TYPES",
+        "ChangeTypeEnum": "api.feed.CHANGE_TYPES",
+        "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum",
+    },
 }
-DRF_STANDARDIZED_ERRORS = {"ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": False}
+DRF_STANDARDIZED_ERRORS = {
+    "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": False,
+    "EXCEPTION_HANDLER_CLASS": "api.errors.ApiExceptionHandler",
+    # One documented shape for every 400: field paths carry bulk item indexes.
+    "ERROR_SCHEMAS": {"400": "api.errors.ErrorResponseSerializer"},
+}
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+# Per-key request counts live in Redis when there is one (shared by every web process).
+# Only a courtesy: short timeouts, and the API keeps answering when it is down.
+if REDIS_URL:
+    CACHES["api_throttle"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("API_THROTTLE_REDIS_URL", REDIS_URL),
+        "KEY_PREFIX": "api",
+        "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+    }
+    API_THROTTLE_CACHE = "api_throttle"
+else:
+    API_THROTTLE_CACHE = "default"
+# Deletions stay in the change feed this many days (at least 90).
+API_CHANGE_FEED_RETENTION_DAYS = env_int("API_CHANGE_FEED_RETENTION_DAYS", 90)
 
 # --- Brute-force protection for the admin login -------------------------------------
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)

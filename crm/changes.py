@@ -16,18 +16,26 @@ committed in another.) On SQLite, writers are serialised by the database lock, s
 allocation order is commit order and ``txid`` is 0.
 
 The rendered record (``data``) is stored with the row, rendered by whatever the
-API registered for the record's type, so reading the feed is a keyset scan.
+API registered for the record's type, so reading the feed is a keyset scan. When
+a record's rendering shows another record's fields (a project shows its
+enterprise's name), the API registers those dependents too: writing the
+enterprise moves its projects' rows as well, so ``data`` never goes stale.
+
+Tombstones (``op = delete``) are kept at least 90 days; :func:`changes_purge_tombstones`
+removes older ones and returns the highest position it removed, below which a
+client's cursor can no longer be trusted to have seen every deletion.
 """
 
 from __future__ import annotations
 
-import json
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models
+import orjson
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm.models import ChangeEntry
@@ -42,6 +50,9 @@ _TYPES: dict[str, str] = {
     "recruitment.FollowUp": "follow_up",
 }
 _RENDERERS: dict[str, Renderer] = {}
+# model label -> functions returning the records whose rendering shows fields of the given ones
+Dependents = Callable[[Sequence[models.Model]], Sequence[models.Model]]
+_DEPENDENTS: dict[str, list[Dependents]] = {}
 
 
 def change_type_for(model: type[models.Model]) -> str:
@@ -51,6 +62,19 @@ def change_type_for(model: type[models.Model]) -> str:
 def register_renderer(model_label: str, renderer: Renderer) -> None:
     """Register how a record is rendered into the feed (the API registers its serializers)."""
     _RENDERERS[model_label] = renderer
+
+
+def register_dependents(model_label: str, dependents: Dependents) -> None:
+    """Register which records must be re-rendered into the feed when one of ``model_label`` changes."""
+    registered = _DEPENDENTS.setdefault(model_label, [])
+    if dependents not in registered:
+        registered.append(dependents)
+
+
+def _json(data: dict[str, Any] | None) -> str | None:
+    if data is None:
+        return None
+    return orjson.dumps(data, default=str).decode()
 
 
 def _render(objects: Sequence[models.Model]) -> list[dict[str, Any] | None]:
@@ -84,7 +108,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
             str(obj.pk),
             getattr(obj, "office_id", None) if type_name != "enterprise" else None,
             op,
-            json.dumps(d, cls=DjangoJSONEncoder) if d is not None else None,
+            _json(d),
             now,
         )
         for obj, d in zip(objects, data, strict=True)
@@ -117,6 +141,9 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
                 """,
                 [(t, oid.replace("-", ""), off, o, d, n) for (t, oid, off, o, d, n) in rows],
             )
+    if op == ChangeEntry.Op.UPSERT:
+        for dependents in _DEPENDENTS.get(model._meta.label, ()):
+            changes_record(objects=list(dependents(objects)))
 
 
 def changes_visible_horizon() -> int | None:
@@ -162,3 +189,70 @@ def changes_after(
     if rows:
         return rows, Position(rows[-1].txid, rows[-1].seq)
     return rows, after
+
+
+# A row of the feed as the API serves it: the JSON of ``data`` stays text, never parsed.
+FeedRow = tuple[int, int, str, str, str, str | None]
+
+
+def changes_page(*, after: Position | None, office_ids: Iterable[int] | None, limit: int) -> list[FeedRow]:
+    """Feed rows after ``after`` visible to the offices (None: all), oldest first, as
+    ``(txid, seq, type, object_id, op, data_json)``.
+
+    One keyset query; the visibility horizon is taken in the same statement, from
+    the statement's own snapshot.
+    """
+    table = ChangeEntry._meta.db_table
+    txid, seq = (after.txid, after.seq) if after is not None else (-1, -1)
+    office_filter = ""
+    params: list[Any] = [txid, seq]
+    if office_ids is not None:
+        ids = list(office_ids)
+        office_filter = f"AND (office_id IS NULL OR office_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}))"
+        params.extend(ids)
+    params.append(limit)
+    if _is_postgres():
+        sql = f"""
+            SELECT txid, seq, type, object_id::text, op, data::text FROM {table}
+            WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+              AND (txid, seq) > (%s, %s) {office_filter}
+            ORDER BY txid, seq LIMIT %s
+        """
+    else:
+        sql = f"""
+            SELECT txid, seq, type, object_id, op, data FROM {table}
+            WHERE (txid, seq) > (%s, %s) {office_filter}
+            ORDER BY txid, seq LIMIT %s
+        """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not _is_postgres():
+        rows = [(t, s, ty, str(uuid.UUID(str(oid))), o, d) for (t, s, ty, oid, o, d) in rows]
+    return rows
+
+
+def changes_purge_tombstones(*, before: datetime) -> Position | None:
+    """Delete tombstones written before ``before``; the highest position deleted, or None.
+
+    Callers keep tombstones at least 90 days and remember the returned position: a
+    client whose cursor is below it may have missed one of the deletions.
+    """
+    table = ChangeEntry._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if _is_postgres():
+            cursor.execute(
+                f"""
+                WITH purged AS (
+                    DELETE FROM {table} WHERE op = %s AND changed_at < %s RETURNING txid, seq
+                )
+                SELECT txid, seq FROM purged ORDER BY txid DESC, seq DESC LIMIT 1
+                """,
+                [ChangeEntry.Op.DELETE, before],
+            )
+            last = cursor.fetchone()
+        else:
+            rows = ChangeEntry.objects.filter(op=ChangeEntry.Op.DELETE, changed_at__lt=before)
+            last = rows.order_by("-txid", "-seq").values_list("txid", "seq").first()
+            rows.delete()
+    return Position(int(last[0]), int(last[1])) if last else None

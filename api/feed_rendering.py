@@ -1,0 +1,28 @@
+"""What the change feed stores for each record: its detail rendering, with version.
+
+Registered once at start-up (``ApiConfig.ready``). A project shows its
+enterprise's name, so writing an enterprise re-renders its projects into the feed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import models
+
+from crm.changes import register_dependents, register_renderer
+
+
+def _projects_of(enterprises: Sequence[models.Model]) -> list[models.Model]:
+    from recruitment.models import Project
+
+    return list(Project.objects.filter(enterprise_id__in=[e.pk for e in enterprises]).order_by("pk"))
+
+
+def register_feed_renderers() -> None:
+    from api.resources import contacts, enterprises, follow_ups, interactions, projects
+
+    for module in (enterprises, contacts, interactions, projects, follow_ups):
+        presenter = module.PRESENTER
+        register_renderer(presenter.model._meta.label, presenter.render_objects)
+    register_dependents("crm.Enterprise", _projects_of)

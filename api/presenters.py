@@ -1,0 +1,92 @@
+"""Rendering records for the API and the change feed, a whole page at a time.
+
+A presenter declares its columns (an output name, an ORM path, a formatter) and
+its many-valued columns (codes or ids through a many-to-many table). A page is
+one ``values_list`` query with the joins it needs plus one query per many-valued
+column, whatever the page size: no model instances, no per-row queries. The detail
+endpoint, the list, the write responses and the change feed all render through
+the same presenter, so a record looks the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import models
+
+Formatter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    path: str
+    fmt: Formatter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManyColumn:
+    """Values reached from the record through a table: ``through`` rows grouped by ``owner``."""
+
+    name: str
+    through: Callable[[], type[models.Model]]
+    owner: str
+    value: str
+    order: tuple[str, ...] = ()
+    fmt: Formatter | None = None
+
+    def fetch(self, owner_ids: Sequence[Any]) -> dict[Any, list[Any]]:
+        rows = (
+            self.through()
+            ._default_manager.filter(**{f"{self.owner}__in": owner_ids})
+            .order_by(*self.order)
+            .values_list(self.owner, self.value)
+        )
+        out: dict[Any, list[Any]] = {}
+        fmt = self.fmt
+        for owner, value in rows:
+            out.setdefault(owner, []).append(fmt(value) if fmt is not None and value is not None else value)
+        return out
+
+
+@dataclass(frozen=True)
+class Presenter:
+    model: type[models.Model]
+    columns: tuple[Column, ...]
+    many: tuple[ManyColumn, ...] = ()
+    _paths: tuple[str, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_paths", tuple(c.path for c in self.columns))
+
+    def render(self, queryset: models.QuerySet) -> list[dict[str, Any]]:
+        """Render every record of ``queryset`` (ordered and sliced as given)."""
+        rows = list(queryset.values_list("pk", *self._paths))
+        if not rows:
+            return []
+        extra = {m.name: m.fetch([r[0] for r in rows]) for m in self.many}
+        specs = [(c.name, c.fmt) for c in self.columns]
+        out = []
+        for row in rows:
+            item = {
+                name: (fmt(value) if fmt is not None and value is not None else value)
+                for (name, fmt), value in zip(specs, row[1:], strict=True)
+            }
+            for name, values in extra.items():
+                item[name] = values.get(row[0], [])
+            out.append(item)
+        return out
+
+    def render_objects(self, objects: Sequence[models.Model]) -> list[dict[str, Any] | None]:
+        """Render saved instances by reading them back: what a reader would get."""
+        ids = [o.pk for o in objects]
+        index = {item["id"]: item for item in self.render(self.model._default_manager.filter(pk__in=ids))}
+        return [index.get(str(pk)) for pk in ids]
+
+    def render_one(self, obj: models.Model) -> dict[str, Any]:
+        item = self.render_objects([obj])[0]
+        if item is None:
+            raise self.model.DoesNotExist(f"{self.model._meta.label} {obj.pk} is gone")
+        return item

@@ -1,0 +1,466 @@
+"""The one view every synced record type shares: list, read, create, update, delete,
+upsert by the partner's id, and bulk upsert.
+
+Resources differ only in their presenter (output), input serializer and the
+services they call. Here, once: tenancy (``scope_for_office``: another office's
+record is 404 on every path), ETag/If-Match, Idempotency-Key, no-op detection
+(an upsert that changes nothing bumps no version and writes no history), and the
+translation of domain errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection, models, transaction
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import schema as docs
+from api.concurrency import ANY, etag, if_match_version
+from api.errors import Conflict, PreconditionFailed, validation_error_from
+from api.idempotency import idempotent
+from api.pagination import KeysetPagination
+from api.presenters import Presenter
+from crm.access import scope_for_office
+from crm.models import Office
+from crm.records import DuplicateRecord, VersionConflict, record_lock
+from recruitment.pipeline import IllegalTransition
+
+BULK_MAX_ITEMS = 1000
+EXTERNAL_ID_MAX = 128
+DOMAIN_ERRORS = (DjangoValidationError, IllegalTransition, DuplicateRecord)
+
+
+def parse_uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def external_id_error(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return str(_("Give the record's id in your system (1 to 128 characters)."))
+    if len(value) > EXTERNAL_ID_MAX or "\x00" in value or "/" in value or value != value.strip():
+        return str(_("At most 128 characters, no slash, no NUL, no leading or trailing spaces."))
+    return None
+
+
+def lock_external_ids(model: type[models.Model], office_id: int | None, external_ids: Sequence[str]) -> None:
+    """Serialise concurrent upserts of the same partner ids (until the transaction ends).
+
+    A row lock cannot guard a record that does not exist yet; two upserts creating
+    the same external id would both insert and one would fail on the constraint.
+    """
+    if connection.vendor != "postgresql" or not external_ids:
+        return
+    keys = sorted(
+        {
+            int.from_bytes(
+                hashlib.sha256(f"{model._meta.label}:{office_id}:{ext}".encode()).digest()[:8], "big", signed=True
+            )
+            for ext in external_ids
+        }
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+
+
+class RecordViewSet(viewsets.GenericViewSet):
+    presenter: ClassVar[Presenter]
+    input_serializer: ClassVar[type[serializers.Serializer]]
+    output_serializer: ClassVar[type[serializers.Serializer]]
+    # The many-to-many inputs compared as sets by has_changes: {input name: related manager name}.
+    many_fields: ClassVar[dict[str, str]] = {}
+    basename: ClassVar[str]
+    lookup_value_regex = "[^/]+"
+    pagination_class = KeysetPagination
+
+    # --- what a resource provides --------------------------------------------------------
+
+    def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> models.Model:
+        raise NotImplementedError
+
+    def perform_update(self, *, obj: Any, actor: Any, values: dict[str, Any]) -> models.Model:
+        raise NotImplementedError
+
+    def perform_delete(self, *, obj: Any, actor: Any) -> None:
+        raise NotImplementedError
+
+    def check_write(self, obj: Any) -> None:
+        """Refuse (403) a write the office may not make on a record it can see."""
+
+    # --- shared machinery ----------------------------------------------------------------
+
+    @property
+    def model(self) -> type[models.Model]:
+        return self.presenter.model
+
+    @property
+    def office(self) -> Office:
+        return self.request.auth.office
+
+    def get_queryset(self) -> models.QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no office
+            return self.model._default_manager.none()
+        return scope_for_office(self.model._default_manager.all(), office=self.office)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "office": self.office}
+
+    def validate_input(
+        self, data: Any, *, instance: Any = None, partial: bool = False, context: dict | None = None
+    ) -> dict[str, Any]:
+        ctx = context if context is not None else self.get_serializer_context()
+        serializer = self.input_serializer(data=data, partial=partial, context={**ctx, "instance": instance})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def has_changes(self, obj: Any, values: dict[str, Any]) -> bool:
+        """Would writing ``values`` change ``obj``? (An unchanged upsert writes nothing.)"""
+        for name, value in values.items():
+            if name in self.many_fields:
+                current = set(getattr(obj, self.many_fields[name]).values_list("pk", flat=True))
+                if current != {v.pk for v in value}:
+                    return True
+                continue
+            current = getattr(obj, name)
+            if isinstance(value, models.Model) or isinstance(current, models.Model):
+                if getattr(current, "pk", None) != getattr(value, "pk", None):
+                    return True
+            elif current != value:
+                return True
+        return False
+
+    def check_external_id_free(self, external_id: str | None, pk: Any) -> None:
+        if not external_id:
+            return
+        existing = (
+            self.model._default_manager.filter(office=self.office, external_id=external_id)
+            .exclude(pk=pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if existing:
+            raise Conflict(
+                _("Your office already has a record with this external id; update it with PUT external/<id>/."),
+                "duplicate",
+                attr="external_id",
+                existing_id=existing,
+            )
+
+    def location(self, pk: Any) -> str:
+        return self.request.build_absolute_uri(reverse(f"api:{self.basename}-detail", args=[pk]))
+
+    def detail_response(self, item: dict[str, Any], *, status_code: int = 200) -> Response:
+        headers = {"ETag": etag(item["version"])}
+        if status_code == status.HTTP_201_CREATED:
+            headers["Location"] = self.location(item["id"])
+        return Response(item, status=status_code, headers=headers)
+
+    def lock(self, pk: str, expected: int | None) -> Any:
+        obj_pk = parse_uuid(pk)
+        if obj_pk is None:
+            raise exceptions.NotFound()
+        try:
+            return record_lock(
+                self.get_queryset(), pk=obj_pk, expected_version=None if expected in (None, ANY) else expected
+            )
+        except self.model.DoesNotExist:
+            raise exceptions.NotFound() from None
+
+    # --- endpoints ---------------------------------------------------------------------------
+
+    def list(self, request: Request) -> Response:
+        qs = self.filter_queryset(self.get_queryset())
+        items, next_url = self.paginator.paginate(qs, request, field="id", render=self.presenter.render, key="id")
+        return Response({"results": items, "next": next_url})
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        obj_pk = parse_uuid(pk)
+        items = self.presenter.render(self.get_queryset().filter(pk=obj_pk)) if obj_pk else []
+        if not items:
+            raise exceptions.NotFound()
+        return self.detail_response(items[0])
+
+    def create(self, request: Request) -> Response:
+        return idempotent(request, self._create)
+
+    def _create(self) -> Response:
+        values = self.validate_input(self.request.data)
+        with transaction.atomic():
+            self.check_external_id_free(values.get("external_id"), None)
+            obj = self.perform_create(office=self.office, actor=self.request.user, values=values)
+            item = self.presenter.render_one(obj)
+        return self.detail_response(item, status_code=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str, partial: bool = False) -> Response:
+        expected = if_match_version(request)
+        with transaction.atomic():
+            obj = self.lock(pk, expected)
+            self.check_write(obj)
+            values = self.validate_input(request.data, instance=obj, partial=partial)
+            self.check_external_id_free(values.get("external_id"), obj.pk)
+            if self.has_changes(obj, values):
+                obj = self.perform_update(obj=obj, actor=request.user, values=values)
+            item = self.presenter.render_one(obj)
+        return self.detail_response(item)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        expected = if_match_version(request)
+        with transaction.atomic():
+            obj = self.lock(pk, expected)
+            self.check_write(obj)
+            self.perform_delete(obj=obj, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=False, methods=["get", "put"], url_path=r"external/(?P<external_id>[^/]+)")
+    def external(self, request: Request, external_id: str) -> Response:
+        problem = external_id_error(external_id)
+        if request.method == "GET":
+            items = (
+                []
+                if problem
+                else self.presenter.render(self.get_queryset().filter(office=self.office, external_id=external_id))
+            )
+            if not items:
+                raise exceptions.NotFound()
+            return self.detail_response(items[0])
+        if problem:
+            raise serializers.ValidationError({"external_id": [problem]}, code="invalid")
+        return self._upsert_external(request, external_id)
+
+    def _upsert_external(self, request: Request, external_id: str) -> Response:
+        expected = if_match_version(request)
+        body_id = request.data.get("external_id") if isinstance(request.data, dict) else None
+        if body_id not in (None, "", external_id):
+            raise serializers.ValidationError(
+                {"external_id": [_("The body names another external id than the URL.")]}, code="invalid"
+            )
+        with transaction.atomic():
+            lock_external_ids(self.model, self.office.pk, [external_id])
+            obj = (
+                self.model._default_manager.select_for_update()
+                .filter(office=self.office, external_id=external_id)
+                .first()
+            )
+            if obj is None:
+                if expected is not None:
+                    raise PreconditionFailed(_("There is no record with this external id to match If-Match."))
+                values = self.validate_input(request.data)
+                values["external_id"] = external_id
+                obj = self.perform_create(office=self.office, actor=request.user, values=values)
+                created = True
+            else:
+                if expected not in (None, ANY) and obj.version != expected:
+                    raise VersionConflict(obj.version)
+                self.check_write(obj)
+                values = self.validate_input(request.data, instance=obj)
+                values["external_id"] = external_id
+                if self.has_changes(obj, values):
+                    obj = self.perform_update(obj=obj, actor=request.user, values=values)
+                created = False
+            item = self.presenter.render_one(obj)
+        return self.detail_response(item, status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @action(detail=False, methods=["post"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        return idempotent(request, self._bulk)
+
+    def bulk_items(self, data: Any) -> list[dict[str, Any]]:
+        """The envelope's items, each with a valid and distinct ``external_id``."""
+        if not isinstance(data, dict) or "items" not in data:
+            raise serializers.ValidationError({"items": [_('Send {"items": [...]}.')]}, code="required")
+        items = data["items"]
+        if not isinstance(items, list):
+            raise serializers.ValidationError({"items": [_("Expected a list of items.")]}, code="not_a_list")
+        if not 1 <= len(items) <= BULK_MAX_ITEMS:
+            raise serializers.ValidationError(
+                {"items": [_("Send 1 to %(n)d items.") % {"n": BULK_MAX_ITEMS}]}, code="invalid"
+            )
+        errors: dict[str, list] = {}
+        seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                errors[f"items.{index}"] = [exceptions.ErrorDetail(str(_("Expected an object.")), code="invalid")]
+                continue
+            ext = item.get("external_id")
+            problem = external_id_error(ext)
+            if problem:
+                code = "required" if ext in (None, "") else "invalid"
+                errors[f"items.{index}.external_id"] = [exceptions.ErrorDetail(problem, code=code)]
+            elif ext in seen:
+                errors[f"items.{index}.external_id"] = [
+                    exceptions.ErrorDetail(
+                        str(_("Also given in item %(i)d: each record once per request.") % {"i": seen[ext]}),
+                        code="duplicate",
+                    )
+                ]
+            else:
+                seen[ext] = index
+        if errors:
+            raise serializers.ValidationError(errors)
+        return items
+
+    def _bulk(self) -> Response:
+        items = self.bulk_items(self.request.data)
+        ext_ids = [item["external_id"] for item in items]
+        errors: dict[str, Any] = {}
+        results = []
+        with transaction.atomic():
+            lock_external_ids(self.model, self.office.pk, ext_ids)
+            existing = {
+                obj.external_id: obj
+                for obj in self.model._default_manager.select_for_update().filter(
+                    office=self.office, external_id__in=ext_ids
+                )
+            }
+            context = self.get_serializer_context()
+            validated: list[dict[str, Any] | None] = []
+            for index, item in enumerate(items):
+                obj = existing.get(item["external_id"])
+                try:
+                    if obj is not None:
+                        self.check_write(obj)
+                    validated.append(self.validate_input(item, instance=obj, context=context))
+                except (exceptions.ValidationError, exceptions.PermissionDenied) as exc:
+                    errors.update(_item_errors(exc, index))
+                    validated.append(None)
+            if errors:
+                raise serializers.ValidationError(errors)
+            for index, (item, values) in enumerate(zip(items, validated, strict=True)):
+                assert values is not None
+                obj = existing.get(item["external_id"])
+                try:
+                    with transaction.atomic():
+                        if obj is None:
+                            obj = self.perform_create(office=self.office, actor=self.request.user, values=values)
+                            created = True
+                        else:
+                            if self.has_changes(obj, values):
+                                obj = self.perform_update(obj=obj, actor=self.request.user, values=values)
+                            created = False
+                except DOMAIN_ERRORS as exc:
+                    errors.update(_item_errors(exc, index))
+                    continue
+                results.append({"external_id": item["external_id"], "id": str(obj.pk), "created": created})
+            if errors:
+                raise serializers.ValidationError(errors)
+        return Response({"results": results})
+
+
+def _item_errors(exc: Exception, index: int) -> dict[str, Any]:
+    """Errors of bulk item ``index`` keyed by their path (``items.3.credit_code``)."""
+    prefix = f"items.{index}."
+    if isinstance(exc, exceptions.PermissionDenied):
+        return {f"items.{index}": [exceptions.ErrorDetail(str(exc.detail), code="permission_denied")]}
+    api_exc = validation_error_from(exc, prefix=prefix)
+    if isinstance(api_exc, Conflict):
+        return {api_exc.attr or f"items.{index}": [exceptions.ErrorDetail(str(api_exc.detail), code="duplicate")]}
+    return dict(api_exc.detail)
+
+
+# --- OpenAPI description of a record resource -------------------------------------------------
+
+
+def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
+    """Describe the resource's endpoints from its serializers (applied to each resource class)."""
+    name = cls.basename.replace("-", " ")
+    out = cls.output_serializer
+    inp = cls.input_serializer
+    bulk_item = type(
+        f"{inp.__name__.removesuffix('Input')}BulkItem",
+        (inp,),
+        {"external_id": serializers.CharField(max_length=EXTERNAL_ID_MAX, help_text=_("Your system's id."))},
+    )
+    bulk_request = type(
+        f"{inp.__name__.removesuffix('Input')}BulkRequest",
+        (serializers.Serializer,),
+        {"items": bulk_item(many=True, max_length=BULK_MAX_ITEMS, min_length=1)},
+    )
+    tags = [cls.basename]
+    not_found = docs.error("Not found (or another office's record).")
+    write_errors = {409: docs.CONFLICT, 412: docs.PRECONDITION_FAILED}
+    external_param = OpenApiParameter("external_id", str, OpenApiParameter.PATH, description="Your system's id.")
+    id_param = OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH)
+    return extend_schema_view(
+        list=extend_schema(tags=tags, summary=f"List {name} records", responses={200: out(many=True)}),
+        retrieve=extend_schema(
+            tags=tags,
+            summary=f"Read a {name}",
+            parameters=[id_param, docs.etag_header(200)],
+            responses={200: OpenApiResponse(out, description="The record.")},
+        ),
+        create=extend_schema(
+            tags=tags,
+            summary=f"Create a {name}",
+            request=inp,
+            parameters=[
+                docs.IDEMPOTENCY_KEY,
+                docs.etag_header(201),
+                docs.location_header(201),
+                docs.replayed_header(201),
+            ],
+            responses={201: out, 409: docs.CONFLICT, 422: docs.IDEMPOTENCY_REUSED},
+        ),
+        update=extend_schema(
+            tags=tags,
+            summary=f"Replace a {name}",
+            request=inp,
+            parameters=[id_param, docs.IF_MATCH, docs.etag_header(200)],
+            responses={200: out, **write_errors},
+        ),
+        partial_update=extend_schema(
+            tags=tags,
+            summary=f"Change some fields of a {name}",
+            request=inp,
+            parameters=[id_param, docs.IF_MATCH, docs.etag_header(200)],
+            responses={200: out, **write_errors},
+        ),
+        destroy=extend_schema(
+            tags=tags,
+            summary=f"Delete a {name}",
+            parameters=[id_param, docs.IF_MATCH],
+            responses={204: OpenApiResponse(description="Deleted."), 404: not_found, **write_errors},
+        ),
+        external=[
+            extend_schema(
+                methods=["GET"],
+                tags=tags,
+                summary=f"Read a {name} by your id",
+                parameters=[external_param, docs.etag_header(200)],
+                responses={200: out},
+            ),
+            extend_schema(
+                methods=["PUT"],
+                tags=tags,
+                summary=f"Create or update a {name} by your id (upsert)",
+                request=inp,
+                parameters=[external_param, docs.IF_MATCH, docs.etag_header(200, 201), docs.location_header(201)],
+                responses={200: out, 201: out, **write_errors},
+            ),
+        ],
+        bulk=extend_schema(
+            tags=tags,
+            summary=f"Upsert up to {BULK_MAX_ITEMS} {name} records by your ids",
+            description="All or nothing: if any item is invalid, the answer is 400 with the errors by item "
+            "index (`items.3.name`) and nothing is written. Items that change nothing are left untouched "
+            "(their version does not move).",
+            request=bulk_request,
+            parameters=[docs.IDEMPOTENCY_KEY, docs.replayed_header(200)],
+            responses={200: docs.BulkResponseSerializer, 409: docs.CONFLICT, 422: docs.IDEMPOTENCY_REUSED},
+        ),
+    )(cls)

@@ -1,0 +1,150 @@
+"""Input fields that name other things: stages and parks by code, records by id.
+
+Stage codes resolve against an index of every stage, loaded once per request (the
+reference data is small), so a bulk request of 1000 items resolves its codes with
+one query. The rules are those of ``chains.selectors.stages_by_codes``: a plain
+code must be unique across chains, ``chain/stage`` picks one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import serializers
+
+from chains.models import Park, Stage
+
+MAX_CODES = 100
+
+
+class StageIndex:
+    def __init__(self) -> None:
+        self._plain: dict[str, list[Stage]] = {}
+        self._qualified: dict[str, Stage] = {}
+        for stage in Stage.objects.select_related("chain").order_by("chain__code", "order", "code"):
+            self._plain.setdefault(stage.code, []).append(stage)
+            self._qualified[f"{stage.chain.code}/{stage.code}"] = stage
+
+    def resolve(self, codes: Iterable[str]) -> list[Stage]:
+        result: list[Stage] = []
+        errors: list[str] = []
+        for raw in codes:
+            code = raw.strip()
+            if "/" in code:
+                stage = self._qualified.get(code)
+                matches = [stage] if stage else []
+            else:
+                matches = self._plain.get(code, [])
+            if not matches:
+                errors.append(_("Unknown stage code “%(code)s”.") % {"code": code})
+            elif len(matches) > 1:
+                errors.append(
+                    _("Stage code “%(code)s” is used in several chains; write it as chain/stage.") % {"code": code}
+                )
+            elif matches[0] not in result:
+                result.append(matches[0])
+        if errors:
+            raise serializers.ValidationError(errors, code="unknown_stage")
+        return result
+
+
+class ParkIndex:
+    def __init__(self) -> None:
+        self._by_code = {park.code: park for park in Park.objects.all()}
+
+    def resolve(self, code: str) -> Park:
+        park = self._by_code.get(code.strip())
+        if park is None:
+            raise serializers.ValidationError(_("Unknown park code “%(code)s”.") % {"code": code}, code="unknown_park")
+        return park
+
+
+def _cached(context: dict[str, Any], name: str, factory: type) -> Any:
+    if name not in context:
+        context[name] = factory()
+    return context[name]
+
+
+class StageCodesField(serializers.ListField):
+    """A list of stage codes in, a list of stages out."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("child", serializers.CharField(max_length=130))
+        kwargs.setdefault("max_length", MAX_CODES)
+        kwargs.setdefault(
+            "help_text", gettext_lazy("Stage codes (`chain/stage` when a code is used in several chains).")
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[Stage]:
+        codes = super().to_internal_value(data)
+        return _cached(self.context, "stage_index", StageIndex).resolve(codes)
+
+
+class ParkCodeField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", gettext_lazy("Park code."))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Park:
+        code = super().to_internal_value(data)
+        return _cached(self.context, "park_index", ParkIndex).resolve(code)
+
+
+class RecordRefField(serializers.UUIDField):
+    """A record id in, the record out; another office's record is "not found", as on every path."""
+
+    def __init__(self, *, model_label: str, scoped: bool, **kwargs: Any) -> None:
+        self.model_label = model_label
+        self.scoped = scoped
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        pk = super().to_internal_value(data)
+        from django.apps import apps
+
+        from crm.access import scope_for_office
+
+        model = apps.get_model(self.model_label)
+        qs = model._default_manager.all()
+        if self.scoped:
+            qs = scope_for_office(qs, office=self.context["office"])
+        obj = qs.filter(pk=pk).first()
+        if obj is None:
+            raise serializers.ValidationError(
+                _("No %(what)s with id %(id)s.") % {"what": model._meta.verbose_name, "id": pk}, code="does_not_exist"
+            )
+        return obj
+
+
+class RecordRefsField(serializers.ListField):
+    """A list of record ids in, the records out (one query for the whole list)."""
+
+    def __init__(self, *, model_label: str, **kwargs: Any) -> None:
+        self.model_label = model_label
+        kwargs.setdefault("child", serializers.UUIDField())
+        kwargs.setdefault("max_length", MAX_CODES)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        ids = list(dict.fromkeys(super().to_internal_value(data)))
+        from django.apps import apps
+
+        from crm.access import scope_for_office
+
+        model = apps.get_model(self.model_label)
+        found = {
+            obj.pk: obj
+            for obj in scope_for_office(model._default_manager.all(), office=self.context["office"]).filter(pk__in=ids)
+        }
+        missing = [str(pk) for pk in ids if pk not in found]
+        if missing:
+            raise serializers.ValidationError(
+                _("No %(what)s with id %(ids)s.") % {"what": model._meta.verbose_name, "ids": ", ".join(missing)},
+                code="does_not_exist",
+            )
+        return [found[pk] for pk in ids]

@@ -1,0 +1,66 @@
+"""What every synced record has in common: its columns, output fields, input fields and filters."""
+
+from __future__ import annotations
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from api.presenters import Column
+from api.rendering import fmt_datetime, fmt_uuid
+
+RECORD_COLUMNS = (
+    Column("id", "pk", fmt_uuid),
+    Column("external_id", "external_id"),
+    Column("version", "version"),
+    Column("created_at", "created_at", fmt_datetime),
+    Column("updated_at", "updated_at", fmt_datetime),
+    Column("office", "office__code"),
+)
+
+# Limits of the database columns the API writes to (beyond them PostgreSQL would refuse).
+MAX_INT = 2_147_483_647
+
+
+class RecordOutput(serializers.Serializer):
+    id = serializers.UUIDField(read_only=True)
+    external_id = serializers.CharField(read_only=True, help_text=_("Your system's id ('' when not given)."))
+    version = serializers.IntegerField(read_only=True, help_text=_("+1 on every change; the ETag."))
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    office = serializers.CharField(read_only=True, help_text=_("Code of the office that owns the record."))
+
+
+class ExternalIdField(serializers.CharField):
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("max_length", 128)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("help_text", _("Your system's id for the record; unique within your office."))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        value = super().to_internal_value(data)
+        if "/" in value:
+            raise serializers.ValidationError(_("An external id cannot contain a slash."), code="invalid")
+        return value
+
+
+def text(max_length: int, **kwargs) -> serializers.CharField:  # type: ignore[no-untyped-def]
+    """An optional text field that may be blank (stored as '')."""
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_blank", True)
+    return serializers.CharField(max_length=max_length, **kwargs)
+
+
+def money(**kwargs) -> serializers.DecimalField:  # type: ignore[no-untyped-def]
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("allow_null", True)
+    return serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0, **kwargs)
+
+
+class RecordFilter(django_filters.FilterSet):
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601).")
+    )
+    external_id = django_filters.CharFilter(field_name="external_id", label=_("Your system's id."))
