@@ -22,12 +22,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+
+class HasOffice(Protocol):
+    @property
+    def office_id(self) -> int: ...
+
+
+P = TypeVar("P", bound=HasOffice)
 
 # Geometry, in SVG user units (≈ CSS px at 100% width).
-NODE_WIDTH = 168
-NODE_HEIGHT = 84
-LAYER_GAP = 52
-ROW_GAP = 22
+NODE_WIDTH = 142
+NODE_HEIGHT = 96
+LAYER_GAP = 32
+ROW_GAP = 20
 MARGIN = 14
 
 
@@ -252,3 +261,16 @@ def display_status(status: str, *, being_filled: bool) -> str:
     if being_filled:
         return FILLING
     return status
+
+
+def split_by_office(projects: Sequence[P], *, office_id: int | None, sees_everything: bool) -> tuple[list[P], int]:
+    """Projects whose titles the viewer may read, and how many others there are.
+
+    Gap analysis is shared by every office, but project titles are office records:
+    park and partner staff see the titles of their own office's projects and only a
+    count of the others (so they know a stage is being worked on without learning by whom).
+    """
+    if sees_everything:
+        return list(projects), 0
+    shown = [p for p in projects if office_id is not None and p.office_id == office_id]
+    return shown, len(projects) - len(shown)

@@ -74,11 +74,24 @@ def change_url(request: HttpRequest, obj: models.Model, site: admin.AdminSite | 
     The permission is asked for the model, not the row: callers pass rows they already
     read through the tenancy selectors, and a per-row check could cost a query per row.
     """
-    site = site or admin.site
-    model_admin = site._registry.get(type(obj))
-    if model_admin is None or not model_admin.has_view_permission(request):
-        return None
-    try:
-        return reverse(f"{site.name}:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return None
+    return ChangeUrls(request, site=site)(type(obj), obj.pk)
+
+
+class ChangeUrls:
+    """Admin change-page URLs by (model, pk), permission checked once per model."""
+
+    def __init__(self, request: HttpRequest, site: admin.AdminSite | None = None) -> None:
+        self.request = request
+        self.site = site or admin.site
+        self._allowed: dict[type[models.Model], bool] = {}
+
+    def __call__(self, model: type[models.Model], pk: object) -> str | None:
+        if model not in self._allowed:
+            model_admin = self.site._registry.get(model)
+            self._allowed[model] = model_admin is not None and model_admin.has_view_permission(self.request)
+        if not self._allowed[model]:
+            return None
+        try:
+            return reverse(f"{self.site.name}:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+        except NoReverseMatch:
+            return None

@@ -8,18 +8,22 @@ active staff reach them; tenancy is applied by the selectors.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import Chain
+from chains.models import Chain, Park, Stage, Zone
+from crm.access import office_sees_everything
+from crm.models import Enterprise
 from recruitment.dashboard import (
     DashboardFilters,
     DashboardOptions,
@@ -27,7 +31,23 @@ from recruitment.dashboard import (
     dashboard_build,
     dashboard_options,
 )
-from recruitment.report_links import ChangelistLinker, change_url
+from recruitment.gap_map import (
+    COVERED,
+    FILLING,
+    MISSING,
+    WEAK,
+    MapLayout,
+    MapNode,
+    StageInput,
+    display_status,
+    layout_chain,
+    split_by_office,
+    wrap_label,
+)
+from recruitment.gaps import StageGap, gap_candidates, gaps_for_park, gaps_for_zone
+from recruitment.models import Project
+from recruitment.pipeline import Status
+from recruitment.report_links import ChangelistLinker, ChangeUrls, change_url
 
 
 def _label(obj: Any) -> str:
@@ -118,25 +138,335 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "recruitment/reports/dashboard.html", context)
 
 
-def chain_maps(request: HttpRequest) -> HttpResponse:
-    """The chains, by sector, each linking to its gap map."""
-    chains = list(
-        Chain.objects.select_related("sector").annotate(stage_count=Count("stages")).order_by("sector__code", "code")
+# --- Chain gap maps ---------------------------------------------------------------------
+
+STATUS_LABELS = {
+    COVERED: _("Covered"),
+    WEAK: _("Weak"),
+    MISSING: _("Missing 缺链"),
+    FILLING: _("Being filled 补链"),
+}
+STATUS_HELP = {
+    COVERED: _("two or more enterprises present"),
+    WEAK: _("one enterprise present"),
+    MISSING: _("no enterprise present"),
+    FILLING: _("weak or missing, with a signed (or later) project targeting it"),
+}
+
+
+def _require_chain_view(request: HttpRequest) -> None:
+    if not request.user.has_perm("chains.view_chain"):
+        raise PermissionDenied
+
+
+def _zone_of(chain: Chain) -> Zone | None:
+    if chain.zone_id:
+        return chain.zone
+    return Zone.objects.filter(parks__chain_parks__chain=chain).first() or Zone.objects.order_by("code").first()
+
+
+@dataclass
+class StageBox:
+    """A stage as drawn on the map: its gap row, its place and what the box says."""
+
+    gap: StageGap
+    node: MapNode
+    status: str
+    label: str
+    name_lines: list[str]
+    name_en_lines: list[str]
+    selected: bool
+    href: str
+    fragment_href: str
+
+    @property
+    def status_label(self) -> str:
+        return str(STATUS_LABELS[self.status])
+
+    # Coordinates as text: a float in a template would be localised (a comma in some languages).
+    @property
+    def x(self) -> str:
+        return _num(self.node.x)
+
+    @property
+    def y(self) -> str:
+        return _num(self.node.y)
+
+    @property
+    def width(self) -> str:
+        return _num(self.node.width)
+
+    @property
+    def height(self) -> str:
+        return _num(self.node.height)
+
+    @property
+    def text_x(self) -> str:
+        return _num(self.node.x + 12)
+
+    @property
+    def lines(self) -> list[dict[str, str]]:
+        """The box's text, top to bottom: Chinese name (bold), English name, then the status."""
+        result = []
+        y = self.node.y + 20
+        for line in self.name_lines:
+            result.append({"y": _num(y), "css": "cr-name", "text": line})
+            y += 17
+        y += 1
+        for line in self.name_en_lines:
+            result.append({"y": _num(y), "css": "cr-name-en", "text": line})
+            y += 13
+        return result
+
+    @property
+    def status_y(self) -> str:
+        return _num(self.node.y + self.node.height - 10)
+
+    @property
+    def ring(self) -> dict[str, str]:
+        return {
+            "x": _num(self.node.x - 4),
+            "y": _num(self.node.y - 4),
+            "width": _num(self.node.width + 8),
+            "height": _num(self.node.height + 8),
+        }
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class MatrixCell:
+    status: str | None
+    present_count: int
+    targeted: bool
+    being_filled: bool
+    stage_code: str
+
+    @property
+    def css(self) -> str:
+        if self.status is None:
+            return "none"
+        return display_status(self.status, being_filled=self.being_filled)
+
+
+def _map_query(park: Park | None, stage_code: str | None) -> str:
+    params = {}
+    if park is not None:
+        params["park"] = park.code
+    if stage_code:
+        params["stage"] = stage_code
+    return "?" + urlencode(params) if params else "?"
+
+
+def _boxes(
+    *, chain: Chain, rows: list[StageGap], park: Park | None, selected: str | None
+) -> tuple[MapLayout, list[StageBox]]:
+    layout = layout_chain([StageInput(r.stage_code, r.order) for r in rows], {r.stage_code: r.feeds for r in rows})
+    boxes = []
+    base = reverse("reports:chain-map", args=[chain.code])
+    for row in rows:
+        node = layout.nodes[row.stage_code]
+        fragment = reverse("reports:chain-map-stage", args=[chain.code, row.stage_code])
+        boxes.append(
+            StageBox(
+                gap=row,
+                node=node,
+                status=display_status(row.status, being_filled=row.being_filled),
+                label=row.stage_name,
+                name_lines=wrap_label(row.stage_name, width=16, lines=2),
+                name_en_lines=wrap_label(row.stage_name_en, width=21, lines=2),
+                selected=row.stage_code == selected,
+                href=f"{base}{_map_query(park, row.stage_code)}#stage-detail",
+                fragment_href=fragment + (f"?park={park.code}" if park else ""),
+            )
+        )
+    return layout, boxes
+
+
+def _stage_detail(
+    request: HttpRequest, *, chain: Chain, row: StageGap, park: Park | None, parks: dict[str, Park]
+) -> dict[str, Any]:
+    """What a click on a stage shows: who is there, who is working on it, whom to court."""
+    user = request.user
+    sees_all = office_sees_everything(user.office, is_superuser=user.is_superuser)
+    change = ChangeUrls(request)
+    open_shown, open_hidden = split_by_office(row.open_projects, office_id=user.office_id, sees_everything=sees_all)
+    filling_shown, filling_hidden = split_by_office(
+        row.filling_projects, office_id=user.office_id, sees_everything=sees_all
     )
-    sectors: dict[Any, list[Chain]] = {}
+
+    def project_view(project: Any) -> dict[str, Any]:
+        return {
+            "title": project.title,
+            "status": Status(project.status).label if project.status in Status.values else project.status,
+            "url": change(Project, project.id),
+        }
+
+    candidates: list[dict[str, Any]] = []
+    if park is not None:
+        stage = Stage.objects.get(pk=row.stage_id)
+        for candidate in gap_candidates(park=park, stage=stage, office=user.office, limit=CANDIDATE_LIMIT):
+            candidates.append(
+                {
+                    "candidate": candidate,
+                    "url": change(Enterprise, candidate.enterprise_id),
+                    "elsewhere": [parks[c].name if c in parks else c for c in candidate.present_elsewhere],
+                }
+            )
+    by_park = [
+        {
+            "park": parks.get(p.park_code),
+            "code": p.park_code,
+            "status": display_status(p.status, being_filled=p.being_filled),
+            "status_label": STATUS_LABELS[display_status(p.status, being_filled=p.being_filled)],
+            "present_count": p.present_count,
+            "targeted": p.targeted,
+            "href": reverse("reports:chain-map", args=[chain.code])
+            + _map_query(parks.get(p.park_code), row.stage_code),
+        }
+        for p in row.by_park
+    ]
+    status = display_status(row.status, being_filled=row.being_filled)
+    return {
+        "row": row,
+        "park": park,
+        "status": status,
+        "status_label": STATUS_LABELS[status],
+        "present": [{"name": e.name, "url": change(Enterprise, e.id)} for e in row.present],
+        "open_projects": [project_view(p) for p in open_shown],
+        "open_hidden": open_hidden,
+        "filling_projects": [project_view(p) for p in filling_shown],
+        "filling_hidden": filling_hidden,
+        "candidates": candidates,
+        "candidate_limit": CANDIDATE_LIMIT,
+        "by_park": by_park,
+        "close_href": reverse("reports:chain-map", args=[chain.code]) + _map_query(park, None),
+    }
+
+
+CANDIDATE_LIMIT = 20
+
+
+def _chain_context(request: HttpRequest, code: str) -> dict[str, Any]:
+    chain = get_object_or_404(Chain.objects.select_related("sector", "zone", "owner_enterprise"), code=code)
+    zone = _zone_of(chain)
+    parks_list = list(Park.objects.filter(zone=zone).order_by("code")) if zone else []
+    parks = {p.code: p for p in parks_list}
+    park_code = request.GET.get("park") or ""
+    park = parks.get(park_code)
+    if park_code and park is None:
+        raise Http404(_("No park with this code in the chain's zone."))
+    zone_rows = gaps_for_zone(zone=zone, chain=chain) if zone else []
+    rows = gaps_for_park(park=park, chain=chain) if park is not None else zone_rows
+    return {
+        "chain": chain,
+        "zone": zone,
+        "parks": parks,
+        "parks_list": parks_list,
+        "park": park,
+        "zone_rows": zone_rows,
+        "rows": rows,
+    }
+
+
+def chain_map(request: HttpRequest, code: str) -> HttpResponse:
+    """The gap map of one chain in a park or across the zone (缺链图: 现状图 against 远景图)."""
+    _require_chain_view(request)
+    ctx = _chain_context(request, code)
+    chain, park, rows, zone_rows, parks = ctx["chain"], ctx["park"], ctx["rows"], ctx["zone_rows"], ctx["parks"]
+    selected = request.GET.get("stage") or None
+    by_code = {r.stage_code: r for r in rows}
+    if selected and selected not in by_code:
+        raise Http404(_("No stage with this code in the chain."))
+    layout, boxes = _boxes(chain=chain, rows=rows, park=park, selected=selected)
+    developing = {p for r in zone_rows for p in (b.park_code for b in r.by_park)}
+    matrix_parks = [p for p in ctx["parks_list"] if p.code in developing]
+    matrix = []
+    for p in matrix_parks:
+        cells = []
+        for r in zone_rows:
+            share = next((b for b in r.by_park if b.park_code == p.code), None)
+            cells.append(
+                MatrixCell(
+                    status=share.status
+                    if share and (share.present_count or share.targeted or share.being_filled)
+                    else None,
+                    present_count=share.present_count if share else 0,
+                    targeted=bool(share and share.targeted),
+                    being_filled=bool(share and share.being_filled),
+                    stage_code=r.stage_code,
+                )
+            )
+        matrix.append(
+            {"park": p, "cells": cells, "href": reverse("reports:chain-map", args=[chain.code]) + _map_query(p, None)}
+        )
+    counts = {key: sum(1 for b in boxes if b.status == key) for key in STATUS_LABELS}
+    targeted = [r for r in rows if r.targeted]
+    context = {
+        **admin.site.each_context(request),
+        **ctx,
+        "title": chain.name,
+        "report_tab": "maps",
+        "layout": layout,
+        "map_width": _num(layout.width),
+        "map_height": _num(layout.height),
+        "boxes": boxes,
+        "edges": layout.edges,
+        "legend": [
+            {"key": k, "label": STATUS_LABELS[k], "help": STATUS_HELP[k], "count": counts[k]} for k in STATUS_LABELS
+        ],
+        "matrix": matrix,
+        "matrix_stages": zone_rows,
+        "targeted": targeted,
+        "targeted_covered": [r for r in targeted if r.status == COVERED],
+        "to_recruit": [r for r in rows if r.to_recruit],
+        "detail": _stage_detail(request, chain=chain, row=by_code[selected], park=park, parks=parks)
+        if selected
+        else None,
+        "zone_href": reverse("reports:chain-map", args=[chain.code]),
+    }
+    return TemplateResponse(request, "recruitment/reports/chain_map.html", context)
+
+
+def chain_map_stage(request: HttpRequest, code: str, stage_code: str) -> HttpResponse:
+    """The panel of one stage, for the map's script to show without reloading the page."""
+    _require_chain_view(request)
+    ctx = _chain_context(request, code)
+    row = next((r for r in ctx["rows"] if r.stage_code == stage_code), None)
+    if row is None:
+        raise Http404(_("No stage with this code in the chain."))
+    detail = _stage_detail(request, chain=ctx["chain"], row=row, park=ctx["park"], parks=ctx["parks"])
+    return TemplateResponse(
+        request, "recruitment/reports/_stage_detail.html", {"detail": detail, "chain": ctx["chain"]}
+    )
+
+
+def chain_maps(request: HttpRequest) -> HttpResponse:
+    """The chains by sector, each with its zone-wide stage counts and a link to its map."""
+    _require_chain_view(request)
+    chains = list(Chain.objects.select_related("sector").order_by("sector__code", "code"))
+    summary: dict[str, dict[str, int]] = {}
+    for zone in Zone.objects.order_by("code"):
+        for row in gaps_for_zone(zone=zone):
+            counts = summary.setdefault(row.chain_code, dict.fromkeys(STATUS_LABELS, 0))
+            counts[display_status(row.status, being_filled=row.being_filled)] += 1
+    sectors: dict[Any, list[dict[str, Any]]] = {}
     for chain in chains:
-        sectors.setdefault(chain.sector, []).append(chain)
+        counts = summary.get(chain.code, dict.fromkeys(STATUS_LABELS, 0))
+        sectors.setdefault(chain.sector, []).append(
+            {
+                "chain": chain,
+                "counts": [(k, STATUS_LABELS[k], counts[k]) for k in STATUS_LABELS],
+                "stages": sum(counts.values()),
+            }
+        )
     context = {
         **admin.site.each_context(request),
         "title": _("Chain gap maps 缺链图"),
         "report_tab": "maps",
         "sectors": sectors,
+        "legend": [{"key": k, "label": STATUS_LABELS[k], "help": STATUS_HELP[k]} for k in STATUS_LABELS],
     }
-    return TemplateResponse(request, "recruitment/reports/chain_maps.html", context)
-
-
-def chain_map(request: HttpRequest, code: str) -> HttpResponse:
-    """The gap map of one chain (built on ``recruitment.gaps``)."""
-    chain = get_object_or_404(Chain, code=code)
-    context = {**admin.site.each_context(request), "title": chain.name, "report_tab": "maps", "chain": chain}
     return TemplateResponse(request, "recruitment/reports/chain_maps.html", context)

@@ -15,4 +15,9 @@ urlpatterns = [
     path("dashboard/", admin.site.admin_view(report_views.dashboard), name="dashboard"),
     path("chains/", admin.site.admin_view(report_views.chain_maps), name="chain-maps"),
     path("chains/<slug:code>/", admin.site.admin_view(report_views.chain_map), name="chain-map"),
+    path(
+        "chains/<slug:code>/stages/<slug:stage_code>/",
+        admin.site.admin_view(report_views.chain_map_stage),
+        name="chain-map-stage",
+    ),
 ]

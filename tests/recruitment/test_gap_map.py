@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from recruitment.gap_map import (
+    MARGIN,
     NODE_HEIGHT,
     NODE_WIDTH,
+    ROW_GAP,
     StageInput,
     display_status,
     layout_chain,
@@ -28,7 +30,7 @@ def test_a_linear_chain_is_one_row_flowing_left_to_right() -> None:
     xs = [layout.nodes[s.code].x for s in stages]
     assert xs == sorted(xs)
     assert len(layout.edges) == 5
-    assert layout.width == xs[-1] + NODE_WIDTH + 14
+    assert layout.width == xs[-1] + NODE_WIDTH + MARGIN
 
 
 def test_a_stage_feeding_three_puts_them_in_one_column_centred_on_it() -> None:
@@ -50,7 +52,7 @@ def test_a_stage_feeding_three_puts_them_in_one_column_centred_on_it() -> None:
     assert [n[c].row for c in ("nylon", "fibre", "clothing")] == [0, 1, 2]  # by stage order
     # The single stages upstream sit level with the middle of the three.
     assert n["polyamide"].y == n["fibre"].y == n["alkane"].y
-    assert layout.height == 2 * 14 + 3 * NODE_HEIGHT + 2 * 22
+    assert layout.height == 2 * MARGIN + 3 * NODE_HEIGHT + 2 * ROW_GAP
     assert {(e.upstream, e.downstream) for e in layout.edges} >= {("polyamide", "nylon"), ("polyamide", "clothing")}
 
 
