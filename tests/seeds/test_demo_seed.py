@@ -1,0 +1,160 @@
+"""``manage.py seed --demo``: illustrative, labelled, valid, idempotent, and enough for every screen.
+
+The demo is loaded once for the module (it takes seconds) inside a transaction
+rolled back at the end, and each test runs in a savepoint inside it.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+from stdnum.cn import uscc
+
+from chains.models import Park, Stage
+from crm.credit_code import credit_code_error
+from crm.models import ChangeEntry, Enterprise, Office, User
+from recruitment.gaps import gap_candidates, gaps_list
+from recruitment.models import FollowUp, Project
+from recruitment.pipeline import ALLOWED, Status
+from seeds.demo import DEFAULT_DEMO_PASSWORD, _Demo, demo_credit_code, demo_password
+from seeds.upserts import SeedTally
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed", *args, stdout=out)
+    return out.getvalue()
+
+
+def table_counts() -> dict[str, int]:
+    """Rows in every table of the database, history and change feed included."""
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT COUNT(*) FROM "{table}"')
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+@pytest.fixture(scope="module")
+def demo_db(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """The reference data and the demo, loaded once for this module and rolled back after it."""
+    with django_db_blocker.unblock():
+        with transaction.atomic():
+            output = seed("--demo")
+            yield output
+            transaction.set_rollback(True)
+
+
+# --- Demo data ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seeding_the_demo_again_adds_no_row_to_any_table(demo_db) -> None:  # type: ignore[no-untyped-def]
+    before = table_counts()
+    feed_head = ChangeEntry.objects.order_by("-txid", "-seq").values_list("txid", "seq").first()
+    versions = sorted(Project.objects.values_list("pk", "version"))
+    output = seed("--demo")
+    assert "nothing changed" in output
+    after = table_counts()
+    assert {t: (before[t], after[t]) for t in before if before[t] != after[t]} == {}
+    assert ChangeEntry.objects.order_by("-txid", "-seq").values_list("txid", "seq").first() == feed_head
+    assert sorted(Project.objects.values_list("pk", "version")) == versions
+    assert before["crm_historicalenterprise"] > 0 and before["recruitment_historicalproject"] > 0
+
+
+@pytest.mark.django_db
+def test_demo_projects_cover_every_status_with_a_true_history(demo_db) -> None:  # type: ignore[no-untyped-def]
+    assert set(Project.objects.values_list("status", flat=True)) == set(Status.values)
+    for project in Project.objects.prefetch_related("status_changes"):
+        changes = list(project.status_changes.all())
+        assert (changes[0].from_status, changes[0].to_status) == ("", Status.LEAD)
+        for previous, change in zip(changes, changes[1:], strict=False):
+            assert change.from_status == previous.to_status
+            assert change.to_status in ALLOWED[change.from_status]
+            assert change.changed_at >= previous.changed_at
+        assert changes[-1].to_status == project.status
+        if project.status == Status.LOST:
+            assert project.lost_reason
+
+
+@pytest.mark.django_db
+def test_every_demo_credit_code_is_valid(demo_db) -> None:  # type: ignore[no-untyped-def]
+    codes = list(Enterprise.objects.filter(is_demo=True).values_list("credit_code", flat=True))
+    assert len(codes) >= 30
+    assert all(code and credit_code_error(code) is None and uscc.is_valid(code) for code in codes)
+
+
+@pytest.mark.django_db
+def test_demo_data_is_labelled_as_illustrative(demo_db) -> None:  # type: ignore[no-untyped-def]
+    demo_offices = Office.objects.filter(code__startswith="demo-")
+    assert demo_offices.count() == 7
+    assert all(o.is_demo and "示例" in o.name for o in demo_offices)
+    assert set(demo_offices.values_list("kind", flat=True)) == {"provincial", "park", "partner"}
+    assert all(e.is_demo and "示例" in e.name for e in Enterprise.objects.exclude(office=None))
+    assert all(p.is_demo and "示例" in p.title for p in Project.objects.all())
+    assert not Enterprise.objects.filter(office=None, is_demo=True).exists()  # reference stays reference
+
+
+@pytest.mark.django_db
+def test_demo_gap_map_shows_covered_weak_missing_and_filled_stages(demo_db) -> None:  # type: ignore[no-untyped-def]
+    rows = gaps_list()
+    assert {r.status for r in rows} == {"covered", "weak", "missing"}
+    assert any(r.being_filled and r.status == "missing" for r in rows)
+    assert any(r.open_projects and not r.being_filled for r in rows)
+    zhongbei = Office.objects.get(code="demo-zhongbei")
+    candidates = gap_candidates(
+        park=Park.objects.get(code="zhongbei"), stage=Stage.objects.get(code="ss-deep-processing"), office=zhongbei
+    )
+    assert any(c.courted_by_other_office for c in candidates)
+    assert candidates[0].present_elsewhere == ["yangqu"]
+
+
+@pytest.mark.django_db
+def test_demo_follow_ups_are_due_soon_and_overdue(demo_db) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    open_ = FollowUp.objects.filter(status=FollowUp.Status.OPEN)
+    assert open_.filter(due_at__lt=now).count() >= 3
+    assert open_.filter(due_at__gte=now, due_at__lt=now + timedelta(days=2)).count() >= 3
+    assert FollowUp.objects.filter(status=FollowUp.Status.DONE).exists()
+
+
+@pytest.mark.django_db
+def test_demo_logins_are_staff_not_superusers(demo_db) -> None:  # type: ignore[no-untyped-def]
+    demo = User.objects.get(username="demo")
+    assert demo.office.kind == "provincial" and demo.is_manager and demo.is_staff
+    assert not demo.is_superuser
+    assert demo.check_password(DEFAULT_DEMO_PASSWORD)
+    yangqu = User.objects.get(username="demo-yangqu")
+    assert yangqu.office.park.code == "yangqu" and not yangqu.is_manager
+    assert set(yangqu.groups.values_list("name", flat=True)) == {"staff"}
+    assert "demo-yangqu" in demo_db and DEFAULT_DEMO_PASSWORD in demo_db
+
+
+@pytest.mark.django_db
+def test_demo_password_comes_from_the_environment(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DEMO_PASSWORD", "another-secret-9")
+    assert demo_password() == ("another-secret-9", True)
+    data = {
+        "offices": [{"code": "demo-x", "kind": "partner", "name": "X（示例）"}],
+        "users": [{"username": "demo-x", "office": "demo-x", "role": "staff"}],
+    }
+    loader = _Demo(data, SeedTally())
+    loader.load_offices()
+    loader.load_users()
+    assert User.objects.get(username="demo-x").check_password("another-secret-9")
+    monkeypatch.delenv("DEMO_PASSWORD")
+    assert demo_password() == (DEFAULT_DEMO_PASSWORD, False)
+
+
+def test_demo_credit_codes_are_computed_valid_and_refuse_a_bad_region() -> None:
+    code = demo_credit_code("140100", 7)
+    assert code.startswith("91140100MA0000007") and uscc.is_valid(code)
+    with pytest.raises(CommandError, match="region"):
+        demo_credit_code("14A100", 7)
