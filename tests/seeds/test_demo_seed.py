@@ -22,7 +22,7 @@ from crm.models import ChangeEntry, Enterprise, Office, User
 from recruitment.gaps import gap_candidates, gaps_list
 from recruitment.models import FollowUp, Project
 from recruitment.pipeline import ALLOWED, Status
-from seeds.demo import DEFAULT_DEMO_PASSWORD, _Demo, demo_credit_code, demo_password
+from seeds.demo_loader import DEFAULT_DEMO_PASSWORD, _Demo, demo_credit_code, demo_password
 from seeds.upserts import SeedTally
 
 

@@ -17,7 +17,7 @@ from django.db import connection
 
 from chains.models import Chain, ChainPark, Park, Sector, Stage, StageEdge, Zone
 from crm.models import Enterprise, Presence
-from seeds.reference import REFERENCE_FILE, load_reference
+from seeds.reference_loader import REFERENCE_FILE, load_reference
 from seeds.upserts import load_yaml
 
 

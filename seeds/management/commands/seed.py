@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
-from seeds.demo import DEMO_PASSWORD_ENV, demo_password, load_demo
-from seeds.reference import load_reference
+from seeds.demo_loader import DEMO_PASSWORD_ENV, demo_password, load_demo
+from seeds.reference_loader import load_reference
 from seeds.upserts import SeedTally
 
 

@@ -32,7 +32,7 @@ from crm.services import contact_create, enterprise_create, enterprise_update, i
 from recruitment.models import FollowUp, Project, ProjectStatusChange
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import followup_complete, followup_create, project_create, project_transition
-from seeds.reference import pick, presence_ensure
+from seeds.reference_loader import pick, presence_ensure
 from seeds.upserts import CREATED, UNCHANGED, UPDATED, SeedTally, differing, load_yaml, upsert
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
