@@ -25,7 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from config.celery import app as celery_app
 from config.celery import beat_schedule_sync
 from recruitment import reminders, selectors, services, tasks
-from recruitment.models import FollowUp, ReminderDelivery
+from recruitment.models import ReminderDelivery
 from tests.factories import (
     EnterpriseFactory,
     FollowUpFactory,
@@ -329,7 +329,7 @@ def test_the_email_is_bilingual_and_names_the_note_project_enterprise_park_and_a
         assert text in body  # no HTML escaping in a text e-mail
     assert "Shanxi Gangke Carbon Materials" in body and "Yangqu Industrial Park" in body
     assert "2026年3月2日 09:00" in body  # local time, Asia/Shanghai
-    assert f"https://zhaoshang.example.gov.cn/admin/recruitment/" in body
+    assert "https://zhaoshang.example.gov.cn/admin/recruitment/" in body
     assert str(follow_up.pk) in body
     delivery = ReminderDelivery.objects.get()
     assert message.extra_headers["Message-ID"] == f"<reminder.{delivery.pk}@chain-recruit>"
