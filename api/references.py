@@ -90,8 +90,10 @@ class ParkCodeField(serializers.CharField):
         kwargs.setdefault("help_text", gettext_lazy("Park code."))
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data: Any) -> Park:
-        code = super().to_internal_value(data)
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        code = super().run_validation(data)
+        if not code:
+            return code
         return _cached(self.context, "park_index", ParkIndex).resolve(code)
 
 

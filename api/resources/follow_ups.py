@@ -58,8 +58,10 @@ class FollowUpOutput(RecordOutput):
 class AssigneeField(serializers.CharField):
     """A username of the office's staff (any staff for the provincial office)."""
 
-    def to_internal_value(self, data: Any) -> Any:
-        username = super().to_internal_value(data)
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        username = super().run_validation(data)
+        if username is None or username == "":
+            return None
         office: Office = self.context["office"]
         users = get_user_model().objects.filter(username=username, is_active=True)
         if office.kind != Office.Kind.PROVINCIAL:
@@ -78,7 +80,9 @@ class FollowUpInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FollowUp.Kind.choices, required=False)
     due_at = serializers.DateTimeField()
     note = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
-    assignee = AssigneeField(max_length=150, required=False, allow_null=True, help_text=_("Username (optional)."))
+    assignee = AssigneeField(
+        max_length=150, required=False, allow_null=True, allow_blank=True, help_text=_("Username (optional).")
+    )
     status = serializers.ChoiceField(choices=FollowUp.Status.choices, required=False)
 
 

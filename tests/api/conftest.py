@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -31,7 +32,7 @@ class Api:
         if body is not None:
             kwargs = {"data": json.dumps(body), "content_type": "application/json"}
         if params:
-            kwargs["QUERY_STRING"] = "&".join(f"{k}={v}" for k, v in params.items())
+            kwargs["QUERY_STRING"] = urlencode(params)
         return self.client.generic(method, url, **kwargs, **extra)
 
     def get(self, path: str, **kwargs: Any):  # type: ignore[no-untyped-def]
