@@ -42,10 +42,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import prefetch_related_objects
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -696,11 +697,23 @@ _OWNERSHIP_WORDS = {
 }
 
 
+def labels_in_every_language(choices: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """``(value, label)`` for each choice in each language of the site: a file exported in
+    Chinese imports while English is active, and the other way round."""
+    result = []
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            result.extend((value, str(label)) for value, label in choices)
+    return result
+
+
 def ownership_from_text(text: str) -> str | None:
     """The ownership code for a code, a label in either language, or a common Chinese word."""
     key = header_key(text)
-    for value, label in Enterprise.Ownership.choices:
-        if key in {header_key(value), header_key(label), header_key(str(label))}:
+    for value, label in [(v, v) for v, _l in Enterprise.Ownership.choices] + labels_in_every_language(
+        Enterprise.Ownership.choices
+    ):
+        if key == header_key(label):
             return value
     for value, words in _OWNERSHIP_WORDS.items():
         if key in {header_key(w) for w in words}:

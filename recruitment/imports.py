@@ -41,6 +41,7 @@ from crm.imports import (
     StageResolver,
     _current_m2m,
     fetch_in,
+    labels_in_every_language,
     user_office,
 )
 from crm.models import User
@@ -85,6 +86,7 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
         ("园区", "园区代码", "park", "park code"),
         help=gettext_lazy("The park's code (or its exact name)."),
     ),
+    Column("park_name", "园区名称", "Park name", read_only=True, width=24),
     Column(
         "stages",
         "目标环节",
@@ -93,6 +95,7 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
         help=gettext_lazy("Stage codes separated by commas (chain/stage when a code is in several chains)."),
         width=30,
     ),
+    Column("stage_names", "环节名称", "Stage names", read_only=True, width=30),
     Column("owner", "负责人", "Owner", ("项目负责人", "负责人账号", "owner username"), help=gettext_lazy("User name.")),
     Column("status", "状态", "Status", ("项目状态", "进展"), width=12),
     Column("status_note", "状态说明", "Status note", ("终止原因", "lost reason", "reason"), width=24),
@@ -105,6 +108,8 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
     Column("expected_jobs", "预计就业人数", "Expected jobs", ("预计就业", "就业人数", "jobs"), kind="number", width=10),
     Column("description", "项目描述", "Description", ("描述", "项目简介", "简介"), width=40),
     Column("external_id", "外部编号", "External id", ("外部id", "external"), width=20),
+    Column("chain_role_set_by_hand", "链条作用人工设定", "Chain role set by hand", read_only=True, width=10),
+    Column("status_changed_at", "状态变更时间", "Status changed at", read_only=True, kind="datetime", width=18),
     Column("office", "办公室", "Office", read_only=True),
     Column("version", "版本", "Version", read_only=True, kind="number", width=8),
     Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
@@ -124,7 +129,7 @@ _PRIORITY_WORDS = {Priority.HIGH: ("高", "重点"), Priority.NORMAL: ("中", "�
 def _choice_words(choices: list[tuple[str, Any]], extra: dict[str, tuple[str, ...]]) -> dict[str, str]:
     """Words a user may write for a choice: its code, its label, the label's English and Chinese halves."""
     words: dict[str, str] = {}
-    for value, label in choices:
+    for value, label in [(v, v) for v, _l in choices] + labels_in_every_language(choices):
         text = str(label)
         parts = [value, text, *re.split(r"\s+(?=[\u4e00-\u9fff])", text)]
         for part in parts + list(extra.get(value, ())):
