@@ -108,13 +108,14 @@ def check_transition(from_status: str, to_status: str, *, reason: str = "", resu
     if (
         from_status == Status.SUSPENDED
         and to_status == Status.LOST
-        and resume_at
-        in (
-            Status.PRODUCTION,
-            Status.AT_CAPACITY,
-        )
+        and resume_at in (Status.PRODUCTION, Status.AT_CAPACITY)
     ):
-        raise IllegalTransition(from_status, to_status)
+        # The generic message would list "lost" as allowed from "suspended": say why not.
+        raise IllegalTransition(
+            from_status,
+            to_status,
+            str(_("A project that reached “%(at)s” cannot be marked lost; resume it instead.") % {"at": resume_at}),
+        )
 
 
 def is_open(status: str) -> bool:
