@@ -27,7 +27,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.access import scope_for_user
-from crm.imports import CONTACT_COLUMNS, ENTERPRISE_COLUMNS, WAN, Column
+from crm.contact_imports import CONTACT_COLUMNS
+from crm.enterprise_imports import ENTERPRISE_COLUMNS
+from crm.imports import WAN, Column
 from crm.models import Contact, Enterprise
 from crm.spreadsheets import CONTENT_TYPES, CSV, XLSX, OutColumn, sheet_write_csv, sheet_write_xlsx
 

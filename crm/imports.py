@@ -12,6 +12,12 @@ How an import works, whatever the kind of record:
    matched rows locked (``select_for_update`` ordered by primary key), and writes
    only when no row is bad. One bad row: nothing is written.
 
+Both are generators underneath (:func:`import_preview_steps`,
+:func:`import_commit_steps`) that yield ``(phase, done, total)`` between chunks of
+rows, so the admin page can stream a progress bar while the one transaction runs.
+The kinds live in ``crm.enterprise_imports``, ``crm.contact_imports`` and
+``recruitment.imports`` (which also lists them all).
+
 Matching (so that importing the same file twice creates nothing the second time):
 by our ``id`` column when present, then by ``external_id`` (the office's own id),
 then by the unified social credit code for enterprises; a row with none of these
@@ -23,10 +29,9 @@ cells that have a value. (The enterprise directory is shared by every office; a
 partner's file with a few columns must not wipe what others entered.) A row whose
 values equal the record's is left alone: no version bump, no history, no change feed.
 
-Enterprises and contacts are written set-based: ``bulk_create``/``bulk_update``
-with history rows written in bulk, the version bumped by one on every changed row
-and the change feed updated in batches, the same effects as ``crm.records.record_save``
-at a fraction of the queries (10,000 rows in seconds, see ``bench/p7_import.py``).
+Enterprises and contacts are written set-based (``crm.records_bulk``): the same
+effects as ``crm.records.record_save`` — version, history, change feed — at a
+fraction of the queries (see ``bench/p7_import.py``).
 Projects go through ``recruitment.services`` row by row, because creating one also
 walks the status pipeline, derives its chain role and schedules follow-ups.
 """
@@ -36,40 +41,36 @@ from __future__ import annotations
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import prefetch_related_objects
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.functional import Promise
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from chains.models import Stage
-from crm.changes import changes_record
-from crm.credit_code import credit_code_error, normalize_credit_code
-from crm.models import Contact, Enterprise, Office
-from crm.names import name_initials, name_pinyin, normalize_name
+from crm.credit_code import normalize_credit_code
+from crm.models import Enterprise, Office
+from crm.names import normalize_name
+from crm.records_bulk import chunked
 from crm.spreadsheets import Sheet, SheetError, header_key, sheet_read
 
 Progress = Callable[[str, int, int], None]
-"""Called as ``progress(phase, done, total)``; phases are ``check`` and ``write``."""
+"""Called as ``progress(phase, done, total)``; phases are ``read``, ``check`` and ``write``."""
+Step = tuple[str, int, int]
+"""What a running import yields between chunks: ``(phase, done, total)``."""
+Steps = Generator[Step, None, "ImportPlan"]
 
 CHUNK = 500
-LOOKUP_CHUNK = 1000
 DEFAULT_MAX_ROWS = 50_000
 WAN = Decimal(10_000)
 YI = Decimal(100_000_000)
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    return None
 
 
 # --- Columns and problems -----------------------------------------------------------
@@ -257,17 +258,6 @@ class RowReader:
 
 
 # --- Shared look-ups ----------------------------------------------------------------
-
-
-def chunked(values: Iterable[Any], size: int = LOOKUP_CHUNK) -> Iterable[list[Any]]:
-    batch: list[Any] = []
-    for value in values:
-        batch.append(value)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def fetch_in(qs: models.QuerySet, field_name: str, values: Iterable[Any], *, lock: bool) -> list[Any]:
@@ -464,7 +454,8 @@ class Importer:
             readers.append(RowReader(number, cells, headers, plan))
         return readers
 
-    def plan(self, sheet: Sheet, *, user: Any, filename: str, lock: bool, progress: Progress) -> ImportPlan:
+    def plan(self, sheet: Sheet, *, user: Any, filename: str, lock: bool) -> Steps:
+        """Check every row (a generator: yields progress, returns the :class:`ImportPlan`)."""
         plan = ImportPlan(kind=self.kind, filename=filename, total=len(sheet.rows))
         if self.needs_office and not user_office(user):
             plan.errors.append(
@@ -480,15 +471,19 @@ class Importer:
         if not readers:
             plan.errors.append(RowIssue(sheet.header_row + 1, "", _("The file has no data rows.")))
             return plan
-        self.check(readers, plan=plan, user=user, lock=lock, progress=progress)
+        yield from self.check(readers, plan=plan, user=user, lock=lock)
         plan.errors.sort(key=lambda i: i.row)
         plan.warnings.sort(key=lambda i: i.row)
         return plan
 
-    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool, progress: Progress) -> None:
+    def check(
+        self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool
+    ) -> Generator[Step, None, None]:
+        """Plan every row into ``plan``, yielding ``("check", done, total)`` between chunks."""
         raise NotImplementedError
 
-    def write(self, plan: ImportPlan, *, user: Any, progress: Progress) -> None:
+    def write(self, plan: ImportPlan, *, user: Any) -> Generator[Step, None, None]:
+        """Write the planned rows, yielding ``("write", done, total)`` between chunks."""
         raise NotImplementedError
 
     def change_reason(self, plan: ImportPlan) -> str:
@@ -499,7 +494,7 @@ def user_office(user: Any) -> Office | None:
     return getattr(user, "office", None) if user is not None else None
 
 
-def _actor(user: Any) -> Any:
+def actor_of(user: Any) -> Any:
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
@@ -516,38 +511,37 @@ def _file_error(importer: Importer, filename: str, exc: SheetError) -> ImportPla
     return plan
 
 
-def import_preview(
-    *, importer: Importer, data: bytes, filename: str, user: Any, progress: Progress | None = None
-) -> ImportPlan:
+def import_preview_steps(*, importer: Importer, data: bytes, filename: str, user: Any) -> Steps:
     """Check a file and say what importing it would do. Writes nothing."""
+    yield ("read", 0, 0)
     try:
         sheet = import_read(data=data, filename=filename)
     except SheetError as exc:
         return _file_error(importer, filename, exc)
-    return importer.plan(sheet, user=user, filename=filename, lock=False, progress=progress or _no_progress)
+    return (yield from importer.plan(sheet, user=user, filename=filename, lock=False))
 
 
-def import_commit(
-    *, importer: Importer, data: bytes, filename: str, user: Any, progress: Progress | None = None
-) -> ImportPlan:
+def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user: Any) -> Steps:
     """Check the file again under row locks and write it all in one transaction, or nothing.
 
     The check is repeated here (not trusted from the preview) because the records
     may have changed since; the matched rows are locked in primary-key order, so a
     concurrent edit waits instead of being overwritten, and two imports of
-    overlapping files cannot deadlock.
+    overlapping files cannot deadlock. The transaction stays open across the
+    yields: a consumer that stops early (a closed browser) closes the generator,
+    which rolls everything back.
     """
-    progress = progress or _no_progress
+    yield ("read", 0, 0)
     try:
         sheet = import_read(data=data, filename=filename)
     except SheetError as exc:
         return _file_error(importer, filename, exc)
     try:
         with transaction.atomic():
-            plan = importer.plan(sheet, user=user, filename=filename, lock=True, progress=progress)
+            plan = yield from importer.plan(sheet, user=user, filename=filename, lock=True)
             if not plan.ok:
                 return plan
-            importer.write(plan, user=user, progress=progress)
+            yield from importer.write(plan, user=user)
             if not plan.ok:
                 # A row failed while writing (a rule only the service knows): undo everything.
                 transaction.set_rollback(True)
@@ -568,133 +562,29 @@ def import_commit(
         return plan
 
 
-# --- Set-based writing with versions, history and the change feed --------------------
+def run_steps(steps: Steps, progress: Progress | None = None) -> ImportPlan:
+    """Drive a running import to its end, reporting each step to ``progress``."""
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        if progress is not None:
+            progress(*step)
 
 
-def bulk_write(
-    *,
-    model: type[models.Model],
-    creates: list[Any],
-    updates: list[Any],
-    update_fields: Iterable[str],
-    actor: Any,
-    reason: str,
-    progress: Progress,
-    m2m: dict[str, dict[Any, list[Any]]] | None = None,
-    done_before: int = 0,
-    total: int | None = None,
-) -> None:
-    """Insert ``creates`` and update ``updates`` with what ``record_save`` would also do.
-
-    Each updated instance's version is bumped by one here; every written row gets
-    a history row (user, reason, time) and its change-feed entry, in batches.
-    ``m2m`` maps a many-to-many field to ``{pk: [related…]}``: those sets replace
-    the current ones, and their history is written with the row's history.
-    """
-    now = timezone.now()
-    history = model.history  # type: ignore[attr-defined]
-    m2m = m2m or {}
-    total = total if total is not None else len(creates) + len(updates)
-    done = done_before
-    fields = sorted(set(update_fields) | {"version", "updated_at"})
-    for obj in updates:
-        obj.version += 1
-        obj.updated_at = now
-    for batch, created in [(b, True) for b in chunked(creates, CHUNK)] + [(b, False) for b in chunked(updates, CHUNK)]:
-        if created:
-            model._default_manager.bulk_create(batch)
-        else:
-            model._default_manager.bulk_update(batch, fields)
-        _write_m2m(model, batch, m2m, created=created)
-        rows = history.bulk_history_create(
-            batch, update=not created, default_user=actor, default_change_reason=reason, default_date=now
-        )
-        _write_m2m_history(model, rows, m2m, batch)
-        for obj in batch:
-            obj.__dict__.pop("_prefetched_objects_cache", None)
-        if m2m:
-            prefetch_related_objects(batch, *m2m.keys())
-        changes_record(objects=batch)
-        done += len(batch)
-        progress("write", done, total)
+def import_preview(
+    *, importer: Importer, data: bytes, filename: str, user: Any, progress: Progress | None = None
+) -> ImportPlan:
+    """:func:`import_preview_steps` run to its end."""
+    return run_steps(import_preview_steps(importer=importer, data=data, filename=filename, user=user), progress)
 
 
-def _write_m2m(
-    model: type[models.Model], batch: list[Any], m2m: dict[str, dict[Any, list[Any]]], *, created: bool
-) -> None:
-    for name, wanted in m2m.items():
-        m2m_field = model._meta.get_field(name)
-        through = m2m_field.remote_field.through
-        source = m2m_field.m2m_field_name()
-        target = m2m_field.m2m_reverse_field_name()
-        pks = [obj.pk for obj in batch if obj.pk in wanted]
-        if not pks:
-            continue
-        if not created:
-            through.objects.filter(**{f"{source}__in": pks}).delete()
-        through.objects.bulk_create(
-            [through(**{f"{source}_id": pk, f"{target}_id": rel.pk}) for pk in pks for rel in wanted[pk]]
-        )
-
-
-def _write_m2m_history(
-    model: type[models.Model], rows: Sequence[Any], m2m: dict[str, dict[Any, list[Any]]], batch: list[Any]
-) -> None:
-    """History rows of the many-to-many sets, as simple-history writes them on a save:
-    a copy of each through row (its id included) tied to the new history row."""
-    if not m2m or not rows:
-        return
-    history_model = model.history.model  # type: ignore[attr-defined]
-    pks = [obj.pk for obj in batch]
-    for name in m2m:
-        m2m_history = apps.get_model(history_model._meta.app_label, f"{history_model.__name__}_{name}")
-        m2m_field = model._meta.get_field(name)
-        through = m2m_field.remote_field.through
-        source = m2m_field.m2m_field_name()
-        target = m2m_field.m2m_reverse_field_name()
-        current: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)
-        for through_id, src, dst in through.objects.filter(**{f"{source}_id__in": pks}).values_list(
-            "id", f"{source}_id", f"{target}_id"
-        ):
-            current[src].append((through_id, dst))
-        items = [
-            m2m_history(**{"history": row, "id": through_id, f"{source}_id": row.id, f"{target}_id": dst})
-            for row in rows
-            if row.pk is not None  # a database that does not return ids from bulk inserts
-            for through_id, dst in current.get(row.id, [])
-        ]
-        m2m_history.objects.bulk_create(items)
-
-
-def _current_m2m(model: type[models.Model], name: str, pks: list[Any]) -> dict[Any, list[Any]]:
-    if not pks:
-        return {}
-    m2m_field = model._meta.get_field(name)
-    through = m2m_field.remote_field.through
-    source = m2m_field.m2m_field_name()
-    target = m2m_field.m2m_reverse_field_name()
-    result: dict[Any, list[Any]] = defaultdict(list)
-    for batch in chunked(pks):
-        for src, dst in through.objects.filter(**{f"{source}_id__in": batch}).values_list(
-            f"{source}_id", f"{target}_id"
-        ):
-            result[src].append(dst)
-    return result
-
-
-def _diff(instance: Any, values: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in values.items() if getattr(instance, name) != value}
-
-
-# --- Enterprises ------------------------------------------------------------------------
-
-_OWNERSHIP_WORDS = {
-    Enterprise.Ownership.STATE: ("国有", "国企", "国有企业", "央企", "state-owned", "soe"),
-    Enterprise.Ownership.PRIVATE: ("民营", "私营", "民营企业", "民企", "私营企业"),
-    Enterprise.Ownership.FOREIGN: ("外资", "外商投资", "外商独资", "外资企业", "foreign-invested"),
-    Enterprise.Ownership.JOINT: ("合资", "中外合资", "合资企业", "joint venture", "jv"),
-    Enterprise.Ownership.OTHER: ("其他", "其它"),
-}
+def import_commit(
+    *, importer: Importer, data: bytes, filename: str, user: Any, progress: Progress | None = None
+) -> ImportPlan:
+    """:func:`import_commit_steps` run to its end."""
+    return run_steps(import_commit_steps(importer=importer, data=data, filename=filename, user=user), progress)
 
 
 def labels_in_every_language(choices: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
@@ -707,465 +597,5 @@ def labels_in_every_language(choices: Sequence[tuple[str, Any]]) -> list[tuple[s
     return result
 
 
-def ownership_from_text(text: str) -> str | None:
-    """The ownership code for a code, a label in either language, or a common Chinese word."""
-    key = header_key(text)
-    for value, label in [(v, v) for v, _l in Enterprise.Ownership.choices] + labels_in_every_language(
-        Enterprise.Ownership.choices
-    ):
-        if key == header_key(label):
-            return value
-    for value, words in _OWNERSHIP_WORDS.items():
-        if key in {header_key(w) for w in words}:
-            return value
-    return None
-
-
-OWNERSHIP_HELP = gettext_lazy("state 国有, private 民营, foreign 外资, joint_venture 合资, other 其他")
-
-ENTERPRISE_COLUMNS: tuple[Column, ...] = (
-    Column(
-        "id",
-        "系统编号",
-        "ID",
-        help=gettext_lazy("Leave blank for a new enterprise; an exported file carries it."),
-        width=38,
-    ),
-    Column("name", "企业名称", "Name", ("名称", "企业", "company name"), required=True, width=36),
-    Column("name_en", "英文名称", "English name", ("name (english)",), width=30),
-    Column(
-        "credit_code",
-        "统一社会信用代码",
-        "Credit code",
-        ("信用代码", "社会信用代码", "unified social credit code", "uscc"),
-        help=gettext_lazy("18 characters with a check digit; an existing enterprise with this code is updated."),
-        width=22,
-    ),
-    Column("ownership", "企业性质", "Ownership", ("所有制", "企业类型", "所有制性质"), help=OWNERSHIP_HELP),
-    Column("province", "省份", "Province", ("省",)),
-    Column("city", "城市", "City", ("市", "地市")),
-    Column(
-        "registered_capital",
-        "注册资本（元）",
-        "Registered capital (CNY)",
-        ("注册资本", "registered capital"),
-        kind="money",
-        width=20,
-    ),
-    Column(
-        "registered_capital_wan",
-        "注册资本（万元）",
-        "Registered capital (10k CNY)",
-        ("registered capital (万元)", "registered capital (wan)"),
-        kind="money",
-        help=gettext_lazy("Used only when the CNY column is blank."),
-        width=20,
-    ),
-    Column("website", "网址", "Website", ("官网", "网站", "url"), width=28),
-    Column(
-        "capabilities",
-        "可供环节",
-        "Capabilities",
-        ("环节", "能力", "stages", "capability stages"),
-        help=gettext_lazy("Stage codes separated by commas (chain/stage when a code is in several chains)."),
-        width=30,
-    ),
-    Column("external_id", "外部编号", "External id", ("外部id", "external"), width=20),
-    Column("source", "来源", "Source", width=30),
-    Column("office", "创建办公室", "Created by office", read_only=True),
-    Column("version", "版本", "Version", read_only=True, kind="number", width=8),
-    Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
-)
-
-_ENTERPRISE_TEXT = ("name", "name_en", "province", "city", "website", "source")
-
-
-class EnterpriseImporter(Importer):
-    """The shared enterprise directory: created with the importer's office, matched by id, external id or code."""
-
-    kind = "enterprises"
-    model = Enterprise
-    verbose_name = gettext_lazy("Enterprises 企业")
-    columns = ENTERPRISE_COLUMNS
-    needs_office = False
-    change_perms = ("crm.add_enterprise", "crm.change_enterprise")
-
-    def _values(self, r: RowReader, stages: StageResolver) -> dict[str, Any] | None:
-        values: dict[str, Any] = {}
-        for name in _ENTERPRISE_TEXT:
-            if r.has(name):
-                text = r.text(name)
-                if name == "website" and not re.match(r"^[a-z][a-z0-9+.\-]*://", text, re.I):
-                    text = "http://" + text
-                values[name] = r.clean(Enterprise, name, text)
-        if not r.has("name"):
-            r.error("name", _("The enterprise name is required."))
-        if r.has("credit_code"):
-            code = normalize_credit_code(r.text("credit_code"))
-            error = credit_code_error(code) if code else None
-            if error:
-                r.error("credit_code", _("Credit code %(code)s %(error)s.") % {"code": code, "error": error})
-            else:
-                values["credit_code"] = code
-        if r.has("ownership"):
-            ownership = ownership_from_text(r.text("ownership"))
-            if ownership is None:
-                r.error(
-                    "ownership",
-                    _("Unknown ownership “%(value)s”; use one of: %(choices)s.")
-                    % {"value": r.text("ownership"), "choices": OWNERSHIP_HELP},
-                )
-            values["ownership"] = ownership
-        capital = r.amount("registered_capital", wan_key="registered_capital_wan")
-        if capital is not None:
-            key = "registered_capital" if r.has("registered_capital") else "registered_capital_wan"
-            values["registered_capital"] = r.clean(Enterprise, "registered_capital", capital, key=key)
-        if r.has("external_id"):
-            values["external_id"] = r.clean(Enterprise, "external_id", r.text("external_id"))
-        if r.has("capabilities"):
-            resolved = stages.resolve(r, "capabilities")
-            if resolved is not None:
-                values["stages"] = resolved
-        return None if r.bad else values
-
-    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool, progress: Progress) -> None:
-        office = user_office(user)
-        stages = StageResolver(code for r in readers for code in r.codes("capabilities"))
-        parsed: list[tuple[RowReader, dict[str, Any] | None, uuid.UUID | None]] = []
-        for r in readers:
-            parsed.append((r, self._values(r, stages), r.uuid("id")))
-        # Everything the rows could match, a few queries for the whole file.
-        ids = {pk for _r, _v, pk in parsed if pk}
-        codes = {v["credit_code"] for _r, v, _pk in parsed if v and v.get("credit_code")}
-        externals = {v["external_id"] for _r, v, _pk in parsed if v and v.get("external_id")} if office else set()
-        names = {
-            normalize_name(v["name"])
-            for _r, v, pk in parsed
-            if v and v.get("name") and not pk and not v.get("credit_code") and not v.get("external_id")
-        }
-        base = Enterprise.objects.all()
-        found: dict[Any, Enterprise] = {}
-        for e in fetch_in(base, "pk", ids, lock=lock):
-            found[e.pk] = e
-        for e in fetch_in(base, "credit_code", codes, lock=lock):
-            found[e.pk] = e
-        if office:
-            for e in fetch_in(base.filter(office=office), "external_id", externals, lock=lock):
-                found[e.pk] = e
-        for e in fetch_in(base.filter(merged_into__isnull=True), "name_normalized", names, lock=lock):
-            found[e.pk] = e
-        survivors = {e.merged_into_id for e in found.values() if e.merged_into_id} - set(found)
-        for e in fetch_in(base, "pk", survivors, lock=lock):
-            found[e.pk] = e
-        by_code = {e.credit_code: e for e in found.values() if e.credit_code}
-        by_external = {
-            e.external_id: e for e in found.values() if office and e.office_id == office.pk and e.external_id
-        }
-        by_name: dict[str, list[Enterprise]] = defaultdict(list)
-        for e in found.values():
-            if not e.merged_into_id:
-                by_name[e.name_normalized].append(e)
-        current_stages = _current_m2m(Enterprise, "stages", list(found))
-
-        seen = FileDuplicates()
-        names_seen: dict[str, tuple[int, str | None]] = {}
-        for done, (r, values, pk) in enumerate(parsed, start=1):
-            if values is not None:
-                self._plan_row(r, values, pk, plan, office, found, by_code, by_external, by_name, seen, names_seen)
-            if done % CHUNK == 0 or done == len(parsed):
-                progress("check", done, len(parsed))
-        self._stage_changes(plan, current_stages)
-
-    def _plan_row(
-        self,
-        r: RowReader,
-        values: dict[str, Any],
-        pk: uuid.UUID | None,
-        plan: ImportPlan,
-        office: Office | None,
-        found: dict[Any, Enterprise],
-        by_code: dict[str, Enterprise],
-        by_external: dict[str, Enterprise],
-        by_name: dict[str, list[Enterprise]],
-        seen: FileDuplicates,
-        names_seen: dict[str, tuple[int, str | None]],
-    ) -> None:
-        code = values.get("credit_code")
-        external = values.get("external_id") if office else None
-        if values.get("external_id") and not office:
-            r.warn("external_id", _("Your account belongs to no office, so the external id is not stored."))
-            values.pop("external_id")
-        dup_message = _("Same %(what)s as row %%(row)s: each enterprise may appear only once in the file.")
-        repeated = seen.seen(r, "id", "id", pk, dup_message % {"what": _("id")})
-        repeated |= seen.seen(r, "credit_code", "code", code, dup_message % {"what": _("credit code")})
-        repeated |= seen.seen(r, "external_id", "external", external, dup_message % {"what": _("external id")})
-        key = normalize_name(values.get("name") or "")
-        first = names_seen.get(key)
-        # Two rows of one name are one enterprise twice, unless two different credit codes say otherwise.
-        if key and first and not repeated and not (code and first[1] and code != first[1]):
-            r.error(
-                "name",
-                _("Same name as row %(row)s: each enterprise may appear only once in the file.") % {"row": first[0]},
-            )
-        if key:
-            names_seen.setdefault(key, (r.number, code))
-
-        # Which existing enterprise the row means; keys that disagree are an error.
-        candidates: dict[str, Enterprise] = {}
-        if pk:
-            if pk in found:
-                candidates["id"] = found[pk]
-            else:
-                r.error("id", _("No enterprise has this id."))
-        if external and external in by_external:
-            candidates["external_id"] = by_external[external]
-        if code and code in by_code:
-            candidates["credit_code"] = by_code[code]
-        targets = {e.pk for e in candidates.values()}
-        if len(targets) > 1:
-            described = ", ".join(f"{r.headers.get(k, k)} → {e.name}" for k, e in candidates.items())
-            r.error(
-                next(iter(candidates)),
-                _("The row's keys point at different enterprises: %(which)s.") % {"which": described},
-            )
-        target = next(iter(candidates.values()), None)
-        matched_by_name = False
-        if target is None and not pk and not code and not external:
-            same_name = by_name.get(key, [])
-            if len(same_name) > 1:
-                r.error("name", _("Several enterprises are named like this; give the credit code or id."))
-            elif same_name:
-                target, matched_by_name = same_name[0], True
-        if target is not None and target.merged_into_id:
-            survivor = found[target.merged_into_id]
-            r.warn(
-                "name",
-                _("“%(old)s” was merged into “%(new)s”; the row updates “%(new)s”.")
-                % {"old": target.name, "new": survivor.name},
-            )
-            target = survivor
-        if target is not None:
-            seen.seen(
-                r,
-                "name",
-                "target",
-                target.pk,
-                _("Same enterprise as row %(row)s: each enterprise may appear only once in the file."),
-            )
-            if code and code in by_code and by_code[code].pk != target.pk:
-                r.error(
-                    "credit_code",
-                    _("Credit code %(code)s already belongs to “%(name)s”.")
-                    % {"code": code, "name": by_code[code].name},
-                )
-            if external and external in by_external and by_external[external].pk != target.pk:
-                r.error(
-                    "external_id",
-                    _("External id %(id)s already belongs to “%(name)s”.")
-                    % {"id": external, "name": by_external[external].name},
-                )
-            if matched_by_name:
-                r.warn("name", _("Matched the existing enterprise by name."))
-        if r.bad:
-            return
-        stages = values.pop("stages", None)
-        label = values.get("name") or ""
-        if target is None:
-            enterprise = Enterprise(office=office, version=1, **values)
-            _prepare_names(enterprise)
-            row = PlannedRow(r.number, CREATE, label, instance=enterprise)
-            if stages is not None:
-                row.m2m["stages"] = stages
-            plan.rows.append(row)
-            return
-        if values.get("external_id") and target.office_id != (office.pk if office else None):
-            if target.external_id != values["external_id"]:
-                r.warn(
-                    "external_id", _("This enterprise was created by another office; its external id is not changed.")
-                )
-            values.pop("external_id")
-        changes = _diff(target, values)
-        row = PlannedRow(r.number, UPDATE if changes else UNCHANGED, label, instance=target, changes=changes)
-        if stages is not None:
-            row.m2m["stages"] = stages
-        plan.rows.append(row)
-
-    def _stage_changes(self, plan: ImportPlan, current: dict[Any, list[Any]]) -> None:
-        for row in plan.rows:
-            if row.action == CREATE or "stages" not in row.m2m:
-                continue
-            wanted = {s.pk for s in row.m2m["stages"]}
-            if wanted == set(current.get(row.instance.pk, [])):
-                del row.m2m["stages"]
-            else:
-                row.changes["stages"] = row.m2m["stages"]
-                row.action = UPDATE
-
-    def write(self, plan: ImportPlan, *, user: Any, progress: Progress) -> None:
-        creates = [row.instance for row in plan.rows if row.action == CREATE]
-        updates = []
-        fields: set[str] = set()
-        for row in plan.rows:
-            if row.action != UPDATE:
-                continue
-            for name, value in row.changes.items():
-                if name != "stages":
-                    setattr(row.instance, name, value)
-                    fields.add(name)
-            if "name" in row.changes:
-                _prepare_names(row.instance)
-                fields |= {"name_pinyin", "name_initials", "name_normalized"}
-            updates.append(row.instance)
-        stage_sets = {row.instance.pk: row.m2m["stages"] for row in plan.rows if "stages" in row.m2m}
-        # A credit code moving from one row's enterprise to another's would clash mid-way;
-        # the plan refuses that, so the unique index only guards against concurrent writers.
-        bulk_write(
-            model=Enterprise,
-            creates=creates,
-            updates=updates,
-            update_fields=fields,
-            actor=_actor(user),
-            reason=self.change_reason(plan),
-            progress=progress,
-            m2m={"stages": stage_sets} if stage_sets else None,
-        )
-
-
-def _prepare_names(enterprise: Enterprise) -> None:
-    """The search and duplicate keys ``crm.services`` keeps on every enterprise."""
-    enterprise.name_pinyin = name_pinyin(enterprise.name)
-    enterprise.name_initials = name_initials(enterprise.name)
-    enterprise.name_normalized = normalize_name(enterprise.name)
-
-
-# --- Contacts ---------------------------------------------------------------------------
-
-CONTACT_COLUMNS: tuple[Column, ...] = (
-    Column("id", "系统编号", "ID", width=38),
-    Column(
-        "enterprise_name", "企业名称", "Enterprise", ("企业", "单位", "公司", "所在企业", "enterprise name"), width=36
-    ),
-    Column(
-        "enterprise_credit_code",
-        "统一社会信用代码",
-        "Enterprise credit code",
-        ("企业信用代码", "信用代码", "credit code"),
-        width=22,
-    ),
-    Column("enterprise_id", "企业系统编号", "Enterprise ID", width=38),
-    Column("name", "姓名", "Name", ("联系人", "联系人姓名", "contact", "contact name"), required=True),
-    Column("title", "职务", "Title", ("职位", "job title", "position")),
-    Column("phone", "电话", "Phone", ("手机", "联系电话", "手机号", "mobile", "telephone"), width=18),
-    Column("email", "电子邮箱", "E-mail", ("邮箱", "电子邮件", "email", "mail"), width=26),
-    Column("wechat", "微信", "WeChat", ("微信号", "wechat id")),
-    Column("external_id", "外部编号", "External id", ("外部id", "external"), width=20),
-    Column("office", "办公室", "Office", read_only=True),
-    Column("version", "版本", "Version", read_only=True, kind="number", width=8),
-    Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
-)
-
-_CONTACT_TEXT = ("name", "title", "phone", "email", "wechat", "external_id")
-
-
-class ContactImporter(Importer):
-    """Contacts of the importer's office, attached to enterprises of the directory."""
-
-    kind = "contacts"
-    model = Contact
-    verbose_name = gettext_lazy("Contacts 联系人")
-    columns = CONTACT_COLUMNS
-    change_perms = ("crm.add_contact", "crm.change_contact")
-
-    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool, progress: Progress) -> None:
-        from crm.access import scope_for_user
-
-        office = user_office(user)
-        enterprises = EnterpriseResolver(
-            readers, id_key="enterprise_id", code_key="enterprise_credit_code", name_key="enterprise_name"
-        )
-        parsed = []
-        for r in readers:
-            values = {name: r.clean(Contact, name, r.text(name)) for name in _CONTACT_TEXT if r.has(name)}
-            if not r.has("name"):
-                r.error("name", _("The contact's name is required."))
-            enterprise = enterprises.resolve(r)
-            parsed.append((r, values, r.uuid("id"), enterprise))
-        scoped = scope_for_user(Contact.objects.all(), user=user)
-        found: dict[Any, Contact] = {}
-        for c in fetch_in(scoped, "pk", {pk for _r, _v, pk, _e in parsed if pk}, lock=lock):
-            found[c.pk] = c
-        externals = {v["external_id"] for _r, v, _pk, _e in parsed if v.get("external_id")}
-        by_external = {
-            c.external_id: c
-            for c in fetch_in(Contact.objects.filter(office=office), "external_id", externals, lock=lock)
-        }
-        natural_enterprises = {e.pk for _r, v, pk, e in parsed if e and not pk and not v.get("external_id")}
-        by_natural: dict[tuple[Any, str], list[Contact]] = defaultdict(list)
-        for c in fetch_in(Contact.objects.filter(office=office), "enterprise_id", natural_enterprises, lock=lock):
-            by_natural[(c.enterprise_id, c.name)].append(c)
-
-        seen = FileDuplicates()
-        dup = _("Same %(what)s as row %%(row)s: each contact may appear only once in the file.")
-        for done, (r, values, pk, enterprise) in enumerate(parsed, start=1):
-            external = values.get("external_id")
-            seen.seen(r, "id", "id", pk, dup % {"what": _("id")})
-            seen.seen(r, "external_id", "external", external, dup % {"what": _("external id")})
-            if enterprise and values.get("name"):
-                seen.seen(
-                    r, "name", "natural", (enterprise.pk, values["name"]), dup % {"what": _("enterprise and name")}
-                )
-            target = None
-            if pk:
-                target = found.get(pk)
-                if target is None:
-                    r.error("id", _("No contact of yours has this id."))
-            elif external and external in by_external:
-                target = by_external[external]
-            elif enterprise and not external and values.get("name"):
-                same = by_natural.get((enterprise.pk, values["name"]), [])
-                if len(same) > 1:
-                    r.error("name", _("Your office has several contacts of this name at this enterprise; give the id."))
-                elif same:
-                    target = same[0]
-            if target and external and external in by_external and by_external[external].pk != target.pk:
-                r.error("external_id", _("External id %(id)s already belongs to another contact.") % {"id": external})
-            if not r.bad and enterprise is not None:
-                values["enterprise_id"] = enterprise.pk
-                label = f"{values.get('name') or (target.name if target else '')} · {enterprise.name}"
-                if target is None:
-                    contact = Contact(office=office, version=1, **values)
-                    plan.rows.append(PlannedRow(r.number, CREATE, label, instance=contact))
-                else:
-                    if (
-                        target.office_id != office.pk
-                        and values.get("external_id", target.external_id) != target.external_id
-                    ):
-                        r.warn(
-                            "external_id", _("This contact belongs to another office; its external id is not changed.")
-                        )
-                        values.pop("external_id")
-                    changes = _diff(target, values)
-                    plan.rows.append(
-                        PlannedRow(r.number, UPDATE if changes else UNCHANGED, label, instance=target, changes=changes)
-                    )
-            if done % CHUNK == 0 or done == len(parsed):
-                progress("check", done, len(parsed))
-
-    def write(self, plan: ImportPlan, *, user: Any, progress: Progress) -> None:
-        creates = [row.instance for row in plan.rows if row.action == CREATE]
-        updates, fields = [], set()
-        for row in plan.rows:
-            if row.action == UPDATE:
-                for name, value in row.changes.items():
-                    setattr(row.instance, name, value)
-                    fields.add("enterprise" if name == "enterprise_id" else name)
-                updates.append(row.instance)
-        bulk_write(
-            model=Contact,
-            creates=creates,
-            updates=updates,
-            update_fields=fields,
-            actor=_actor(user),
-            reason=self.change_reason(plan),
-            progress=progress,
-        )
+def diff_values(instance: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if getattr(instance, name) != value}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,30 +23,30 @@ from django.utils.translation import gettext_lazy
 
 from chains.models import Park
 from crm.access import scope_for_user
+from crm.contact_imports import ContactImporter
+from crm.enterprise_imports import EnterpriseImporter
 from crm.imports import (
     CHUNK,
     CREATE,
     UNCHANGED,
     UPDATE,
     Column,
-    ContactImporter,
-    EnterpriseImporter,
     EnterpriseResolver,
     FileDuplicates,
     Importer,
     ImportPlan,
     PlannedRow,
-    Progress,
     RowIssue,
     RowReader,
     StageResolver,
-    _current_m2m,
+    Step,
     fetch_in,
     labels_in_every_language,
     user_office,
 )
 from crm.models import User
 from crm.records import DuplicateRecord, VersionConflict
+from crm.records_bulk import current_m2m
 from crm.spreadsheets import header_key
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
@@ -156,7 +157,7 @@ class ProjectImporter(Importer):
     columns = PROJECT_COLUMNS
     change_perms = ("recruitment.add_project", "recruitment.change_project")
 
-    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool, progress: Progress) -> None:
+    def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool) -> Iterator[Step]:
         office = user_office(user)
         statuses = _choice_words(Status.choices, _EXTRA_STATUS_WORDS)
         priorities = _choice_words(Priority.choices, _PRIORITY_WORDS)
@@ -226,7 +227,7 @@ class ProjectImporter(Importer):
         for p in fetch_in(own, "enterprise_id", natural_enterprises, lock=lock):
             by_natural[(p.enterprise_id, p.title)].append(p)
         matched = set(found) | {p.pk for p in by_external.values()} | {p.pk for ps in by_natural.values() for p in ps}
-        current_stages = _current_m2m(Project, "stages", list(matched))
+        current_stages = current_m2m(Project, "stages", list(matched))
 
         seen = FileDuplicates()
         dup = _("Same %(what)s as row %%(row)s: each project may appear only once in the file.")
@@ -268,7 +269,7 @@ class ProjectImporter(Importer):
             if not r.bad:
                 self._plan_row(r, plan, target, values, stages, status, note, office, current_stages)
             if done % CHUNK == 0 or done == len(parsed):
-                progress("check", done, len(parsed))
+                yield ("check", done, len(parsed))
 
     def _plan_row(
         self,
@@ -320,7 +321,7 @@ class ProjectImporter(Importer):
             row.action = UPDATE
         plan.rows.append(row)
 
-    def write(self, plan: ImportPlan, *, user: Any, progress: Progress) -> None:
+    def write(self, plan: ImportPlan, *, user: Any) -> Iterator[Step]:
         office = user_office(user)
         actor = user if getattr(user, "is_authenticated", False) else None
         todo = [row for row in plan.rows if row.action != UNCHANGED]
@@ -341,7 +342,7 @@ class ProjectImporter(Importer):
             except (IllegalTransition, DuplicateRecord, VersionConflict) as exc:
                 plan.errors.append(RowIssue(row.row, "", str(exc)))
             if done % 100 == 0 or done == len(todo):
-                progress("write", done, len(todo))
+                yield ("write", done, len(todo))
 
     def _update(self, row: PlannedRow, *, actor: Any) -> None:
         data = {k: v for k, v in row.changes.items() if k not in ("stages", "status")}

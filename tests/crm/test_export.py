@@ -10,6 +10,7 @@ from django.contrib import admin
 from django.test import RequestFactory
 from openpyxl import load_workbook
 
+from crm.enterprise_imports import EnterpriseImporter
 from crm.exports import (
     CONTACT_EXPORTER,
     ENTERPRISE_EXPORTER,
@@ -18,7 +19,7 @@ from crm.exports import (
     export_response,
     export_xlsx_action,
 )
-from crm.imports import EnterpriseImporter, import_commit
+from crm.imports import import_commit
 from crm.models import Contact, Enterprise
 from crm.services import contact_create, enterprise_create
 from tests.factories import StageFactory, valid_credit_code

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from crm.imports import ContactImporter, import_commit, import_preview
+from crm.contact_imports import ContactImporter
+from crm.imports import import_commit, import_preview
 from crm.models import ChangeEntry, Contact
 from crm.services import contact_create, enterprise_create
 from tests.factories import valid_credit_code

@@ -9,7 +9,8 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from crm.imports import EnterpriseImporter, import_commit, import_preview
+from crm.enterprise_imports import EnterpriseImporter
+from crm.imports import import_commit, import_preview
 from crm.models import ChangeEntry, Enterprise
 from crm.services import enterprise_create
 from tests.factories import EnterpriseFactory, StageFactory, valid_credit_code
