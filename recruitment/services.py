@@ -57,10 +57,14 @@ def _apply(obj: Any, fields: Iterable[str], data: dict[str, Any]) -> None:
 
 
 def chain_role_for(*, park: Park, stages: Iterable[Stage]) -> str:
-    """The role a project at ``stages`` in ``park`` plays, from today's presences."""
+    """The role a project at ``stages`` in ``park`` plays, from today's presences.
+
+    Counted as the gap map counts them (``recruitment.gaps``): distinct enterprises,
+    merged duplicates left out, so the role always matches the status staff see.
+    """
     stage_ids = [s.pk for s in stages]
     counts = dict(
-        Presence.objects.filter(park=park, stage_id__in=stage_ids)
+        Presence.objects.filter(park=park, stage_id__in=stage_ids, enterprise__merged_into__isnull=True)
         .values("stage_id")
         .annotate(n=Count("enterprise", distinct=True))
         .values_list("stage_id", "n")
