@@ -542,6 +542,10 @@ def dashboard_build(
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:
+        # A row of another chain while a chain is chosen (projects in both) cannot be
+        # written as change-list parameters: a repeated parameter means "either".
+        if any(common.get(key, value) != value for key, value in extra.items()):
+            return None
         return link(Project, {**common, **extra})
 
     def rate_rows(figures: Figures, group: Mapping[str, str]) -> list[RateRow]:
