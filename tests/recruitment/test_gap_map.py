@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from recruitment.gap_map import (
     MARGIN,
     NODE_HEIGHT,
@@ -10,6 +12,7 @@ from recruitment.gap_map import (
     StageInput,
     display_status,
     layout_chain,
+    split_by_office,
     wrap_label,
 )
 
@@ -155,3 +158,17 @@ def test_display_status_shows_signed_projects_filling_a_gap() -> None:
     assert display_status("weak", being_filled=True) == "filling"
     assert display_status("covered", being_filled=True) == "covered"
     assert display_status("missing", being_filled=False) == "missing"
+
+
+@dataclass(frozen=True)
+class Ref:
+    title: str
+    office_id: int
+
+
+def test_split_by_office_shows_own_titles_and_counts_the_rest() -> None:
+    projects = [Ref("ours", 1), Ref("theirs", 2), Ref("also theirs", 3)]
+
+    assert split_by_office(projects, office_id=1, sees_everything=False) == ([Ref("ours", 1)], 2)
+    assert split_by_office(projects, office_id=None, sees_everything=False) == ([], 3)
+    assert split_by_office(projects, office_id=1, sees_everything=True) == (projects, 0)

@@ -1,0 +1,275 @@
+"""The chain gap map pages: the drawn graph, the stage panel, tenancy of project titles, candidates."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.models import Office
+from crm.roles import MANAGER, STAFF, role_assign
+from tests.factories import (
+    ChainFactory,
+    EnterpriseFactory,
+    OfficeFactory,
+    ParkFactory,
+    PresenceFactory,
+    ProjectFactory,
+    StageEdgeFactory,
+    StageFactory,
+    UserFactory,
+    ZoneFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def chain_world(provincial_office, park_office):  # type: ignore[no-untyped-def]
+    """A chain a → b → c with b also feeding d; Yangqu's plan wants a, b and c.
+
+    In Yangqu: a has two enterprises (covered), b one (weak), c none but a signed
+    project of the park office (being filled), d none (missing).
+    """
+    zone = ZoneFactory()
+    yangqu = ParkFactory(code="yangqu", name="阳曲产业园区", zone=zone)
+    xinzhou = ParkFactory(code="xinzhou", name="忻州经济开发区", zone=zone)
+    chain = ChainFactory(code="carbon-fibre", name="高端碳纤维产业链", zone=zone)
+    a, b, c, d = (
+        StageFactory(chain=chain, code=code, name=name, name_en=en, order=i)
+        for i, (code, name, en) in enumerate(
+            [
+                ("acrylonitrile", "丙烯腈", "Acrylonitrile"),
+                ("precursor", "聚丙烯腈原丝", "Polyacrylonitrile precursor filament"),
+                ("fibre", "高性能碳纤维", "High-performance carbon fibre"),
+                ("prepreg", "预浸料/预制件", "Prepreg or preforms"),
+            ]
+        )
+    )
+    for up, down in [(a, b), (b, c), (b, d)]:
+        StageEdgeFactory(upstream=up, downstream=down)
+    for stage in (a, b, c):
+        stage.target_parks.add(yangqu)
+    PresenceFactory(park=yangqu, stage=a)
+    PresenceFactory(park=yangqu, stage=a)
+    PresenceFactory(park=yangqu, stage=b, enterprise=EnterpriseFactory(name="山西腈纶原丝材料有限公司"))
+    filling = ProjectFactory(
+        office=park_office, park=yangqu, title="碳纤维扩产项目", status="signed", enterprise=EnterpriseFactory()
+    )
+    filling.stages.set([c])
+    courting = ProjectFactory(
+        office=provincial_office, park=yangqu, title="省厅原丝洽谈项目", status="lead", enterprise=EnterpriseFactory()
+    )
+    courting.stages.set([b])
+    # Candidates for c in Yangqu: capable of c, not present in Yangqu.
+    proven = EnterpriseFactory(name="太原高模碳纤维有限公司", registered_capital=10**9)
+    proven.stages.add(c, b)
+    PresenceFactory(park=xinzhou, stage=c, enterprise=proven)
+    courted = EnterpriseFactory(name="上海碳纤维有限公司")
+    courted.stages.add(c)
+    other_project = ProjectFactory(office=provincial_office, park=xinzhou, enterprise=courted, status="negotiating")
+    other_project.stages.set([d])
+    return {"zone": zone, "yangqu": yangqu, "xinzhou": xinzhou, "chain": chain, "stages": (a, b, c, d)}
+
+
+@pytest.fixture
+def manager(provincial_office):  # type: ignore[no-untyped-def]
+    user = UserFactory(office=provincial_office)
+    role_assign(user=user, role=MANAGER)
+    return user
+
+
+@pytest.fixture
+def park_staff(park_office):  # type: ignore[no-untyped-def]
+    user = UserFactory(office=park_office)
+    role_assign(user=user, role=STAFF)
+    return user
+
+
+def map_url(code: str = "carbon-fibre") -> str:
+    return reverse("reports:chain-map", args=[code])
+
+
+def stage_statuses(page: str) -> dict[str, str]:
+    return dict(re.findall(r'class="cr-stage[^"]*" data-stage="([^"]+)" data-status="([^"]+)"', page))
+
+
+def test_map_draws_every_stage_coloured_by_its_status_in_the_park(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    page = client.get(map_url(), {"park": "yangqu"}).content.decode()
+
+    assert stage_statuses(page) == {
+        "acrylonitrile": "covered",
+        "precursor": "weak",
+        "fibre": "filling",
+        "prepreg": "missing",
+    }
+    edges = set(re.findall(r'data-from="([^"]+)" data-to="([^"]+)"', page))
+    assert edges == {("acrylonitrile", "precursor"), ("precursor", "fibre"), ("precursor", "prepreg")}
+    assert "<svg" in page and 'id="chain-map"' in page
+    assert page.count('class="cr-ring"') == 3  # the three stages the plan wants in Yangqu
+
+
+def test_zone_view_counts_presences_in_any_park(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    page = client.get(map_url()).content.decode()
+
+    # "fibre" has the proven producer in Xinzhou: weak across the zone, and being filled in Yangqu.
+    assert stage_statuses(page)["fibre"] == "filling"
+    assert stage_statuses(page)["acrylonitrile"] == "covered"
+    assert "Current state across the zone" in page
+
+
+def test_clicking_a_stage_shows_enterprises_projects_and_ranked_candidates(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    response = client.get(map_url(), {"park": "yangqu", "stage": "fibre"})
+
+    detail = response.context["detail"]
+    assert [c["candidate"].name for c in detail["candidates"]] == ["太原高模碳纤维有限公司", "上海碳纤维有限公司"]
+    assert detail["candidates"][1]["candidate"].courted_by_other_office is False  # the manager's own office courts it
+    assert [p["title"] for p in detail["filling_projects"]] == ["碳纤维扩产项目"]
+    page = response.content.decode()
+    assert 'id="stage-candidates"' in page
+    assert "太原高模碳纤维有限公司" in page
+
+
+def test_candidates_courted_by_another_office_are_marked(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(park_staff)
+
+    response = client.get(map_url(), {"park": "yangqu", "stage": "fibre"})
+
+    courted = {
+        c["candidate"].name: c["candidate"].courted_by_other_office for c in response.context["detail"]["candidates"]
+    }
+    assert courted == {"太原高模碳纤维有限公司": False, "上海碳纤维有限公司": True}
+    assert "Courted by another office" in response.content.decode()
+
+
+def test_park_staff_see_titles_of_their_own_projects_and_only_a_count_of_others(
+    client, chain_world, park_staff
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(park_staff)
+
+    own = client.get(map_url(), {"park": "yangqu", "stage": "fibre"})
+    others = client.get(map_url(), {"park": "yangqu", "stage": "precursor"})
+
+    assert [p["title"] for p in own.context["detail"]["filling_projects"]] == ["碳纤维扩产项目"]
+    assert others.context["detail"]["open_projects"] == []
+    assert others.context["detail"]["open_hidden"] == 1
+    page = others.content.decode()
+    assert "省厅原丝洽谈项目" not in page
+    assert "1 project of another office" in page
+    assert "山西腈纶原丝材料有限公司" in page  # the enterprise directory is shared
+
+
+def test_provincial_staff_see_every_title(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    response = client.get(map_url(), {"park": "yangqu", "stage": "precursor"})
+
+    assert [p["title"] for p in response.context["detail"]["open_projects"]] == ["省厅原丝洽谈项目"]
+    assert response.context["detail"]["open_hidden"] == 0
+
+
+def test_stage_panel_fragment_is_the_panel_alone(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(park_staff)
+
+    response = client.get(reverse("reports:chain-map-stage", args=["carbon-fibre", "precursor"]), {"park": "yangqu"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in page
+    assert 'data-stage="precursor"' in page
+    assert "省厅原丝洽谈项目" not in page
+
+
+def test_zone_panel_lists_the_parks_instead_of_candidates(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    response = client.get(map_url(), {"stage": "fibre"})
+
+    detail = response.context["detail"]
+    assert detail["candidates"] == []
+    assert {p["code"] for p in detail["by_park"]} == {"yangqu", "xinzhou"}
+    assert 'id="stage-by-park"' in response.content.decode()
+
+
+def test_target_map_lists_what_to_recruit_in_the_park(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    response = client.get(map_url(), {"park": "yangqu"})
+
+    assert [r.stage_code for r in response.context["targeted"]] == ["acrylonitrile", "precursor", "fibre"]
+    assert [r.stage_code for r in response.context["to_recruit"]] == ["precursor", "fibre"]
+    matrix = {line["park"].code: [c.css for c in line["cells"]] for line in response.context["matrix"]}
+    assert matrix["yangqu"] == ["covered", "weak", "filling", "none"]
+    assert matrix["xinzhou"][2] == "weak"
+
+
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("no-such-chain", {}),
+        ("carbon-fibre", {"park": "no-such-park"}),
+        ("carbon-fibre", {"stage": "no-such-stage"}),
+    ],
+)
+def test_unknown_codes_answer_404(client, chain_world, manager, path, params) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    assert client.get(map_url(path), params).status_code == 404
+
+
+def test_staff_without_chain_permission_are_refused(client, chain_world, provincial_office) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(UserFactory(office=provincial_office, is_staff=True))
+
+    assert client.get(map_url()).status_code == 403
+    assert client.get(reverse("reports:chain-maps")).status_code == 403
+
+
+def test_chain_list_links_every_chain_with_its_zone_counts(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    response = client.get(reverse("reports:chain-maps"))
+
+    page = response.content.decode()
+    assert f'href="{map_url()}"' in page
+    [items] = response.context["sectors"].values()
+    counts = {key: n for key, _label, n in items[0]["counts"]}
+    assert counts == {"covered": 1, "weak": 1, "missing": 1, "filling": 1}
+
+
+def _grow(world, n: int) -> None:  # type: ignore[no-untyped-def]
+    a, b, c, d = world["stages"]
+    office = OfficeFactory(code=f"grow-{n}", kind=Office.Kind.PARTNER)
+    for i in range(n):
+        enterprise = EnterpriseFactory()
+        enterprise.stages.add(c, d)
+        PresenceFactory(park=world["xinzhou"], stage=(a, b, c, d)[i % 4], enterprise=enterprise)
+        project = ProjectFactory(
+            office=office, park=world["yangqu"], enterprise=enterprise, status=("lead", "signed")[i % 2]
+        )
+        project.stages.set([(b, c, d)[i % 3]])
+
+
+@pytest.mark.postgres
+def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+    params = {"park": "yangqu", "stage": "fibre"}
+    client.get(map_url(), params)
+    _grow(chain_world, 3)
+    with CaptureQueriesContext(connection) as small:
+        client.get(map_url(), params)
+    _grow(chain_world, 40)
+    with CaptureQueriesContext(connection) as large:
+        response = client.get(map_url(), params)
+
+    assert len(response.context["detail"]["candidates"]) > 20 - 1
+    assert len(small.captured_queries) == len(large.captured_queries)
+    assert len(large.captured_queries) <= 35, [q["sql"] for q in large.captured_queries]
