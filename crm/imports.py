@@ -54,12 +54,21 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from chains.models import Stage
+from chains.models import Park, Stage
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
 from crm.names import normalize_name
 from crm.records_bulk import chunked
-from crm.spreadsheets import Sheet, SheetError, header_key, sheet_read
+from crm.spreadsheets import (
+    CSV,
+    OutColumn,
+    Sheet,
+    SheetError,
+    header_key,
+    sheet_read,
+    sheet_write_csv,
+    sheet_write_xlsx,
+)
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)``; phases are ``read``, ``check`` and ``write``."""
@@ -599,3 +608,60 @@ def labels_in_every_language(choices: Sequence[tuple[str, Any]]) -> list[tuple[s
 
 def diff_values(instance: Any, values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if getattr(instance, name) != value}
+
+
+# --- Template files -------------------------------------------------------------------
+
+
+def import_template(*, importer: Importer, fmt: str) -> bytes:
+    """An empty file to fill in: the kind's headers (required ones marked ``*``); an .xlsx also
+    carries a sheet explaining each column and a sheet of park and stage codes."""
+    columns = importer.importable_columns()
+    out = [OutColumn(c.header() + ("*" if c.required else ""), "text", c.width) for c in columns]
+    if fmt == CSV:
+        return b"".join(sheet_write_csv(columns=out, rows=[]))
+    help_columns = [
+        OutColumn(_("Column"), width=26),
+        OutColumn(_("Also accepted"), width=40),
+        OutColumn(_("Required"), width=10),
+        OutColumn(_("Notes"), width=70),
+    ]
+    help_rows = [
+        [
+            c.header(),
+            ", ".join(dict.fromkeys(h for h in (c.zh, c.en, *c.aliases) if h != c.header())),
+            _("yes") if c.required else "",
+            str(c.help),
+        ]
+        for c in columns
+    ]
+    help_rows.append(["", "", "", ""])
+    help_rows.append(
+        [
+            _("Rows"),
+            "",
+            "",
+            _(
+                "The header is row 1; errors name the row number Excel shows. Blank cells leave existing values "
+                "unchanged. Nothing is imported while any row has an error."
+            ),
+        ]
+    )
+    code_columns = [
+        OutColumn(_("Code"), width=36),
+        OutColumn(_("Name"), width=30),
+        OutColumn(_("English name"), width=40),
+    ]
+    code_rows: list[list[Any]] = [[_("Parks"), "", ""]]
+    code_rows += [[p.code, p.name, p.name_en] for p in Park.objects.order_by("code")]
+    code_rows += [["", "", ""], [_("Stages (chain/stage)"), "", ""]]
+    code_rows += [
+        [f"{s.chain.code}/{s.code}", f"{s.chain.name} · {s.name}", s.name_en]
+        for s in Stage.objects.select_related("chain").order_by("chain__code", "order", "code")
+    ]
+    return sheet_write_xlsx(
+        columns=out,
+        rows=[],
+        title=str(importer.verbose_name),
+        extra_sheets=[(str(_("Help")), help_columns, help_rows), (str(_("Codes")), code_columns, code_rows)],
+    )

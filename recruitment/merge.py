@@ -106,7 +106,7 @@ def _move(records: Iterable[Any], *, survivor: Enterprise, actor: Any, reason: s
 def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any = None) -> MergeResult:
     """Merge ``duplicate`` into ``survivor`` (see the module docstring). Raises :class:`MergeRefused`."""
     if survivor.pk == duplicate.pk:
-        raise MergeRefused(_("An enterprise cannot be merged into itself."))
+        raise MergeRefused(merge_problem(survivor=survivor, duplicate=duplicate))
     if actor is not None and not merge_allowed(actor):
         raise MergeRefused(_("Only managers can merge enterprises."))
     rows = {
@@ -118,22 +118,10 @@ def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any 
     if survivor.pk not in rows or duplicate.pk not in rows:
         raise MergeRefused(_("One of the enterprises no longer exists."))
     keep, drop = rows[survivor.pk], rows[duplicate.pk]
-    if keep.merged_into_id:
-        raise MergeRefused(
-            _("“%(name)s” has itself been merged into another enterprise; merge into that one instead.")
-            % {"name": keep.name}
-        )
+    problem = merge_problem(survivor=keep, duplicate=drop)
+    if problem:
+        raise MergeRefused(problem)
     already = drop.merged_into_id == keep.pk
-    if drop.merged_into_id and not already:
-        raise MergeRefused(_("“%(name)s” has already been merged into another enterprise.") % {"name": drop.name})
-    if keep.credit_code and drop.credit_code and keep.credit_code != drop.credit_code:
-        raise MergeRefused(
-            _(
-                "The two enterprises have different credit codes (%(a)s, %(b)s): they are different legal "
-                "entities and are not merged."
-            )
-            % {"a": keep.credit_code, "b": drop.credit_code}
-        )
 
     result = MergeResult(survivor=keep, duplicate=drop, already_merged=already)
     moved_reason = _reason(_("Moved: %(dup)s merged into %(keep)s") % {"dup": _short(drop), "keep": _short(keep)})
@@ -159,16 +147,8 @@ def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any 
         # A repeat: only stragglers that arrived after the first merge were moved.
         return result
 
-    filled = {
-        name: getattr(drop, name)
-        for name in FILLABLE
-        if _blank(getattr(keep, name)) and not _blank(getattr(drop, name))
-    }
-    if keep.ownership == Enterprise.Ownership.OTHER and drop.ownership != Enterprise.Ownership.OTHER:
-        filled["ownership"] = drop.ownership
-    take_external = not keep.external_id and drop.external_id and keep.office_id == drop.office_id
-    if take_external:
-        filled["external_id"] = drop.external_id
+    filled = merge_fills(survivor=keep, duplicate=drop)
+    take_external = "external_id" in filled
 
     # The duplicate gives up its unique keys first, so the survivor can take them.
     drop.merged_into = keep
@@ -186,6 +166,40 @@ def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any 
     record_save(keep, actor=actor, created=False, validate=False, m2m={"stages": sorted(stages, key=lambda s: s.pk)})
     result.filled = sorted(filled)
     return result
+
+
+def merge_problem(*, survivor: Enterprise, duplicate: Enterprise) -> str | None:
+    """Why merging ``duplicate`` into ``survivor`` is refused, or None. Pure: the service asks it
+    again after locking the rows, the merge page before the user presses the button."""
+    if survivor.pk == duplicate.pk:
+        return _("An enterprise cannot be merged into itself.")
+    if survivor.merged_into_id:
+        return _("“%(name)s” has itself been merged into another enterprise; merge into that one instead.") % {
+            "name": survivor.name
+        }
+    if duplicate.merged_into_id and duplicate.merged_into_id != survivor.pk:
+        return _("“%(name)s” has already been merged into another enterprise.") % {"name": duplicate.name}
+    if survivor.credit_code and duplicate.credit_code and survivor.credit_code != duplicate.credit_code:
+        return _(
+            "The two enterprises have different credit codes (%(a)s, %(b)s): they are different legal "
+            "entities and are not merged."
+        ) % {"a": survivor.credit_code, "b": duplicate.credit_code}
+    return None
+
+
+def merge_fills(*, survivor: Enterprise, duplicate: Enterprise) -> dict[str, Any]:
+    """The duplicate's values the survivor takes: where the survivor's own are blank (ownership
+    "other" counts as blank; an external id only within the same office, where it is unique)."""
+    filled = {
+        name: getattr(duplicate, name)
+        for name in FILLABLE
+        if _blank(getattr(survivor, name)) and not _blank(getattr(duplicate, name))
+    }
+    if survivor.ownership == Enterprise.Ownership.OTHER and duplicate.ownership != Enterprise.Ownership.OTHER:
+        filled["ownership"] = duplicate.ownership
+    if not survivor.external_id and duplicate.external_id and survivor.office_id == duplicate.office_id:
+        filled["external_id"] = duplicate.external_id
+    return filled
 
 
 def _blank(value: Any) -> bool:
