@@ -174,7 +174,8 @@ class InteractionInline(TenantScopedMixin, ReadOnlyInlineMixin, admin.TabularInl
     verbose_name_plural = _("interactions (your office)")
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("staff", "project")
+        # Each row is named by ``Interaction.__str__``, which names the enterprise.
+        return super().get_queryset(request).select_related("staff", "project", "enterprise")
 
     @admin.display(description=_("summary"))
     def summary_short(self, obj: Interaction) -> str:
@@ -188,7 +189,7 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
     verbose_name_plural = _("presences in parks")
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("park", "stage__chain")
+        return super().get_queryset(request).select_related("enterprise", "park", "stage__chain")
 
 
 @admin.register(Enterprise)

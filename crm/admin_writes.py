@@ -220,22 +220,27 @@ class ServiceInlineMixin:
         return formset_class
 
     def save_rows(self, request: HttpRequest, formset: Any) -> None:
+        """Write each row through the services; record what changed as ``formset.save()``
+        would, for the admin's change message."""
         parent = formset.instance
         deleted = formset.deleted_forms if formset.can_delete else []
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for form in formset.initial_forms:
             if form.instance.pk is None:
                 continue
             try:
                 if form in deleted:
                     self.service_delete(request, form.instance)
+                    formset.deleted_objects.append(form.instance)
                 elif form.has_changed():
                     self.service_update(request, form.instance, form)
+                    formset.changed_objects.append((form.instance, form.changed_data))
             except SERVICE_ERRORS as exc:
                 raise ServiceRefused(as_validation_error(exc), form_prefix=form.prefix) from exc
         for form in formset.extra_forms:
             if not form.has_changed() or form in deleted:
                 continue
             try:
-                self.service_create(request, parent, form)
+                formset.new_objects.append(self.service_create(request, parent, form))
             except SERVICE_ERRORS as exc:
                 raise ServiceRefused(as_validation_error(exc), form_prefix=form.prefix) from exc

@@ -88,7 +88,8 @@ class FollowUpInline(TenantScopedMixin, ServiceInlineMixin, admin.TabularInline)
     ordering = ["due_at"]
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("assignee")
+        # The inline shows each row's name (``FollowUp.__str__`` names the project).
+        return super().get_queryset(request).select_related("assignee", "project")
 
     def service_create(self, request: HttpRequest, parent: models.Model, form: forms.ModelForm) -> FollowUp:
         data = form_data(form, ("kind", "due_at", "note"), only_changed=False)
@@ -111,7 +112,7 @@ class StatusChangeInline(crm_admin.ReadOnlyInlineMixin, admin.TabularInline):
     verbose_name_plural = _("status history")
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("changed_by")
+        return super().get_queryset(request).select_related("changed_by", "project")
 
 
 class ProjectInteractionInline(TenantScopedMixin, crm_admin.ReadOnlyInlineMixin, admin.TabularInline):
@@ -122,7 +123,7 @@ class ProjectInteractionInline(TenantScopedMixin, crm_admin.ReadOnlyInlineMixin,
     ordering = ["-occurred_at"]
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).select_related("staff")
+        return super().get_queryset(request).select_related("staff", "enterprise")
 
     @admin.display(description=_("summary"))
     def summary_short(self, obj: Interaction) -> str:

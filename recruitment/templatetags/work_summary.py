@@ -32,7 +32,8 @@ class WorkLink:
 PAGES: tuple[tuple[str, str, Any], ...] = (
     ("link-dashboard", "reports:dashboard", _("Pipeline dashboard")),
     ("link-chain-maps", "reports:chain-maps", _("Chain gap maps")),
-    ("link-import", "tools:import", _("Import enterprises and projects")),
+    ("link-import", "tools:import", _("Import from Excel or CSV")),
+    ("link-export", "tools:export", _("Export to Excel")),
     ("link-duplicates", "tools:duplicates", _("Duplicate enterprises")),
 )
 
