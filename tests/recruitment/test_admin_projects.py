@@ -377,7 +377,7 @@ def test_project_change_page_queries_do_not_grow_with_the_history(client, park_u
     project = _populate(park_office, park, stage, park_user, 1)[0]
     url = admin_url(Project, "change", project.pk)
     small = _queries(client, url)
-    for i in range(10):
+    for _ in range(10):
         interaction = InteractionFactory(office=park_office, enterprise=project.enterprise, project=project)
         interaction.contacts.add(ContactFactory(office=park_office, enterprise=project.enterprise))
         followup_create(office=park_office, project=project, assignee=park_user, due_at=timezone.now())
