@@ -293,6 +293,7 @@ class ContactAdmin(PinyinSearchMixin, OfficeRecordAdmin):
         "email",
         "wechat",
         "enterprise__name",
+        "enterprise__name_pinyin",
         "enterprise__name_initials",
         "enterprise__credit_code",
     ]
@@ -335,6 +336,7 @@ class InteractionAdmin(PinyinSearchMixin, OfficeRecordAdmin):
     search_fields = [
         "summary",
         "enterprise__name",
+        "enterprise__name_pinyin",
         "enterprise__name_initials",
         "enterprise__credit_code",
         "project__title",

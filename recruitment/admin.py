@@ -190,6 +190,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         "title",
         "enterprise__name",
         "enterprise__name_en",
+        "enterprise__name_pinyin",
         "enterprise__name_initials",
         "enterprise__credit_code",
         "external_id",
@@ -377,6 +378,14 @@ class FollowUpAdmin(crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
     def get_fieldsets(self, request: HttpRequest, obj=None):  # type: ignore[no-untyped-def]
         fieldsets = super().get_fieldsets(request, obj)
         return crm_admin.fieldsets_without(fieldsets, "office") if obj is None else fieldsets
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        """Follow-ups filter by whatever their projects' list filters by (park, chain, sector,
+        office, period), so a report can link to "the follow-ups behind this figure"."""
+        if lookup.startswith("project__"):
+            project_admin = self.admin_site.get_model_admin(Project)
+            return project_admin.lookup_allowed(lookup.removeprefix("project__"), value, request)
+        return super().lookup_allowed(lookup, value, request)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -384,3 +385,51 @@ def test_project_change_page_queries_do_not_grow_with_the_history(client, park_u
     project_transition(project=project, to="negotiating", actor=park_user)
     large = _queries(client, url)
     assert small == large, (small, large)
+
+
+# --- the filters report pages link with ----------------------------------------------------------
+
+
+def test_project_list_accepts_the_filters_reports_link_with(
+    client, provincial_user, park, stage, own_project, foreign_project
+):
+    sign_in_manager(client, provincial_user)
+    params = {
+        "park__id__exact": park.pk,
+        "park__zone__id__exact": park.zone_id,
+        "stages__chain__id__exact": stage.chain_id,
+        "stages__chain__sector__id__exact": stage.chain.sector_id,
+        "office__id__exact": own_project.office_id,
+        "status__in": "lead,screening",
+    }
+    response = client.get(admin_url(Project, "changelist"), params)
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == [own_project]
+
+
+def test_stale_filter_lists_open_projects_without_recent_interactions(client, park_user, own_project):
+    later = timezone.now() + timedelta(days=45)
+    with time_machine.travel(later):
+        sign_in(client, park_user)
+        response = client.get(admin_url(Project, "changelist"), {"stale": "1"})
+        assert list(response.context["cl"].result_list) == [own_project]
+        InteractionFactory(office=own_project.office, enterprise=own_project.enterprise, project=own_project)
+        response = client.get(admin_url(Project, "changelist"), {"stale": "1"})
+        assert list(response.context["cl"].result_list) == []
+
+
+def test_follow_up_list_filters_by_what_the_project_list_filters_by(
+    client, provincial_user, park, stage, own_project, foreign_project
+):
+    sign_in_manager(client, provincial_user)
+    params = {
+        "status__exact": "open",
+        "project__park__id__exact": park.pk,
+        "project__stages__chain__sector__id__exact": stage.chain.sector_id,
+        "project__office__id__exact": own_project.office_id,
+    }
+    response = client.get(admin_url(FollowUp, "changelist"), params)
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert rows and {f.project_id for f in rows} == {own_project.pk}
+    assert client.get(admin_url(FollowUp, "changelist"), {"project__enterprise__name": "x"}).status_code == 400
