@@ -18,6 +18,8 @@ from django.utils.translation import gettext_lazy
 from crm.imports import (
     CHUNK,
     CREATE,
+    KEY_EXTERNAL_ID,
+    KEY_ID,
     UNCHANGED,
     UPDATE,
     Column,
@@ -60,6 +62,7 @@ CONTACT_COLUMNS: tuple[Column, ...] = (
     Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
 )
 
+KEY_ENTERPRISE_AND_NAME = gettext_lazy("enterprise and name")
 _CONTACT_TEXT = ("name", "title", "phone", "email", "wechat", "external_id")
 
 
@@ -100,16 +103,15 @@ class ContactImporter(Importer):
         for c in fetch_in(Contact.objects.filter(office=office), "enterprise_id", natural_enterprises, lock=lock):
             by_natural[(c.enterprise_id, c.name)].append(c)
 
-        seen = FileDuplicates()
-        dup = _("Same %(what)s as row %%(row)s: each contact may appear only once in the file.")
+        seen = FileDuplicates(
+            gettext_lazy("Same %(what)s as row %(row)s: each contact may appear only once in the file.")
+        )
         for done, (r, values, pk, enterprise) in enumerate(parsed, start=1):
             external = values.get("external_id")
-            seen.seen(r, "id", "id", pk, dup % {"what": _("id")})
-            seen.seen(r, "external_id", "external", external, dup % {"what": _("external id")})
+            seen.seen(r, "id", "id", pk, KEY_ID)
+            seen.seen(r, "external_id", "external", external, KEY_EXTERNAL_ID)
             if enterprise and values.get("name"):
-                seen.seen(
-                    r, "name", "natural", (enterprise.pk, values["name"]), dup % {"what": _("enterprise and name")}
-                )
+                seen.seen(r, "name", "natural", (enterprise.pk, values["name"]), KEY_ENTERPRISE_AND_NAME)
             target = None
             if pk:
                 target = found.get(pk)

@@ -51,7 +51,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import translation
 from django.utils.functional import Promise
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from chains.models import Park, Stage
@@ -390,19 +390,28 @@ class EnterpriseResolver:
 
 
 class FileDuplicates:
-    """Remembers which row first used a key, to refuse a second row with the same key."""
+    """Remembers which row first used a key, to refuse a second row with the same key.
 
-    def __init__(self) -> None:
+    ``message`` has ``%(what)s`` (the key, e.g. "credit code") and ``%(row)s`` (the
+    first row); it is only translated and formatted when a duplicate turns up.
+    """
+
+    def __init__(self, message: str | Promise) -> None:
+        self.message = message
         self.first: dict[tuple[str, Any], int] = {}
 
-    def seen(self, reader: RowReader, column: str, kind: str, value: Any, message: str) -> bool:
+    def seen(self, reader: RowReader, column: str, kind: str, value: Any, what: str | Promise) -> bool:
         if value in (None, ""):
             return False
         first = self.first.setdefault((kind, value), reader.number)
         if first != reader.number:
-            reader.error(column, message % {"row": first})
+            reader.error(column, str(self.message) % {"what": what, "row": first})
             return True
         return False
+
+
+KEY_ID = gettext_lazy("id")
+KEY_EXTERNAL_ID = gettext_lazy("external id")
 
 
 # --- The importer base ---------------------------------------------------------------

@@ -28,6 +28,8 @@ from crm.enterprise_imports import EnterpriseImporter
 from crm.imports import (
     CHUNK,
     CREATE,
+    KEY_EXTERNAL_ID,
+    KEY_ID,
     UNCHANGED,
     UPDATE,
     Column,
@@ -116,6 +118,7 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
     Column("updated_at", "更新时间", "Updated at", read_only=True, kind="datetime", width=18),
 )
 
+KEY_PROJECT = gettext_lazy("project")
 _TEXT = ("title", "description", "external_id")
 _MONEY = ("planned_investment", "signed_amount", "funds_in_place", "expected_output_value")
 _EXTRA_STATUS_WORDS = {
@@ -229,13 +232,14 @@ class ProjectImporter(Importer):
         matched = set(found) | {p.pk for p in by_external.values()} | {p.pk for ps in by_natural.values() for p in ps}
         current_stages = current_m2m(Project, "stages", list(matched))
 
-        seen = FileDuplicates()
-        dup = _("Same %(what)s as row %%(row)s: each project may appear only once in the file.")
+        seen = FileDuplicates(
+            gettext_lazy("Same %(what)s as row %(row)s: each project may appear only once in the file.")
+        )
         for done, (r, values, pk, stages, status, note) in enumerate(parsed, start=1):
             external = values.get("external_id")
             enterprise = values.get("enterprise")
-            seen.seen(r, "id", "id", pk, dup % {"what": _("id")})
-            seen.seen(r, "external_id", "external", external, dup % {"what": _("external id")})
+            seen.seen(r, "id", "id", pk, KEY_ID)
+            seen.seen(r, "external_id", "external", external, KEY_EXTERNAL_ID)
             target = None
             if pk:
                 target = found.get(pk)
@@ -252,7 +256,7 @@ class ProjectImporter(Importer):
                 elif same:
                     target = same[0]
             if target is not None:
-                seen.seen(r, "title", "target", target.pk, dup % {"what": _("project")})
+                seen.seen(r, "title", "target", target.pk, KEY_PROJECT)
                 if external and external in by_external and by_external[external].pk != target.pk:
                     r.error(
                         "external_id", _("External id %(id)s already belongs to another project.") % {"id": external}

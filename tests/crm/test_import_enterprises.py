@@ -202,3 +202,24 @@ def test_not_a_spreadsheet_is_a_file_level_error(park_user):
     plan = import_preview(importer=IMPORTER, data=b"\x00\x01", filename="x.xls", user=park_user)
     assert plan.errors[0].row == 1
     assert ".xlsx" in plan.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "太原钢铁集团有限公司",
+        "重庆长安汽车股份有限公司",
+        "银行行长",
+        "乐山乐器厂",
+        "朝阳区朝阳路",
+        "TCL华星光电",
+        "山西 钢科（太原）",
+        "Shanxi Steel Co., Ltd.",
+        "",
+    ],
+)
+def test_pinyin_keys_equal_the_directorys_own(name):
+    from crm.enterprise_imports import pinyin_keys
+    from crm.names import name_initials, name_pinyin
+
+    assert pinyin_keys(name) == (name_pinyin(name), name_initials(name))
