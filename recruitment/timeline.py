@@ -40,6 +40,14 @@ class TimelineEntry:
         return self.at > timezone.now()
 
 
+def _follow_up_moment(follow_up: FollowUp) -> datetime:
+    """A done follow-up happened when it was done; any other is placed at its due time
+    (so open ones still to come stand at the top of the timeline)."""
+    if follow_up.status == FollowUp.Status.DONE and follow_up.completed_at is not None:
+        return follow_up.completed_at
+    return follow_up.due_at
+
+
 def _merge(
     interactions: models.QuerySet[Interaction],
     changes: models.QuerySet[ProjectStatusChange],
@@ -57,7 +65,7 @@ def _merge(
         for c in changes.select_related("project", "changed_by").order_by("-changed_at", "-created_at")[:limit]
     ]
     entries += [
-        TimelineEntry(at=f.due_at, kind=EntryKind.FOLLOW_UP, record=f, project=f.project)
+        TimelineEntry(at=_follow_up_moment(f), kind=EntryKind.FOLLOW_UP, record=f, project=f.project)
         for f in follow_ups.select_related("project", "assignee").order_by("-due_at")[:limit]
     ]
     entries.sort(key=lambda e: e.at, reverse=True)

@@ -45,15 +45,16 @@ def _url(name: str) -> str | None:
         return None
 
 
-def my_follow_ups_url(user) -> str | None:  # type: ignore[no-untyped-def]
-    """The "my follow-ups" page, or the follow-up list filtered to the user's open ones."""
+def my_follow_ups_urls(user) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+    """The "my follow-ups" page (all open, and past due only), or else the follow-up list
+    filtered to the user's open ones."""
     url = _url("admin:recruitment_myfollowup_changelist")
     if url:
-        return url
+        return url, f"{url}?{urlencode({'due': 'overdue'})}"
     url = _url("admin:recruitment_followup_changelist")
-    if url:
-        return f"{url}?{urlencode({'assignee__id__exact': user.pk, 'status__exact': FollowUp.Status.OPEN})}"
-    return None
+    if url and user.has_perm("recruitment.view_followup"):
+        return f"{url}?{urlencode({'assignee__id__exact': user.pk, 'status__exact': FollowUp.Status.OPEN})}", None
+    return None, None
 
 
 @register.inclusion_tag("admin/recruitment/includes/work_summary.html", takes_context=True)
@@ -61,8 +62,10 @@ def work_summary(context: template.Context) -> dict[str, Any]:
     request = context["request"]
     user = request.user
     links = [WorkLink(id=i, label=str(label), url=url) for i, name, label in PAGES if (url := _url(name))]
+    open_url, overdue_url = my_follow_ups_urls(user)
     return {
         "links": links,
         "counts": followup_counts_for_user(user=user),
-        "my_follow_ups_url": my_follow_ups_url(user) if user.has_perm("recruitment.view_followup") else None,
+        "my_follow_ups_url": open_url,
+        "my_overdue_url": overdue_url,
     }

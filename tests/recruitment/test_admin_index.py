@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -66,6 +67,16 @@ def test_index_shows_the_counts_and_links_to_my_follow_ups(client, park_user, my
     assert 'id="my-open-follow-ups" data-count="3"' in body
     assert 'id="my-overdue-follow-ups" data-count="1"' in body
     assert 'id="link-my-follow-ups"' in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_index_counts_agree_with_the_my_follow_ups_page_they_link_to(client, park_user, my_follow_ups):
+    sign_in(client, park_user)
+    body = client.get(reverse("admin:index")).content.decode()
+    open_url = re.search(r'href="([^"]+)" id="link-my-follow-ups"', body).group(1).replace("&amp;", "&")
+    overdue_url = re.search(r'href="([^"]+)" id="link-my-overdue-follow-ups"', body).group(1).replace("&amp;", "&")
+    assert client.get(open_url).context["cl"].result_count == 3
+    assert client.get(overdue_url).context["cl"].result_count == 1
 
 
 def test_index_links_to_the_dashboard_chain_maps_and_tools(client, park_user):
