@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import NamedTuple
 from uuid import UUID
 
 from django.utils.translation import gettext as _
@@ -85,17 +86,19 @@ class StageFacts:
     target_parks: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
-class PresenceFact:
-    """An enterprise present at a stage in a park (merged enterprises already left out)."""
+class PresenceFact(NamedTuple):
+    """An enterprise present at a stage in a park (merged enterprises already left out).
+
+    Facts are named tuples, not dataclasses: a zone holds tens of thousands of them
+    and they are built on every call.
+    """
 
     park_code: str
     stage_id: int
     enterprise: EnterpriseRef
 
 
-@dataclass(frozen=True)
-class ProjectFact:
+class ProjectFact(NamedTuple):
     """A project targeting a stage in a park (one fact per target stage)."""
 
     park_code: str
@@ -138,16 +141,13 @@ class StageGap:
 # --- Park and zone rows --------------------------------------------------------------
 
 
-def _project_sort_key(project: ProjectRef) -> tuple[str, str]:
-    return (project.title, str(project.id))
-
-
-def _enterprise_sort_key(enterprise: EnterpriseRef) -> tuple[str, str]:
-    return (enterprise.name, str(enterprise.id))
-
-
 class _Cells:
-    """Presences and projects indexed by (park, stage)."""
+    """Presences and projects indexed by (park, stage), and by stage across parks.
+
+    The facts are sorted once (enterprises by name, projects by title, then id),
+    so every cell, filled in that order, is already in display order. Sorting
+    input that the database returned in order costs one linear pass.
+    """
 
     def __init__(
         self,
@@ -156,24 +156,36 @@ class _Cells:
         *,
         filling_statuses: Collection[str],
         closed_statuses: Collection[str],
+        parks: Collection[str] | None = None,
     ) -> None:
         self.present: dict[tuple[str, int], dict[UUID, EnterpriseRef]] = defaultdict(dict)
         self.filling: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
         self.open: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
-        for p in presences:
-            self.present[(p.park_code, p.stage_id)][p.enterprise.id] = p.enterprise
-        for f in projects:
-            key = (f.park_code, f.stage_id)
-            if f.project.status in filling_statuses:
-                self.filling[key][f.project.id] = f.project
-            if f.project.status not in closed_statuses:
-                self.open[key][f.project.id] = f.project
+        # Across the parks in ``parks`` (the zone rows); keyed by stage id.
+        self.zone_present: dict[int, dict[UUID, EnterpriseRef]] = defaultdict(dict)
+        self.zone_filling: dict[int, dict[UUID, ProjectRef]] = defaultdict(dict)
+        self.zone_open: dict[int, dict[UUID, ProjectRef]] = defaultdict(dict)
+        in_zone = set(parks) if parks is not None else set()
+        for park, stage_id, enterprise in sorted(presences, key=lambda f: (f.enterprise.name, f.enterprise.id)):
+            self.present[(park, stage_id)][enterprise.id] = enterprise
+            if park in in_zone:
+                self.zone_present[stage_id][enterprise.id] = enterprise
+        for park, stage_id, project in sorted(projects, key=lambda f: (f.project.title, f.project.id)):
+            filling = project.status in filling_statuses
+            open_ = project.status not in closed_statuses
+            key = (park, stage_id)
+            if filling:
+                self.filling[key][project.id] = project
+            if open_:
+                self.open[key][project.id] = project
+            if park in in_zone:
+                if filling:
+                    self.zone_filling[stage_id][project.id] = project
+                if open_:
+                    self.zone_open[stage_id][project.id] = project
 
-    def union(self, table: Mapping[tuple[str, int], dict[UUID, object]], parks: Iterable[str], stage_id: int) -> dict:
-        merged: dict = {}
-        for park in parks:
-            merged.update(table.get((park, stage_id), {}))
-        return merged
+
+_EMPTY: dict = {}
 
 
 def _row(
@@ -197,9 +209,9 @@ def _row(
         order=stage.order,
         status=status,
         present_count=len(present),
-        present=sorted(present.values(), key=_enterprise_sort_key),
-        filling_projects=sorted(filling.values(), key=_project_sort_key),
-        open_projects=sorted(open_.values(), key=_project_sort_key),
+        present=list(present.values()),
+        filling_projects=list(filling.values()),
+        open_projects=list(open_.values()),
         targeted=targeted,
         being_filled=bool(filling),
         feeds=list(stage.feeds),
@@ -227,9 +239,9 @@ def chain_park_gaps(
         _row(
             park_code=park_code,
             stage=stage,
-            present=cells.present.get((park_code, stage.id), {}),
-            filling=cells.filling.get((park_code, stage.id), {}),
-            open_=cells.open.get((park_code, stage.id), {}),
+            present=cells.present.get((park_code, stage.id), _EMPTY),
+            filling=cells.filling.get((park_code, stage.id), _EMPTY),
+            open_=cells.open.get((park_code, stage.id), _EMPTY),
             targeted=park_code in stage.target_parks,
         )
         for park_code, chain_code in pairs
@@ -275,7 +287,9 @@ def zone_gaps(
     develops the stage's chain (``chain_parks``: chain code → park codes), is
     targeted for the stage, or has a presence or a project there.
     """
-    cells = _Cells(presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
+    cells = _Cells(
+        presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses, parks=park_codes
+    )
     chain_parks = chain_parks or {}
     rows = []
     for stage in stages:
@@ -304,9 +318,9 @@ def zone_gaps(
             _row(
                 park_code=None,
                 stage=stage,
-                present=cells.union(cells.present, park_codes, stage.id),
-                filling=cells.union(cells.filling, park_codes, stage.id),
-                open_=cells.union(cells.open, park_codes, stage.id),
+                present=cells.zone_present.get(stage.id, _EMPTY),
+                filling=cells.zone_filling.get(stage.id, _EMPTY),
+                open_=cells.zone_open.get(stage.id, _EMPTY),
                 targeted=any(p in stage.target_parks for p in park_codes),
                 by_park=breakdown,
             )
@@ -337,9 +351,11 @@ RECENT_DAYS = 90
 OLDER_DAYS = 365
 
 
-@dataclass(frozen=True)
-class CandidateFacts:
-    """What is known about one enterprise capable of the gap's stage (not present in the park)."""
+class CandidateFacts(NamedTuple):
+    """What is known about one enterprise capable of the gap's stage (not present in the park).
+
+    A named tuple: a stage can have thousands of capable enterprises.
+    """
 
     enterprise_id: UUID
     name: str
@@ -371,6 +387,53 @@ def _yi(amount: Decimal) -> str:
     return _("%(n)s 万元") % {"n": f"{amount / 10_000:.0f}"}
 
 
+def _points(facts: CandidateFacts, *, now: datetime, zone_park_codes: Collection[str]) -> float:
+    """The score alone (see :func:`candidate_score`): cheap enough to run on every candidate."""
+    score = 0.0
+    if facts.present_elsewhere:
+        in_zone = any(p in zone_park_codes for p in facts.present_elsewhere)
+        score += SCORE_SAME_STAGE_IN_ZONE if in_zone else SCORE_SAME_STAGE_OUTSIDE_ZONE
+    score += min(facts.adjacent_stage_count, MAX_ADJACENT_STAGES) * SCORE_PER_ADJACENT_STAGE
+    capital = facts.registered_capital
+    if capital is not None and capital > CAPITAL_FLOOR:
+        score += min(MAX_CAPITAL_SCORE, math.log10(float(capital) / float(CAPITAL_FLOOR)) / 2)
+    if facts.last_interaction_at is not None:
+        days = (now - facts.last_interaction_at).days
+        if days <= RECENT_DAYS:
+            score += SCORE_RECENT_INTERACTION
+        elif days <= OLDER_DAYS:
+            score += SCORE_OLDER_INTERACTION
+    return round(score, 3)
+
+
+def _reasons(facts: CandidateFacts, *, now: datetime, zone_park_codes: Collection[str]) -> list[str]:
+    """Why a candidate scores what it does, best signal first, then the courting flags."""
+    reasons: list[str] = []
+    in_zone = [p for p in facts.present_elsewhere if p in zone_park_codes]
+    if in_zone:
+        reasons.append(_("Already works this stage in the zone (%(parks)s).") % {"parks": ", ".join(in_zone)})
+    elif facts.present_elsewhere:
+        reasons.append(
+            _("Already works this stage elsewhere (%(parks)s).") % {"parks": ", ".join(facts.present_elsewhere)}
+        )
+    if facts.adjacent_stage_count:
+        reasons.append(_("Can also supply %(n)d adjacent stage(s) of the chain.") % {"n": facts.adjacent_stage_count})
+    capital = facts.registered_capital
+    if capital is not None and capital > CAPITAL_FLOOR:
+        reasons.append(_("Registered capital %(amount)s.") % {"amount": _yi(capital)})
+    if facts.last_interaction_at is not None:
+        days = (now - facts.last_interaction_at).days
+        if days <= RECENT_DAYS:
+            reasons.append(_("In contact within the last %(n)d days.") % {"n": RECENT_DAYS})
+        elif days <= OLDER_DAYS:
+            reasons.append(_("In contact within the last year."))
+    if facts.courted_by_own_office:
+        reasons.append(_("Your office already has an open project with it."))
+    if facts.courted_by_other_office:
+        reasons.append(_("Another office already has an open project with it: coordinate before approaching."))
+    return reasons
+
+
 def candidate_score(
     facts: CandidateFacts, *, now: datetime, zone_park_codes: Collection[str]
 ) -> tuple[float, list[str]]:
@@ -390,39 +453,10 @@ def candidate_score(
     flag so staff coordinate instead of competing (避免内部竞争), and the ranking
     stays the same for every office.
     """
-    score = 0.0
-    reasons: list[str] = []
-    in_zone = [p for p in facts.present_elsewhere if p in zone_park_codes]
-    if in_zone:
-        score += SCORE_SAME_STAGE_IN_ZONE
-        reasons.append(_("Already works this stage in the zone (%(parks)s).") % {"parks": ", ".join(in_zone)})
-    elif facts.present_elsewhere:
-        score += SCORE_SAME_STAGE_OUTSIDE_ZONE
-        reasons.append(
-            _("Already works this stage elsewhere (%(parks)s).") % {"parks": ", ".join(facts.present_elsewhere)}
-        )
-    adjacent = min(facts.adjacent_stage_count, MAX_ADJACENT_STAGES)
-    if adjacent:
-        score += adjacent * SCORE_PER_ADJACENT_STAGE
-        reasons.append(_("Can also supply %(n)d adjacent stage(s) of the chain.") % {"n": facts.adjacent_stage_count})
-    capital = facts.registered_capital
-    if capital is not None and capital > CAPITAL_FLOOR:
-        capital_score = min(MAX_CAPITAL_SCORE, math.log10(capital / CAPITAL_FLOOR) / 2)
-        score += capital_score
-        reasons.append(_("Registered capital %(amount)s.") % {"amount": _yi(capital)})
-    if facts.last_interaction_at is not None:
-        days = (now - facts.last_interaction_at).days
-        if days <= RECENT_DAYS:
-            score += SCORE_RECENT_INTERACTION
-            reasons.append(_("In contact within the last %(n)d days.") % {"n": RECENT_DAYS})
-        elif days <= OLDER_DAYS:
-            score += SCORE_OLDER_INTERACTION
-            reasons.append(_("In contact within the last year."))
-    if facts.courted_by_own_office:
-        reasons.append(_("Your office already has an open project with it."))
-    if facts.courted_by_other_office:
-        reasons.append(_("Another office already has an open project with it: coordinate before approaching."))
-    return round(score, 3), reasons
+    return (
+        _points(facts, now=now, zone_park_codes=zone_park_codes),
+        _reasons(facts, now=now, zone_park_codes=zone_park_codes),
+    )
 
 
 def rank_candidates(
@@ -432,21 +466,26 @@ def rank_candidates(
     zone_park_codes: Collection[str],
     limit: int | None = None,
 ) -> list[Candidate]:
-    """Candidates best first: by score, then name, then id (a stable order for paging)."""
-    ranked = []
-    for facts in candidates:
-        score, reasons = candidate_score(facts, now=now, zone_park_codes=zone_park_codes)
-        ranked.append(
-            Candidate(
-                enterprise_id=facts.enterprise_id,
-                name=facts.name,
-                credit_code=facts.credit_code,
-                score=score,
-                reasons=reasons,
-                courted_by_other_office=facts.courted_by_other_office,
-                present_elsewhere=list(facts.present_elsewhere),
-                courted_by_own_office=facts.courted_by_own_office,
-            )
+    """Candidates best first: by score, then name, then id (a stable order for paging).
+
+    Every candidate is scored; only the ones returned get their reasons written.
+    """
+    scored = sorted(
+        ((_points(f, now=now, zone_park_codes=zone_park_codes), f) for f in candidates),
+        key=lambda pair: (-pair[0], pair[1].name, pair[1].enterprise_id),
+    )
+    if limit is not None:
+        scored = scored[:limit]
+    return [
+        Candidate(
+            enterprise_id=facts.enterprise_id,
+            name=facts.name,
+            credit_code=facts.credit_code,
+            score=score,
+            reasons=_reasons(facts, now=now, zone_park_codes=zone_park_codes),
+            courted_by_other_office=facts.courted_by_other_office,
+            present_elsewhere=list(facts.present_elsewhere),
+            courted_by_own_office=facts.courted_by_own_office,
         )
-    ranked.sort(key=lambda c: (-c.score, c.name, str(c.enterprise_id)))
-    return ranked if limit is None else ranked[:limit]
+        for score, facts in scored
+    ]

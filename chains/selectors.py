@@ -76,29 +76,35 @@ def zone_by_code(code: str, *, field: str = "zone") -> Zone:
 
 
 def stage_facts(*, stages: QuerySet[Stage]) -> list[StageFacts]:
-    """Plain facts about ``stages`` for the gap analysis: three queries whatever their number.
+    """Plain facts about ``stages`` for the gap analysis, in one query whatever their number.
 
     Ordered by chain code, stage order and code. ``feeds`` lists downstream stage
-    codes in stage order; ``target_parks`` the park codes of the target map.
+    codes in stage order; ``target_parks`` the park codes of the target map. Edges
+    and target parks come through outer joins: a stage's rows are the product of
+    its few edges and few target parks, folded back here.
     """
-    rows = list(
-        stages.order_by("chain__code", "order", "code").values_list(
-            "id", "code", "chain__code", "name", "name_en", "order"
-        )
+    rows = stages.order_by("chain__code", "order", "code", "id").values_list(
+        "id",
+        "code",
+        "chain__code",
+        "name",
+        "name_en",
+        "order",
+        "out_edges__downstream__code",
+        "out_edges__downstream__order",
+        "target_parks__code",
     )
-    ids = [r[0] for r in rows]
-    feeds: dict[int, list[str]] = {}
-    for upstream_id, downstream_code in (
-        StageEdge.objects.filter(upstream_id__in=ids)
-        .order_by("downstream__order", "downstream__code")
-        .values_list("upstream_id", "downstream__code")
-    ):
-        feeds.setdefault(upstream_id, []).append(downstream_code)
+    heads: dict[int, tuple[str, str, str, str, int]] = {}
+    feeds: dict[int, dict[str, int]] = {}
     targets: dict[int, set[str]] = {}
-    for stage_id, park_code in Stage.target_parks.through.objects.filter(stage_id__in=ids).values_list(
-        "stage_id", "park__code"
-    ):
-        targets.setdefault(stage_id, set()).add(park_code)
+    for sid, code, chain_code, name, name_en, order, feed_code, feed_order, park_code in rows:
+        heads.setdefault(sid, (code, chain_code, name, name_en, order))
+        fed = feeds.setdefault(sid, {})
+        if feed_code is not None:
+            fed[feed_code] = feed_order
+        parks = targets.setdefault(sid, set())
+        if park_code is not None:
+            parks.add(park_code)
     return [
         StageFacts(
             id=sid,
@@ -107,10 +113,10 @@ def stage_facts(*, stages: QuerySet[Stage]) -> list[StageFacts]:
             name=name,
             name_en=name_en,
             order=order,
-            feeds=tuple(feeds.get(sid, ())),
-            target_parks=frozenset(targets.get(sid, ())),
+            feeds=tuple(sorted(feeds[sid], key=lambda c, fed=feeds[sid]: (fed[c], c))),  # type: ignore[misc]
+            target_parks=frozenset(targets[sid]),
         )
-        for sid, code, chain_code, name, name_en, order in rows
+        for sid, (code, chain_code, name, name_en, order) in heads.items()
     ]
 
 

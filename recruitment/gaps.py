@@ -3,7 +3,7 @@ pure functions of ``chains.gap_analysis`` decide.
 
 Shared by the admin gap map, the dashboard and the API. Every selector runs the same
 number of queries whatever the number of enterprises, presences and projects (no
-per-row query): stages, edges and the target map (``chains.selectors.stage_facts``),
+per-row query): stages with their edges and target map (``chains.selectors.stage_facts``),
 then one query for presences and one for projects.
 
 Gap analysis is readable by every authenticated user. The rows name projects of
@@ -79,13 +79,24 @@ def gap_status_or_error(status: GapStatus | str | None, *, field: str = "status"
 
 
 def _presences(*, stage_ids: list[int], parks: Q) -> list[PresenceFact]:
-    """Presences at ``stage_ids`` in the parks ``parks`` selects; merged enterprises left out."""
+    """Presences at ``stage_ids`` in the parks ``parks`` selects; merged enterprises left out.
+
+    One EnterpriseRef per enterprise however many presences it has; rows come in
+    display order so the pure layer's sort is a single linear pass.
+    """
     rows = (
         Presence.objects.filter(parks, stage_id__in=stage_ids, enterprise__merged_into__isnull=True)
         .values_list("park__code", "stage_id", "enterprise_id", "enterprise__name")
-        .order_by()
+        .order_by("enterprise__name", "enterprise_id")
     )
-    return [PresenceFact(park_code=p, stage_id=s, enterprise=EnterpriseRef(id=e, name=n)) for p, s, e, n in rows]
+    refs: dict[UUID, EnterpriseRef] = {}
+    facts = []
+    for park, stage, enterprise_id, name in rows:
+        ref = refs.get(enterprise_id)
+        if ref is None:
+            ref = refs[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
+        facts.append(PresenceFact(park, stage, ref))
+    return facts
 
 
 def _projects(*, stage_ids: list[int], parks: Q) -> list[ProjectFact]:
@@ -95,12 +106,16 @@ def _projects(*, stage_ids: list[int], parks: Q) -> list[ProjectFact]:
         .values_list(
             "project__park__code", "stage_id", "project_id", "project__title", "project__status", "project__office_id"
         )
-        .order_by()
+        .order_by("project__title", "project_id")
     )
-    return [
-        ProjectFact(park_code=p, stage_id=s, project=ProjectRef(id=pid, title=t, status=st, office_id=o))
-        for p, s, pid, t, st, o in rows
-    ]
+    refs: dict[UUID, ProjectRef] = {}
+    facts = []
+    for park, stage, project_id, title, status, office_id in rows:
+        ref = refs.get(project_id)
+        if ref is None:
+            ref = refs[project_id] = ProjectRef(id=project_id, title=title, status=status, office_id=office_id)
+        facts.append(ProjectFact(park, stage, ref))
+    return facts
 
 
 def _park_rows(
@@ -120,8 +135,8 @@ def _park_rows(
 def gaps_for_park(*, park: Park, chain: Chain | None = None, status: GapStatus | str | None = None) -> list[StageGap]:
     """Stage rows of ``chain`` in ``park`` — or of every chain the park develops (ChainPark).
 
-    Five queries whatever the data size: stages (their chains in a subquery), edges,
-    target map, presences, projects.
+    Three queries whatever the data size: stages with their edges and target map
+    (their chains in a subquery), presences, projects.
     """
     wanted = gap_status_or_error(status)
     chains: QuerySet[Chain] = (
@@ -149,14 +164,21 @@ def gaps_for_zone(*, zone: Zone, chain: Chain | None = None, status: GapStatus |
     """Zone-wide stage rows (``park_code`` None) with the per-park breakdown in ``by_park``.
 
     A stage's zone status counts the distinct enterprises present at it in any park
-    of the zone (see ``chains.gap_analysis``). Seven queries whatever the data size.
+    of the zone (see ``chains.gap_analysis``). Four queries whatever the data size:
+    parks with their chains, stages with edges and target map, presences, projects.
     """
     wanted = gap_status_or_error(status)
-    park_codes = list(Park.objects.filter(zone=zone).order_by("code").values_list("code", flat=True))
     chains = Chain.objects.filter(pk=chain.pk) if chain is not None else _zone_chains(zone)
+    # The zone's parks and the chains each develops, in one outer-joined query.
+    park_codes: list[str] = []
     chain_parks: dict[str, set[str]] = {}
-    for chain_code, park_code in ChainPark.objects.filter(park__zone=zone).values_list("chain__code", "park__code"):
-        chain_parks.setdefault(chain_code, set()).add(park_code)
+    for park_code, chain_code in (
+        Park.objects.filter(zone=zone).order_by("code").values_list("code", "chain_parks__chain__code")
+    ):
+        if not park_codes or park_codes[-1] != park_code:
+            park_codes.append(park_code)
+        if chain_code is not None:
+            chain_parks.setdefault(chain_code, set()).add(park_code)
     stages = stage_facts(stages=Stage.objects.filter(chain__in=chains))
     ids = [s.id for s in stages]
     rows = zone_gaps(

@@ -274,4 +274,4 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
     grow(world, 60)
     large = {name: count_queries(fn) for name, fn in selectors.items()}
     assert small == large
-    assert small == {"park": 5, "park+chain": 5, "zone": 7, "list": 6, "list+codes": 8, "candidates": 7}
+    assert small == {"park": 3, "park+chain": 3, "zone": 4, "list": 4, "list+codes": 6, "candidates": 7}
