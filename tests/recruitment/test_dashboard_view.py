@@ -167,7 +167,6 @@ def test_filters_by_code_reach_the_selectors(client, dashboard_url, manager, ref
     assert board.figures.total.count == Project.objects.filter(park=park).count() == 3
 
 
-@pytest.mark.postgres
 def test_dashboard_query_count_does_not_grow_with_the_data(client, dashboard_url, manager, reference) -> None:  # type: ignore[no-untyped-def]
     client.force_login(manager)
     populate(8, office=manager.office, owner=manager, reference=reference)

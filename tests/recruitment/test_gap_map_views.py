@@ -258,7 +258,6 @@ def _grow(world, n: int) -> None:  # type: ignore[no-untyped-def]
         project.stages.set([(b, c, d)[i % 3]])
 
 
-@pytest.mark.postgres
 def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
     client.force_login(manager)
     params = {"park": "yangqu", "stage": "fibre"}
