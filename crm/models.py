@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from chains.models import Park, Stage, TimestampedModel
@@ -223,8 +224,10 @@ class Contact(OfficeRecord):
     enterprise = models.ForeignKey(
         Enterprise, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("enterprise")
     )
-    name = models.CharField(_("name"), max_length=100)
-    title = models.CharField(_("title"), max_length=100, blank=True)
+    # "name" and "title" of a person read differently from an office's name or a project's
+    # title in Chinese (姓名, 职务), hence the context.
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
+    title = models.CharField(pgettext_lazy("person", "title"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     wechat = models.CharField(_("WeChat"), max_length=64, blank=True)
