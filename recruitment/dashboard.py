@@ -299,7 +299,9 @@ class WorkloadRow:
     open_follow_ups: int = 0
     overdue_follow_ups: int = 0
     projects_url: str | None = None
+    stale_url: str | None = None
     follow_ups_url: str | None = None
+    overdue_url: str | None = None
 
 
 @dataclass
@@ -670,13 +672,17 @@ def dashboard_build(
     for row in workload:
         owner = {"owner__id__exact": str(row.owner_id)} if row.owner_id is not None else {"owner__isnull": "True"}
         row.projects_url = project_link(**owner, **status_in(OPEN))
+        row.stale_url = project_link(**owner, stale="1")
         assignee = (
             {"assignee__id__exact": str(row.owner_id)} if row.owner_id is not None else {"assignee__isnull": "True"}
         )
-        row.follow_ups_url = link(
-            FollowUp,
-            {"status__exact": FollowUp.Status.OPEN, **assignee, **{f"project__{k}": v for k, v in common.items()}},
-        )
+        open_follow_ups = {
+            "status__exact": FollowUp.Status.OPEN,
+            **assignee,
+            **{f"project__{k}": v for k, v in common.items()},
+        }
+        row.follow_ups_url = link(FollowUp, open_follow_ups)
+        row.overdue_url = link(FollowUp, {**open_follow_ups, "due_at__lt": now.isoformat()})
 
     return Dashboard(
         filters=filters,

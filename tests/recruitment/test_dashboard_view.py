@@ -234,6 +234,7 @@ def test_figures_link_to_the_real_project_admin_with_the_same_counts(client, das
     assert _result_count(client, board.stale.url) == board.stale.total > 0
     for row in board.workload:
         assert _result_count(client, row.projects_url) == row.open_projects
+        assert _result_count(client, row.stale_url) == row.stale_projects
 
 
 def test_follow_up_figures_link_to_the_follow_up_admin(client, dashboard_url, manager, reference) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +248,7 @@ def test_follow_up_figures_link_to_the_follow_up_admin(client, dashboard_url, ma
         assert _result_count(client, board.overdue.url) == board.overdue.total > 0
         for row in board.workload:
             assert _result_count(client, row.follow_ups_url) == row.open_follow_ups
+            assert _result_count(client, row.overdue_url) == row.overdue_follow_ups
 
 
 def test_rates_and_chain_filter_link_to_the_lists_behind_them(client, dashboard_url, manager, reference) -> None:  # type: ignore[no-untyped-def]
