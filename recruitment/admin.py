@@ -83,6 +83,7 @@ class FollowUpInline(TenantScopedMixin, ServiceInlineMixin, admin.TabularInline)
     model = FollowUp
     fields = ["kind", "due_at", "note", "assignee", "status"]
     readonly_fields = ["assignee", "status"]
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 48})}}
     extra = 0
     show_change_link = True
     ordering = ["due_at"]

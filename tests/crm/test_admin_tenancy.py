@@ -197,3 +197,17 @@ def test_enterprise_search_matches_pinyin_without_spaces_and_initials(client, pa
     for term in ("taiyuan", "tai yuan gang", "tygt", "太原钢铁"):
         response = client.get(admin_url(Enterprise, "changelist"), {"q": term})
         assert list(response.context["cl"].result_list) == [found], term
+
+
+def test_park_user_reads_the_history_of_own_records_but_cannot_revert(client, park_user, own_contact):
+    from crm.services import contact_update
+
+    contact_update(contact=own_contact, actor=park_user, name="王自己改")
+    sign_in(client, park_user)
+    assert client.get(admin_url(Contact, "history", own_contact.pk)).status_code == 200
+    version = own_contact.history.last()
+    url = admin_url(Contact, "simple_history", own_contact.pk, version.history_id)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"name": "回滚"}).status_code == 405
+    own_contact.refresh_from_db()
+    assert own_contact.name == "王自己改"
