@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from chains.models import Park, Stage
@@ -118,14 +118,28 @@ def presence_set(
     note: str = "",
     source: str = "",
 ) -> Presence:
-    """Record (or update) that an enterprise is present at a stage in a park."""
-    presence, _created = Presence.objects.update_or_create(
-        enterprise=enterprise,
-        park=park,
-        stage=stage,
-        defaults={"status": status, "note": note, "source": source},
-    )
-    presence.full_clean()
+    """Record (or update) that an enterprise is present at a stage in a park.
+
+    Validated before anything is written, so bad input (an unknown status, a note
+    too long) is a ValidationError naming the field rather than a database error.
+    Setting the values a presence already has writes nothing: no history row for a
+    change that did not happen (imports and seeds set presences again and again).
+    """
+    presence = Presence.objects.select_for_update().filter(enterprise=enterprise, park=park, stage=stage).first()
+    if presence is not None and (presence.status, presence.note, presence.source) == (status, note, source):
+        return presence
+    if presence is None:
+        presence = Presence(enterprise=enterprise, park=park, stage=stage)
+    presence.status, presence.note, presence.source = status, note, source
+    presence.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            presence.save()
+    except IntegrityError:
+        # Created concurrently since our read: update that row instead.
+        presence = Presence.objects.select_for_update().get(enterprise=enterprise, park=park, stage=stage)
+        presence.status, presence.note, presence.source = status, note, source
+        presence.save()
     return presence
 
 
