@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chains.models import ChainPark
+from crm.models import Presence
+from crm.services import presence_set
 from recruitment.gaps import gap_candidates, gaps_for_park, gaps_for_zone, gaps_list
 from tests.factories import (
     ChainFactory,
@@ -275,3 +277,24 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
     large = {name: count_queries(fn) for name, fn in selectors.items()}
     assert small == large
     assert small == {"park": 3, "park+chain": 3, "zone": 4, "list": 4, "list+codes": 6, "candidates": 7}
+
+
+# --- Recording presences (what the gap map counts) ----------------------------------
+
+
+def test_recording_the_same_presence_again_writes_no_history(world) -> None:  # type: ignore[no-untyped-def]
+    enterprise = EnterpriseFactory()
+    first = presence_set(enterprise=enterprise, park=world.north, stage=world.a, note="一期")
+    again = presence_set(enterprise=enterprise, park=world.north, stage=world.a, note="一期")
+    assert again.pk == first.pk and first.history.count() == 1
+    presence_set(enterprise=enterprise, park=world.north, stage=world.a, note="二期", status="construction")
+    assert first.history.count() == 2
+    assert by_stage(gaps_for_park(park=world.north))["ss-a"].present_count == 1
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [({"note": "长" * 301}, "note"), ({"status": "planned"}, "status")])
+def test_a_bad_presence_is_refused_on_its_field_and_not_written(world, kwargs, field) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationError) as info:
+        presence_set(enterprise=EnterpriseFactory(), park=world.north, stage=world.a, **kwargs)
+    assert list(info.value.message_dict) == [field]
+    assert not Presence.objects.exists()
