@@ -10,6 +10,7 @@ timeline and quick logging in ``recruitment/admin.py``, the app that knows proje
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -493,7 +494,17 @@ class ChangeEntryAdmin(admin.ModelAdmin):
     list_display = ["type", "object_id", "op", "office", "txid", "seq", "changed_at"]
     list_filter = ["type", "op", "office"]
     list_select_related = ["office"]
-    search_fields = ["=object_id"]
+    search_fields = ["object_id"]
+    search_help_text = _("The record's id.")
+
+    def get_search_results(self, request: HttpRequest, queryset: models.QuerySet, search_term: str):  # type: ignore[no-untyped-def]
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        try:
+            return queryset.filter(object_id=uuid.UUID(term)), False
+        except ValueError:
+            return queryset.none(), False
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return user_sees_everything(request) and super().has_view_permission(request, obj)

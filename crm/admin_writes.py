@@ -22,12 +22,15 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from crm.credit_code import normalize_credit_code
 from crm.records import DuplicateRecord, VersionConflict
 
 _ERRORS_ATTR = "_service_refusals"
 MAIN_FORM = ""
+# The hidden input of the change form that carries the version the user opened.
+LOADED_VERSION_FIELD = "_loaded_version"
 
 
 class ServiceRefused(Exception):
@@ -138,11 +141,30 @@ class ServiceWriteAdminMixin:
     def save_model(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm, change: bool) -> None:
         try:
             if change:
+                self.check_version(request, obj)
                 self.service_update(request, obj, form)
             else:
                 adopt(obj, self.service_create(request, form))
         except SERVICE_ERRORS as exc:
             raise ServiceRefused(as_validation_error(exc)) from exc
+
+    def check_version(self, request: HttpRequest, obj: models.Model) -> None:
+        """Refuse to save over a change made since the form was opened (the admin's If-Match).
+
+        The change form carries the version it showed (``templates/admin/change_form.html``);
+        without this, the second of two people editing one record silently undoes the first.
+        """
+        shown = request.POST.get(LOADED_VERSION_FIELD, "")
+        current = getattr(obj, "version", None)
+        if current is not None and shown.isdigit() and int(shown) != current:
+            raise ValidationError(
+                _(
+                    "Someone else changed this record while you were editing it (it is now at version "
+                    "%(current)s, you opened version %(shown)s). Check the values below and save again."
+                )
+                % {"current": current, "shown": shown},
+                code="version_conflict",
+            )
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: list, change: bool) -> None:
         for formset in formsets:
@@ -174,7 +196,12 @@ class ServiceWriteAdminMixin:
         except ServiceRefused as refused:
             # The transaction is rolled back; show the same POST again with the refusal.
             setattr(request, _ERRORS_ATTR, {refused.form_prefix: refused.error})
+        try:
             return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        except ServiceRefused as again:
+            # The refusal named no form that could show it: say it, and offer the page afresh.
+            self._refusal_message(request, again)
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         try:

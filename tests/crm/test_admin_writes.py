@@ -169,3 +169,27 @@ def test_bulk_delete_goes_through_the_service_and_feeds_the_change_log(client, p
     assert not Contact.objects.exists()
     assert ChangeEntry.objects.filter(op="delete", type="contact").count() == 2
     assert not any(m.level_tag == "error" for m in get_messages(response.wsgi_request))
+
+
+def test_saving_over_a_newer_change_is_refused_and_says_why(client, park_user):
+    from crm.services import enterprise_update
+
+    enterprise = EnterpriseFactory(city="太原市")
+    sign_in(client, park_user)
+    page = client.get(admin_url(Enterprise, "change", enterprise.pk)).content.decode()
+    assert 'name="_loaded_version" value="1"' in page
+    enterprise_update(enterprise=enterprise, city="阳曲县")  # a colleague saves first: version 2
+
+    stale = enterprise_post(name=enterprise.name, credit_code=enterprise.credit_code, city="忻州市")
+    stale["_loaded_version"] = "1"
+    response = client.post(admin_url(Enterprise, "change", enterprise.pk), stale)
+    assert response.status_code == 200
+    assert "Someone else changed this record" in " ".join(form_errors(response)["__all__"])
+    assert 'name="_loaded_version" value="2"' in response.content.decode()
+    enterprise.refresh_from_db()
+    assert (enterprise.city, enterprise.version) == ("阳曲县", 2)
+
+    stale["_loaded_version"] = "2"  # the page shown again carries the new version
+    assert client.post(admin_url(Enterprise, "change", enterprise.pk), stale).status_code == 302
+    enterprise.refresh_from_db()
+    assert (enterprise.city, enterprise.version) == ("忻州市", 3)
