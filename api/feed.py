@@ -7,8 +7,10 @@ running transaction only). This view only pages it, scoped to the office, and
 splices the stored JSON of each record into the answer without parsing it.
 
 Tombstones are kept ``API_CHANGE_FEED_RETENTION_DAYS`` (at least 90); the highest
-position purged is remembered, and a cursor below it answers 410 Gone: the client
-may have missed a deletion and must resync.
+position purged is remembered with a purge generation that every cursor carries. A
+cursor issued before a purge and below its mark answers 410 Gone: the client may
+have missed a deletion and must resync. A cursor issued since the last purge is
+good wherever it points (a client starting over reads the current state).
 """
 
 from __future__ import annotations
@@ -36,15 +38,20 @@ from crm.models import Office
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MIN_RETENTION_DAYS = 90
-_CURSOR = re.compile(r"^(\d{1,18})\.(\d{1,18})$")
+_CURSOR = re.compile(r"^(\d{1,9})\.(\d{1,18})\.(\d{1,18})$")
 CHANGE_TYPES = ["enterprise", "contact", "interaction", "project", "follow_up"]
 
 
-def decode_cursor(raw: str) -> Position:
+def decode_cursor(raw: str) -> tuple[int, Position]:
+    """``"<generation>.<txid>.<seq>"`` → (generation, position)."""
     match = _CURSOR.match(raw)
     if not match:
         raise serializers.ValidationError({"after": [_("This cursor is not valid.")]}, code="invalid")
-    return Position(int(match.group(1)), int(match.group(2)))
+    return int(match.group(1)), Position(int(match.group(2)), int(match.group(3)))
+
+
+def encode_cursor(generation: int, txid: int, seq: int) -> str:
+    return f"{generation}.{txid}.{seq}"
 
 
 def retention_days() -> int:
@@ -60,10 +67,15 @@ def change_feed_purge(*, now=None) -> Position | None:  # type: ignore[no-untype
         return None
     mark = ChangeFeedRetention.objects.select_for_update().filter(pk=1).first()
     if mark is None:
-        ChangeFeedRetention.objects.create(pk=1, txid=purged.txid, seq=purged.seq, purged_at=timezone.now())
-    elif (purged.txid, purged.seq) > (mark.txid, mark.seq):
-        mark.txid, mark.seq, mark.purged_at = purged.txid, purged.seq, timezone.now()
-        mark.save(update_fields=["txid", "seq", "purged_at"])
+        ChangeFeedRetention.objects.create(
+            pk=1, generation=1, txid=purged.txid, seq=purged.seq, purged_at=timezone.now()
+        )
+    else:
+        if (purged.txid, purged.seq) > (mark.txid, mark.seq):
+            mark.txid, mark.seq = purged.txid, purged.seq
+        mark.generation += 1
+        mark.purged_at = timezone.now()
+        mark.save(update_fields=["generation", "txid", "seq", "purged_at"])
     return purged
 
 
@@ -108,21 +120,26 @@ class ChangeFeedView(APIView):
     def get(self, request: Request) -> HttpResponse:
         limit = page_limit(request, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         raw = request.query_params.get("after")
-        after = decode_cursor(raw) if raw else None
-        if after is not None:
-            mark = ChangeFeedRetention.objects.filter(pk=1).values_list("txid", "seq").first()
-            if mark is not None and (after.txid, after.seq) < mark:
-                raise CursorExpired()
+        issued_in, after = decode_cursor(raw) if raw else (0, None)
+        retained = ChangeFeedRetention.objects.filter(pk=1).values_list("generation", "txid", "seq").first()
+        generation, mark = (retained[0], (retained[1], retained[2])) if retained else (0, (-1, -1))
+        if after is not None and issued_in < generation and (after.txid, after.seq) < mark:
+            raise CursorExpired()
         office: Office = request.auth.office
         office_ids = None if office.kind == Office.Kind.PROVINCIAL else [office.pk]
         rows = changes_page(after=after, office_ids=office_ids, limit=limit)
         parts = []
         for txid, seq, type_name, object_id, op, data in rows:
-            head = orjson.dumps({"cursor": f"{txid}.{seq}", "type": type_name, "id": object_id, "op": op})
+            head = orjson.dumps(
+                {"cursor": encode_cursor(generation, txid, seq), "type": type_name, "id": object_id, "op": op}
+            )
             parts.append(head[:-1] + b',"data":' + (data.encode() if data is not None else b"null") + b"}")
         if rows:
-            next_cursor = f"{rows[-1][0]}.{rows[-1][1]}"
+            next_cursor = encode_cursor(generation, rows[-1][0], rows[-1][1])
+        elif after is not None:
+            # Nothing new. The cursor passed the check, so it is good as of this generation.
+            next_cursor = encode_cursor(generation, after.txid, after.seq)
         else:
-            next_cursor = after.encode() if after is not None else "0.0"
+            next_cursor = encode_cursor(generation, 0, 0)
         body = b'{"results":[' + b",".join(parts) + b'],"next":' + orjson.dumps(next_cursor) + b"}"
         return HttpResponse(body, content_type="application/json")

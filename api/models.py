@@ -85,13 +85,17 @@ class IdempotencyRecord(models.Model):
 
 
 class ChangeFeedRetention(models.Model):
-    """The highest feed position of a tombstone purged by retention (one row).
+    """The highest feed position of a tombstone purged by retention, and how many purges
+    removed something (one row).
 
-    A client whose cursor is below it may have missed a deletion and must resync
-    (410 Gone); a cursor at or above it has seen every purged tombstone already.
+    Cursors carry the ``generation`` they were issued in. A cursor from an earlier
+    generation that is below the mark may have missed a purged deletion: 410, resync.
+    A cursor issued since the last purge is good wherever it points: its client never
+    saw the records whose tombstones were purged.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    generation = models.PositiveIntegerField(_("purge generation"), default=0)
     txid = models.BigIntegerField(_("transaction id"))
     seq = models.BigIntegerField(_("sequence"))
     purged_at = models.DateTimeField(_("purged at"))

@@ -33,7 +33,7 @@ from api.pagination import KeysetPagination
 from api.presenters import Presenter
 from crm.access import scope_for_office
 from crm.models import Office
-from crm.records import DuplicateRecord, VersionConflict, record_lock
+from crm.records import DuplicateRecord, VersionConflict, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
 
 BULK_MAX_ITEMS = 1000
@@ -168,14 +168,18 @@ class RecordViewSet(viewsets.GenericViewSet):
             headers["Location"] = self.location(item["id"])
         return Response(item, status=status_code, headers=headers)
 
-    def lock(self, pk: str, expected: int | None) -> Any:
+    def lock(self, pk: str, expected: int | None, *, deleting: bool = False) -> Any:
+        """The visible record ``pk``, row-locked, at the expected version (404, 412 otherwise).
+
+        A change takes ``FOR NO KEY UPDATE`` (see ``record_lock_for_change``); only a
+        delete takes the full row lock.
+        """
         obj_pk = parse_uuid(pk)
         if obj_pk is None:
             raise exceptions.NotFound()
+        lock = record_lock if deleting else record_lock_for_change
         try:
-            return record_lock(
-                self.get_queryset(), pk=obj_pk, expected_version=None if expected in (None, ANY) else expected
-            )
+            return lock(self.get_queryset(), pk=obj_pk, expected_version=None if expected in (None, ANY) else expected)
         except self.model.DoesNotExist:
             raise exceptions.NotFound() from None
 
@@ -222,7 +226,7 @@ class RecordViewSet(viewsets.GenericViewSet):
     def destroy(self, request: Request, pk: str) -> Response:
         expected = if_match_version(request)
         with transaction.atomic():
-            obj = self.lock(pk, expected)
+            obj = self.lock(pk, expected, deleting=True)
             self.check_write(obj)
             self.perform_delete(obj=obj, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -253,7 +257,7 @@ class RecordViewSet(viewsets.GenericViewSet):
         with transaction.atomic():
             lock_external_ids(self.model, self.office.pk, [external_id])
             obj = (
-                self.model._default_manager.select_for_update()
+                self.model._default_manager.select_for_update(no_key=True)
                 .filter(office=self.office, external_id=external_id)
                 .first()
             )
@@ -324,9 +328,9 @@ class RecordViewSet(viewsets.GenericViewSet):
             lock_external_ids(self.model, self.office.pk, ext_ids)
             existing = {
                 obj.external_id: obj
-                for obj in self.model._default_manager.select_for_update().filter(
-                    office=self.office, external_id__in=ext_ids
-                )
+                for obj in self.model._default_manager.select_for_update(no_key=True)
+                .filter(office=self.office, external_id__in=ext_ids)
+                .order_by("pk")
             }
             context = self.get_serializer_context()
             validated: list[dict[str, Any] | None] = []

@@ -19,7 +19,11 @@ The rendered record (``data``) is stored with the row, rendered by whatever the
 API registered for the record's type, so reading the feed is a keyset scan. When
 a record's rendering shows another record's fields (a project shows its
 enterprise's name), the API registers those dependents too: writing the
-enterprise moves its projects' rows as well, so ``data`` never goes stale.
+enterprise moves its projects' rows as well, so ``data`` never goes stale. Writers
+rendering records that share such a dependency serialise on a transaction-level
+advisory lock taken *before* they render (``register_render_locks``): the later
+writer renders after the earlier one has committed, so a concurrent rename and
+project update can never leave a project's ``data`` with an old name or an old field.
 
 Tombstones (``op = delete``) are kept at least 90 days; :func:`changes_purge_tombstones`
 removes older ones and returns the highest position it removed, below which a
@@ -28,6 +32,7 @@ client's cursor can no longer be trusted to have seen every deletion.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -53,6 +58,9 @@ _RENDERERS: dict[str, Renderer] = {}
 # model label -> functions returning the records whose rendering shows fields of the given ones
 Dependents = Callable[[Sequence[models.Model]], Sequence[models.Model]]
 _DEPENDENTS: dict[str, list[Dependents]] = {}
+# model label -> functions naming the render locks a write of the given records must hold
+RenderLocks = Callable[[Sequence[models.Model]], Iterable[str]]
+_RENDER_LOCKS: dict[str, list[RenderLocks]] = {}
 
 
 def change_type_for(model: type[models.Model]) -> str:
@@ -69,6 +77,28 @@ def register_dependents(model_label: str, dependents: Dependents) -> None:
     registered = _DEPENDENTS.setdefault(model_label, [])
     if dependents not in registered:
         registered.append(dependents)
+
+
+def register_render_locks(model_label: str, locks: RenderLocks) -> None:
+    """Register the names of the locks to hold while rendering records of ``model_label``.
+
+    Two writers whose renderings read the same record (a project and its enterprise)
+    name the same lock; it is held to the end of the transaction (PostgreSQL only).
+    """
+    registered = _RENDER_LOCKS.setdefault(model_label, [])
+    if locks not in registered:
+        registered.append(locks)
+
+
+def _lock_for_render(objects: Sequence[models.Model]) -> None:
+    names = {name for locks in _RENDER_LOCKS.get(objects[0]._meta.label, ()) for name in locks(objects)}
+    if not names or not _is_postgres():
+        return
+    keys = sorted(
+        {int.from_bytes(hashlib.sha256(f"render:{n}".encode()).digest()[:8], "big", signed=True) for n in names}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
 
 
 def _json(data: dict[str, Any] | None) -> str | None:
@@ -100,7 +130,11 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
         return
     model = type(objects[0])
     type_name = change_type_for(model)
-    data = _render(objects) if op == ChangeEntry.Op.UPSERT else [None] * len(objects)
+    if op == ChangeEntry.Op.UPSERT:
+        _lock_for_render(objects)
+        data = _render(objects)
+    else:
+        data = [None] * len(objects)
     now = timezone.now()
     rows = [
         (

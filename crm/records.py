@@ -82,3 +82,18 @@ def record_delete(obj: models.Model, *, actor=None) -> None:  # type: ignore[no-
         changes_record(objects=[obj], op=ChangeEntry.Op.DELETE)
         obj.delete()
         obj.pk = pk
+
+
+def record_lock_for_change(qs: models.QuerySet[R], *, pk: object, expected_version: int | None = None) -> R:
+    """:func:`record_lock` for a change that keeps the row's key: ``FOR NO KEY UPDATE``.
+
+    Two writers of the row still serialise, but a transaction inserting a row that
+    refers to this one (its foreign-key check takes ``KEY SHARE``, at commit, since
+    Django's constraints are deferred) is not blocked. A full ``FOR UPDATE`` would
+    block it, and deadlock against a writer that holds a change-feed render lock
+    (``crm.changes.register_render_locks``) while it waits for this row.
+    """
+    obj = qs.select_for_update(no_key=True).get(pk=pk)
+    if expected_version is not None and obj.version != expected_version:
+        raise VersionConflict(obj.version)  # type: ignore[attr-defined]
+    return obj

@@ -100,3 +100,32 @@ def stages(db):  # type: ignore[no-untyped-def]
     first = StageFactory(code="acrylonitrile", name="丙烯腈", order=1)
     second = StageFactory(code="precursor", name="聚丙烯腈原丝", order=2, chain=first.chain)
     return [first, second]
+
+
+def wait_for_feed_horizon(timeout: float = 60.0) -> None:
+    """Wait until every change written so far is below the feed's visibility horizon.
+
+    The horizon is the oldest transaction still running anywhere in the PostgreSQL
+    cluster, so an unrelated open transaction (another database's test run) holds
+    the feed back for a while; it never lets the feed skip anything. A client that
+    drains "until an empty page" only knows it is up to date once nothing older is
+    still running: this is that wait, for tests.
+    """
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(
+                "SELECT COALESCE(MAX(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
+                "FROM crm_changeentry"
+            )
+            if cursor.fetchone()[0]:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("the change feed's horizon did not pass the last write in time")
+            time.sleep(0.05)

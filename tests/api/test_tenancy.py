@@ -11,6 +11,7 @@ import pytest
 
 from crm.models import Contact, Interaction
 from recruitment.models import FollowUp, Project
+from tests.api.conftest import wait_for_feed_horizon
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,6 +126,7 @@ def test_office_b_gets_404_on_every_path_of_office_a_records(api_a, api_b, recor
 
     # Never in B's feed; A sees its own.
     def feed_ids(api):  # type: ignore[no-untyped-def]
+        wait_for_feed_horizon()
         seen, after = set(), None
         while True:
             body = api.get("changes/", **({"after": after} if after else {}), limit=1000).json()
