@@ -48,6 +48,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": settings.REMINDER_DIGEST_CRONTAB,
             "description": "Each person's weekly digest: open follow-ups and stale projects.",
         },
+        "api.purge_expired": {
+            "task": "api.purge_expired",
+            "crontab": "30 3 * * *",
+            "description": "Forget expired idempotency keys and old change-feed tombstones (daily, 03:30).",
+        },
     }
 
 
@@ -107,6 +112,8 @@ def _schedule_from_code() -> type:
             beat_schedule_sync()
             super().setup_schedule()
 
+    ScheduleFromCode.__qualname__ = "ScheduleFromCode"
+    ScheduleFromCode.__module__ = __name__
     return ScheduleFromCode
 
 

@@ -414,6 +414,7 @@ def delivery_send(*, delivery_id: object) -> str:
     except Exception as exc:  # noqa: BLE001 - classified below
         return _after_send_error(delivery, exc)
     _finish(delivery, State.SENT, sent_at=timezone.now(), sent_to=", ".join(message.recipients()), last_error="")
+    logger.info("reminder sent (%s) to %s: %s", delivery.kind, ", ".join(message.recipients()), message.subject)
     return Outcome.SENT
 
 

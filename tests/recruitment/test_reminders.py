@@ -36,6 +36,7 @@ from tests.factories import (
     StageFactory,
     UserFactory,
 )
+from tests.recruitment.reminder_processes import reminder_redis_url
 
 pytestmark = pytest.mark.django_db
 
@@ -489,7 +490,7 @@ def test_no_reminder_is_put_on_the_broker_with_an_eta_or_countdown(
 
     import redis
 
-    url = redis_url.rsplit("/", 1)[0] + "/" + __import__("os").environ.get("REMINDER_TEST_REDIS_DB", "14")
+    url = reminder_redis_url()
     client = redis.Redis.from_url(url)
     client.delete("celery")
     broker_at(url)
@@ -651,6 +652,7 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
         "recruitment.scan_reminders",
         "recruitment.sweep_reminders",
         "recruitment.send_weekly_digests",
+        "api.purge_expired",
     }
     scan = PeriodicTask.objects.get(name="recruitment.scan_reminders")
     assert (scan.task, scan.interval.every, scan.interval.period) == ("recruitment.scan_reminders", 60, "seconds")
