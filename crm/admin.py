@@ -103,6 +103,17 @@ class OfficeRecordAdmin(TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHis
         initial.setdefault("office", getattr(request.user, "office_id", None))
         return initial
 
+    def get_list_display(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        """The office column and filter only for staff who see several offices' records."""
+        columns = list(super().get_list_display(request))
+        return columns if user_sees_everything(request) else [c for c in columns if c != "office"]
+
+    def get_list_filter(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        filters = list(super().get_list_filter(request))
+        if user_sees_everything(request):
+            return filters
+        return [f for f in filters if not (isinstance(f, tuple | list) and f[0] == "office") and f != "office"]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
         if db_field.name == "office":
             kwargs["required"] = True

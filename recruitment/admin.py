@@ -163,7 +163,6 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         "stage_names",
         "status",
         "priority",
-        "chain_role",
         "owner",
         "planned_investment_wan",
         "signed_amount_wan",
