@@ -123,7 +123,7 @@ def test_manager_sees_the_dashboard_with_money_in_yi(client, dashboard_url, mana
     populate(8, office=manager.office, owner=manager, reference=reference)
     client.force_login(manager)
 
-    response = client.get(dashboard_url)
+    response = client.get(dashboard_url, headers={"accept-language": "en"})
 
     assert response.status_code == 200
     page = response.content.decode()
