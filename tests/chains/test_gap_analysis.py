@@ -6,10 +6,12 @@ No database: these functions take plain facts.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from chains.gap_analysis import (
     CandidateFacts,
@@ -27,6 +29,14 @@ from chains.gap_analysis import (
     rank_candidates,
     zone_gaps,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
+
 
 FILLING = frozenset({"signed", "registered", "construction", "production", "at_capacity"})
 CLOSED = frozenset({"at_capacity", "lost"})

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from chains.models import Stage
 from chains.selectors import stage_by_code, stage_facts, stage_neighbour_ids, zone_by_code
 from tests.factories import ChainFactory, ParkFactory, StageEdgeFactory, StageFactory, ZoneFactory
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

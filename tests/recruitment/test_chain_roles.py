@@ -3,7 +3,10 @@ from the real presences in the target park, unless it is given."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.utils import translation
 
 from chains.gap_analysis import GapStatus
 from recruitment.chain_roles import derive_chain_role
@@ -11,6 +14,14 @@ from recruitment.gaps import gaps_for_park
 from recruitment.models import ChainRole
 from recruitment.services import project_create
 from tests.factories import ChainFactory, EnterpriseFactory, ParkFactory, PresenceFactory, StageFactory
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
+
 
 COVERED, WEAK, MISSING = GapStatus.COVERED, GapStatus.WEAK, GapStatus.MISSING
 

@@ -3,15 +3,25 @@ recorded; refused moves raise IllegalTransition with a clear message and change 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from django.utils import translation
 
 from recruitment.models import Project, ProjectStatusChange
 from recruitment.pipeline import ALLOWED, MILESTONES, IllegalTransition, Status, check_transition
 from recruitment.services import project_create, project_transition
 from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
+
 
 pytestmark = pytest.mark.django_db
 

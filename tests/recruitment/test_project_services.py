@@ -4,6 +4,7 @@ imported statuses walking the path, versions, history and change feed, concurren
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,12 +12,20 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import translation
 
 from crm.models import ChangeEntry
 from recruitment.models import Project, ProjectStatusChange
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import project_create, project_transition
 from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -7,13 +7,14 @@ rolled back at the end, and each test runs in a savepoint inside it.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from stdnum.cn import uscc
 
 from chains.models import Park, Stage
@@ -24,6 +25,13 @@ from recruitment.models import FollowUp, Project
 from recruitment.pipeline import ALLOWED, Status
 from seeds.demo_loader import DEFAULT_DEMO_PASSWORD, _Demo, demo_credit_code, demo_password
 from seeds.upserts import SeedTally
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
 
 
 def seed(*args: str) -> str:

@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,11 +15,19 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.utils import translation
 
 from chains.models import Chain, ChainPark, Park, Sector, Stage, StageEdge, Zone
 from crm.models import Enterprise, Presence
 from seeds.reference_loader import REFERENCE_FILE, load_reference
 from seeds.upserts import load_yaml
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are asserted in English, the language of the code (the site default is zh-hans)."""
+    with translation.override("en"):
+        yield
 
 
 def seed(*args: str) -> str:
