@@ -436,3 +436,17 @@ def test_follow_up_list_filters_by_what_the_project_list_filters_by(
     rows = response.context["cl"].result_list
     assert rows and {f.project_id for f in rows} == {own_project.pk}
     assert client.get(admin_url(FollowUp, "changelist"), {"project__enterprise__name": "x"}).status_code == 400
+
+
+def test_staff_delete_a_project_through_the_service_with_its_follow_ups(client, park_user, park_office, own_project):
+    followup_create(office=park_office, project=own_project, due_at=timezone.now(), note="回访")
+    follow_up_ids = list(own_project.follow_ups.values_list("pk", flat=True))
+    sign_in(client, park_user)
+    confirm = client.get(admin_url(Project, "delete", own_project.pk))
+    assert confirm.status_code == 200
+    assert not confirm.context["perms_lacking"]
+    response = client.post(admin_url(Project, "delete", own_project.pk), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Project.objects.filter(pk=own_project.pk).exists()
+    deleted = set(ChangeEntry.objects.filter(op="delete").values_list("object_id", flat=True))
+    assert {own_project.pk, *follow_up_ids} <= deleted
