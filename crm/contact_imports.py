@@ -89,6 +89,8 @@ class ContactImporter(Importer):
                 r.error("name", _("The contact's name is required."))
             enterprise = enterprises.resolve(r)
             parsed.append((r, values, r.uuid("id"), enterprise))
+            if len(parsed) % CHUNK == 0:
+                yield ("read", len(parsed), len(readers))
         scoped = scope_for_user(Contact.objects.all(), user=user)
         found: dict[Any, Contact] = {}
         for c in fetch_in(scoped, "pk", {pk for _r, _v, pk, _e in parsed if pk}, lock=lock):

@@ -160,7 +160,7 @@ class EnterpriseImporter(Importer):
             code = normalize_credit_code(r.text("credit_code"))
             error = credit_code_error(code) if code else None
             if error:
-                r.error("credit_code", _("Credit code %(code)s %(error)s.") % {"code": code, "error": error})
+                r.error("credit_code", _("Credit code %(code)s: %(error)s.") % {"code": code, "error": error})
             else:
                 values["credit_code"] = code
         if r.has("ownership"):
@@ -191,6 +191,8 @@ class EnterpriseImporter(Importer):
         parsed: list[tuple[RowReader, dict[str, Any] | None, uuid.UUID | None]] = []
         for r in readers:
             parsed.append((r, self._values(r, stages, ownerships), r.uuid("id")))
+            if len(parsed) % CHUNK == 0:
+                yield ("read", len(parsed), len(readers))
         # Everything the rows could match, a few queries for the whole file.
         ids = {pk for _r, _v, pk in parsed if pk}
         codes = {v["credit_code"] for _r, v, _pk in parsed if v and v.get("credit_code")}

@@ -71,7 +71,8 @@ from crm.spreadsheets import (
 )
 
 Progress = Callable[[str, int, int], None]
-"""Called as ``progress(phase, done, total)``; phases are ``read``, ``check`` and ``write``."""
+"""Called as ``progress(phase, done, total)``; phases are ``read`` (cells into values; total 0
+while the file itself is being opened), ``check`` (matching and planning) and ``write``."""
 Step = tuple[str, int, int]
 """What a running import yields between chunks: ``(phase, done, total)``."""
 Steps = Generator[Step, None, "ImportPlan"]

@@ -215,6 +215,8 @@ class ProjectImporter(Importer):
                 enterprise = enterprises.resolve(r)
                 values["enterprise"] = enterprise
             parsed.append((r, values, r.uuid("id"), stages, status, note))
+            if len(parsed) % CHUNK == 0:
+                yield ("read", len(parsed), len(readers))
 
         scoped = scope_for_user(Project.objects.all(), user=user)
         found = {p.pk: p for p in fetch_in(scoped, "pk", {pk for _r, _v, pk, *_ in parsed if pk}, lock=lock)}

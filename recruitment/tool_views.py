@@ -78,7 +78,8 @@ COMPARED = (
     "source",
 )
 PHASES = {
-    "read": gettext_lazy("Reading the file…"),
+    "open": gettext_lazy("Reading the file…"),
+    "read": gettext_lazy("Reading rows: %(done)s of %(total)s"),
     "check": gettext_lazy("Checking rows: %(done)s of %(total)s"),
     "write": gettext_lazy("Writing records: %(done)s of %(total)s"),
 }
@@ -215,7 +216,7 @@ def import_preview(request: HttpRequest, token: str) -> HttpResponse:
 
 def _progress_line(step: tuple[str, int, int]) -> str:
     phase, done, total = step
-    label = PHASES.get(phase, PHASES["check"]) % {
+    label = PHASES["open" if not total else phase if phase in PHASES else "check"] % {
         "done": number_format(done, force_grouping=True),
         "total": number_format(total, force_grouping=True),
     }

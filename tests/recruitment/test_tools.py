@@ -78,7 +78,7 @@ def test_a_bad_file_is_previewed_with_every_bad_row_and_cannot_be_imported(clien
     assert 'id="import-confirm"' not in html
     # Posting anyway (a crafted request) imports nothing either.
     html = page(client.post(preview_url))
-    assert "Nothing was imported" in html
+    assert 'class="errornote"' in html and 'class="success"' not in html
     assert Enterprise.objects.count() == 0
 
 
