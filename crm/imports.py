@@ -38,6 +38,7 @@ walks the status pipeline, derives its chain role and schedules follow-ups.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections import defaultdict
@@ -48,7 +49,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext_lazy
@@ -546,9 +547,13 @@ def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user:
     The check is repeated here (not trusted from the preview) because the records
     may have changed since; the matched rows are locked in primary-key order, so a
     concurrent edit waits instead of being overwritten, and two imports of
-    overlapping files cannot deadlock. The transaction stays open across the
-    yields: a consumer that stops early (a closed browser) closes the generator,
-    which rolls everything back.
+    overlapping files cannot deadlock. Imports of one kind into one office (of
+    enterprises: into the shared directory) also take a transaction-level advisory
+    lock, so a double-clicked "Import" or two people importing the same new rows
+    run one after the other: the second sees the first's rows and creates no
+    duplicates (rows without a unique key hold no lock to wait on otherwise). The
+    transaction stays open across the yields: a consumer that stops early (a
+    closed browser) closes the generator, which rolls everything back.
     """
     yield ("read", 0, 0)
     try:
@@ -557,6 +562,7 @@ def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user:
         return _file_error(importer, filename, exc)
     try:
         with transaction.atomic():
+            _serialise_imports(importer, user)
             plan = yield from importer.plan(sheet, user=user, filename=filename, lock=True)
             if not plan.ok:
                 return plan
@@ -579,6 +585,18 @@ def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user:
             )
         )
         return plan
+
+
+def _serialise_imports(importer: Importer, user: Any) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite runs one writing transaction at a time anyway
+    office = user_office(user)
+    scope = office.pk if importer.needs_office and office else "directory"
+    key = int.from_bytes(
+        hashlib.blake2b(f"import:{importer.kind}:{scope}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def run_steps(steps: Steps, progress: Progress | None = None) -> ImportPlan:

@@ -227,3 +227,31 @@ def test_pinyin_keys_equal_the_directorys_own(name):
     from crm.names import name_initials, name_pinyin
 
     assert pinyin_keys(name) == (name_pinyin(name), name_initials(name))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_imported_twice_at_once_creates_each_enterprise_once(park_user):
+    import threading
+
+    from django.db import connection
+
+    rows = [["企业名称", "城市"]] + [[f"无代码企业{n}", "太原"] for n in range(30)]
+    data = csv_bytes(rows)
+    barrier = threading.Barrier(2)
+    plans = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            plans.append(import_commit(importer=IMPORTER, data=data, filename="twice.csv", user=park_user))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(p.committed for p in plans) and len(plans) == 2
+    assert sorted((p.created, p.unchanged) for p in plans) == [(0, 30), (30, 0)]
+    assert Enterprise.objects.count() == 30
