@@ -130,6 +130,9 @@ class OfficeRecordAdmin(TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHis
 
 
 class EnterpriseForm(CreditCodeFormMixin, ServiceErrorsForm):
+    # A website typed without a scheme is read as https (Django 6's default, chosen now).
+    website = forms.URLField(label=_("website"), max_length=200, required=False, assume_scheme="https")
+
     class Meta:
         model = Enterprise
         fields = "__all__"
@@ -257,11 +260,6 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
         ),
     ]
     inlines = [ContactInline, PresenceInline, InteractionInline]
-
-    def formfield_for_dbfield(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        if isinstance(db_field, models.URLField):
-            kwargs["assume_scheme"] = "https"
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description=_("registered capital (万元)"), ordering="registered_capital")
     def registered_capital_wan(self, obj: Enterprise) -> str:
