@@ -82,6 +82,9 @@ class QuickLogForm(forms.Form):
             self.fields["project"].initial = project.pk
             self.fields["project"].widget = forms.HiddenInput()
         else:
+            if getattr(user, "office_id", None):
+                # Logged for the user's own office (unless a project of another office is chosen).
+                contacts = contacts.filter(office_id=user.office_id)
             projects = scope_for_user(Project.objects.filter(enterprise=enterprise), user=user)
             self.fields["project"].queryset = projects.exclude(status__in=CLOSED).order_by("-created_at")
         self.fields["contacts"].queryset = contacts.order_by("name")
