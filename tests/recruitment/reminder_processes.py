@@ -30,12 +30,15 @@ DELIVERY_HEADER = re.compile(r"^X-Chain-Recruit-Delivery: (\S+)$", re.MULTILINE)
 
 
 def reminder_redis_url() -> str | None:
-    """The Redis database these tests may empty: ``REMINDER_TEST_REDIS_DB`` on TEST_REDIS_URL's server."""
+    """The Redis database these tests may empty: ``REMINDER_TEST_REDIS_DB`` (default 13) on TEST_REDIS_URL's server.
+
+    Not TEST_REDIS_URL's own database: other tests may keep state there, and these
+    tests flush theirs before and after.
+    """
     base = os.environ.get("TEST_REDIS_URL")
     if not base:
         return None
-    db = os.environ.get("REMINDER_TEST_REDIS_DB") or base.rsplit("/", 1)[1] or "15"
-    return base.rsplit("/", 1)[0] + "/" + db
+    return base.rsplit("/", 1)[0] + "/" + os.environ.get("REMINDER_TEST_REDIS_DB", "13")
 
 
 def free_port() -> int:
