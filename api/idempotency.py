@@ -10,6 +10,7 @@ same key with a different request (method, path or body) answers 422.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -28,6 +29,9 @@ from api.rendering import JSONRenderer
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# Printable ASCII, no leading or trailing space.
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 KEEP_FOR = timedelta(hours=24)
 _REPLAYED_HEADERS = ("ETag", "Location")
 
@@ -45,8 +49,8 @@ def _key(request: Request) -> str | None:
     raw = request.headers.get(HEADER)
     if raw is None:
         return None
-    key = raw.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+    key = raw
+    if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
         raise serializers.ValidationError(
             {HEADER: [_("Give 1 to %(n)d printable ASCII characters.") % {"n": MAX_KEY_LENGTH}]}, code="invalid"
         )

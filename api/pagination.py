@@ -26,7 +26,7 @@ MAX_LIMIT = 500
 
 def page_limit(request: Request, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
     raw = request.query_params.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

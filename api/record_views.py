@@ -26,14 +26,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import schema as docs
-from api.concurrency import ANY, etag, if_match_version
+from api.concurrency import check_version, etag, if_match_version
 from api.errors import Conflict, PreconditionFailed, validation_error_from
 from api.idempotency import idempotent
 from api.pagination import KeysetPagination
 from api.presenters import Presenter
 from crm.access import scope_for_office
 from crm.models import Office
-from crm.records import DuplicateRecord, VersionConflict, record_lock, record_lock_for_change
+from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
 
 BULK_MAX_ITEMS = 1000
@@ -83,6 +83,7 @@ class RecordViewSet(viewsets.GenericViewSet):
     # The many-to-many inputs compared as sets by has_changes: {input name: related manager name}.
     many_fields: ClassVar[dict[str, str]] = {}
     basename: ClassVar[str]
+    noun: ClassVar[str]
     lookup_value_regex = "[^/]+"
     pagination_class = KeysetPagination
 
@@ -168,18 +169,20 @@ class RecordViewSet(viewsets.GenericViewSet):
             headers["Location"] = self.location(item["id"])
         return Response(item, status=status_code, headers=headers)
 
-    def lock(self, pk: str, expected: int | None, *, deleting: bool = False) -> Any:
-        """The visible record ``pk``, row-locked, at the expected version (404, 412 otherwise).
+    def lock(self, pk: str, *, deleting: bool = False) -> Any:
+        """The visible record ``pk``, row-locked (404 otherwise).
 
         A change takes ``FOR NO KEY UPDATE`` (see ``record_lock_for_change``); only a
-        delete takes the full row lock.
+        delete takes the full row lock. The caller compares the version once it has
+        validated the request (``check_version``), so bad input is a 400 whatever
+        the If-Match.
         """
         obj_pk = parse_uuid(pk)
         if obj_pk is None:
             raise exceptions.NotFound()
         lock = record_lock if deleting else record_lock_for_change
         try:
-            return lock(self.get_queryset(), pk=obj_pk, expected_version=None if expected in (None, ANY) else expected)
+            return lock(self.get_queryset(), pk=obj_pk)
         except self.model.DoesNotExist:
             raise exceptions.NotFound() from None
 
@@ -211,9 +214,10 @@ class RecordViewSet(viewsets.GenericViewSet):
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         expected = if_match_version(request)
         with transaction.atomic():
-            obj = self.lock(pk, expected)
+            obj = self.lock(pk)
             self.check_write(obj)
             values = self.validate_input(request.data, instance=obj, partial=partial)
+            check_version(obj, expected)
             self.check_external_id_free(values.get("external_id"), obj.pk)
             if self.has_changes(obj, values):
                 obj = self.perform_update(obj=obj, actor=request.user, values=values)
@@ -226,8 +230,9 @@ class RecordViewSet(viewsets.GenericViewSet):
     def destroy(self, request: Request, pk: str) -> Response:
         expected = if_match_version(request)
         with transaction.atomic():
-            obj = self.lock(pk, expected, deleting=True)
+            obj = self.lock(pk, deleting=True)
             self.check_write(obj)
+            check_version(obj, expected)
             self.perform_delete(obj=obj, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -262,17 +267,16 @@ class RecordViewSet(viewsets.GenericViewSet):
                 .first()
             )
             if obj is None:
+                values = self.validate_input(request.data)
                 if expected is not None:
                     raise PreconditionFailed(_("There is no record with this external id to match If-Match."))
-                values = self.validate_input(request.data)
                 values["external_id"] = external_id
                 obj = self.perform_create(office=self.office, actor=request.user, values=values)
                 created = True
             else:
-                if expected not in (None, ANY) and obj.version != expected:
-                    raise VersionConflict(obj.version)
                 self.check_write(obj)
                 values = self.validate_input(request.data, instance=obj)
+                check_version(obj, expected)
                 values["external_id"] = external_id
                 if self.has_changes(obj, values):
                     obj = self.perform_update(obj=obj, actor=request.user, values=values)
@@ -382,7 +386,8 @@ def _item_errors(exc: Exception, index: int) -> dict[str, Any]:
 
 def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
     """Describe the resource's endpoints from its serializers (applied to each resource class)."""
-    name = cls.basename.replace("-", " ")
+    name = cls.noun
+    plural = cls.basename.replace("-", " ")
     out = cls.output_serializer
     inp = cls.input_serializer
     bulk_item = type(
@@ -401,7 +406,7 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
     external_param = OpenApiParameter("external_id", str, OpenApiParameter.PATH, description="Your system's id.")
     id_param = OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH)
     return extend_schema_view(
-        list=extend_schema(tags=tags, summary=f"List {name} records", responses={200: out(many=True)}),
+        list=extend_schema(tags=tags, summary=f"List {plural}", responses={200: out(many=True)}),
         retrieve=extend_schema(
             tags=tags,
             summary=f"Read a {name}",
@@ -459,7 +464,7 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
         ],
         bulk=extend_schema(
             tags=tags,
-            summary=f"Upsert up to {BULK_MAX_ITEMS} {name} records by your ids",
+            summary=f"Upsert up to {BULK_MAX_ITEMS} {plural} by your ids",
             description="All or nothing: if any item is invalid, the answer is 400 with the errors by item "
             "index (`items.3.name`) and nothing is written. Items that change nothing are left untouched "
             "(their version does not move).",

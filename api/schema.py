@@ -9,7 +9,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from api.concurrency import IF_MATCH_PATTERN
 from api.errors import ConflictResponseSerializer, ErrorResponseSerializer
+from api.idempotency import IDEMPOTENCY_KEY_PATTERN, MAX_KEY_LENGTH
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -27,14 +29,14 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
     required=False,
     description='The ETag you read (`"3"`); if the record has changed since, nothing is written and the answer is 412.',
 )
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN, "maxLength": MAX_KEY_LENGTH},
     OpenApiParameter.HEADER,
     required=False,
     description="Any unique string (a UUID): repeating the request with the same key and body replays the first "

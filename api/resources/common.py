@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.filters import StrictFilterSet, UtcDateTimeFilter
 from api.presenters import Column
 from api.rendering import fmt_datetime, fmt_uuid
 
@@ -53,14 +55,27 @@ def text(max_length: int, **kwargs) -> serializers.CharField:  # type: ignore[no
     return serializers.CharField(max_length=max_length, **kwargs)
 
 
-def money(**kwargs) -> serializers.DecimalField:  # type: ignore[no-untyped-def]
-    kwargs.setdefault("required", False)
-    kwargs.setdefault("allow_null", True)
-    return serializers.DecimalField(max_digits=18, decimal_places=2, min_value=0, **kwargs)
+MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
 
 
-class RecordFilter(django_filters.FilterSet):
-    updated_since = django_filters.IsoDateTimeFilter(
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "nullable": True, "example": "1250000.00"}
+)
+class MoneyField(serializers.DecimalField):
+    """CNY, not negative, at most 16 digits before the point and 2 after; a JSON number or a string."""
+
+    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(max_digits=18, decimal_places=2, min_value=0, **kwargs)
+
+
+def money(**kwargs) -> MoneyField:  # type: ignore[no-untyped-def]
+    return MoneyField(**kwargs)
+
+
+class RecordFilter(StrictFilterSet):
+    updated_since = UtcDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Changed at or after (ISO 8601).")
     )
     external_id = django_filters.CharFilter(field_name="external_id", label=_("Your system's id."))

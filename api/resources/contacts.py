@@ -69,6 +69,7 @@ class ContactFilter(RecordFilter):
 @documented
 class ContactViewSet(RecordViewSet):
     basename = "contacts"
+    noun = "contact"
     presenter = PRESENTER
     input_serializer = ContactInput
     output_serializer = ContactOutput

@@ -134,6 +134,7 @@ def _may_change(office: Office, enterprise: Enterprise) -> bool:
 @documented
 class EnterpriseViewSet(RecordViewSet):
     basename = "enterprises"
+    noun = "enterprise"
     presenter = PRESENTER
     input_serializer = EnterpriseInput
     output_serializer = EnterpriseOutput

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.filters import UtcDateTimeFilter
 from api.presenters import Column, Presenter
 from api.record_views import RecordViewSet, documented
 from api.references import RecordRefField
@@ -90,8 +91,8 @@ class FollowUpFilter(RecordFilter):
     project = django_filters.UUIDFilter(field_name="project_id")
     status = django_filters.ChoiceFilter(choices=FollowUp.Status.choices)
     assignee = django_filters.CharFilter(field_name="assignee__username", label=_("Username."))
-    due_after = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="gte")
-    due_before = django_filters.IsoDateTimeFilter(field_name="due_at", lookup_expr="lt")
+    due_after = UtcDateTimeFilter(field_name="due_at", lookup_expr="gte")
+    due_before = UtcDateTimeFilter(field_name="due_at", lookup_expr="lt")
 
     class Meta:
         model = FollowUp
@@ -113,6 +114,7 @@ def _apply_status(follow_up: FollowUp, status: str | None, actor: Any) -> Follow
 @documented
 class FollowUpViewSet(RecordViewSet):
     basename = "follow-ups"
+    noun = "follow-up"
     presenter = PRESENTER
     input_serializer = FollowUpInput
     output_serializer = FollowUpOutput

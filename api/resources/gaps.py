@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from api.pagination import paginate_list
 from api.references import ParkIndex, StageIndex
+from api.schema import error
 from chains.gap_analysis import GapStatus
 from crm.models import Office
 from recruitment.gaps import gap_candidates, gaps_list
@@ -102,7 +103,10 @@ class GapListView(APIView):
             OpenApiParameter("status", str, enum=[s.value for s in GapStatus]),
             *_page_params(),
         ],
-        responses={200: _paged("PaginatedGapList", GapOutput)},
+        responses={
+            200: _paged("PaginatedGapList", GapOutput),
+            400: error("Unknown park, chain or status; invalid cursor or limit."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = GapQuery(data=request.query_params)
@@ -148,7 +152,10 @@ class GapCandidatesView(APIView):
             OpenApiParameter("stage", str, required=True, description=_("Stage code.")),
             *_page_params(),
         ],
-        responses={200: _paged("PaginatedCandidateList", CandidateOutput)},
+        responses={
+            200: _paged("PaginatedCandidateList", CandidateOutput),
+            400: error("Missing or unknown park or stage; invalid cursor or limit."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = CandidateQuery(data=request.query_params)

@@ -8,6 +8,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.filters import UtcDateTimeFilter
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_views import RecordViewSet, documented
 from api.references import RecordRefField, RecordRefsField
@@ -70,8 +71,8 @@ class InteractionFilter(RecordFilter):
     enterprise = django_filters.UUIDFilter(field_name="enterprise_id")
     project = django_filters.UUIDFilter(field_name="project_id")
     kind = django_filters.ChoiceFilter(choices=Interaction.Kind.choices)
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = Interaction
@@ -81,6 +82,7 @@ class InteractionFilter(RecordFilter):
 @documented
 class InteractionViewSet(RecordViewSet):
     basename = "interactions"
+    noun = "interaction"
     presenter = PRESENTER
     input_serializer = InteractionInput
     output_serializer = InteractionOutput

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import schema as docs
-from api.concurrency import if_match_version
+from api.concurrency import check_version, if_match_version
 from api.errors import validation_error_from
 from api.idempotency import idempotent
 from api.presenters import Column, ManyColumn, Presenter
@@ -151,6 +151,7 @@ class ProjectFilter(RecordFilter):
 @documented
 class ProjectViewSet(RecordViewSet):
     basename = "projects"
+    noun = "project"
     presenter = PRESENTER
     input_serializer = ProjectInput
     output_serializer = ProjectOutput
@@ -201,7 +202,8 @@ class ProjectViewSet(RecordViewSet):
         data.is_valid(raise_exception=True)
         note = data.validated_data.get("note", "")
         with transaction.atomic():
-            obj = self.lock(pk, expected)
+            obj = self.lock(pk)
+            check_version(obj, expected)
             try:
                 project_transition(
                     project=obj, to=data.validated_data["to"], note=note, reason=note, actor=self.request.user

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api.pagination import KeysetPagination
+from api.schema import error
 from chains.models import Chain, ChainPark, Park, Sector, Stage, StageEdge
 
 
@@ -132,7 +133,11 @@ class ReferenceViewSet(viewsets.GenericViewSet):
 def _documented(name: str, output: type[serializers.Serializer]):  # type: ignore[no-untyped-def]
     code_param = OpenApiParameter("code", str, OpenApiParameter.PATH)
     return extend_schema_view(
-        list=extend_schema(tags=["reference"], summary=f"List {name}", responses={200: output(many=True)}),
+        list=extend_schema(
+            tags=["reference"],
+            summary=f"List {name}",
+            responses={200: output(many=True), 400: error("Invalid cursor or limit.")},
+        ),
         retrieve=extend_schema(
             tags=["reference"],
             summary=f"Read one of the {name} by code",

@@ -102,7 +102,7 @@ def stages(db):  # type: ignore[no-untyped-def]
     return [first, second]
 
 
-def wait_for_feed_horizon(timeout: float = 60.0) -> None:
+def wait_for_feed_horizon(timeout: float = 300.0) -> None:
     """Wait until every change written so far is below the feed's visibility horizon.
 
     The horizon is the oldest transaction still running anywhere in the PostgreSQL

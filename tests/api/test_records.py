@@ -48,8 +48,11 @@ def test_if_match_mismatch_is_412_and_changes_nothing(api_a):
     assert r.json()["errors"][0]["code"] == "precondition_failed"
     enterprise = Enterprise.objects.get(pk=created["id"])
     assert (enterprise.name, enterprise.version, enterprise.history.count()) == ("示例企业有限公司", 1, 1)
-    r = api_a.delete(f"enterprises/{created['id']}/", headers={"If-Match": "garbage"})
+    r = api_a.delete(f"enterprises/{created['id']}/", headers={"If-Match": '"2"'})
     assert r.status_code == 412
+    for malformed in ("garbage", "", 'W/"1"', '"1", "2"'):
+        r = api_a.delete(f"enterprises/{created['id']}/", headers={"If-Match": malformed})
+        assert r.status_code == 400 and r.json()["errors"][0]["attr"] == "If-Match", malformed
     assert Enterprise.objects.filter(pk=created["id"]).exists()
 
 
