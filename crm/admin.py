@@ -38,6 +38,7 @@ from crm.admin_writes import (
     ServiceWriteAdminMixin,
     form_data,
 )
+from crm.exports import export_csv_action, export_xlsx_action
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Office, Presence, User
 
 admin.site.site_header = _("Chain Recruit")
@@ -213,6 +214,7 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
     (deleting an enterprise removes every office's contacts and interactions with it)."""
 
     form = EnterpriseForm
+    actions = [export_xlsx_action, export_csv_action]
     list_display = ["name", "credit_code", "ownership", "province", "city", "registered_capital_wan", "office"]
     list_filter = [
         "ownership",
@@ -294,6 +296,7 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
 @admin.register(Contact)
 class ContactAdmin(PinyinSearchMixin, OfficeRecordAdmin):
     pinyin_field = "enterprise__name_pinyin"
+    actions = [export_xlsx_action, export_csv_action]
     list_display = ["name", "enterprise", "title", "phone", "email", "office", "updated_at"]
     list_filter = [("office", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["enterprise", "office"]

@@ -143,6 +143,18 @@ def presence_set(
     return presence
 
 
+def enterprise_check_not_merged(enterprise: Enterprise | None, *, field: str = "enterprise") -> None:
+    """New work names the surviving enterprise, never a merged duplicate."""
+    if enterprise is not None and enterprise.merged_into_id:
+        raise ValidationError(
+            {
+                field: _("This enterprise was merged into “%(name)s”; use that one.")
+                % {"name": enterprise.merged_into.name}
+            },
+            code="merged",
+        )
+
+
 def _check_same_office(office: Office, **related: Any) -> None:
     errors = {}
     for field, obj in related.items():
@@ -156,6 +168,7 @@ def _check_same_office(office: Office, **related: Any) -> None:
 def contact_create(*, office: Office, actor=None, **data: Any) -> Contact:  # type: ignore[no-untyped-def]
     contact = Contact(office=office)
     _apply(contact, CONTACT_FIELDS, data)
+    enterprise_check_not_merged(contact.enterprise if contact.enterprise_id else None)
     return record_save(contact, actor=actor, created=True)
 
 
@@ -181,6 +194,7 @@ def interaction_log(
     """Log a call, visit, meeting… with an enterprise; contacts must be the office's own."""
     interaction = Interaction(office=office)
     _apply(interaction, INTERACTION_FIELDS, data)
+    enterprise_check_not_merged(interaction.enterprise if interaction.enterprise_id else None)
     contacts = list(contacts)
     _check_same_office(office, project=interaction.project)
     _check_contacts(interaction, contacts)

@@ -38,6 +38,7 @@ from recruitment import reminders_admin  # noqa: F401
 from recruitment.admin_forms import QuickLogForm, TransitionForm
 from recruitment.admin_views import may_quick_log, quick_log_page, transition_page
 from recruitment.dashboard import stale_projects
+from recruitment.exports import export_csv_action, export_xlsx_action
 from recruitment.models import FollowUp, Project, ProjectStatusChange, ReminderDelivery
 from recruitment.services import (
     FOLLOWUP_FIELDS,
@@ -155,6 +156,7 @@ class WorkPanelMixin:
 @admin.register(Project)
 class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
     pinyin_field = "enterprise__name_pinyin"
+    actions = [export_xlsx_action, export_csv_action]
     change_form_template = "admin/recruitment/project/change_form.html"
     list_display = [
         "title",

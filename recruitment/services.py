@@ -24,6 +24,7 @@ from chains.models import Park, Stage
 from crm.changes import changes_record
 from crm.models import Office, Presence
 from crm.records import record_delete, record_lock, record_save
+from crm.services import enterprise_check_not_merged
 from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
 from recruitment.models import FollowUp, Project, ProjectStatusChange
@@ -91,6 +92,7 @@ def project_create(
     _check_stages(stages)
     project = Project(office=office)
     _apply(project, PROJECT_FIELDS, data)
+    enterprise_check_not_merged(project.enterprise if project.enterprise_id else None)
     if project.chain_role:
         project.chain_role_overridden = True
     elif project.park_id:

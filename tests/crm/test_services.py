@@ -61,3 +61,14 @@ def test_every_write_moves_the_record_in_the_change_feed(park_office):
     assert by_type[("contact", str(contact.pk))].data["version"] == 2
     contact_delete(contact=contact)
     assert ChangeEntry.objects.get(object_id=contact.pk).op == "delete"
+
+
+def test_new_work_on_a_merged_enterprise_is_refused(park_office):
+    survivor = enterprise_create(office=park_office, name="存续企业")
+    duplicate = enterprise_create(office=park_office, name="重复企业")
+    duplicate.merged_into = survivor
+    duplicate.save(update_fields=["merged_into"])
+    with pytest.raises(ValidationError) as info:
+        contact_create(office=park_office, enterprise=duplicate, name="李四")
+    assert "enterprise" in info.value.message_dict
+    assert "存续企业" in info.value.message_dict["enterprise"][0]
