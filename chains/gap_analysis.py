@@ -23,11 +23,23 @@ Definitions
 * **To recruit**: targeted and not yet covered — the difference between the
   target map and the current map.
 
+Counts and lists
+----------------
+Every row carries exact numbers (``present_count``, ``filling_count``,
+``open_count``) and lists of the enterprises and projects behind them. Given only
+facts, the functions count the facts, so the lists are complete. At the scale of a
+zone the selectors instead pass the numbers counted by the database
+(:class:`GapCounts`) and a *sample* of facts — or none — so that a zone-wide map
+does not load every presence and project: the lists then hold at most ``sample``
+items each, the most recently recorded (``lists_complete`` is False when a list is
+shorter than its count).
+
 Candidate ranking (:func:`rank_candidates`) is documented on :func:`candidate_score`.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -35,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from django.utils.translation import gettext as _
@@ -90,20 +102,44 @@ class PresenceFact(NamedTuple):
     """An enterprise present at a stage in a park (merged enterprises already left out).
 
     Facts are named tuples, not dataclasses: a zone holds tens of thousands of them
-    and they are built on every call.
+    and they are built on every call. ``recency`` orders a sample (larger: recorded
+    later; the selectors pass the presence's id).
     """
 
     park_code: str
     stage_id: int
     enterprise: EnterpriseRef
+    recency: float = 0
 
 
 class ProjectFact(NamedTuple):
-    """A project targeting a stage in a park (one fact per target stage)."""
+    """A project targeting a stage in a park (one fact per target stage).
+
+    ``recency`` orders a sample (larger: changed later; the selectors pass the
+    project's ``updated_at`` as a timestamp).
+    """
 
     park_code: str
     stage_id: int
     project: ProjectRef
+    recency: float = 0
+
+
+CellKey = tuple[str, int]  # (park code, stage id)
+
+
+@dataclass(frozen=True)
+class GapCounts:
+    """Exact numbers counted by the database, for when the facts are only a sample.
+
+    Without them every number is the length of a list of facts, which means loading
+    every presence and project of the zone; with them the facts can be a few per
+    row (or none) and the statuses stay exact.
+    """
+
+    present: Mapping[CellKey, int] = field(default_factory=dict)  # enterprises present in the park
+    projects: Mapping[CellKey, Mapping[str, int]] = field(default_factory=dict)  # status → projects
+    zone_present: Mapping[int, int] = field(default_factory=dict)  # stage id → distinct enterprises in the zone
 
 
 @dataclass(frozen=True)
@@ -115,10 +151,20 @@ class ParkStageStatus:
     present_count: int
     targeted: bool
     being_filled: bool
+    filling_count: int = 0
+    open_count: int = 0
 
 
 @dataclass(frozen=True)
 class StageGap:
+    """One stage in a park (or across the zone): its status, the numbers behind it and
+    lists of who is there and who is working on it.
+
+    The counts are always exact. The lists are complete unless the selector was asked
+    for a sample (``lists_complete`` False): then each holds at most that many items,
+    the most recently recorded or changed, in display order.
+    """
+
     park_code: str | None  # None for the zone-wide row
     chain_code: str
     stage_code: str
@@ -132,21 +178,46 @@ class StageGap:
     filling_projects: list[ProjectRef]  # signed or later, targeting this stage in this park (zone: any park)
     open_projects: list[ProjectRef]  # every open project targeting it
     targeted: bool  # in the park's target map (zone row: targeted in any park)
-    being_filled: bool  # bool(filling_projects)
+    being_filled: bool  # a filling project exists (filling_count > 0)
     feeds: list[str]  # downstream stage codes
     to_recruit: bool = False  # targeted and not covered: the target map minus the current map
     by_park: list[ParkStageStatus] = field(default_factory=list)  # zone rows only
+    filling_count: int = 0  # every filling project, whether or not the list shows it
+    open_count: int = 0  # every open project, whether or not the list shows it
+    lists_complete: bool = True  # the three lists hold every item their count counts
 
 
 # --- Park and zone rows --------------------------------------------------------------
 
 
-class _Cells:
-    """Presences and projects indexed by (park, stage), and by stage across parks.
+def _enterprise_order(fact: PresenceFact) -> tuple[str, UUID]:
+    return (fact.enterprise.name, fact.enterprise.id)
 
-    The facts are sorted once (enterprises by name, projects by title, then id),
-    so every cell, filled in that order, is already in display order. Sorting
-    input that the database returned in order costs one linear pass.
+
+def _project_order(fact: ProjectFact) -> tuple[str, UUID]:
+    return (fact.project.title, fact.project.id)
+
+
+def _enterprise_recency(fact: PresenceFact) -> tuple[float, UUID]:
+    return (fact.recency, fact.enterprise.id)
+
+
+def _project_recency(fact: ProjectFact) -> tuple[float, UUID]:
+    return (fact.recency, fact.project.id)
+
+
+def _pick(facts: Collection[Any], *, sample: int | None, recency: Any, order: Any) -> list[Any]:
+    """Every fact in display order, or the ``sample`` most recent ones in display order."""
+    if sample is not None and len(facts) > sample:
+        facts = heapq.nlargest(sample, facts, key=recency)
+    return sorted(facts, key=order)
+
+
+class _Cells:
+    """Presences and projects grouped by (park, stage), and by stage across the zone's parks.
+
+    One fact per enterprise (per project) and cell; across parks an enterprise present
+    in two parks is one fact, the more recent one.
     """
 
     def __init__(
@@ -158,31 +229,71 @@ class _Cells:
         closed_statuses: Collection[str],
         parks: Collection[str] | None = None,
     ) -> None:
-        self.present: dict[tuple[str, int], dict[UUID, EnterpriseRef]] = defaultdict(dict)
-        self.filling: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
-        self.open: dict[tuple[str, int], dict[UUID, ProjectRef]] = defaultdict(dict)
+        self.present: dict[CellKey, dict[UUID, PresenceFact]] = defaultdict(dict)
+        self.filling: dict[CellKey, dict[UUID, ProjectFact]] = defaultdict(dict)
+        self.open: dict[CellKey, dict[UUID, ProjectFact]] = defaultdict(dict)
         # Across the parks in ``parks`` (the zone rows); keyed by stage id.
-        self.zone_present: dict[int, dict[UUID, EnterpriseRef]] = defaultdict(dict)
-        self.zone_filling: dict[int, dict[UUID, ProjectRef]] = defaultdict(dict)
-        self.zone_open: dict[int, dict[UUID, ProjectRef]] = defaultdict(dict)
+        self.zone_present: dict[int, dict[UUID, PresenceFact]] = defaultdict(dict)
+        self.zone_filling: dict[int, dict[UUID, ProjectFact]] = defaultdict(dict)
+        self.zone_open: dict[int, dict[UUID, ProjectFact]] = defaultdict(dict)
         in_zone = set(parks) if parks is not None else set()
-        for park, stage_id, enterprise in sorted(presences, key=lambda f: (f.enterprise.name, f.enterprise.id)):
-            self.present[(park, stage_id)][enterprise.id] = enterprise
-            if park in in_zone:
-                self.zone_present[stage_id][enterprise.id] = enterprise
-        for park, stage_id, project in sorted(projects, key=lambda f: (f.project.title, f.project.id)):
-            filling = project.status in filling_statuses
-            open_ = project.status not in closed_statuses
-            key = (park, stage_id)
+        for fact in presences:
+            self.present[(fact.park_code, fact.stage_id)][fact.enterprise.id] = fact
+            if fact.park_code in in_zone:
+                known = self.zone_present[fact.stage_id]
+                earlier = known.get(fact.enterprise.id)
+                if earlier is None or earlier.recency < fact.recency:
+                    known[fact.enterprise.id] = fact
+        for fact in projects:
+            filling = fact.project.status in filling_statuses
+            open_ = fact.project.status not in closed_statuses
+            key = (fact.park_code, fact.stage_id)
             if filling:
-                self.filling[key][project.id] = project
+                self.filling[key][fact.project.id] = fact
             if open_:
-                self.open[key][project.id] = project
-            if park in in_zone:
+                self.open[key][fact.project.id] = fact
+            if fact.park_code in in_zone:
                 if filling:
-                    self.zone_filling[stage_id][project.id] = project
+                    self.zone_filling[fact.stage_id][fact.project.id] = fact
                 if open_:
-                    self.zone_open[stage_id][project.id] = project
+                    self.zone_open[fact.stage_id][fact.project.id] = fact
+
+
+class _Numbers:
+    """The exact numbers of a cell or a zone row: from ``GapCounts`` when given, else the
+    lengths of the (then complete) fact lists."""
+
+    def __init__(
+        self,
+        counts: GapCounts | None,
+        cells: _Cells,
+        *,
+        filling_statuses: Collection[str],
+        closed_statuses: Collection[str],
+    ) -> None:
+        self.counts = counts
+        self.cells = cells
+        self.filling_statuses = filling_statuses
+        self.closed_statuses = closed_statuses
+
+    def present(self, key: CellKey) -> int:
+        if self.counts is None:
+            return len(self.cells.present.get(key, _EMPTY))
+        return self.counts.present.get(key, 0)
+
+    def projects(self, key: CellKey) -> tuple[int, int]:
+        """(filling, open) projects of a cell."""
+        if self.counts is None:
+            return len(self.cells.filling.get(key, _EMPTY)), len(self.cells.open.get(key, _EMPTY))
+        by_status = self.counts.projects.get(key, _EMPTY)
+        filling = sum(n for status, n in by_status.items() if status in self.filling_statuses)
+        open_ = sum(n for status, n in by_status.items() if status not in self.closed_statuses)
+        return filling, open_
+
+    def zone_present(self, stage_id: int) -> int:
+        if self.counts is None:
+            return len(self.cells.zone_present.get(stage_id, _EMPTY))
+        return self.counts.zone_present.get(stage_id, 0)
 
 
 _EMPTY: dict = {}
@@ -192,13 +303,22 @@ def _row(
     *,
     park_code: str | None,
     stage: StageFacts,
-    present: dict[UUID, EnterpriseRef],
-    filling: dict[UUID, ProjectRef],
-    open_: dict[UUID, ProjectRef],
+    present_count: int,
+    filling_count: int,
+    open_count: int,
+    present: Collection[PresenceFact],
+    filling: Collection[ProjectFact],
+    open_: Collection[ProjectFact],
+    sample: int | None,
     targeted: bool,
     by_park: list[ParkStageStatus] | None = None,
 ) -> StageGap:
-    status = gap_status(len(present))
+    status = gap_status(present_count)
+    present_list = [
+        f.enterprise for f in _pick(present, sample=sample, recency=_enterprise_recency, order=_enterprise_order)
+    ]
+    filling_list = [f.project for f in _pick(filling, sample=sample, recency=_project_recency, order=_project_order)]
+    open_list = [f.project for f in _pick(open_, sample=sample, recency=_project_recency, order=_project_order)]
     return StageGap(
         park_code=park_code,
         chain_code=stage.chain_code,
@@ -208,15 +328,19 @@ def _row(
         stage_name_en=stage.name_en,
         order=stage.order,
         status=status,
-        present_count=len(present),
-        present=list(present.values()),
-        filling_projects=list(filling.values()),
-        open_projects=list(open_.values()),
+        present_count=present_count,
+        present=present_list,
+        filling_projects=filling_list,
+        open_projects=open_list,
         targeted=targeted,
-        being_filled=bool(filling),
+        being_filled=filling_count > 0,
         feeds=list(stage.feeds),
         to_recruit=targeted and status != GapStatus.COVERED,
         by_park=by_park or [],
+        filling_count=filling_count,
+        open_count=open_count,
+        lists_complete=(len(present_list), len(filling_list), len(open_list))
+        == (present_count, filling_count, open_count),
     )
 
 
@@ -228,25 +352,40 @@ def chain_park_gaps(
     projects: Iterable[ProjectFact],
     filling_statuses: Collection[str],
     closed_statuses: Collection[str],
+    counts: GapCounts | None = None,
+    sample: int | None = None,
 ) -> list[StageGap]:
     """Rows for each (park code, chain code) pair: one per stage of the chain, in the
-    order of ``pairs`` then of ``stages``. Facts about other parks are ignored."""
+    order of ``pairs`` then of ``stages``. Facts about other parks are ignored.
+
+    ``counts``: exact numbers when the facts are a sample (else the facts are counted).
+    ``sample``: keep at most this many items in each list, the most recent.
+    """
     cells = _Cells(presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
+    numbers = _Numbers(counts, cells, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
     by_chain: dict[str, list[StageFacts]] = defaultdict(list)
     for stage in stages:
         by_chain[stage.chain_code].append(stage)
-    return [
-        _row(
-            park_code=park_code,
-            stage=stage,
-            present=cells.present.get((park_code, stage.id), _EMPTY),
-            filling=cells.filling.get((park_code, stage.id), _EMPTY),
-            open_=cells.open.get((park_code, stage.id), _EMPTY),
-            targeted=park_code in stage.target_parks,
-        )
-        for park_code, chain_code in pairs
-        for stage in by_chain.get(chain_code, ())
-    ]
+    rows = []
+    for park_code, chain_code in pairs:
+        for stage in by_chain.get(chain_code, ()):
+            key = (park_code, stage.id)
+            filling_count, open_count = numbers.projects(key)
+            rows.append(
+                _row(
+                    park_code=park_code,
+                    stage=stage,
+                    present_count=numbers.present(key),
+                    filling_count=filling_count,
+                    open_count=open_count,
+                    present=cells.present.get(key, _EMPTY).values(),
+                    filling=cells.filling.get(key, _EMPTY).values(),
+                    open_=cells.open.get(key, _EMPTY).values(),
+                    sample=sample,
+                    targeted=park_code in stage.target_parks,
+                )
+            )
+    return rows
 
 
 def park_gaps(
@@ -257,6 +396,8 @@ def park_gaps(
     projects: Iterable[ProjectFact],
     filling_statuses: Collection[str],
     closed_statuses: Collection[str],
+    counts: GapCounts | None = None,
+    sample: int | None = None,
 ) -> list[StageGap]:
     """One row per stage for one park, in the order of ``stages``."""
     chains = list(dict.fromkeys(s.chain_code for s in stages))
@@ -267,6 +408,8 @@ def park_gaps(
         projects=projects,
         filling_statuses=filling_statuses,
         closed_statuses=closed_statuses,
+        counts=counts,
+        sample=sample,
     )
 
 
@@ -279,6 +422,8 @@ def zone_gaps(
     filling_statuses: Collection[str],
     closed_statuses: Collection[str],
     chain_parks: Mapping[str, Collection[str]] | None = None,
+    counts: GapCounts | None = None,
+    sample: int | None = None,
 ) -> list[StageGap]:
     """One zone-wide row per stage over the parks ``park_codes`` (the zone's parks).
 
@@ -286,23 +431,32 @@ def zone_gaps(
     docstring). ``by_park`` lists, in the order of ``park_codes``, every park that
     develops the stage's chain (``chain_parks``: chain code → park codes), is
     targeted for the stage, or has a presence or a project there.
+
+    ``counts`` and ``sample`` as for :func:`chain_park_gaps`. A zone sample is drawn
+    from the parks' samples: the most recent items of the zone are among the most
+    recent of the park they are in, so samples per park of the same size suffice.
     """
     cells = _Cells(
         presences, projects, filling_statuses=filling_statuses, closed_statuses=closed_statuses, parks=park_codes
     )
+    numbers = _Numbers(counts, cells, filling_statuses=filling_statuses, closed_statuses=closed_statuses)
     chain_parks = chain_parks or {}
     rows = []
     for stage in stages:
         breakdown = []
+        zone_filling = zone_open = 0
         for park in park_codes:
             key = (park, stage.id)
-            present_here = len(cells.present.get(key, {}))
+            present_here = numbers.present(key)
+            filling_here, open_here = numbers.projects(key)
+            zone_filling += filling_here
+            zone_open += open_here
             relevant = (
                 park in chain_parks.get(stage.chain_code, ())
                 or park in stage.target_parks
                 or present_here
-                or key in cells.filling
-                or key in cells.open
+                or filling_here
+                or open_here
             )
             if relevant:
                 breakdown.append(
@@ -311,16 +465,23 @@ def zone_gaps(
                         status=gap_status(present_here),
                         present_count=present_here,
                         targeted=park in stage.target_parks,
-                        being_filled=bool(cells.filling.get(key)),
+                        being_filled=filling_here > 0,
+                        filling_count=filling_here,
+                        open_count=open_here,
                     )
                 )
         rows.append(
             _row(
                 park_code=None,
                 stage=stage,
-                present=cells.zone_present.get(stage.id, _EMPTY),
-                filling=cells.zone_filling.get(stage.id, _EMPTY),
-                open_=cells.zone_open.get(stage.id, _EMPTY),
+                present_count=numbers.zone_present(stage.id),
+                # A project has one target park: the zone's projects are the parks' projects.
+                filling_count=zone_filling,
+                open_count=zone_open,
+                present=cells.zone_present.get(stage.id, _EMPTY).values(),
+                filling=cells.zone_filling.get(stage.id, _EMPTY).values(),
+                open_=cells.zone_open.get(stage.id, _EMPTY).values(),
+                sample=sample,
                 targeted=any(p in stage.target_parks for p in park_codes),
                 by_park=breakdown,
             )

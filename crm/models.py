@@ -212,7 +212,13 @@ class Presence(TimestampedModel):
         verbose_name = _("presence in a park")
         verbose_name_plural = _("presences in parks")
         constraints = [models.UniqueConstraint(fields=["enterprise", "park", "stage"], name="presence_unique")]
-        indexes = [models.Index(fields=["park", "stage"], name="presence_park_stage_idx")]
+        indexes = [
+            # The gap analysis counts and samples presences per park and stage from the
+            # indexes alone (index-only scans): per cell, newest last (``id``) …
+            models.Index(fields=["park", "stage", "id"], include=["enterprise"], name="presence_cell_idx"),
+            # … and distinct enterprises per stage across a zone's parks.
+            models.Index(fields=["stage", "enterprise"], include=["park"], name="presence_stage_enterprise_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.enterprise} @ {self.park} · {self.stage.name}"

@@ -3,8 +3,20 @@ pure functions of ``chains.gap_analysis`` decide.
 
 Shared by the admin gap map, the dashboard and the API. Every selector runs the same
 number of queries whatever the number of enterprises, presences and projects (no
-per-row query): stages with their edges and target map (``chains.selectors.stage_facts``),
-then one query for presences and one for projects.
+per-row query).
+
+What a selector loads depends on ``sample``:
+
+* ``sample=None`` (the default): every present enterprise and every listed project
+  of every row, counted in Python. Complete lists; the cost grows with the data.
+* ``sample=0``: only the numbers, counted by the database in one aggregate query
+  (index-only scans on presences, one hash join of projects with their stages);
+  the lists are empty. What a map or a summary needs: a zone of 100,000 enterprises
+  answers in one small result.
+* ``sample=N``: the numbers, plus the N most recently recorded enterprises and the N
+  most recently changed projects of each row.
+
+A click on one stage asks :func:`gap_stage_detail` for its complete lists.
 
 Gap analysis is readable by every authenticated user. The rows name projects of
 every office; ``ProjectRef.office_id`` is there so a caller can hide the titles of
@@ -13,11 +25,13 @@ other offices' projects from park and partner staff — that is the caller's job
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Q, QuerySet
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +39,7 @@ from chains.gap_analysis import (
     Candidate,
     CandidateFacts,
     EnterpriseRef,
+    GapCounts,
     GapStatus,
     ParkStageStatus,
     PresenceFact,
@@ -51,6 +66,7 @@ __all__ = [
     "ProjectRef",
     "StageGap",
     "gap_candidates",
+    "gap_stage_detail",
     "gap_status_or_error",
     "gaps_for_park",
     "gaps_for_zone",
@@ -78,67 +94,248 @@ def gap_status_or_error(status: GapStatus | str | None, *, field: str = "status"
         ) from None
 
 
-def _presences(*, stage_ids: list[int], parks: Q) -> list[PresenceFact]:
-    """Presences at ``stage_ids`` in the parks ``parks`` selects; merged enterprises left out.
+def _sample_or_error(sample: int | None) -> int | None:
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 0):
+        raise ValueError(f"sample must be None or a non-negative int, not {sample!r}")
+    return sample
 
-    One EnterpriseRef per enterprise however many presences it has; rows come in
-    display order so the pure layer's sort is a single linear pass.
-    """
-    rows = (
-        Presence.objects.filter(parks, stage_id__in=stage_ids, enterprise__merged_into__isnull=True)
-        .values_list("park__code", "stage_id", "enterprise_id", "enterprise__name")
-        .order_by("enterprise__name", "enterprise_id")
+
+# --- Loading facts and numbers ---------------------------------------------------------
+#
+# Parks are passed by id (the caller has read them already) and named by code in the
+# facts, so no query joins the park table.
+
+
+def _placeholders(values: Collection[object]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _not_merged(alias: str) -> str:
+    """SQL: the presence ``alias`` is not of a merged enterprise. Merged enterprises are few:
+    an anti-join on them keeps presences on their own index, without reading 100,000
+    enterprise rows to check a column that is almost always empty."""
+    enterprise = connection.ops.quote_name(Enterprise._meta.db_table)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {enterprise} m WHERE m.id = {alias}.enterprise_id AND m.merged_into_id IS NOT NULL)"
     )
+
+
+def _merged_enterprise() -> Exists:
+    return Exists(Enterprise.objects.filter(pk=OuterRef("enterprise_id"), merged_into__isnull=False))
+
+
+def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct: bool) -> GapCounts:
+    """Every number of the analysis in one query (three aggregates in a UNION ALL):
+    enterprises per park and stage, projects per park, stage and status, and — for zone
+    rows — distinct enterprises per stage across ``parks``. Grouped on indexed
+    columns (``presence_cell_idx``, ``presence_stage_enterprise_idx``), so the
+    presences are read from their indexes alone."""
+    presence = connection.ops.quote_name(Presence._meta.db_table)
+    project = connection.ops.quote_name(Project._meta.db_table)
+    project_stages = connection.ops.quote_name(Project.stages.through._meta.db_table)
+    park_ids, stage_ids = sorted(parks), list(stage_ids)
+    in_parks, in_stages, in_statuses = (
+        _placeholders(park_ids),
+        _placeholders(stage_ids),
+        _placeholders(_LISTED_STATUSES),
+    )
+    scope = f"pr.park_id IN ({in_parks}) AND pr.stage_id IN ({in_stages}) AND {_not_merged('pr')}"
+    parts = [
+        f"SELECT 'p', pr.park_id, pr.stage_id, NULL, COUNT(*) FROM {presence} pr WHERE {scope} "
+        "GROUP BY pr.park_id, pr.stage_id",
+        f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
+        f"JOIN {project} p ON p.id = ps.project_id "
+        f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND p.status IN ({in_statuses}) "
+        "GROUP BY p.park_id, ps.stage_id, p.status",
+    ]
+    params: list[object] = [*park_ids, *stage_ids, *park_ids, *stage_ids, *_LISTED_STATUSES]
+    if zone_distinct:
+        parts.append(
+            "SELECT 'z', NULL, d.stage_id, NULL, COUNT(*) FROM "
+            f"(SELECT DISTINCT pr.stage_id, pr.enterprise_id FROM {presence} pr WHERE {scope}) d "
+            "GROUP BY d.stage_id"
+        )
+        params += [*park_ids, *stage_ids]
+    present: dict[tuple[str, int], int] = {}
+    projects: dict[tuple[str, int], dict[str, int]] = {}
+    zone_present: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for kind, park_id, stage_id, status, n in cursor.fetchall():
+            if kind == "p":
+                present[(parks[park_id], stage_id)] = n
+            elif kind == "j":
+                projects.setdefault((parks[park_id], stage_id), {})[status] = n
+            else:
+                zone_present[stage_id] = n
+    return GapCounts(present=present, projects=projects, zone_present=zone_present)
+
+
+def _presences(*, parks: Mapping[int, str], stage_ids: Sequence[int], sample: int | None) -> list[PresenceFact]:
+    """Presences at ``stage_ids`` in ``parks``, merged enterprises left out: all of them,
+    or the ``sample`` most recently recorded per park and stage.
+
+    One EnterpriseRef per enterprise however many presences it has.
+    """
+    if sample == 0 or not parks or not stage_ids:
+        return []
+    if sample is None:
+        rows = (
+            Presence.objects.filter(
+                park_id__in=sorted(parks), stage_id__in=stage_ids, enterprise__merged_into__isnull=True
+            )
+            .values_list("park_id", "stage_id", "id", "enterprise_id", "enterprise__name")
+            .order_by()
+        )
+    elif connection.vendor == "postgresql":
+        rows = _presence_sample_lateral(parks=parks, stage_ids=stage_ids, sample=sample)
+    else:
+        rows = (
+            Presence.objects.filter(park_id__in=sorted(parks), stage_id__in=stage_ids)
+            .exclude(_merged_enterprise())
+            .annotate(rank=Window(RowNumber(), partition_by=[F("park_id"), F("stage_id")], order_by=F("id").desc()))
+            .filter(rank__lte=sample)
+            .values_list("park_id", "stage_id", "id", "enterprise_id", "enterprise__name")
+            .order_by()
+        )
     refs: dict[UUID, EnterpriseRef] = {}
     facts = []
-    for park, stage, enterprise_id, name in rows:
+    for park_id, stage_id, presence_id, enterprise_id, name in rows:
         ref = refs.get(enterprise_id)
         if ref is None:
             ref = refs[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
-        facts.append(PresenceFact(park, stage, ref))
+        facts.append(PresenceFact(parks[park_id], stage_id, ref, presence_id))
     return facts
 
 
-def _projects(*, stage_ids: list[int], parks: Q) -> list[ProjectFact]:
-    """One fact per (project, target stage) for projects whose target park ``parks`` selects."""
-    rows = (
-        Project.stages.through.objects.filter(parks, stage_id__in=stage_ids, project__status__in=_LISTED_STATUSES)
-        .values_list(
-            "project__park__code", "stage_id", "project_id", "project__title", "project__status", "project__office_id"
-        )
-        .order_by("project__title", "project_id")
+def _presence_sample_lateral(
+    *, parks: Mapping[int, str], stage_ids: Sequence[int], sample: int
+) -> list[tuple[int, int, int, UUID, str]]:
+    """PostgreSQL: for each park and stage, the last ``sample`` presences read backwards
+    from ``presence_cell_idx`` (a LATERAL subquery with a LIMIT), then their names:
+    a few rows per cell are read, whatever the number of presences."""
+    presence = connection.ops.quote_name(Presence._meta.db_table)
+    enterprise = connection.ops.quote_name(Enterprise._meta.db_table)
+    park_ids, stage_ids = sorted(parks), list(stage_ids)
+    sql = (
+        "SELECT c_park.park_id, c_stage.stage_id, s.id, s.enterprise_id, e.name "
+        "FROM unnest(%s::bigint[]) AS c_park(park_id) CROSS JOIN unnest(%s::bigint[]) AS c_stage(stage_id) "
+        "CROSS JOIN LATERAL ("
+        f"SELECT pr.id, pr.enterprise_id FROM {presence} pr "
+        f"WHERE pr.park_id = c_park.park_id AND pr.stage_id = c_stage.stage_id AND {_not_merged('pr')} "
+        "ORDER BY pr.id DESC LIMIT %s) s "
+        f"JOIN {enterprise} e ON e.id = s.enterprise_id"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [park_ids, stage_ids, sample])
+        return cursor.fetchall()
+
+
+def _projects(*, parks: Mapping[int, str], stage_ids: Sequence[int], sample: int | None) -> list[ProjectFact]:
+    """One fact per (project, target stage) for projects whose target park is in ``parks``:
+    all of them, or per park and stage the ``sample`` most recently changed filling
+    projects and open ones.
+
+    The sample ranks projects within three groups — open and not yet filling, open
+    and filling, filling and closed — so the most recent of "filling" (the last two)
+    and of "open" (the first two) are both among the kept rows.
+    """
+    if sample == 0 or not parks or not stage_ids:
+        return []
+    through = Project.stages.through
+    rows = through.objects.filter(
+        project__park_id__in=sorted(parks), stage_id__in=stage_ids, project__status__in=_LISTED_STATUSES
+    )
+    if sample is not None:
+        group = Case(
+            When(project__status__in=sorted(SIGNED_OR_LATER - CLOSED), then=Value(1)),
+            When(project__status__in=sorted(SIGNED_OR_LATER & CLOSED), then=Value(2)),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+        rows = rows.annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("project__park_id"), F("stage_id"), group],
+                order_by=[F("project__updated_at").desc(), F("project_id").desc()],
+            )
+        ).filter(rank__lte=sample)
     refs: dict[UUID, ProjectRef] = {}
     facts = []
-    for park, stage, project_id, title, status, office_id in rows:
+    for park_id, stage_id, project_id, title, status, office_id, updated_at in rows.values_list(
+        "project__park_id",
+        "stage_id",
+        "project_id",
+        "project__title",
+        "project__status",
+        "project__office_id",
+        "project__updated_at",
+    ).order_by():
         ref = refs.get(project_id)
         if ref is None:
             ref = refs[project_id] = ProjectRef(id=project_id, title=title, status=status, office_id=office_id)
-        facts.append(ProjectFact(park, stage, ref))
+        facts.append(ProjectFact(parks[park_id], stage_id, ref, updated_at.timestamp()))
     return facts
 
 
-def _park_rows(
-    *, pairs: list[tuple[str, str]], stages: list[StageFacts], parks_presence: Q, parks_project: Q
+class _Loaded:
+    """Facts and numbers for the parks ``parks`` and the stages ``stage_ids``."""
+
+    def __init__(
+        self, *, parks: Mapping[int, str], stage_ids: Sequence[int], sample: int | None, zone_distinct: bool = False
+    ) -> None:
+        self.sample = sample
+        self.counts: GapCounts | None = None  # complete facts: the pure layer counts them
+        if sample is not None:
+            self.counts = (
+                _counts(parks=parks, stage_ids=stage_ids, zone_distinct=zone_distinct)
+                if parks and stage_ids
+                else GapCounts()
+            )
+        self.presences = _presences(parks=parks, stage_ids=stage_ids, sample=sample)
+        self.projects = _projects(parks=parks, stage_ids=stage_ids, sample=sample)
+
+    def park_rows(self, *, pairs: Sequence[tuple[str, str]], stages: Sequence[StageFacts]) -> list[StageGap]:
+        return chain_park_gaps(
+            pairs=pairs,
+            stages=stages,
+            presences=self.presences,
+            projects=self.projects,
+            filling_statuses=SIGNED_OR_LATER,
+            closed_statuses=CLOSED,
+            counts=self.counts,
+            sample=self.sample,
+        )
+
+    def zone_rows(
+        self, *, park_codes: Sequence[str], stages: Sequence[StageFacts], chain_parks: Mapping[str, Collection[str]]
+    ) -> list[StageGap]:
+        return zone_gaps(
+            park_codes=park_codes,
+            stages=stages,
+            presences=self.presences,
+            projects=self.projects,
+            filling_statuses=SIGNED_OR_LATER,
+            closed_statuses=CLOSED,
+            chain_parks=chain_parks,
+            counts=self.counts,
+            sample=self.sample,
+        )
+
+
+# --- Selectors ----------------------------------------------------------------------------
+
+
+def gaps_for_park(
+    *, park: Park, chain: Chain | None = None, status: GapStatus | str | None = None, sample: int | None = None
 ) -> list[StageGap]:
-    ids = [s.id for s in stages]
-    return chain_park_gaps(
-        pairs=pairs,
-        stages=stages,
-        presences=_presences(stage_ids=ids, parks=parks_presence),
-        projects=_projects(stage_ids=ids, parks=parks_project),
-        filling_statuses=SIGNED_OR_LATER,
-        closed_statuses=CLOSED,
-    )
-
-
-def gaps_for_park(*, park: Park, chain: Chain | None = None, status: GapStatus | str | None = None) -> list[StageGap]:
     """Stage rows of ``chain`` in ``park`` — or of every chain the park develops (ChainPark).
 
-    Three queries whatever the data size: stages with their edges and target map
-    (their chains in a subquery), presences, projects.
+    Queries whatever the data size: stages with their edges and target map (their
+    chains in a subquery), then 2 (complete lists), 1 (``sample=0``) or 3 (a sample).
     """
     wanted = gap_status_or_error(status)
+    sample = _sample_or_error(sample)
     chains: QuerySet[Chain] = (
         Chain.objects.filter(pk=chain.pk) if chain is not None else Chain.objects.filter(chain_parks__park=park)
     )
@@ -146,12 +343,8 @@ def gaps_for_park(*, park: Park, chain: Chain | None = None, status: GapStatus |
     chain_codes = list(dict.fromkeys(s.chain_code for s in stages))
     if chain is not None and chain.code not in chain_codes:
         chain_codes.append(chain.code)
-    rows = _park_rows(
-        pairs=[(park.code, c) for c in chain_codes],
-        stages=stages,
-        parks_presence=Q(park=park),
-        parks_project=Q(project__park=park),
-    )
+    loaded = _Loaded(parks={park.pk: park.code}, stage_ids=[s.id for s in stages], sample=sample)
+    rows = loaded.park_rows(pairs=[(park.code, c) for c in chain_codes], stages=stages)
     return gaps_with_status(rows, wanted)
 
 
@@ -160,41 +353,45 @@ def _zone_chains(zone: Zone) -> QuerySet[Chain]:
     return Chain.objects.filter(Q(zone=zone) | Q(chain_parks__park__zone=zone))
 
 
-def gaps_for_zone(*, zone: Zone, chain: Chain | None = None, status: GapStatus | str | None = None) -> list[StageGap]:
+def _zone_parks(zone: Zone) -> tuple[dict[int, str], dict[str, set[str]]]:
+    """The zone's parks (id → code, in code order) and the parks developing each chain, in one query."""
+    parks: dict[int, str] = {}
+    chain_parks: dict[str, set[str]] = {}
+    for park_id, park_code, chain_code in (
+        Park.objects.filter(zone=zone).order_by("code", "id").values_list("id", "code", "chain_parks__chain__code")
+    ):
+        parks[park_id] = park_code
+        if chain_code is not None:
+            chain_parks.setdefault(chain_code, set()).add(park_code)
+    return parks, chain_parks
+
+
+def gaps_for_zone(
+    *, zone: Zone, chain: Chain | None = None, status: GapStatus | str | None = None, sample: int | None = None
+) -> list[StageGap]:
     """Zone-wide stage rows (``park_code`` None) with the per-park breakdown in ``by_park``.
 
     A stage's zone status counts the distinct enterprises present at it in any park
-    of the zone (see ``chains.gap_analysis``). Four queries whatever the data size:
-    parks with their chains, stages with edges and target map, presences, projects.
+    of the zone (see ``chains.gap_analysis``). Queries whatever the data size: parks
+    with their chains, stages with edges and target map, then 2 (complete lists),
+    1 (``sample=0``: what a map needs) or 3 (a sample).
     """
     wanted = gap_status_or_error(status)
+    sample = _sample_or_error(sample)
     chains = Chain.objects.filter(pk=chain.pk) if chain is not None else _zone_chains(zone)
-    # The zone's parks and the chains each develops, in one outer-joined query.
-    park_codes: list[str] = []
-    chain_parks: dict[str, set[str]] = {}
-    for park_code, chain_code in (
-        Park.objects.filter(zone=zone).order_by("code").values_list("code", "chain_parks__chain__code")
-    ):
-        if not park_codes or park_codes[-1] != park_code:
-            park_codes.append(park_code)
-        if chain_code is not None:
-            chain_parks.setdefault(chain_code, set()).add(park_code)
+    parks, chain_parks = _zone_parks(zone)
     stages = stage_facts(stages=Stage.objects.filter(chain__in=chains))
-    ids = [s.id for s in stages]
-    rows = zone_gaps(
-        park_codes=park_codes,
-        stages=stages,
-        presences=_presences(stage_ids=ids, parks=Q(park__zone=zone)),
-        projects=_projects(stage_ids=ids, parks=Q(project__park__zone=zone)),
-        filling_statuses=SIGNED_OR_LATER,
-        closed_statuses=CLOSED,
-        chain_parks=chain_parks,
-    )
+    loaded = _Loaded(parks=parks, stage_ids=[s.id for s in stages], sample=sample, zone_distinct=True)
+    rows = loaded.zone_rows(park_codes=list(parks.values()), stages=stages, chain_parks=chain_parks)
     return gaps_with_status(rows, wanted)
 
 
 def gaps_list(
-    *, park_code: str | None = None, chain_code: str | None = None, status: GapStatus | str | None = None
+    *,
+    park_code: str | None = None,
+    chain_code: str | None = None,
+    status: GapStatus | str | None = None,
+    sample: int | None = None,
 ) -> list[StageGap]:
     """Park × chain × stage rows for the chains each park develops (ChainPark), ordered
     by park code, chain code and stage order; filtered by park, chain and status codes.
@@ -203,21 +400,33 @@ def gaps_list(
     ``status``), so the API can answer 400 with it.
     """
     wanted = gap_status_or_error(status)
+    sample = _sample_or_error(sample)
     pairs_qs = ChainPark.objects.all()
     if park_code:
         pairs_qs = pairs_qs.filter(park=park_by_code(park_code, field="park"))
     if chain_code:
         pairs_qs = pairs_qs.filter(chain=chain_by_code(chain_code, field="chain"))
-    pairs = list(pairs_qs.order_by("park__code", "chain__code").values_list("park__code", "chain__code"))
-    park_codes = sorted({p for p, _c in pairs})
-    stages = stage_facts(stages=Stage.objects.filter(chain__code__in=sorted({c for _p, c in pairs})))
-    rows = _park_rows(
-        pairs=pairs,
-        stages=stages,
-        parks_presence=Q(park__code__in=park_codes),
-        parks_project=Q(project__park__code__in=park_codes),
-    )
+    found = list(pairs_qs.order_by("park__code", "chain__code").values_list("park_id", "park__code", "chain__code"))
+    parks = {park_id: code for park_id, code, _c in found}
+    stages = stage_facts(stages=Stage.objects.filter(chain__code__in=sorted({c for _i, _p, c in found})))
+    loaded = _Loaded(parks=parks, stage_ids=[s.id for s in stages], sample=sample)
+    rows = loaded.park_rows(pairs=[(p, c) for _i, p, c in found], stages=stages)
     return gaps_with_status(rows, wanted)
+
+
+def gap_stage_detail(*, park_or_zone: Park | Zone, stage: Stage) -> StageGap:
+    """One stage in a park or across a zone with its complete lists: what a click on a
+    stage of the map shows. Three queries for a park, four for a zone (with the
+    per-park breakdown), reading only that stage's presences and projects."""
+    if isinstance(park_or_zone, Park):
+        park = park_or_zone
+        stages = stage_facts(stages=Stage.objects.filter(pk=stage.pk))
+        loaded = _Loaded(parks={park.pk: park.code}, stage_ids=[stage.pk], sample=None)
+        return loaded.park_rows(pairs=[(park.code, stages[0].chain_code)], stages=stages)[0]
+    parks, chain_parks = _zone_parks(park_or_zone)
+    stages = stage_facts(stages=Stage.objects.filter(pk=stage.pk))
+    loaded = _Loaded(parks=parks, stage_ids=[stage.pk], sample=None)
+    return loaded.zone_rows(park_codes=list(parks.values()), stages=stages, chain_parks=chain_parks)[0]
 
 
 def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: int = 50) -> list[Candidate]:

@@ -16,6 +16,7 @@ from django.utils import translation
 from chains.gap_analysis import (
     CandidateFacts,
     EnterpriseRef,
+    GapCounts,
     GapStatus,
     PresenceFact,
     ProjectFact,
@@ -215,6 +216,91 @@ def test_status_filter_keeps_one_status() -> None:
     assert len(gaps_with_status(rows, None)) == 3
     with pytest.raises(ValueError):
         gaps_with_status(rows, "half-covered")
+
+
+# --- Numbers counted elsewhere, samples --------------------------------------------------
+
+
+def test_rows_count_their_projects_and_say_their_lists_are_complete() -> None:
+    plate = analyse_park(
+        "zhongbei",
+        projects=[ProjectFact("zhongbei", PLATE.id, proj(t, s)) for t, s in [("甲", "lead"), ("乙", "signed")]],
+    )["ss-plate"]
+    assert (plate.filling_count, plate.open_count, plate.lists_complete) == (1, 2, True)
+
+
+def test_numbers_given_decide_the_status_whatever_the_lists_hold() -> None:
+    counts = GapCounts(
+        present={("zhongbei", SMELT.id): 2, ("zhongbei", STEEL.id): 1},
+        projects={("zhongbei", PLATE.id): {"lead": 3, "construction": 2, "at_capacity": 1, "lost": 4}},
+    )
+    rows = rows_by_stage(
+        park_gaps(
+            park_code="zhongbei",
+            stages=STAGES,
+            presences=[],
+            projects=[],
+            filling_statuses=FILLING,
+            closed_statuses=CLOSED,
+            counts=counts,
+            sample=0,
+        )
+    )
+    smelt, steel, plate = rows["ss-smelting"], rows["ss-steel"], rows["ss-plate"]
+    assert (smelt.status, smelt.present_count, smelt.present, smelt.lists_complete) == ("covered", 2, [], False)
+    assert steel.status == "weak" and steel.to_recruit
+    assert (plate.filling_count, plate.open_count, plate.being_filled) == (3, 5, True)
+    assert (plate.filling_projects, plate.open_projects) == ([], [])
+
+
+def test_a_sample_keeps_the_most_recent_and_shows_them_in_name_order() -> None:
+    names = ["丁", "甲", "丙", "乙"]  # recorded in this order
+    presences = [PresenceFact("zhongbei", SMELT.id, ent(n), recency=i) for i, n in enumerate(names)]
+    projects = [
+        ProjectFact("zhongbei", PLATE.id, proj(t, "signed"), recency=r)
+        for t, r in [("旧", 1.0), ("新", 3.0), ("中", 2.0)]
+    ]
+    rows = rows_by_stage(
+        park_gaps(
+            park_code="zhongbei",
+            stages=STAGES,
+            presences=presences,
+            projects=projects,
+            filling_statuses=FILLING,
+            closed_statuses=CLOSED,
+            sample=2,
+        )
+    )
+    smelt, plate = rows["ss-smelting"], rows["ss-plate"]
+    assert [e.name for e in smelt.present] == sorted(["丙", "乙"])
+    assert smelt.present_count == 4 and not smelt.lists_complete
+    assert [p.title for p in plate.filling_projects] == sorted(["新", "中"])
+    assert plate.filling_count == 3
+
+
+def test_a_zone_sample_is_the_most_recent_of_the_parks_samples_each_enterprise_once() -> None:
+    a, b, c = ent("甲"), ent("乙"), ent("丙")
+    rows = rows_by_stage(
+        zone_gaps(
+            park_codes=["yangqu", "zhongbei"],
+            stages=STAGES,
+            presences=[
+                PresenceFact("zhongbei", SMELT.id, a, recency=1),
+                PresenceFact("zhongbei", SMELT.id, b, recency=2),
+                PresenceFact("yangqu", SMELT.id, c, recency=3),
+                PresenceFact("yangqu", SMELT.id, a, recency=4),  # 甲 again, more recently
+            ],
+            projects=[],
+            filling_statuses=FILLING,
+            closed_statuses=CLOSED,
+            counts=GapCounts(present={("zhongbei", SMELT.id): 2, ("yangqu", SMELT.id): 2}, zone_present={SMELT.id: 3}),
+            sample=2,
+        )
+    )
+    smelt = rows["ss-smelting"]
+    assert [e.name for e in smelt.present] == sorted(["甲", "丙"])
+    assert (smelt.status, smelt.present_count) == ("covered", 3)
+    assert [(p.park_code, p.present_count) for p in smelt.by_park] == [("yangqu", 2), ("zhongbei", 2)]
 
 
 # --- Candidates ------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from django.utils import timezone, translation
 from chains.models import ChainPark
 from crm.models import Presence
 from crm.services import presence_set
-from recruitment.gaps import gap_candidates, gaps_for_park, gaps_for_zone, gaps_list
+from recruitment.gaps import gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone, gaps_list
+from recruitment.models import Project
 from tests.factories import (
     ChainFactory,
     EnterpriseFactory,
@@ -183,6 +184,123 @@ def test_gaps_list_unknown_code_names_the_field(world, kwargs, field) -> None:  
     assert list(info.value.message_dict) == [field]
 
 
+# --- Counts from the database, samples, the detail of one stage ----------------------
+
+
+@pytest.fixture
+def busy(world):  # type: ignore[no-untyped-def]
+    """Enough presences and projects of every kind that a sample of two leaves some out.
+
+    ``a`` in north: five enterprises (one merged away, so four count), recorded in the
+    order 甲 乙 丙 丁; one of them also in south. ``c`` in north: projects in every
+    listed status, one lost, changed one day apart.
+    """
+    names = ["甲", "乙", "丙", "丁"]
+    enterprises = [EnterpriseFactory(name=n) for n in names]
+    for enterprise in enterprises:
+        PresenceFactory(enterprise=enterprise, park=world.north, stage=world.a)
+    PresenceFactory(
+        enterprise=EnterpriseFactory(name="并", merged_into=enterprises[0]), park=world.north, stage=world.a
+    )
+    PresenceFactory(enterprise=enterprises[1], park=world.south, stage=world.a)
+    PresenceFactory(enterprise=EnterpriseFactory(name="戊"), park=world.south, stage=world.a)
+    projects = {}
+    start = timezone.now() - timedelta(days=30)
+    for day, status in enumerate(
+        ["lead", "screening", "negotiating", "suspended", "signed", "registered", "construction", "production"]
+        + ["at_capacity", "lost"]
+    ):
+        project = project_at(world.north, world.c, status)
+        Project.objects.filter(pk=project.pk).update(updated_at=start + timedelta(days=day))
+        projects[status] = project
+    project_at(world.south, world.c, "signed")
+    return type(
+        "Busy", (), {"world": world, "enterprises": dict(zip(names, enterprises, strict=True)), "projects": projects}
+    )
+
+
+def numbers(rows):  # type: ignore[no-untyped-def]
+    """What a row says, without its lists."""
+    return [
+        (
+            r.park_code,
+            r.stage_code,
+            r.status,
+            r.present_count,
+            r.filling_count,
+            r.open_count,
+            r.being_filled,
+            r.targeted,
+            r.to_recruit,
+            [
+                (p.park_code, p.status, p.present_count, p.filling_count, p.open_count, p.being_filled)
+                for p in r.by_park
+            ],
+        )
+        for r in rows
+    ]
+
+
+@pytest.mark.parametrize("sample", [0, 1, 2, 50])
+def test_numbers_counted_by_the_database_equal_the_counted_lists(busy, sample) -> None:  # type: ignore[no-untyped-def]
+    world = busy.world
+    for select in (
+        lambda **kw: gaps_for_park(park=world.north, **kw),
+        lambda **kw: gaps_for_park(park=world.south, chain=world.chain, **kw),
+        lambda **kw: gaps_for_zone(zone=world.zone, **kw),
+        lambda **kw: gaps_list(**kw),
+    ):
+        assert numbers(select(sample=sample)) == numbers(select())
+    c = by_stage(gaps_for_park(park=world.north, sample=0))["ss-c"]
+    # filling: signed … at capacity; open: everything but at capacity and lost.
+    assert (c.filling_count, c.open_count, c.being_filled) == (5, 8, True)
+    a = by_stage(gaps_for_zone(zone=world.zone, sample=0))["ss-a"]
+    assert (a.present_count, [(p.park_code, p.present_count) for p in a.by_park]) == (5, [("north", 4), ("south", 2)])
+
+
+def test_counts_only_rows_have_empty_lists_and_say_so(busy) -> None:  # type: ignore[no-untyped-def]
+    rows = by_stage(gaps_for_zone(zone=busy.world.zone, sample=0))
+    assert rows["ss-a"].present == [] and rows["ss-c"].open_projects == [] and rows["ss-c"].filling_projects == []
+    assert not rows["ss-a"].lists_complete and not rows["ss-c"].lists_complete
+    assert rows["ss-b"].lists_complete  # nothing there: the empty lists are the whole truth
+
+
+def test_a_sample_keeps_the_most_recent_in_display_order(busy) -> None:  # type: ignore[no-untyped-def]
+    north = by_stage(gaps_for_park(park=busy.world.north, sample=2))
+    a, c = north["ss-a"], north["ss-c"]
+    assert [e.name for e in a.present] == ["丁", "丙"]  # the last two recorded (merged 并 left out), by name
+    assert (a.present_count, a.lists_complete) == (4, False)
+    assert {p.status for p in c.filling_projects} == {"production", "at_capacity"}
+    assert {p.status for p in c.open_projects} == {"construction", "production"}
+    assert all(r == sorted(r, key=lambda p: (p.title, p.id)) for r in (c.filling_projects, c.open_projects))
+    complete = by_stage(gaps_for_park(park=busy.world.north, sample=50))
+    assert complete["ss-a"].lists_complete and [e.name for e in complete["ss-a"].present] == ["丁", "丙", "乙", "甲"]
+    assert complete["ss-c"].lists_complete and len(complete["ss-c"].open_projects) == 8
+
+
+def test_a_zone_sample_counts_an_enterprise_present_in_two_parks_once(busy) -> None:  # type: ignore[no-untyped-def]
+    a = by_stage(gaps_for_zone(zone=busy.world.zone, sample=3))["ss-a"]
+    # Recorded last: 乙 again (south), 戊 (south), then 丁 and 丙 (north).
+    assert sorted(e.name for e in a.present) == sorted(["乙", "戊", "丁"])
+    assert a.present_count == 5
+
+
+def test_the_detail_of_a_stage_has_complete_lists(busy) -> None:  # type: ignore[no-untyped-def]
+    world = busy.world
+    in_park = gap_stage_detail(park_or_zone=world.north, stage=world.c)
+    full = by_stage(gaps_for_park(park=world.north))["ss-c"]
+    assert in_park == full and in_park.lists_complete and len(in_park.open_projects) == 8
+    in_zone = gap_stage_detail(park_or_zone=world.zone, stage=world.a)
+    full_zone = by_stage(gaps_for_zone(zone=world.zone))["ss-a"]
+    assert in_zone == full_zone and [e.name for e in in_zone.present] == ["丁", "丙", "乙", "戊", "甲"]
+
+
+@pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
+def test_a_sample_must_be_a_non_negative_int(world, sample) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match="sample"):
+        gaps_for_zone(zone=world.zone, sample=sample)
+
+
 # --- Candidates ----------------------------------------------------------------------
 
 
@@ -276,6 +394,12 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
         "park": lambda: gaps_for_park(park=world.north),
         "park+chain": lambda: gaps_for_park(park=world.north, chain=world.chain, status="weak"),
         "zone": lambda: gaps_for_zone(zone=world.zone),
+        "zone counts": lambda: gaps_for_zone(zone=world.zone, sample=0),
+        "zone sample": lambda: gaps_for_zone(zone=world.zone, sample=3),
+        "park counts": lambda: gaps_for_park(park=world.north, sample=0),
+        "list counts": lambda: gaps_list(sample=0),
+        "detail in park": lambda: gap_stage_detail(park_or_zone=world.north, stage=world.a),
+        "detail in zone": lambda: gap_stage_detail(park_or_zone=world.zone, stage=world.a),
         "list": lambda: gaps_list(),
         "list+codes": lambda: gaps_list(park_code="north", chain_code="ss", status="missing"),
         "candidates": lambda: gap_candidates(park=world.north, stage=world.b, office=office),
@@ -285,7 +409,20 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
     grow(world, 60)
     large = {name: count_queries(fn) for name, fn in selectors.items()}
     assert small == large
-    assert small == {"park": 3, "park+chain": 3, "zone": 4, "list": 4, "list+codes": 6, "candidates": 7}
+    assert small == {
+        "park": 3,
+        "park+chain": 3,
+        "zone": 4,
+        "zone counts": 3,
+        "zone sample": 5,
+        "park counts": 2,
+        "list counts": 3,
+        "detail in park": 3,
+        "detail in zone": 4,
+        "list": 4,
+        "list+codes": 6,
+        "candidates": 7,
+    }
 
 
 # --- Recording presences (what the gap map counts) ----------------------------------
