@@ -111,8 +111,8 @@ def publish_sends(delivery_ids: Sequence[uuid.UUID]) -> None:
     try:
         # A connection of its own (not the pool): a scan runs once a minute, and a
         # broker that restarted since the last one is simply reconnected to.
-        with current_app.connection_for_write() as connection:
-            producer = current_app.amqp.Producer(connection)
+        with current_app.connection_for_write() as broker:
+            producer = current_app.amqp.Producer(broker)
             for delivery_id in delivery_ids:
                 current_app.send_task(SEND_TASK, args=[str(delivery_id)], producer=producer)
                 published += 1
