@@ -189,6 +189,8 @@ else:
         "data_folder_out": str(_BROKER_DIR),
         "processed_folder": str(_BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange tables beside the messages, not in the working directory.
+        "control_folder": str(_BROKER_DIR / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
