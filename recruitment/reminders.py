@@ -428,14 +428,31 @@ def delivery_send(*, delivery_id: object) -> str:
     if not message.recipients():
         _finish(delivery, State.FAILED, last_error="No recipient has an e-mail address.")
         return Outcome.FAILED
-    try:
-        connection = get_connection(timeout=float(getattr(settings, "REMINDER_SEND_TIMEOUT_SECONDS", 30)))
-        connection.send_messages([message])
-    except Exception as exc:  # noqa: BLE001 - classified below
-        return _after_send_error(delivery, exc)
-    _finish(delivery, State.SENT, sent_at=timezone.now(), sent_to=", ".join(message.recipients()), last_error="")
-    logger.info("reminder sent (%s) to %s: %s", delivery.kind, ", ".join(message.recipients()), message.subject)
+    recipients = ", ".join(message.recipients())
+    mark_sent = _mark_sent_statement(delivery, recipients)
+    with connection.cursor() as cursor:  # opened before the hand-off, not after it
+        try:
+            mailer = get_connection(timeout=float(getattr(settings, "REMINDER_SEND_TIMEOUT_SECONDS", 30)))
+            mailer.send_messages([message])
+        except Exception as exc:  # noqa: BLE001 - classified below
+            return _after_send_error(delivery, exc)
+        # The instant between the mail system taking the message and this statement
+        # reaching the database is the only one in which a crash makes the reminder go
+        # out twice (with the same Message-ID): keep it to one prepared statement.
+        cursor.execute(*mark_sent)
+    logger.info("reminder sent (%s) to %s: %s", delivery.kind, recipients, message.subject)
     return Outcome.SENT
+
+
+def _mark_sent_statement(delivery: ReminderDelivery, recipients: str) -> tuple[str, list[Any]]:
+    """The UPDATE that marks ``delivery`` sent, built before the hand-off so it runs right after it."""
+    at = connection.ops.adapt_datetimefield_value(timezone.now())
+    pk = ReminderDelivery._meta.pk.get_db_prep_value(delivery.pk, connection)
+    return (
+        f"UPDATE {_DELIVERY_TABLE} SET state = %s, claimed_until = NULL, updated_at = %s, sent_at = %s, "
+        "sent_to = %s, last_error = '' WHERE id = %s AND state = %s",
+        [State.SENT, at, at, recipients, pk, State.SENDING],
+    )
 
 
 def _after_send_error(delivery: ReminderDelivery, exc: BaseException) -> str:

@@ -182,9 +182,14 @@ class Stack:
     def mails_by_delivery(self) -> Counter[str]:
         """How many e-mails the file backend wrote for each delivery id."""
         counts: Counter[str] = Counter()
-        for path in self.mail_dir.glob("*.log"):
-            counts.update(DELIVERY_HEADER.findall(path.read_text(errors="replace")))
+        for pattern in ("*.log", "*.eml"):  # Django's file backend; the Message-ID mailbox
+            for path in self.mail_dir.glob(pattern):
+                counts.update(DELIVERY_HEADER.findall(path.read_text(errors="replace")))
         return counts
+
+    def log_count(self, text: str) -> int:
+        """How many times ``text`` appears in the logs of every process started."""
+        return sum(p.read_text(errors="replace").count(text) for paths in self._logs.values() for p in paths)
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.5, what: str = "") -> object:

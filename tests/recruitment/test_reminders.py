@@ -667,3 +667,25 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
 
     beat_schedule_sync(reset=True)
     assert PeriodicTask.objects.get(name="recruitment.scan_reminders").interval.every == 60
+
+
+# --- The Message-ID mailbox --------------------------------------------------------------------
+
+
+def test_the_message_id_mailbox_keeps_one_copy_of_a_message_handed_over_twice(tmp_path, settings):
+    from django.core.mail import EmailMessage, get_connection
+
+    settings.EMAIL_BACKEND = "recruitment.email_files.MessageIdFileBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+
+    def message(message_id: str, body: str) -> EmailMessage:
+        return EmailMessage("提醒", body, "a@example.org", ["b@example.org"], headers={"Message-ID": message_id})
+
+    backend = get_connection()
+    assert backend.send_messages([message("<reminder.1@chain-recruit>", "第一次")]) == 1
+    assert backend.send_messages([message("<reminder.1@chain-recruit>", "第一次")]) == 1  # a crash, then a resend
+    backend.send_messages([message("<reminder.2@chain-recruit>", "另一封")])
+
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["reminder.1@chain-recruit.eml", "reminder.2@chain-recruit.eml"]
+    assert "Message-ID: <reminder.1@chain-recruit>" in (tmp_path / files[0]).read_text()
