@@ -17,8 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 ## run: install, migrate, seed the Taixin data and the demo, print the demo login, serve.
+# Local development defaults: DEBUG on (no secret key needed), SQLite and the embedded
+# broker unless DATABASE_URL / REDIS_URL say otherwise.
 run: $(STAMP)
-	$(BIN)/python manage.py runproduct
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py runproduct $(RUN_ARGS)
 
 ## test: the whole suite (PostgreSQL and Redis are used when they answer on 127.0.0.1).
 test: $(STAMP)
