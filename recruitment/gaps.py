@@ -25,17 +25,41 @@ other offices' projects from park and partner staff — that is the caller's job
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import math
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Case, Count, Exists, F, IntegerField, Max, OuterRef, Q, QuerySet, Value, When, Window
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chains.gap_analysis import (
+    CAPITAL_FLOOR,
+    MAX_ADJACENT_STAGES,
+    MAX_CAPITAL_SCORE,
+    OLDER_DAYS,
+    RECENT_DAYS,
+    SCORE_OLDER_INTERACTION,
+    SCORE_PER_ADJACENT_STAGE,
+    SCORE_RECENT_INTERACTION,
+    SCORE_SAME_STAGE_IN_ZONE,
+    SCORE_SAME_STAGE_OUTSIDE_ZONE,
     Candidate,
     CandidateFacts,
     EnterpriseRef,
@@ -260,21 +284,17 @@ def _projects(*, parks: Mapping[int, str], stage_ids: Sequence[int], sample: int
                 order_by=[F("project__updated_at").desc(), F("project_id").desc()],
             )
         ).filter(rank__lte=sample)
+    # A complete list needs no recency: reading 10,000 timestamps costs more than the query.
+    fields = ["project__park_id", "stage_id", "project_id", "project__title", "project__status", "project__office_id"]
     refs: dict[UUID, ProjectRef] = {}
     facts = []
-    for park_id, stage_id, project_id, title, status, office_id, updated_at in rows.values_list(
-        "project__park_id",
-        "stage_id",
-        "project_id",
-        "project__title",
-        "project__status",
-        "project__office_id",
-        "project__updated_at",
+    for park_id, stage_id, project_id, title, status, office_id, *updated_at in rows.values_list(
+        *fields, *(["project__updated_at"] if sample is not None else [])
     ).order_by():
         ref = refs.get(project_id)
         if ref is None:
             ref = refs[project_id] = ProjectRef(id=project_id, title=title, status=status, office_id=office_id)
-        facts.append(ProjectFact(parks[park_id], stage_id, ref, updated_at.timestamp()))
+        facts.append(ProjectFact(parks[park_id], stage_id, ref, updated_at[0].timestamp() if updated_at else 0))
     return facts
 
 
@@ -429,6 +449,11 @@ def gap_stage_detail(*, park_or_zone: Park | Zone, stage: Stage) -> StageGap:
     return loaded.zone_rows(park_codes=list(parks.values()), stages=stages, chain_parks=chain_parks)[0]
 
 
+# How many rows past the limit the database returns: its float score may differ from
+# the pure layer's rounded one in the last digit, which can swap neighbours at the cut.
+_CANDIDATE_MARGIN = 20
+
+
 def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: int = 50) -> list[Candidate]:
     """Enterprises that could fill ``stage`` in ``park``, best first (``candidate_score``).
 
@@ -437,35 +462,31 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
     in the park is growth, not recruitment). ``courted_by_other_office`` is set when
     an office other than ``office`` has an open project with the enterprise (any
     office when ``office`` is None). The interaction signal uses ``office``'s own
-    interactions (every office's for a provincial office). Seven queries whatever
-    the number of enterprises.
+    interactions (every office's for a provincial office).
+
+    The database scores every candidate with the formula of ``candidate_score``
+    (:func:`_ranked_candidate_ids`) and returns the ids of the best ``limit`` and a
+    few more; only those are read, and the pure function ranks them exactly. Seven
+    queries whatever the number of enterprises.
     """
+    limit = max(limit, 0)
+    if not limit:
+        return []
     now = timezone.now()
-    zone_park_codes = set(Park.objects.filter(zone_id=park.zone_id).values_list("code", flat=True))
-    neighbours = stage_neighbour_ids(stage=stage)
-    capable = Enterprise.objects.filter(stages=stage, merged_into__isnull=True).exclude(presences__park=park)
-    capable_ids = capable.values("pk")
-    base = {
-        pk: (name, code, capital)
-        for pk, name, code, capital in capable.values_list("pk", "name", "credit_code", "registered_capital")
-    }
-    adjacent: dict[UUID, int] = dict(
-        Enterprise.stages.through.objects.filter(enterprise_id__in=capable_ids, stage_id__in=sorted(neighbours))
-        .values("enterprise_id")
-        .annotate(n=Count("stage_id"))
-        .values_list("enterprise_id", "n")
-        .order_by()
+    zone_parks = dict(Park.objects.filter(zone_id=park.zone_id).values_list("id", "code"))
+    ids = _ranked_candidate_ids(
+        park=park,
+        stage=stage,
+        office=office,
+        zone_park_ids=sorted(zone_parks),
+        neighbour_ids=sorted(stage_neighbour_ids(stage=stage)),
+        now=now,
+        limit=limit + _CANDIDATE_MARGIN,
     )
-    elsewhere: dict[UUID, list[str]] = {}
-    for enterprise_id, park_code in (
-        Presence.objects.filter(stage=stage, enterprise_id__in=capable_ids)
-        .exclude(park=park)
-        .order_by("park__code")
-        .values_list("enterprise_id", "park__code")
-        .distinct()
-    ):
-        elsewhere.setdefault(enterprise_id, []).append(park_code)
-    interactions = Interaction.objects.filter(enterprise_id__in=capable_ids)
+    if not ids:
+        return []
+    base = Enterprise.objects.filter(pk__in=ids).values_list("pk", "name", "credit_code", "registered_capital")
+    interactions = Interaction.objects.filter(enterprise_id__in=ids)
     if office is not None and not office.sees_everything:
         interactions = interactions.filter(office=office)
     last_contact = dict(
@@ -474,10 +495,19 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
         .values_list("enterprise_id", "at")
         .order_by()
     )
+    elsewhere: dict[UUID, list[str]] = {}
+    for enterprise_id, park_code in (
+        Presence.objects.filter(stage=stage, enterprise_id__in=ids)
+        .exclude(park=park)
+        .order_by("park__code")
+        .values_list("enterprise_id", "park__code")
+        .distinct()
+    ):
+        elsewhere.setdefault(enterprise_id, []).append(park_code)
     own: set[UUID] = set()
     other: set[UUID] = set()
     for enterprise_id, office_id in (
-        Project.objects.filter(enterprise_id__in=capable_ids)
+        Project.objects.filter(enterprise_id__in=ids)
         .exclude(status__in=CLOSED)
         .values_list("enterprise_id", "office_id")
         .distinct()
@@ -487,18 +517,115 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
             own.add(enterprise_id)
         else:
             other.add(enterprise_id)
-    facts: Iterable[CandidateFacts] = (
+    facts = [
         CandidateFacts(
             enterprise_id=pk,
             name=name,
             credit_code=code,
             registered_capital=capital,
             present_elsewhere=tuple(elsewhere.get(pk, ())),
-            adjacent_stage_count=adjacent.get(pk, 0),
+            adjacent_stage_count=ids[pk],
             last_interaction_at=last_contact.get(pk),
             courted_by_other_office=pk in other,
             courted_by_own_office=pk in own,
         )
-        for pk, (name, code, capital) in base.items()
+        for pk, name, code, capital in base
+    ]
+    return rank_candidates(facts, now=now, zone_park_codes=set(zone_parks.values()), limit=limit)
+
+
+def _ranked_candidate_ids(
+    *,
+    park: Park,
+    stage: Stage,
+    office: Office | None,
+    zone_park_ids: list[int],
+    neighbour_ids: list[int],
+    now: datetime,
+    limit: int,
+) -> dict[UUID, int]:
+    """The ``limit`` best candidates by ``candidate_score`` computed in SQL, best first:
+    id → number of adjacent stages it can supply.
+
+    One statement: the capable enterprises joined to three small aggregates (their
+    presences at the stage in other parks, their capabilities at the neighbouring
+    stages, their latest contact with ``office``), each grouped once rather than
+    probed once per candidate. Ties are broken by name in code-point order and id,
+    as the pure ranking breaks them. Only ids and a count come back: no text is
+    read until the winners are known.
+    """
+    q = connection.ops.quote_name
+    enterprise, capabilities = q(Enterprise._meta.db_table), q(Enterprise.stages.through._meta.db_table)
+    presence, interaction = q(Presence._meta.db_table), q(Interaction._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    adapt = connection.ops.adapt_datetimefield_value
+    params: dict[str, object] = {
+        "stage": stage.pk,
+        "park": park.pk,
+        "office": office.pk if office is not None else None,
+        "in_zone": SCORE_SAME_STAGE_IN_ZONE,
+        "outside_zone": SCORE_SAME_STAGE_OUTSIDE_ZONE,
+        "max_adjacent": MAX_ADJACENT_STAGES,
+        "per_adjacent": SCORE_PER_ADJACENT_STAGE,
+        "floor": float(CAPITAL_FLOOR),
+        # min(2, log10(capital / floor) / 2) reaches its cap at floor × 10⁴.
+        "capital_cap": float(CAPITAL_FLOOR) * 10 ** (2 * MAX_CAPITAL_SCORE),
+        "max_capital": MAX_CAPITAL_SCORE,
+        "ln10": math.log(10),
+        # (now - at).days <= N  ⟺  at > now - (N + 1) days
+        "recent_since": adapt(now - timedelta(days=RECENT_DAYS + 1)),
+        "recent": SCORE_RECENT_INTERACTION,
+        "older_since": adapt(now - timedelta(days=OLDER_DAYS + 1)),
+        "older": SCORE_OLDER_INTERACTION,
+        "limit": limit,
+    }
+
+    def listed(name: str, values: Sequence[int]) -> str:
+        params.update({f"{name}{i}": v for i, v in enumerate(values)})
+        return ", ".join(f"%({name}{i})s" for i in range(len(values)))
+
+    if neighbour_ids:
+        adjacent_sql = (
+            f"SELECT enterprise_id, COUNT(*) AS n FROM {capabilities} "
+            f"WHERE stage_id IN ({listed('neighbour', neighbour_ids)}) GROUP BY enterprise_id"
+        )
+    else:
+        adjacent_sql = f"SELECT enterprise_id, 0 AS n FROM {capabilities} WHERE 1 = 0"
+    elsewhere_sql = (
+        f"SELECT enterprise_id, MAX(CASE WHEN park_id IN ({listed('zone_park', zone_park_ids)}) "
+        "THEN %(in_zone)s ELSE %(outside_zone)s END) AS points "
+        f"FROM {presence} WHERE stage_id = %(stage)s AND park_id <> %(park)s GROUP BY enterprise_id"
     )
-    return rank_candidates(facts, now=now, zone_park_codes=zone_park_codes, limit=max(limit, 0))
+    own_only = office is not None and not office.sees_everything
+    contact_sql = (
+        f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
+        f"JOIN {capabilities} c ON c.enterprise_id = i.enterprise_id AND c.stage_id = %(stage)s "
+        + ("WHERE i.office_id = %(office)s " if own_only else "")
+        + "GROUP BY i.enterprise_id"
+    )
+    adjacent = "COALESCE(adj.n, 0)"
+    capital = "CAST(e.registered_capital AS DOUBLE PRECISION)"
+    score = (
+        "COALESCE(pe.points, 0.0)"
+        f" + (CASE WHEN {adjacent} > %(max_adjacent)s THEN %(max_adjacent)s ELSE {adjacent} END) * %(per_adjacent)s"
+        f" + CASE WHEN {capital} >= %(capital_cap)s THEN %(max_capital)s"
+        f" WHEN {capital} > %(floor)s THEN LN({capital} / %(floor)s) / %(ln10)s / 2.0 ELSE 0.0 END"
+        " + CASE WHEN lc.at > %(recent_since)s THEN %(recent)s"
+        " WHEN lc.at > %(older_since)s THEN %(older)s ELSE 0.0 END"
+    )
+    # Rounded as the pure ranking rounds (PostgreSQL rounds decimals of a numeric only).
+    rounded = f"ROUND(CAST({score} AS NUMERIC), 3)" if postgres else f"ROUND({score}, 3)"
+    by_code_point = ' COLLATE "C"' if postgres else ""  # SQLite compares text by code point already
+    sql = (
+        f"SELECT e.id, {adjacent}, {rounded} AS score FROM {capabilities} es "
+        f"JOIN {enterprise} e ON e.id = es.enterprise_id "
+        f"LEFT JOIN ({adjacent_sql}) adj ON adj.enterprise_id = e.id "
+        f"LEFT JOIN ({elsewhere_sql}) pe ON pe.enterprise_id = e.id "
+        f"LEFT JOIN ({contact_sql}) lc ON lc.enterprise_id = e.id "
+        "WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s) "
+        f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {pk if isinstance(pk, UUID) else UUID(pk): n for pk, n, _score in cursor.fetchall()}

@@ -368,6 +368,74 @@ def test_candidate_courted_by_another_office_is_marked_for_everyone_else(world) 
     assert seen_by_them == {"被追": False, "已终止": False, "我方": True}
 
 
+def test_the_best_candidates_are_the_head_of_the_whole_ranking(world) -> None:  # type: ignore[no-untyped-def]
+    """The database picks the best few by the same score and order as the pure ranking:
+    asking for fewer gives the head of the full list."""
+    office = OfficeFactory()
+    now = timezone.now()
+    zone_peer = ParkFactory(code="peer", zone=world.zone)
+    outside = ParkFactory(code="outside", zone=ZoneFactory(code="far"))
+    for i, name in enumerate(["b", "B", "a", "Ä", "甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"]):
+        enterprise = capable(
+            world.b,
+            *([world.a, world.c][: i % 3]),
+            name=name,
+            registered_capital=Decimal(10 ** (6 + i % 5)) if i % 4 else None,
+        )
+        if i % 5 == 1:
+            PresenceFactory(enterprise=enterprise, park=zone_peer, stage=world.b)
+        if i % 5 == 2:
+            PresenceFactory(enterprise=enterprise, park=outside, stage=world.b)
+        if i % 3 == 1:
+            days = [90, 91, 365, 366][i % 4]
+            InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=days, hours=1))
+    for n in range(25):  # no signal at all: a long tie at 0 wider than the margin
+        capable(world.b, name=f"z{n:02d}")
+    everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
+    assert len(everyone) == 37
+    assert [c.score for c in everyone] == sorted((c.score for c in everyone), reverse=True)
+    for limit in (1, 3, 5, 12, 14, 30):
+        head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
+        assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
+
+
+@pytest.fixture(params=["database default", "linguistic"])
+def name_collation(request):  # type: ignore[no-untyped-def]
+    """The enterprise name column under the database's collation, and under a linguistic
+    one (ICU, PostgreSQL only) that sorts ``a`` before ``B`` — as a production database
+    created with a locale would."""
+    if request.param == "linguistic":
+        if connection.vendor != "postgresql":
+            pytest.skip("collations are PostgreSQL's")
+        with connection.cursor() as cursor:
+            cursor.execute('ALTER TABLE crm_enterprise ALTER COLUMN name TYPE varchar(200) COLLATE "und-x-icu"')
+    return request.param
+
+
+def test_tied_candidates_come_in_code_point_order_whatever_the_collation(world, name_collation) -> None:  # type: ignore[no-untyped-def]
+    # More ties than the margin past the limit, most of them before "B" in a linguistic order.
+    for name in ["b", "Ä", "_", "B", *(f"a{n:02d}" for n in range(30))]:
+        capable(world.b, name=name)
+    best = gap_candidates(park=world.north, stage=world.b, office=None, limit=3)
+    assert [c.name for c in best] == ["B", "_", "a00"]  # as Python sorts them; a locale would not
+
+
+def test_contact_counts_as_recent_up_to_ninety_whole_days(world, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-05-01T10:00:00+08:00", tick=False)
+    office = OfficeFactory()
+    now = timezone.now()
+    just = timedelta(hours=23, minutes=59, seconds=59)
+    for name, ago in [
+        ("甲", timedelta(days=90) + just),
+        ("乙", timedelta(days=91)),
+        ("丙", timedelta(days=365) + just),
+    ]:
+        InteractionFactory(office=office, enterprise=capable(world.b, name=name), occurred_at=now - ago)
+    InteractionFactory(office=office, enterprise=capable(world.b, name="丁"), occurred_at=now - timedelta(days=366))
+    scores = {c.name: c.score for c in gap_candidates(park=world.north, stage=world.b, office=office)}
+    assert scores == {"甲": 1.0, "乙": 0.5, "丙": 0.5, "丁": 0.0}
+
+
 # --- Fixed query counts --------------------------------------------------------------
 
 
