@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench messages check-deploy clean
+.PHONY: venv run test test-fast lint bench messages check-translations check-deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -41,6 +41,14 @@ check-deploy: $(STAMP)
 	DJANGO_SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(60))') \
 	DJANGO_ALLOWED_HOSTS=example.org DJANGO_DEBUG=0 DJANGO_SETTINGS_MODULE=config.settings \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## messages: refresh the zh-hans catalogue after changing strings, then translate and commit .po and .mo.
+messages: $(STAMP)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete --ignore='.venv/*' --ignore='tests/*' --ignore='var/*'
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compilemessages -l zh_Hans --ignore='.venv/*'
+
+check-translations: $(STAMP)
+	.ci/check-translations
 
 clean:
 	rm -rf $(VENV) var

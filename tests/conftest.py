@@ -31,6 +31,18 @@ def _require_services(request: pytest.FixtureRequest) -> None:
         _missing("needs Redis: set TEST_REDIS_URL or run Redis on 127.0.0.1:6379")
 
 
+@pytest.fixture(autouse=True)
+def _site_language():
+    """Each test starts in the site's default language; a test that switches to
+    English (a request with Accept-Language: en) does not leak it into the next."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("TEST_REDIS_URL")
