@@ -44,7 +44,7 @@ from recruitment.gap_map import (
     split_by_office,
     wrap_label,
 )
-from recruitment.gaps import StageGap, gap_candidates, gaps_for_park, gaps_for_zone
+from recruitment.gaps import StageGap, gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone
 from recruitment.models import Project
 from recruitment.pipeline import Status
 from recruitment.report_links import ChangelistLinker, ChangeUrls, change_url
@@ -286,9 +286,13 @@ def _boxes(
 
 
 def _stage_detail(
-    request: HttpRequest, *, chain: Chain, row: StageGap, park: Park | None, parks: dict[str, Park]
+    request: HttpRequest, *, chain: Chain, row: StageGap, park: Park | None, zone: Zone, parks: dict[str, Park]
 ) -> dict[str, Any]:
-    """What a click on a stage shows: who is there, who is working on it, whom to court."""
+    """What a click on a stage shows: who is there, who is working on it, whom to court.
+
+    The map's rows carry counts only; the clicked stage is read again with its complete lists."""
+    stage = Stage.objects.get(pk=row.stage_id)
+    row = gap_stage_detail(park_or_zone=park if park is not None else zone, stage=stage)
     user = request.user
     sees_all = office_sees_everything(user.office, is_superuser=user.is_superuser)
     change = ChangeUrls(request)
@@ -306,7 +310,6 @@ def _stage_detail(
 
     candidates: list[dict[str, Any]] = []
     if park is not None:
-        stage = Stage.objects.get(pk=row.stage_id)
         for candidate in gap_candidates(park=park, stage=stage, office=user.office, limit=CANDIDATE_LIMIT):
             candidates.append(
                 {
@@ -358,8 +361,9 @@ def _chain_context(request: HttpRequest, code: str) -> dict[str, Any]:
     park = parks.get(park_code)
     if park_code and park is None:
         raise Http404(_("No park with this code in the chain's zone."))
-    zone_rows = gaps_for_zone(zone=zone, chain=chain) if zone else []
-    rows = gaps_for_park(park=park, chain=chain) if park is not None else zone_rows
+    # Counts only (sample=0): the map and the matrix need no lists; a stage's panel reads its own.
+    zone_rows = gaps_for_zone(zone=zone, chain=chain, sample=0) if zone else []
+    rows = gaps_for_park(park=park, chain=chain, sample=0) if park is not None else zone_rows
     return {
         "chain": chain,
         "zone": zone,
@@ -422,7 +426,7 @@ def chain_map(request: HttpRequest, code: str) -> HttpResponse:
         "targeted": targeted,
         "targeted_covered": [r for r in targeted if r.status == COVERED],
         "to_recruit": [r for r in rows if r.to_recruit],
-        "detail": _stage_detail(request, chain=chain, row=by_code[selected], park=park, parks=parks)
+        "detail": _stage_detail(request, chain=chain, row=by_code[selected], park=park, zone=ctx["zone"], parks=parks)
         if selected
         else None,
         "zone_href": reverse("reports:chain-map", args=[chain.code]),
@@ -437,7 +441,7 @@ def chain_map_stage(request: HttpRequest, code: str, stage_code: str) -> HttpRes
     row = next((r for r in ctx["rows"] if r.stage_code == stage_code), None)
     if row is None:
         raise Http404(_("No stage with this code in the chain."))
-    detail = _stage_detail(request, chain=ctx["chain"], row=row, park=ctx["park"], parks=ctx["parks"])
+    detail = _stage_detail(request, chain=ctx["chain"], row=row, park=ctx["park"], zone=ctx["zone"], parks=ctx["parks"])
     return TemplateResponse(
         request, "recruitment/reports/_stage_detail.html", {"detail": detail, "chain": ctx["chain"]}
     )
@@ -449,7 +453,7 @@ def chain_maps(request: HttpRequest) -> HttpResponse:
     chains = list(Chain.objects.select_related("sector").order_by("sector__code", "code"))
     summary: dict[str, dict[str, int]] = {}
     for zone in Zone.objects.order_by("code"):
-        for row in gaps_for_zone(zone=zone):
+        for row in gaps_for_zone(zone=zone, sample=0):
             counts = summary.setdefault(row.chain_code, dict.fromkeys(STATUS_LABELS, 0))
             counts[display_status(row.status, being_filled=row.being_filled)] += 1
     sectors: dict[Any, list[dict[str, Any]]] = {}
