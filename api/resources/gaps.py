@@ -129,7 +129,7 @@ class GapListView(APIView):
                 "targeted": row.targeted,
                 "to_recruit": row.to_recruit,
                 "being_filled": row.being_filled,
-                "filling_project_count": len(row.filling_projects),
+                "filling_project_count": row.filling_count,
                 "filling_projects": [
                     {"id": str(p.id), "title": p.title, "status": p.status}
                     for p in row.filling_projects
