@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.utils.translation import gettext_lazy as _
 from drf_standardized_errors.handler import ExceptionHandler
@@ -117,10 +117,12 @@ class ApiExceptionHandler(ExceptionHandler):
             return exceptions.NotFound()
         if isinstance(exc, (ProtectedError, RestrictedError)):
             return Conflict(_("Other records still refer to this one; remove them first."), "protected")
-        if (
+        if isinstance(exc, IntegrityError) or (
             isinstance(exc, DatabaseError)
             and getattr(getattr(exc, "__cause__", None), "sqlstate", None) in _DEADLOCK_CODES
         ):
+            # A unique or foreign-key clash that the checks before the write could not see
+            # (a concurrent request got there first), or a deadlock: nothing was written.
             return Conflict(_("A concurrent change got in the way; retry the request."), "concurrent_change")
         return super().convert_known_exceptions(exc)
 

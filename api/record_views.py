@@ -345,7 +345,7 @@ class RecordViewSet(viewsets.GenericViewSet):
                         self.check_write(obj)
                     validated.append(self.validate_input(item, instance=obj, context=context))
                 except (exceptions.ValidationError, exceptions.PermissionDenied) as exc:
-                    errors.update(_item_errors(exc, index))
+                    errors.update(bulk_item_errors(exc, index))
                     validated.append(None)
             if errors:
                 raise serializers.ValidationError(errors)
@@ -362,7 +362,7 @@ class RecordViewSet(viewsets.GenericViewSet):
                                 obj = self.perform_update(obj=obj, actor=self.request.user, values=values)
                             created = False
                 except DOMAIN_ERRORS as exc:
-                    errors.update(_item_errors(exc, index))
+                    errors.update(bulk_item_errors(exc, index))
                     continue
                 results.append({"external_id": item["external_id"], "id": str(obj.pk), "created": created})
             if errors:
@@ -370,7 +370,7 @@ class RecordViewSet(viewsets.GenericViewSet):
         return Response({"results": results})
 
 
-def _item_errors(exc: Exception, index: int) -> dict[str, Any]:
+def bulk_item_errors(exc: Exception, index: int) -> dict[str, Any]:
     """Errors of bulk item ``index`` keyed by their path (``items.3.credit_code``)."""
     prefix = f"items.{index}."
     if isinstance(exc, exceptions.PermissionDenied):
@@ -443,7 +443,12 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
             tags=tags,
             summary=f"Delete a {name}",
             parameters=[id_param, docs.IF_MATCH],
-            responses={204: OpenApiResponse(description="Deleted."), 404: not_found, **write_errors},
+            responses={
+                204: OpenApiResponse(description="Deleted."),
+                400: docs.error("Malformed If-Match."),
+                404: not_found,
+                **write_errors,
+            },
         ),
         external=[
             extend_schema(

@@ -13,8 +13,10 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import Text, Uuid
 from chains.models import Park, Stage
 
 MAX_CODES = 100
@@ -68,11 +70,19 @@ def _cached(context: dict[str, Any], name: str, factory: type) -> Any:
     return context[name]
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "maxLength": 130},
+        "maxItems": MAX_CODES,
+        "example": ["cf-carbon-fibre"],
+    }
+)
 class StageCodesField(serializers.ListField):
     """A list of stage codes in, a list of stages out."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("child", serializers.CharField(max_length=130))
+        kwargs.setdefault("child", Text(max_length=130))
         kwargs.setdefault("max_length", MAX_CODES)
         kwargs.setdefault(
             "help_text", gettext_lazy("Stage codes (`chain/stage` when a code is used in several chains).")
@@ -84,7 +94,8 @@ class StageCodesField(serializers.ListField):
         return _cached(self.context, "stage_index", StageIndex).resolve(codes)
 
 
-class ParkCodeField(serializers.CharField):
+@extend_schema_field({"type": "string", "maxLength": 64, "example": "yangqu"})
+class ParkCodeField(Text):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("help_text", gettext_lazy("Park code."))
@@ -97,7 +108,7 @@ class ParkCodeField(serializers.CharField):
         return _cached(self.context, "park_index", ParkIndex).resolve(code)
 
 
-class RecordRefField(serializers.UUIDField):
+class RecordRefField(Uuid):
     """A record id in, the record out; another office's record is "not found", as on every path."""
 
     def __init__(self, *, model_label: str, scoped: bool, **kwargs: Any) -> None:
@@ -128,7 +139,7 @@ class RecordRefsField(serializers.ListField):
 
     def __init__(self, *, model_label: str, **kwargs: Any) -> None:
         self.model_label = model_label
-        kwargs.setdefault("child", serializers.UUIDField())
+        kwargs.setdefault("child", Uuid())
         kwargs.setdefault("max_length", MAX_CODES)
         super().__init__(**kwargs)
 

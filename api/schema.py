@@ -98,3 +98,59 @@ class BulkResultSerializer(serializers.Serializer):
 
 class BulkResponseSerializer(serializers.Serializer):
     results = BulkResultSerializer(many=True)
+
+
+_RECORDS = ("enterprises", "contacts", "interactions", "projects", "follow_ups")
+
+
+def add_links(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """OpenAPI links between operations: where a created record's id can be used next.
+
+    They document the workflow (create, then read, change, delete by id; upsert by
+    your id, then read it back) and let a stateful test client follow it.
+    """
+    operations = {
+        op["operationId"]: op
+        for methods in result.get("paths", {}).values()
+        for op in methods.values()
+        if isinstance(op, dict) and "operationId" in op
+    }
+
+    def link(source: str, status: str, target: str, parameters: dict | None = None, body: dict | None = None) -> None:
+        response = operations.get(source, {}).get("responses", {}).get(status)
+        if response is None or target not in operations:
+            return
+        definition: dict[str, Any] = {"operationId": target}
+        if parameters:
+            definition["parameters"] = parameters
+        if body:
+            definition["requestBody"] = body
+        response.setdefault("links", {})[target] = definition
+
+    for resource in _RECORDS:
+        by_id = ("retrieve", "update", "partial_update", "destroy") + (
+            ("transition_create",) if resource == "projects" else ()
+        )
+        for action in by_id:
+            target = f"{resource}_{action}"
+            link(f"{resource}_create", "201", target, {"path.id": "$response.body#/id"})
+            link(f"{resource}_external_update", "201", target, {"path.id": "$response.body#/id"})
+            link(f"{resource}_external_update", "200", target, {"path.id": "$response.body#/id"})
+            link(f"{resource}_bulk_create", "200", target, {"path.id": "$response.body#/results/0/id"})
+        for status in ("200", "201"):
+            link(
+                f"{resource}_external_update",
+                status,
+                f"{resource}_external_retrieve",
+                {"path.external_id": "$request.path.external_id"},
+            )
+    for target in ("contacts_create", "interactions_create", "projects_create"):
+        link("enterprises_create", "201", target, body={"enterprise": "$response.body#/id"})
+    link("projects_create", "201", "follow_ups_create", body={"project": "$response.body#/id"})
+    link(
+        "projects_create",
+        "201",
+        "interactions_create",
+        body={"project": "$response.body#/id", "enterprise": "$response.body#/enterprise"},
+    )
+    return result

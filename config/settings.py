@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_links"],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "recruitment.pipeline.Status",
         "FollowUpStatusEnum": "recruitment.models.FollowUp.Status",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import django_filters
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.fields import Money, Text
 from api.filters import StrictFilterSet, UtcDateTimeFilter
 from api.presenters import Column
 from api.rendering import fmt_datetime, fmt_uuid
@@ -33,7 +33,7 @@ class RecordOutput(serializers.Serializer):
     office = serializers.CharField(read_only=True, help_text=_("Code of the office that owns the record."))
 
 
-class ExternalIdField(serializers.CharField):
+class ExternalIdField(Text):
     def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("max_length", 128)
         kwargs.setdefault("required", False)
@@ -48,30 +48,15 @@ class ExternalIdField(serializers.CharField):
         return value
 
 
-def text(max_length: int, **kwargs) -> serializers.CharField:  # type: ignore[no-untyped-def]
+def text(max_length: int, **kwargs) -> Text:  # type: ignore[no-untyped-def]
     """An optional text field that may be blank (stored as '')."""
     kwargs.setdefault("required", False)
     kwargs.setdefault("allow_blank", True)
-    return serializers.CharField(max_length=max_length, **kwargs)
+    return Text(max_length=max_length, **kwargs)
 
 
-MONEY_PATTERN = r"^[0-9]{1,16}(\.[0-9]{1,2})?$"
-
-
-@extend_schema_field(
-    {"type": "string", "format": "decimal", "pattern": MONEY_PATTERN, "nullable": True, "example": "1250000.00"}
-)
-class MoneyField(serializers.DecimalField):
-    """CNY, not negative, at most 16 digits before the point and 2 after; a JSON number or a string."""
-
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("allow_null", True)
-        super().__init__(max_digits=18, decimal_places=2, min_value=0, **kwargs)
-
-
-def money(**kwargs) -> MoneyField:  # type: ignore[no-untyped-def]
-    return MoneyField(**kwargs)
+def money(**kwargs) -> Money:  # type: ignore[no-untyped-def]
+    return Money(**kwargs)
 
 
 class RecordFilter(StrictFilterSet):

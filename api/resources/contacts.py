@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.fields import Email, Text
 from api.presenters import Column, Presenter
 from api.record_views import RecordViewSet, documented
 from api.references import RecordRefField
@@ -44,10 +45,10 @@ class ContactOutput(RecordOutput):
 class ContactInput(serializers.Serializer):
     external_id = ExternalIdField()
     enterprise = RecordRefField(model_label="crm.Enterprise", scoped=False, help_text=_("Enterprise id."))
-    name = serializers.CharField(max_length=100)
+    name = Text(max_length=100)
     title = text(100)
     phone = text(40)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    email = Email(max_length=254, required=False, allow_blank=True)
     wechat = text(64)
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.fields import DateTime, Text
 from api.filters import UtcDateTimeFilter
 from api.presenters import Column, Presenter
 from api.record_views import RecordViewSet, documented
@@ -56,7 +57,7 @@ class FollowUpOutput(RecordOutput):
     completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class AssigneeField(serializers.CharField):
+class AssigneeField(Text):
     """A username of the office's staff (any staff for the provincial office)."""
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
@@ -79,8 +80,8 @@ class FollowUpInput(serializers.Serializer):
     external_id = ExternalIdField()
     project = RecordRefField(model_label="recruitment.Project", scoped=True, help_text=_("Id of one of your projects."))
     kind = serializers.ChoiceField(choices=FollowUp.Kind.choices, required=False)
-    due_at = serializers.DateTimeField()
-    note = serializers.CharField(max_length=20_000, required=False, allow_blank=True)
+    due_at = DateTime()
+    note = Text(max_length=20_000, required=False, allow_blank=True)
     assignee = AssigneeField(
         max_length=150, required=False, allow_null=True, allow_blank=True, help_text=_("Username (optional).")
     )

@@ -8,6 +8,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from api.fields import DateTime, Text
 from api.filters import UtcDateTimeFilter
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_views import RecordViewSet, documented
@@ -60,8 +61,8 @@ class InteractionInput(serializers.Serializer):
         help_text=_("Id of one of your projects."),
     )
     kind = serializers.ChoiceField(choices=Interaction.Kind.choices)
-    occurred_at = serializers.DateTimeField()
-    summary = serializers.CharField(max_length=20_000)
+    occurred_at = DateTime()
+    summary = Text(max_length=20_000)
     contacts = RecordRefsField(
         model_label="crm.Contact", required=False, help_text=_("Ids of your contacts at this enterprise.")
     )

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from api import schema as docs
 from api.concurrency import check_version, if_match_version
 from api.errors import validation_error_from
+from api.fields import Integer, Text
 from api.idempotency import idempotent
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_views import RecordViewSet, documented
@@ -85,13 +86,13 @@ class ProjectOutput(RecordOutput):
     signed_amount = serializers.DecimalField(**_MONEY)
     funds_in_place = serializers.DecimalField(**_MONEY)
     expected_output_value = serializers.DecimalField(**_MONEY)
-    expected_jobs = serializers.IntegerField(read_only=True, allow_null=True)
+    expected_jobs = Integer(read_only=True, allow_null=True)
     description = serializers.CharField(read_only=True)
 
 
 class ProjectInput(serializers.Serializer):
     external_id = ExternalIdField()
-    title = serializers.CharField(max_length=200)
+    title = Text(max_length=200)
     enterprise = RecordRefField(model_label="crm.Enterprise", scoped=False, help_text=_("Enterprise id."))
     park = ParkCodeField()
     stages = StageCodesField(min_length=1, help_text=_("Target stage codes (at least one)."))
@@ -111,13 +112,13 @@ class ProjectInput(serializers.Serializer):
     signed_amount = money(help_text=_("CNY (签约额)."))
     funds_in_place = money(help_text=_("CNY (到位资金)."))
     expected_output_value = money(help_text=_("CNY per year."))
-    expected_jobs = serializers.IntegerField(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
+    expected_jobs = Integer(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     description = text(20_000)
 
 
 class TransitionInput(serializers.Serializer):
     to = serializers.ChoiceField(choices=Status.choices)
-    note = serializers.CharField(
+    note = Text(
         max_length=20_000, required=False, allow_blank=True, help_text=_("Required when moving to `lost` (the reason).")
     )
 

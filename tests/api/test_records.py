@@ -301,3 +301,13 @@ def test_interaction_with_another_offices_project_is_refused_as_not_found(api_a,
     assert r.status_code == 400
     assert (r.json()["errors"][0]["attr"], r.json()["errors"][0]["code"]) == ("project", "does_not_exist")
     assert not Interaction.objects.exists()
+
+
+def test_values_of_another_json_type_are_refused_not_coerced(api_a):
+    r = api_a.post("enterprises/", {"name": 123, "registered_capital": 1000, "credit_code": 0})
+    assert r.status_code == 400
+    codes = {(e["attr"], e["code"]) for e in r.json()["errors"]}
+    assert {("name", "invalid_type"), ("registered_capital", "invalid_type"), ("credit_code", "invalid_type")} <= codes
+    r = api_a.post("enterprises/", {"name": "甲", "registered_capital": "1250000.50"})
+    assert r.status_code == 201 and r.json()["registered_capital"] == "1250000.50"
+    assert api_a.post("enterprises/", {"name": "乙", "registered_capital": ""}).json()["registered_capital"] is None
