@@ -32,7 +32,7 @@ from rest_framework.views import APIView
 from api.errors import CursorExpired, ErrorResponseSerializer
 from api.models import ChangeFeedRetention
 from api.pagination import page_limit
-from crm.changes import Position, changes_page, changes_purge_tombstones
+from crm.changes import Position, changes_page_json, changes_purge_tombstones
 from crm.models import Office
 
 MAX_LIMIT = 1000
@@ -127,13 +127,7 @@ class ChangeFeedView(APIView):
             raise CursorExpired()
         office: Office = request.auth.office
         office_ids = None if office.kind == Office.Kind.PROVINCIAL else [office.pk]
-        rows = changes_page(after=after, office_ids=office_ids, limit=limit)
-        parts = []
-        for txid, seq, type_name, object_id, op, data in rows:
-            head = orjson.dumps(
-                {"cursor": encode_cursor(generation, txid, seq), "type": type_name, "id": object_id, "op": op}
-            )
-            parts.append(head[:-1] + b',"data":' + (data.encode() if data is not None else b"null") + b"}")
+        rows = changes_page_json(after=after, office_ids=office_ids, limit=limit, cursor_prefix=f"{generation}.")
         if rows:
             next_cursor = encode_cursor(generation, rows[-1][0], rows[-1][1])
         elif after is not None:
@@ -141,5 +135,11 @@ class ChangeFeedView(APIView):
             next_cursor = encode_cursor(generation, after.txid, after.seq)
         else:
             next_cursor = encode_cursor(generation, 0, 0)
-        body = b'{"results":[' + b",".join(parts) + b'],"next":' + orjson.dumps(next_cursor) + b"}"
+        body = (
+            b'{"results":['
+            + b",".join(entry for _t, _s, entry in rows)
+            + b'],"next":'
+            + orjson.dumps(next_cursor)
+            + b"}"
+        )
         return HttpResponse(body, content_type="application/json")

@@ -62,13 +62,18 @@ def _derive_names(enterprise: Enterprise) -> None:
 
 
 @transaction.atomic
-def enterprises_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any]]) -> list[Upserted]:
+def enterprises_upsert(
+    *, office: Office, actor: Any, items: Sequence[dict[str, Any]], fields_checked: bool = False
+) -> list[Upserted]:
     """Create or update ``office``'s enterprises by ``external_id``; all or nothing.
 
     Each item holds ``external_id``, any of ``ENTERPRISE_FIELDS`` and optionally
     ``stages`` (the stages it can supply). A field left out keeps its value (a new
     record gets the model's default). Raises :class:`BulkItemErrors` — a
     ``ValidationError`` or ``DuplicateRecord`` per bad item — before any write.
+    ``fields_checked`` says the caller has already applied the model's field rules
+    to every value (the API's serializer does, rule for rule), so they are not run
+    a second time; credit codes are checked against the directory either way.
     """
     ext_ids = [item["external_id"] for item in items]
     existing = {
@@ -92,11 +97,12 @@ def enterprises_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, 
                 setattr(enterprise, name, item[name])
         enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
         enterprise.name = (enterprise.name or "").strip()
-        try:
-            enterprise.clean_fields(exclude=[*_DERIVED, "office", "merged_into", "source", "id"])
-        except ValidationError as exc:
-            errors[index] = exc
-            continue
+        if not fields_checked:
+            try:
+                enterprise.clean_fields(exclude=[*_DERIVED, "office", "merged_into", "source", "id"])
+            except ValidationError as exc:
+                errors[index] = exc
+                continue
         changed = created or before != tuple(getattr(enterprise, f) for f in ENTERPRISE_FIELDS)
         stages = item.get("stages")
         if stages is not None:

@@ -290,3 +290,46 @@ def changes_purge_tombstones(*, before: datetime) -> Position | None:
             last = rows.order_by("-txid", "-seq").values_list("txid", "seq").first()
             rows.delete()
     return Position(int(last[0]), int(last[1])) if last else None
+
+
+def changes_page_json(
+    *, after: Position | None, office_ids: Iterable[int] | None, limit: int, cursor_prefix: str = ""
+) -> list[tuple[int, int, bytes]]:
+    """Like :func:`changes_page`, each entry already as its JSON object (bytes), built by
+    PostgreSQL: ``{"cursor", "type", "id", "op", "data"}`` with ``cursor`` =
+    ``<cursor_prefix><txid>.<seq>``. Draining the feed then costs no JSON work in Python.
+    """
+    if not _is_postgres():
+        return [
+            (
+                t,
+                s,
+                orjson.dumps({"cursor": f"{cursor_prefix}{t}.{s}", "type": ty, "id": oid, "op": o})[:-1]
+                + b',"data":'
+                + (d.encode() if isinstance(d, str) else orjson.dumps(d))
+                + b"}",
+            )
+            for (t, s, ty, oid, o, d) in changes_page(after=after, office_ids=office_ids, limit=limit)
+        ]
+    table = ChangeEntry._meta.db_table
+    txid, seq = (after.txid, after.seq) if after is not None else (-1, -1)
+    params: list[Any] = [cursor_prefix, txid, seq]
+    office_filter = ""
+    if office_ids is not None:
+        ids = list(office_ids)
+        office_filter = f"AND (office_id IS NULL OR office_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}))"
+        params.extend(ids)
+    params.append(limit)
+    # type and op are fixed words, object_id a uuid and the prefix digits: nothing to escape.
+    sql = f"""
+        SELECT txid, seq, convert_to(
+            '{{"cursor":"' || %s || txid || '.' || seq || '","type":"' || type || '","id":"' || object_id
+            || '","op":"' || op || '","data":' || COALESCE(data::text, 'null') || '}}', 'UTF8')
+        FROM {table}
+        WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+          AND (txid, seq) > (%s, %s) {office_filter}
+        ORDER BY txid, seq LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(t, s, bytes(entry)) for t, s, entry in cursor.fetchall()]
