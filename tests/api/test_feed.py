@@ -119,3 +119,16 @@ def test_retention_is_never_shorter_than_90_days(settings):
     assert retention_days() == 90
     settings.API_CHANGE_FEED_RETENTION_DAYS = 365
     assert retention_days() == 365
+
+
+def test_the_daily_task_purges_old_tombstones_and_idempotency_keys(api_a, time_machine):
+    from api.models import IdempotencyRecord
+    from api.tasks import purge_expired
+
+    time_machine.move_to(timezone.now() - timedelta(days=120))
+    enterprise = api_a.post("enterprises/", {"name": "甲"}, headers={"Idempotency-Key": "old"}).json()
+    api_a.delete(f"enterprises/{enterprise['id']}/")
+    time_machine.move_to(timezone.now() + timedelta(days=120))
+    result = purge_expired()
+    assert result["idempotency_records"] == 1 and result["feed_mark"]
+    assert not IdempotencyRecord.objects.exists() and not ChangeEntry.objects.filter(op="delete").exists()
