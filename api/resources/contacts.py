@@ -12,7 +12,8 @@ from rest_framework import serializers
 
 from api.fields import Email, Text
 from api.presenters import Column, Presenter
-from api.record_views import RecordViewSet, documented
+from api.record_docs import documented
+from api.record_views import RecordViewSet
 from api.references import RecordRefField
 from api.rendering import fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, text

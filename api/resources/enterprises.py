@@ -23,7 +23,8 @@ from rest_framework.response import Response
 from api.errors import Conflict
 from api.fields import Text, Url
 from api.presenters import Column, ManyColumn, Presenter
-from api.record_views import RecordViewSet, bulk_item_errors, documented, lock_external_ids
+from api.record_docs import documented
+from api.record_views import RecordViewSet, bulk_item_errors, lock_external_ids
 from api.references import StageCodesField
 from api.rendering import fmt_decimal
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text

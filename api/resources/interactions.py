@@ -11,7 +11,8 @@ from rest_framework import serializers
 from api.fields import DateTime, Text
 from api.filters import UtcDateTimeFilter
 from api.presenters import Column, ManyColumn, Presenter
-from api.record_views import RecordViewSet, documented
+from api.record_docs import documented
+from api.record_views import RecordViewSet
 from api.references import RecordRefField, RecordRefsField
 from api.rendering import fmt_datetime, fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput

@@ -25,7 +25,8 @@ from api.errors import validation_error_from
 from api.fields import Integer, Text
 from api.idempotency import idempotent
 from api.presenters import Column, ManyColumn, Presenter
-from api.record_views import RecordViewSet, documented
+from api.record_docs import documented
+from api.record_views import RecordViewSet
 from api.references import ParkCodeField, RecordRefField, StageCodesField
 from api.rendering import fmt_datetime, fmt_decimal, fmt_uuid
 from api.resources.common import MAX_INT, RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
