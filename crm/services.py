@@ -180,6 +180,25 @@ def contact_update(*, contact: Contact, actor=None, **data: Any) -> Contact:  # 
 
 @transaction.atomic
 def contact_delete(*, contact: Contact, actor=None) -> None:  # type: ignore[no-untyped-def]
+    """Delete a contact, first taking it off the interactions that name it.
+
+    Each of those interactions is updated through :func:`interaction_update`
+    (version +1, history, change feed): deleting the contact alone would drop the
+    link rows silently, and partners would keep interactions naming a contact that
+    no longer exists. The contact is locked first, so an interaction naming it that
+    commits later fails its foreign-key check instead of losing the link unseen,
+    and one that committed earlier is found below.
+    """
+    list(Contact.objects.select_for_update().filter(pk=contact.pk).values_list("pk", flat=True))
+    interactions = (
+        Interaction.objects.filter(contacts=contact)
+        .select_for_update(no_key=True, of=("self",))
+        .prefetch_related("contacts")
+        .order_by("pk")
+    )
+    for interaction in interactions:
+        remaining = [c for c in interaction.contacts.all() if c.pk != contact.pk]
+        interaction_update(interaction=interaction, actor=actor, contacts=remaining)
     record_delete(contact, actor=actor)
 
 

@@ -22,9 +22,9 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from chains.gap_analysis import gap_status
 from chains.models import Park, Stage
 from crm.changes import changes_record
-from crm.models import Office, Presence
+from crm.models import Interaction, Office, Presence
 from crm.records import record_delete, record_lock, record_save
-from crm.services import enterprise_check_not_merged
+from crm.services import enterprise_check_not_merged, interaction_update
 from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
 from recruitment.models import FollowUp, Project, ProjectStatusChange
@@ -285,7 +285,20 @@ def project_transition(
 
 @transaction.atomic
 def project_delete(*, project: Project, actor=None) -> None:  # type: ignore[no-untyped-def]
-    for follow_up in list(project.follow_ups.all()):
+    """Delete a project, its follow-ups, and its link from the interactions about it.
+
+    Interactions keep their record with ``project`` emptied through
+    :func:`~crm.services.interaction_update` (version +1, history, change feed),
+    not by the database's ``SET NULL``, which partners would never hear of; each
+    follow-up leaves a tombstone in the feed rather than vanishing in a cascade.
+    The project is locked first, so an interaction or follow-up naming it that
+    commits later fails its foreign-key check, and one that committed earlier is found below.
+    """
+    list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
+    interactions = Interaction.objects.filter(project=project).select_for_update(no_key=True, of=("self",))
+    for interaction in interactions.order_by("pk"):
+        interaction_update(interaction=interaction, actor=actor, project=None)
+    for follow_up in project.follow_ups.select_for_update().order_by("pk"):
         record_delete(follow_up, actor=actor)
     record_delete(project, actor=actor)
 

@@ -17,8 +17,8 @@ from api.record_views import RecordViewSet
 from api.references import RecordRefField
 from api.rendering import fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, text
-from crm.models import Contact, Interaction, Office
-from crm.services import contact_create, contact_delete, contact_update, interaction_update
+from crm.models import Contact, Office
+from crm.services import contact_create, contact_delete, contact_update
 
 PRESENTER = Presenter(
     Contact,
@@ -84,9 +84,5 @@ class ContactViewSet(RecordViewSet):
         return contact_update(contact=obj, actor=actor, **values)
 
     def perform_delete(self, *, obj: Contact, actor: Any) -> None:
-        # Take the contact off its interactions first, through the service, so those
-        # interactions move in the change feed with their new contact lists.
-        for interaction in Interaction.objects.filter(contacts=obj).select_for_update().order_by("pk"):
-            remaining = [c for c in interaction.contacts.all() if c.pk != obj.pk]
-            interaction_update(interaction=interaction, actor=actor, contacts=remaining)
+        # The service also takes the contact off its interactions (each moves in the feed).
         contact_delete(contact=obj, actor=actor)

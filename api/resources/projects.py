@@ -30,8 +30,7 @@ from api.record_views import RecordViewSet
 from api.references import ParkCodeField, RecordRefField, StageCodesField
 from api.rendering import fmt_datetime, fmt_decimal, fmt_uuid
 from api.resources.common import MAX_INT, RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
-from crm.models import Interaction, Office
-from crm.services import interaction_update
+from crm.models import Office
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import project_create, project_delete, project_transition, project_update
@@ -170,10 +169,7 @@ class ProjectViewSet(RecordViewSet):
         return project_update(project=obj, actor=actor, stages=stages, status=status, **values)
 
     def perform_delete(self, *, obj: Project, actor: Any) -> None:
-        # Unlink its interactions through the service first, so they move in the change
-        # feed with project null (the database would otherwise null it silently).
-        for interaction in Interaction.objects.filter(project=obj).select_for_update().order_by("pk"):
-            interaction_update(interaction=interaction, actor=actor, project=None)
+        # The service also unlinks its interactions (each moves in the feed) and tombstones its follow-ups.
         project_delete(project=obj, actor=actor)
 
     @extend_schema(

@@ -6,10 +6,20 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.messages import get_messages
+from django.utils import timezone
 
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction
-from tests.crm.test_admin_support import ENTERPRISE_INLINES, admin_url, form_errors, inlines, management, sign_in
-from tests.factories import ContactFactory, EnterpriseFactory, ProjectFactory, valid_credit_code
+from crm.services import interaction_log
+from tests.crm.test_admin_support import (
+    ENTERPRISE_INLINES,
+    admin_url,
+    form_errors,
+    inlines,
+    management,
+    sign_in,
+    sign_in_manager,
+)
+from tests.factories import ContactFactory, EnterpriseFactory, ProjectFactory, UserFactory, valid_credit_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -193,3 +203,34 @@ def test_saving_over_a_newer_change_is_refused_and_says_why(client, park_user):
     assert client.post(admin_url(Enterprise, "change", enterprise.pk), stale).status_code == 302
     enterprise.refresh_from_db()
     assert (enterprise.city, enterprise.version) == ("忻州市", 3)
+
+
+def test_deleting_a_contact_in_admin_takes_it_off_its_interactions_in_the_feed(client, park_office):
+    manager = UserFactory(office=park_office)
+    enterprise = EnterpriseFactory()
+    contact = ContactFactory(office=park_office, enterprise=enterprise)
+    interaction = interaction_log(
+        office=park_office,
+        enterprise=enterprise,
+        kind="meeting",
+        occurred_at=timezone.now(),
+        summary="洽谈",
+        contacts=[contact],
+    )
+    history_rows = interaction.history.count()
+    sign_in_manager(client, manager)
+
+    response = client.post(admin_url(Contact, "delete", contact.pk), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Contact.objects.filter(pk=contact.pk).exists()
+    interaction.refresh_from_db()
+    assert interaction.version == 2 and not interaction.contacts.exists()
+    # Saving the row and changing its contacts each leave a history row (django-simple-history).
+    assert interaction.history.count() > history_rows
+    latest = interaction.history.latest()
+    assert (latest.version, latest.history_user) == (2, manager)
+    assert not latest.contacts.filter(contact_id=contact.pk).exists()
+    entry = ChangeEntry.objects.get(type="interaction", object_id=interaction.pk)
+    assert (entry.op, entry.data["version"], entry.data["contacts"]) == ("upsert", 2, [])
+    assert ChangeEntry.objects.get(type="contact", object_id=contact.pk).op == "delete"

@@ -2,11 +2,12 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from crm.changes import changes_after
 from crm.models import ChangeEntry
 from crm.records import DuplicateRecord
-from crm.services import contact_create, contact_delete, contact_update, enterprise_create
+from crm.services import contact_create, contact_delete, contact_update, enterprise_create, interaction_log
 from tests.factories import valid_credit_code
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +73,38 @@ def test_new_work_on_a_merged_enterprise_is_refused(park_office):
         contact_create(office=park_office, enterprise=duplicate, name="李四")
     assert "enterprise" in info.value.message_dict
     assert "存续企业" in info.value.message_dict["enterprise"][0]
+
+
+def test_deleting_a_contact_takes_it_off_its_interactions_through_the_write_path(park_office, park_user):
+    ent = enterprise_create(office=park_office, name="甲")
+    gone = contact_create(office=park_office, enterprise=ent, name="张三")
+    kept = contact_create(office=park_office, enterprise=ent, name="李四")
+    named = interaction_log(
+        office=park_office,
+        enterprise=ent,
+        kind="call",
+        occurred_at=timezone.now(),
+        summary="电话",
+        contacts=[gone, kept],
+    )
+    untouched = interaction_log(
+        office=park_office, enterprise=ent, kind="visit", occurred_at=timezone.now(), summary="拜访", contacts=[kept]
+    )
+    history_rows = named.history.count()
+
+    contact_delete(contact=gone, actor=park_user)
+
+    named.refresh_from_db()
+    assert named.version == 2
+    assert list(named.contacts.all()) == [kept]
+    # Saving the row and changing its contacts each leave a history row (django-simple-history).
+    assert named.history.count() > history_rows
+    latest = named.history.latest()
+    assert (latest.version, latest.history_user) == (2, park_user)
+    assert not latest.contacts.filter(contact_id=gone.pk).exists()
+    entry = ChangeEntry.objects.get(type="interaction", object_id=named.pk)
+    assert entry.op == "upsert"
+    assert (entry.data["version"], entry.data["contacts"]) == (2, [str(kept.pk)])
+    untouched.refresh_from_db()
+    assert untouched.version == 1
+    assert ChangeEntry.objects.get(type="contact", object_id=gone.pk).op == "delete"

@@ -15,9 +15,10 @@ from django.db import connection
 from django.utils import translation
 
 from crm.models import ChangeEntry
-from recruitment.models import Project, ProjectStatusChange
+from crm.services import interaction_log
+from recruitment.models import FollowUp, Project, ProjectStatusChange
 from recruitment.pipeline import IllegalTransition, Status
-from recruitment.services import project_create, project_transition
+from recruitment.services import project_create, project_delete, project_transition
 from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, UserFactory
 
 
@@ -170,3 +171,44 @@ def test_two_concurrent_signings_of_one_project_record_one_move(park_office) -> 
     assert sorted(outcomes) == ["refused", "signed"]
     assert ProjectStatusChange.objects.filter(project=project, to_status=Status.SIGNED).count() == 1
     assert Project.objects.get(pk=project.pk).status == Status.SIGNED
+
+
+@pytest.mark.django_db
+def test_deleting_a_project_unlinks_interactions_and_tombstones_follow_ups(make, park_office) -> None:  # type: ignore[no-untyped-def]
+    actor = UserFactory(office=park_office)
+    project = make()
+    about = interaction_log(
+        office=park_office,
+        enterprise=project.enterprise,
+        project=project,
+        kind="visit",
+        occurred_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+        summary="现场考察",
+    )
+    other = interaction_log(
+        office=park_office,
+        enterprise=project.enterprise,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 10, tzinfo=UTC),
+        summary="电话",
+    )
+    follow_up_ids = list(project.follow_ups.values_list("pk", flat=True))
+    assert follow_up_ids  # the service-level follow-ups of a new lead
+    history_rows = about.history.count()
+
+    project_delete(project=project, actor=actor)
+
+    about.refresh_from_db()
+    assert (about.project_id, about.version) == (None, 2)
+    assert about.history.count() == history_rows + 1
+    assert about.history.latest().history_user == actor
+    entry = ChangeEntry.objects.get(type="interaction", object_id=about.pk)
+    assert entry.op == "upsert"
+    assert (entry.data["version"], entry.data["project"]) == (2, None)
+    other.refresh_from_db()
+    assert other.version == 1
+    assert not FollowUp.objects.filter(pk__in=follow_up_ids).exists()
+    tombstones = ChangeEntry.objects.filter(type="follow_up", object_id__in=follow_up_ids)
+    assert sorted(tombstones.values_list("op", "data")) == [("delete", None)] * len(follow_up_ids)
+    assert tombstones.filter(office=park_office).count() == len(follow_up_ids)
+    assert ChangeEntry.objects.get(type="project", object_id=project.pk).op == "delete"
