@@ -16,7 +16,6 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from pypinyin import lazy_pinyin
 
 from crm.credit_code import credit_code_error, normalize_credit_code
 from crm.imports import (
@@ -41,7 +40,7 @@ from crm.imports import (
     user_office,
 )
 from crm.models import Enterprise, Office
-from crm.names import name_initials, name_pinyin, normalize_name
+from crm.names import normalize_name, pinyin_keys
 from crm.records_bulk import bulk_write, current_m2m
 from crm.spreadsheets import header_key
 
@@ -380,24 +379,6 @@ class EnterpriseImporter(Importer):
             reason=self.change_reason(plan),
             m2m={"stages": stage_sets} if stage_sets else None,
         )
-
-
-_ALL_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
-
-
-def pinyin_keys(name: str) -> tuple[str, str]:
-    """``(crm.names.name_pinyin(name), crm.names.name_initials(name))`` at half the cost.
-
-    pypinyin is most of the time an enterprise import spends per row, and the two
-    functions each run it. For a name of Chinese characters only (nearly all of
-    them), the initials are the first letters of the same syllables, so one call
-    gives both; any other name goes through ``crm.names`` itself. A test holds the
-    two equal.
-    """
-    if not _ALL_HAN.match(name):
-        return name_pinyin(name), name_initials(name)
-    syllables = lazy_pinyin(name, errors="default")
-    return " ".join(s for s in syllables if s.strip()).lower(), "".join(s[:1] for s in syllables).lower()
 
 
 def _prepare_names(enterprise: Enterprise) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.seg.simpleseg import seg
 
 # Legal-form words that say nothing about which enterprise it is.
 _LEGAL_SUFFIXES = (
@@ -33,12 +35,39 @@ _PUNCT = re.compile(r"[\s\-_.,，。·•()（）\[\]【】'\"“”‘’/&]+")
 
 def name_pinyin(name: str) -> str:
     """Full pinyin without tones, words joined by spaces: 太原钢铁 → 'tai yuan gang tie'."""
-    return " ".join(p for p in lazy_pinyin(name, errors="default") if p.strip()).lower()
+    return pinyin_keys(name)[0]
 
 
 def name_initials(name: str) -> str:
     """Pinyin initials: 太原钢铁 → 'tygt'."""
-    return "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="default")).lower().replace(" ", "")
+    return pinyin_keys(name)[1]
+
+
+def pinyin_keys(name: str) -> tuple[str, str]:
+    """``(name_pinyin(name), name_initials(name))`` from one segmentation.
+
+    pypinyin cuts a name into words (runs of other characters, phrases of its
+    dictionary, single characters) and converts each word on its own, so a word's
+    syllables do not depend on its neighbours. Converting is what costs (tens of
+    microseconds a word), cutting is cheap, and enterprise names share their words
+    (山西, 新材料, 科技, 有限公司): each distinct word is converted once per
+    process. A test holds the result equal to pypinyin's for whole names.
+    """
+    syllables: list[str] = []
+    initials: list[str] = []
+    for word in seg(name):
+        word_syllables, word_initials = _word_keys(word)
+        syllables.extend(word_syllables)
+        initials.append(word_initials)
+    return " ".join(s for s in syllables if s.strip()).lower(), "".join(initials).lower().replace(" ", "")
+
+
+@lru_cache(maxsize=65536)
+def _word_keys(word: str) -> tuple[tuple[str, ...], str]:
+    return (
+        tuple(lazy_pinyin(word, errors="default")),
+        "".join(lazy_pinyin(word, style=Style.FIRST_LETTER, errors="default")),
+    )
 
 
 def normalize_name(name: str) -> str:

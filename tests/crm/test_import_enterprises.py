@@ -208,27 +208,6 @@ def test_not_a_spreadsheet_is_a_file_level_error(park_user):
     assert ".xlsx" in plan.errors[0].message
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "太原钢铁集团有限公司",
-        "重庆长安汽车股份有限公司",
-        "银行行长",
-        "乐山乐器厂",
-        "朝阳区朝阳路",
-        "TCL华星光电",
-        "山西 钢科（太原）",
-        "Shanxi Steel Co., Ltd.",
-        "",
-    ],
-)
-def test_pinyin_keys_equal_the_directorys_own(name):
-    from crm.enterprise_imports import pinyin_keys
-    from crm.names import name_initials, name_pinyin
-
-    assert pinyin_keys(name) == (name_pinyin(name), name_initials(name))
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_same_file_imported_twice_at_once_creates_each_enterprise_once(park_user):
     import threading
