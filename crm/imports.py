@@ -9,8 +9,8 @@ How an import works, whatever the kind of record:
    create, update or unchanged. It collects **every** problem with its Excel row
    number and column; it never stops at the first.
 3. :func:`import_commit` runs the plan again inside one transaction, with the
-   matched rows locked (``select_for_update`` ordered by primary key), and writes
-   only when no row is bad. One bad row: nothing is written.
+   matched rows locked (``SELECT … FOR NO KEY UPDATE`` ordered by primary key), and
+   writes only when no row is bad. One bad row: nothing is written.
 
 Both are generators underneath (:func:`import_preview_steps`,
 :func:`import_commit_steps`) that yield ``(phase, done, total)`` between chunks of
@@ -272,12 +272,19 @@ class RowReader:
 
 
 def fetch_in(qs: models.QuerySet, field_name: str, values: Iterable[Any], *, lock: bool) -> list[Any]:
-    """Rows of ``qs`` whose ``field_name`` is in ``values``, in a few queries; locked in pk order when asked."""
+    """Rows of ``qs`` whose ``field_name`` is in ``values``, in a few queries; locked in pk order when asked.
+
+    An import only changes the rows it matches, never their keys, so the lock is
+    ``FOR NO KEY UPDATE`` (as ``crm.records.record_lock_for_change`` and ``crm.bulk``
+    take): a concurrent write inserting a row that refers to one of them (its
+    foreign-key check takes ``KEY SHARE``) is not blocked, and cannot deadlock with
+    this import while holding a change-feed render lock.
+    """
     found: list[Any] = []
     for batch in chunked(sorted(set(values), key=str)):
         batch_qs = qs.filter(**{f"{field_name}__in": batch})
         if lock:
-            batch_qs = batch_qs.select_for_update(of=("self",)).order_by("pk")
+            batch_qs = batch_qs.select_for_update(no_key=True, of=("self",)).order_by("pk")
         found.extend(batch_qs)
     return found
 

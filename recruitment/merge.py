@@ -23,12 +23,17 @@ What a merge does, in one transaction:
   "merged into …".
 
 Concurrency: both enterprise rows (and any already merged into the duplicate) are
-locked with one ``SELECT … FOR UPDATE`` ordered by primary key, then the moved rows
-likewise. Two merges that touch the same enterprises therefore queue instead of
-deadlocking, and the second re-reads what the first left: merging into an entry
-that has just been merged away is refused with a clear message, and no row is
-lost. A record added to the duplicate by a write that was waiting on the lock
-lands on the merged entry; merging the same pair again sweeps such stragglers over.
+locked with one ``SELECT … FOR NO KEY UPDATE`` ordered by primary key, then the
+moved rows likewise (presences, which a merge may delete, with ``FOR UPDATE``). As
+in ``crm.records.record_lock_for_change`` and ``crm.bulk``, that queues every other
+writer of those rows but not a write that only refers to one of them (a new
+contact's foreign-key check takes ``KEY SHARE``); the one statement that moves a
+credit code takes the stronger lock itself. Two merges that touch the same
+enterprises therefore queue instead of deadlocking, and the second re-reads what
+the first left: merging into an entry that has just been merged away is refused
+with a clear message, and no row is lost. A record added to the duplicate while
+the merge runs lands on the merged entry; merging the same pair again sweeps such
+stragglers over.
 """
 
 from __future__ import annotations
@@ -88,8 +93,9 @@ def _short(enterprise: Enterprise) -> str:
     return f"{enterprise.name[:40]} ({str(enterprise.pk)[:8]})"
 
 
-def _locked(qs: models.QuerySet) -> list[Any]:
-    return list(qs.select_for_update(of=("self",)).order_by("pk"))
+def _locked(qs: models.QuerySet, *, deleting: bool = False) -> list[Any]:
+    """The rows of ``qs`` locked in pk order: ``FOR NO KEY UPDATE`` unless some may be deleted."""
+    return list(qs.select_for_update(no_key=not deleting, of=("self",)).order_by("pk"))
 
 
 def _move(records: Iterable[Any], *, survivor: Enterprise, actor: Any, reason: str) -> int:
@@ -210,7 +216,7 @@ def _move_presences(*, keep: Enterprise, drop: Enterprise, actor: Any, reason: s
     """Move the duplicate's presences; where the survivor already has one at that park and stage, keep that one."""
     theirs = {(p.park_id, p.stage_id): p for p in _locked(Presence.objects.filter(enterprise=keep))}
     moved = dropped = 0
-    for presence in _locked(Presence.objects.filter(enterprise=drop)):
+    for presence in _locked(Presence.objects.filter(enterprise=drop), deleting=True):
         presence._change_reason = reason
         if actor is not None:
             presence._history_user = actor

@@ -8,14 +8,16 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils.translation import gettext
 from openpyxl import Workbook
 from stdnum.cn import uscc
 
 from crm.enterprise_imports import EnterpriseImporter
-from crm.imports import import_commit, import_preview
+from crm.imports import fetch_in, import_commit, import_preview
 from crm.models import ChangeEntry, Enterprise
 from crm.services import enterprise_create
+from tests.crm.row_locks import lock_would_wait
 from tests.factories import EnterpriseFactory, StageFactory, valid_credit_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -234,3 +236,13 @@ def test_the_same_file_imported_twice_at_once_creates_each_enterprise_once(park_
     assert all(p.committed for p in plans) and len(plans) == 2
     assert sorted((p.created, p.unchanged) for p in plans) == [(0, 30), (30, 0)]
     assert Enterprise.objects.count() == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_an_import_locks_still_take_new_references() -> None:
+    """The import's lock queues other writers of the row, not foreign-key checks of rows naming it."""
+    enterprise = EnterpriseFactory()
+    with transaction.atomic():
+        assert fetch_in(Enterprise.objects.all(), "pk", [enterprise.pk], lock=True) == [enterprise]
+        assert lock_would_wait(Enterprise, enterprise.pk, mode="NO KEY UPDATE")
+        assert not lock_would_wait(Enterprise, enterprise.pk, mode="KEY SHARE")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.translation import gettext
 
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Presence
 from crm.services import contact_create, enterprise_create, interaction_log
-from recruitment.merge import HANDLED_RELATIONS, MergeRefused, _short, enterprise_merge, merge_allowed
+from recruitment.merge import HANDLED_RELATIONS, MergeRefused, _locked, _short, enterprise_merge, merge_allowed
 from recruitment.models import Project
 from recruitment.services import project_create
-from tests.factories import ChainFactory, ParkFactory, StageFactory, UserFactory, valid_credit_code
+from tests.crm.row_locks import lock_would_wait
+from tests.factories import ChainFactory, ParkFactory, PresenceFactory, StageFactory, UserFactory, valid_credit_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -219,3 +220,15 @@ def test_crossing_merges_do_not_deadlock_and_exactly_one_wins(park_office):
     (winner,) = Enterprise.objects.filter(merged_into__isnull=True)
     assert Contact.objects.filter(enterprise=winner).count() == 10
     assert Interaction.objects.filter(enterprise=winner).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_merge_locks_leave_foreign_key_checks_free_except_on_presences_it_may_delete() -> None:
+    enterprise = enterprise_create(office=None, name="被锁企业")
+    presence = PresenceFactory(enterprise=enterprise)
+    with transaction.atomic():
+        assert _locked(Enterprise.objects.filter(pk=enterprise.pk)) == [enterprise]
+        assert lock_would_wait(Enterprise, enterprise.pk, mode="NO KEY UPDATE")
+        assert not lock_would_wait(Enterprise, enterprise.pk, mode="KEY SHARE")
+        assert _locked(Presence.objects.filter(pk=presence.pk), deleting=True) == [presence]
+        assert lock_would_wait(Presence, presence.pk, mode="KEY SHARE")
