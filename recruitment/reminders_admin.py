@@ -37,6 +37,39 @@ def _is_manager(request: HttpRequest) -> bool:
     return bool(user.is_active and user.is_staff and (user.is_superuser or getattr(user, "is_manager", False)))
 
 
+class ReadOnlyPageMixin:
+    """For a ``ModelAdmin`` that only shows rows (an action it offers writes through a service).
+
+    Who may open the page is one rule, :meth:`may_view`; nobody adds, changes or
+    deletes a row here; and a row outside the page's queryset (another user's or
+    office's) is a 404, as everywhere else, never a redirect saying it exists.
+    """
+
+    def may_view(self, request: HttpRequest) -> bool:
+        raise NotImplementedError
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+        obj = super().get_object(request, object_id, from_field)  # type: ignore[misc]
+        if obj is None:
+            raise Http404
+        return obj
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.may_view(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.may_view(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class TimelinessFilter(admin.SimpleListFilter):
     title = _("due")
     parameter_name = "due"
@@ -60,7 +93,7 @@ class TimelinessFilter(admin.SimpleListFilter):
 
 
 @admin.register(MyFollowUp)
-class MyFollowUpAdmin(admin.ModelAdmin):
+class MyFollowUpAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """The signed-in user's open follow-ups; read-only but for "mark done"."""
 
     list_display = ("due_at", "timeliness", "kind", "project", "enterprise", "park", "note", "last_reminder")
@@ -86,26 +119,8 @@ class MyFollowUpAdmin(admin.ModelAdmin):
             .annotate(last_reminder_at=Subquery(last_sent))
         )
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404
-        return obj
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
+    def may_view(self, request: HttpRequest) -> bool:
         return _is_staff(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_staff(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_complete_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request) and request.user.has_perm("recruitment.change_followup")
@@ -156,7 +171,7 @@ class MyFollowUpAdmin(admin.ModelAdmin):
 
 
 @admin.register(ReminderDelivery)
-class ReminderDeliveryAdmin(admin.ModelAdmin):
+class ReminderDeliveryAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
     """What was sent, to whom, and what failed and why. Managers only; their office's deliveries."""
 
     list_display = ("due_at", "kind", "state", "recipient", "follow_up_link", "project", "attempts", "sent_at", "error")
@@ -187,26 +202,8 @@ class ReminderDeliveryAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return selectors.deliveries_for_user(user=request.user)  # type: ignore[arg-type]
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404
-        return obj
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
+    def may_view(self, request: HttpRequest) -> bool:
         return _is_manager(request)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _is_manager(request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return _is_manager(request)
