@@ -1,8 +1,7 @@
 """The counts the admin index shows a member of staff: their open and overdue follow-ups.
 
-One aggregate query over the user's own open follow-ups (the assignee index
-``followup_assignee_idx`` covers it), so the index page costs the same however
-many follow-ups exist.
+Counted by ``recruitment.selectors.followup_counts_for_user`` (one aggregate query),
+the same count the "my follow-ups" page shows in its title, so the two never disagree.
 """
 
 from __future__ import annotations
@@ -10,11 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
-from django.utils import timezone
-
-from crm.access import scope_for_user
-from recruitment.models import FollowUp
+from recruitment import selectors
 
 
 @dataclass(frozen=True)
@@ -28,11 +23,7 @@ def followup_counts_for_user(*, user, now: datetime | None = None) -> FollowUpCo
 
     "Overdue" here is what a user reads on their own list ("my follow-ups", past
     due): the due time has come. The escalation to managers waits longer
-    (``RECRUITMENT_OVERDUE_AFTER_HOURS``).
+    (``RECRUITMENT_OVERDUE_AFTER_HOURS``), which the selector counts as ``overdue``.
     """
-    if user is None or not user.is_authenticated:
-        return FollowUpCounts(open=0, overdue=0)
-    now = now or timezone.now()
-    mine = scope_for_user(FollowUp.objects.filter(assignee=user, status=FollowUp.Status.OPEN), user=user)
-    counts = mine.aggregate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)))
-    return FollowUpCounts(open=counts["open"], overdue=counts["overdue"])
+    counts = selectors.followup_counts_for_user(user=user, now=now)
+    return FollowUpCounts(open=counts["open"], overdue=counts["due"])

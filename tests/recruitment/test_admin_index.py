@@ -8,12 +8,14 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
 from django.utils import timezone
 
-from recruitment.admin_counts import followup_counts_for_user
+from recruitment import selectors
+from recruitment.admin_counts import FollowUpCounts, followup_counts_for_user
 from recruitment.services import followup_complete, followup_create, project_create
 from tests.crm.test_admin_support import sign_in
 from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, UserFactory
@@ -99,3 +101,17 @@ def test_index_works_when_report_and_tool_pages_are_missing(client, park_user):
     body = response.content.decode()
     assert 'id="work-summary"' in body
     assert 'id="link-dashboard"' not in body
+
+
+@time_machine.travel(NOW, tick=False)
+def test_index_counts_are_the_selectors_counts_my_follow_ups_shows(park_user, my_follow_ups):
+    """One count behind the index and the "my follow-ups" title: the index's overdue is the title's past due."""
+    counts = selectors.followup_counts_for_user(user=park_user)
+    assert counts == {"open": 3, "due": 1, "overdue": 0}
+    assert followup_counts_for_user(user=park_user) == FollowUpCounts(open=counts["open"], overdue=counts["due"])
+
+
+def test_nobody_signed_in_has_no_follow_ups(db):
+    with CaptureQueriesContext(connection) as ctx:
+        assert followup_counts_for_user(user=AnonymousUser()) == FollowUpCounts(open=0, overdue=0)
+    assert not ctx.captured_queries
