@@ -432,6 +432,7 @@ class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdmi
             status=data["status"],
             note=data.get("note", ""),
             source=data.get("source", ""),
+            actor=request.user,
         )
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Presence:
@@ -441,8 +442,7 @@ class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdmi
         return self._set(request, obj, form)
 
     def service_delete(self, request: HttpRequest, obj: models.Model) -> None:
-        # No service removes a presence yet; it is not a synced record (no version, no feed).
-        obj.delete()
+        services.presence_delete(presence=obj, actor=request.user)
 
 
 # --- Offices, users and the change feed --------------------------------------------------

@@ -117,6 +117,7 @@ def presence_set(
     status: str = Presence.Status.OPERATING,
     note: str = "",
     source: str = "",
+    actor=None,  # type: ignore[no-untyped-def]
 ) -> Presence:
     """Record (or update) that an enterprise is present at a stage in a park.
 
@@ -130,6 +131,7 @@ def presence_set(
         return presence
     if presence is None:
         presence = Presence(enterprise=enterprise, park=park, stage=stage)
+    _history_user_set(presence, actor)
     presence.status, presence.note, presence.source = status, note, source
     presence.full_clean(validate_unique=False, validate_constraints=False)
     try:
@@ -138,9 +140,31 @@ def presence_set(
     except IntegrityError:
         # Created concurrently since our read: update that row instead.
         presence = Presence.objects.select_for_update().get(enterprise=enterprise, park=park, stage=stage)
+        _history_user_set(presence, actor)
         presence.status, presence.note, presence.source = status, note, source
         presence.save()
     return presence
+
+
+@transaction.atomic
+def presence_delete(*, presence: Presence, actor=None) -> None:  # type: ignore[no-untyped-def]
+    """Record that an enterprise is no longer present at a stage in a park.
+
+    The stage may turn weak or missing there. A presence is reference data, not a
+    synced record (no version, no change feed), so its history is what keeps the
+    removal: who removed it and what it said. Removing one already gone (a second
+    click, two people at once) writes nothing, not a second removal in its history.
+    """
+    if not Presence.objects.select_for_update().filter(pk=presence.pk).values_list("pk", flat=True):
+        return
+    _history_user_set(presence, actor)
+    presence.delete()
+
+
+def _history_user_set(obj: Any, actor) -> None:  # type: ignore[no-untyped-def]
+    """Name ``actor`` in the history row of the next write of ``obj`` (outside a request too)."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        obj._history_user = actor
 
 
 def enterprise_check_not_merged(enterprise: Enterprise | None, *, field: str = "enterprise") -> None:

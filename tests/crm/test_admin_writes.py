@@ -8,7 +8,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from crm.models import ChangeEntry, Contact, Enterprise, Interaction
+from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Presence
 from crm.services import interaction_log
 from tests.crm.test_admin_support import (
     ENTERPRISE_INLINES,
@@ -19,7 +19,14 @@ from tests.crm.test_admin_support import (
     sign_in,
     sign_in_manager,
 )
-from tests.factories import ContactFactory, EnterpriseFactory, ProjectFactory, UserFactory, valid_credit_code
+from tests.factories import (
+    ContactFactory,
+    EnterpriseFactory,
+    PresenceFactory,
+    ProjectFactory,
+    UserFactory,
+    valid_credit_code,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -234,3 +241,21 @@ def test_deleting_a_contact_in_admin_takes_it_off_its_interactions_in_the_feed(c
     entry = ChangeEntry.objects.get(type="interaction", object_id=interaction.pk)
     assert (entry.op, entry.data["version"], entry.data["contacts"]) == ("upsert", 2, [])
     assert ChangeEntry.objects.get(type="contact", object_id=contact.pk).op == "delete"
+
+
+def test_presences_deleted_in_admin_go_through_the_service_and_keep_who_in_history(client, provincial_user):
+    one, two, three = (PresenceFactory() for _ in range(3))
+    sign_in_manager(client, provincial_user)
+
+    response = client.post(admin_url(Presence, "delete", one.pk), {"post": "yes"})
+    assert response.status_code == 302
+    response = client.post(
+        admin_url(Presence, "changelist"),
+        {"action": "delete_selected", "_selected_action": [str(two.pk), str(three.pk)], "post": "yes"},
+    )
+    assert response.status_code == 302
+
+    assert not Presence.objects.exists()
+    removals = Presence.history.filter(history_type="-")
+    assert sorted(removals.values_list("id", flat=True)) == sorted([one.pk, two.pk, three.pk])
+    assert {r.history_user for r in removals} == {provincial_user}

@@ -5,10 +5,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.changes import changes_after
-from crm.models import ChangeEntry
+from crm.models import ChangeEntry, Presence
 from crm.records import DuplicateRecord
-from crm.services import contact_create, contact_delete, contact_update, enterprise_create, interaction_log
-from tests.factories import valid_credit_code
+from crm.services import (
+    contact_create,
+    contact_delete,
+    contact_update,
+    enterprise_create,
+    interaction_log,
+    presence_delete,
+    presence_set,
+)
+from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, valid_credit_code
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +116,27 @@ def test_deleting_a_contact_takes_it_off_its_interactions_through_the_write_path
     untouched.refresh_from_db()
     assert untouched.version == 1
     assert ChangeEntry.objects.get(type="contact", object_id=gone.pk).op == "delete"
+
+
+def test_presence_removal_is_kept_in_history_with_who_removed_it(provincial_user):
+    presence = presence_set(enterprise=EnterpriseFactory(), park=ParkFactory(), stage=StageFactory(), note="在建")
+    pk = presence.pk
+    same_row_elsewhere = Presence.objects.get(pk=pk)
+
+    presence_delete(presence=presence, actor=provincial_user)
+    presence_delete(presence=same_row_elsewhere, actor=provincial_user)  # a second click: nothing more
+
+    assert not Presence.objects.filter(pk=pk).exists()
+    rows = Presence.history.filter(id=pk).order_by("history_date")
+    assert [(r.history_type, r.history_user, r.note) for r in rows] == [
+        ("+", None, "在建"),
+        ("-", provincial_user, "在建"),
+    ]
+
+
+def test_presence_set_names_who_changed_it(provincial_user):
+    presence = presence_set(enterprise=EnterpriseFactory(), park=ParkFactory(), stage=StageFactory())
+    presence_set(
+        enterprise=presence.enterprise, park=presence.park, stage=presence.stage, note="二期", actor=provincial_user
+    )
+    assert presence.history.latest().history_user == provincial_user
