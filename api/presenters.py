@@ -105,7 +105,9 @@ class Presenter:
     def render_objects(self, objects: Sequence[models.Model]) -> list[dict[str, Any] | None]:
         """Render saved instances by reading them back: what a reader would get."""
         ids = [o.pk for o in objects]
-        index = {item["id"]: item for item in self.render(self.model._default_manager.filter(pk__in=ids))}
+        # No ordering: the rows are matched back by id (the model's default ordering would sort them).
+        rows = self.model._default_manager.filter(pk__in=ids).order_by()
+        index = {item["id"]: item for item in self.render(rows)}
         return [index.get(str(pk)) for pk in ids]
 
     def render_one(self, obj: models.Model) -> dict[str, Any]:

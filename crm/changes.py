@@ -44,6 +44,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm.models import ChangeEntry
+from crm.pg import json_rows, recordset
 
 # model label (e.g. "crm.Contact") -> (feed type, renderer of a list of instances)
 Renderer = Callable[[Sequence[models.Model]], list[dict[str, Any]]]
@@ -136,32 +137,26 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
     else:
         data = [None] * len(objects)
     now = timezone.now()
-    rows = [
-        (
-            type_name,
-            str(obj.pk),
-            getattr(obj, "office_id", None) if type_name != "enterprise" else None,
-            op,
-            _json(d),
-            now,
-        )
-        for obj, d in zip(objects, data, strict=True)
-    ]
+    offices = [getattr(obj, "office_id", None) if type_name != "enterprise" else None for obj in objects]
     # Stable lock order across writers: always by (type, object_id).
-    rows.sort(key=lambda r: (r[0], r[1]))
+    order = sorted(range(len(objects)), key=lambda i: str(objects[i].pk))
     table = ChangeEntry._meta.db_table
     with connection.cursor() as cursor:
         if _is_postgres():
-            cursor.executemany(
+            # One statement for the batch, the rows as one JSON parameter (crm.pg), in lock order.
+            rows = json_rows({"object_id": objects[i].pk, "office_id": offices[i], "data": data[i]} for i in order)
+            source = recordset("r", [("object_id", "uuid"), ("office_id", "bigint"), ("data", "jsonb")])
+            cursor.execute(
                 f"""
                 INSERT INTO {table} (type, object_id, office_id, op, data, changed_at, txid, seq)
-                VALUES (%s, %s, %s, %s, %s::jsonb, %s,
-                        pg_current_xact_id()::text::bigint, nextval('crm_changeentry_seq'))
+                SELECT %s, r.object_id, r.office_id, %s, r.data, %s,
+                       pg_current_xact_id()::text::bigint, nextval('crm_changeentry_seq')
+                FROM {source}
                 ON CONFLICT (type, object_id) DO UPDATE SET
                     office_id = EXCLUDED.office_id, op = EXCLUDED.op, data = EXCLUDED.data,
                     changed_at = EXCLUDED.changed_at, txid = EXCLUDED.txid, seq = EXCLUDED.seq
                 """,
-                rows,
+                [type_name, op, now, rows],
             )
         else:
             cursor.executemany(
@@ -173,7 +168,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
                     office_id = excluded.office_id, op = excluded.op, data = excluded.data,
                     changed_at = excluded.changed_at, txid = excluded.txid, seq = excluded.seq
                 """,
-                [(t, oid.replace("-", ""), off, o, d, n) for (t, oid, off, o, d, n) in rows],
+                [(type_name, str(objects[i].pk).replace("-", ""), offices[i], op, _json(data[i]), now) for i in order],
             )
     if op == ChangeEntry.Op.UPSERT:
         for dependents in _DEPENDENTS.get(model._meta.label, ()):
