@@ -40,3 +40,8 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0
+# Nothing is collected for a test run, so there is no STATIC_ROOT for WhiteNoise to
+# index (it would warn "No directory at …" for every test client). As in development,
+# it finds static files in the apps when asked instead, which costs nothing at start-up.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

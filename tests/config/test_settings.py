@@ -3,21 +3,23 @@
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from config.env import env_bool, env_int, env_list
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _start(env: dict[str, str], code: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
     clean.update(env)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -63,3 +65,21 @@ def test_default_language_and_time_zone(settings):
     assert settings.LANGUAGE_CODE == "zh-hans"
     assert settings.TIME_ZONE == "Asia/Shanghai"
     assert [code for code, _ in settings.LANGUAGES] == ["zh-hans", "en"]
+
+
+def test_test_settings_give_whitenoise_nothing_to_warn_about(client):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        WhiteNoiseMiddleware(get_response=lambda request: None)
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200  # found in the apps, nothing collected
+
+
+def test_production_static_files_come_only_from_the_collected_root():
+    result = _start(
+        {"DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_SECRET_KEY": "k" * 64},
+        code="from django.conf import settings; "
+        "print(getattr(settings, 'WHITENOISE_AUTOREFRESH', settings.DEBUG), settings.WHITENOISE_USE_FINDERS)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
