@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
-from crm.names import name_initials, name_pinyin, normalize_name
+from crm.names import normalize_name, pinyin_keys
+from crm.pg import json_values
 from crm.records import DuplicateRecord
 from crm.records_bulk import bulk_write, current_m2m
 
@@ -56,8 +57,7 @@ class BulkItemErrors(Exception):
 
 def _derive_names(enterprise: Enterprise) -> None:
     enterprise.name = (enterprise.name or "").strip()
-    enterprise.name_pinyin = name_pinyin(enterprise.name)
-    enterprise.name_initials = name_initials(enterprise.name)
+    enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
     enterprise.name_normalized = normalize_name(enterprise.name)
 
 
@@ -79,7 +79,9 @@ def enterprises_upsert(
     existing = {
         e.external_id: e
         for e in Enterprise.objects.select_for_update(no_key=True, of=("self",))
-        .filter(office=office, external_id__in=ext_ids)
+        # "not blank" lets PostgreSQL use the partial unique index on (office, external_id).
+        .filter(office=office, external_id__in=json_values(ext_ids))
+        .exclude(external_id="")
         .order_by("pk")
     }
     stages_now = current_m2m(Enterprise, "stages", [e.pk for e in existing.values()])
@@ -150,7 +152,9 @@ def _check_credit_codes(
             by_code.setdefault(enterprise.credit_code, []).append((index, enterprise))
     if not by_code:
         return
-    owners = dict(Enterprise.objects.filter(credit_code__in=list(by_code)).values_list("credit_code", "pk"))
+    owners = dict(
+        Enterprise.objects.filter(credit_code__in=json_values(list(by_code))).values_list("credit_code", "pk")
+    )
     for code, claims in by_code.items():
         owner = owners.get(code)
         for position, (index, enterprise) in enumerate(claims):

@@ -8,16 +8,22 @@ lowercase is the same code.
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc
+
+_STORED_FORM = re.compile(r"[0-9A-Z]+")
 
 
 def normalize_credit_code(value: str | None) -> str | None:
     """Return the code in its stored form (upper case, no separators), or None when blank."""
     if value is None:
         return None
+    if _STORED_FORM.fullmatch(value):  # already in stored form: what compact() would return
+        return value
     compact = uscc.compact(value)
     return compact or None
 

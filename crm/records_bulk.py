@@ -30,7 +30,7 @@ from django.utils import timezone
 from crm.changes import changes_record
 from crm.pg import column_type, json_rows, recordset
 
-BATCH = 500
+BATCH = 1000
 LOOKUP_CHUNK = 1000
 
 

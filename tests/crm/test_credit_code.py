@@ -1,6 +1,9 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum.cn import uscc
 
 from crm.credit_code import credit_code_error, normalize_credit_code, validate_credit_code
 
@@ -37,3 +40,10 @@ def test_lowercase_is_normalised_but_never_stored():
 def test_blank_normalises_to_none():
     assert normalize_credit_code("  ") is None
     assert normalize_credit_code(None) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("0123456789ABCDEFGHJKLMNPQRTUWXYabcz -\t"), max_size=22))
+def test_normalising_equals_stdnum_compact(value):
+    # The stored-form shortcut must give what python-stdnum's compact() gives.
+    assert normalize_credit_code(value) == (uscc.compact(value) or None)
