@@ -8,19 +8,22 @@ staging table and moved with ``INSERT … ON CONFLICT`` in raw SQL, in 10 batche
 1000, one transaction each; it writes the enterprise rows only (no stages, no
 history, no feed). Target: ours at most 3x its time.
 
-Every repetition creates 10,000 new enterprises (fresh external ids and credit codes).
+Every repetition creates 10,000 new enterprises (fresh external ids and credit codes)
+with names as partners send them: Chinese characters only (one run for pinyin to
+segment), drawn from a few hundred thousand combinations.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import random
 import uuid
 from typing import Any
 
 import orjson
 
-from bench.harness import row, timeit
+from bench.harness import analyze, row, timeit
 
 OFFICE = "bench-p2"
 TOTAL = 10_000
@@ -28,6 +31,14 @@ BATCH = 1000
 _counter = itertools.count()
 _OWNERSHIP = ["state", "private", "foreign", "joint_venture", "other"]
 _CITIES = ["太原", "忻州", "原平", "阳曲"]
+_WORDS = "华晋泰鑫源丰恒盛达宏兴隆昌瑞祥德信诚安康明辉光耀金锦绣嘉和天宇龙凤腾飞远航海川河岳峰林森博创智汇通联合力佳美润泽永益"
+_TRADES = ["新材料科技", "特钢制品", "碳纤维复合材料", "生物基聚酰胺", "精密机械", "化工", "装备制造", "新能源"]
+_rng = random.Random(2022)
+
+
+def _name(n: int) -> str:
+    pick = _rng.choice
+    return f"山西{_CITIES[n % 4]}{pick(_WORDS)}{pick(_WORDS)}{pick(_WORDS)}{pick(_TRADES)}有限公司"
 
 
 def _credit_code(n: int) -> str:
@@ -45,7 +56,7 @@ def _items(total: int, stage_codes: list[str]) -> list[dict[str, Any]]:
         items.append(
             {
                 "external_id": f"p2-{run}-{n}",
-                "name": f"山西基准新材料{run}{n}有限公司",
+                "name": _name(n),
                 "credit_code": _credit_code(int(run, 16) % 10**6 * 1000 + n),
                 "ownership": _OWNERSHIP[n % 5],
                 "province": "山西",
@@ -111,6 +122,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     key = api_key_create(office=office, label="bench").raw
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     stage_codes = list(Stage.objects.filter(code__startswith="bench-stage-").values_list("code", flat=True))
+    analyze()
     total = 2000 if args.quick else TOTAL
     repeat = 1 if args.quick else 3
     client = Client()

@@ -31,6 +31,8 @@ _LEGAL_SUFFIXES = (
     "group",
 )
 _PUNCT = re.compile(r"[\s\-_.,，。·•()（）\[\]【】'\"“”‘’/&]+")
+# The suffixes as they read once punctuation is gone, in the same order.
+_SUFFIX_KEYS = tuple(_PUNCT.sub("", suffix) for suffix in _LEGAL_SUFFIXES)
 
 
 def name_pinyin(name: str) -> str:
@@ -78,8 +80,7 @@ def normalize_name(name: str) -> str:
     changed = True
     while changed:
         changed = False
-        for suffix in _LEGAL_SUFFIXES:
-            key = _PUNCT.sub("", suffix)
+        for key in _SUFFIX_KEYS:
             if value.endswith(key) and len(value) > len(key):
                 value = value[: -len(key)]
                 changed = True

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from chains.models import Park, Stage
 from crm.credit_code import normalize_credit_code
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
-from crm.names import name_initials, name_pinyin, normalize_name
+from crm.names import normalize_name, pinyin_keys
 from crm.records import DuplicateRecord, record_delete, record_save
 
 ENTERPRISE_FIELDS = (
@@ -47,8 +47,7 @@ def _apply(obj: Any, fields: Iterable[str], data: dict[str, Any]) -> None:
 def _prepare_enterprise(enterprise: Enterprise) -> None:
     enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
     enterprise.name = (enterprise.name or "").strip()
-    enterprise.name_pinyin = name_pinyin(enterprise.name)
-    enterprise.name_initials = name_initials(enterprise.name)
+    enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
     enterprise.name_normalized = normalize_name(enterprise.name)
     if enterprise.credit_code:
         existing = (
