@@ -83,3 +83,24 @@ def test_production_static_files_come_only_from_the_collected_root():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_sessions_start_with_jit_off():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+
+
+def test_postgres_start_up_options_come_from_the_environment():
+    code = "from django.conf import settings; print(repr(settings.DATABASES['default'].get('OPTIONS', {})))"
+    base = {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": "k" * 64,
+        "DATABASE_URL": "postgres://u@db.example:5432/x",
+    }
+    assert "'options': '-c jit=off'" in _start(base, code).stdout
+    assert "options" not in _start({**base, "DATABASE_PG_OPTIONS": ""}, code).stdout
