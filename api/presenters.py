@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import connection, models
 
+from api.rendering import sql_format
 from crm.pg import json_values
 
 Formatter = Callable[[Any], Any]
@@ -71,9 +72,15 @@ class Presenter:
     columns: tuple[Column, ...]
     many: tuple[ManyColumn, ...] = ()
     _paths: tuple[str, ...] = field(init=False, repr=False)
+    _sql_formats: tuple[Any, ...] = field(init=False, repr=False)
+    _pg_specs: list[tuple[str, Any]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_paths", tuple(c.path for c in self.columns))
+        formats = tuple(sql_format(c.fmt, c.path) if c.fmt is not None else None for c in self.columns)
+        object.__setattr__(self, "_sql_formats", formats)
+        specs = [(c.name, None if e is not None else c.fmt) for c, e in zip(self.columns, formats, strict=True)]
+        object.__setattr__(self, "_pg_specs", specs)
 
     def render(self, queryset: models.QuerySet) -> list[dict[str, Any]]:
         """Render every record of ``queryset`` (ordered and sliced as given).
@@ -81,13 +88,22 @@ class Presenter:
         On PostgreSQL the many-valued columns are array subqueries of the page query
         (one round trip); elsewhere one more query per many-valued column.
         """
-        specs = [(c.name, c.fmt) for c in self.columns]
-        if self.many and connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":
+            # Values PostgreSQL can format itself arrive as text (api.rendering.sql_format).
+            formatted = {f"_fmt_{i}": e for i, e in enumerate(self._sql_formats) if e is not None}
             names = [f"_many_{m.name}" for m in self.many]
-            annotated = queryset.annotate(**{n: m.subquery() for n, m in zip(names, self.many, strict=True)})
-            rows = list(annotated.values_list("pk", *self._paths, *names))
-            width = len(specs) + 1
+            annotated = queryset.annotate(
+                **formatted, **{n: m.subquery() for n, m in zip(names, self.many, strict=True)}
+            )
+            paths = [
+                f"_fmt_{i}" if e is not None else c.path
+                for i, (c, e) in enumerate(zip(self.columns, self._sql_formats, strict=True))
+            ]
+            rows = list(annotated.values_list("pk", *paths, *names))
+            width = len(self.columns) + 1
+            specs = self._pg_specs
             return [self._item(specs, row[1:width], row[width:]) for row in rows]
+        specs = [(c.name, c.fmt) for c in self.columns]
         rows = list(queryset.values_list("pk", *self._paths))
         if not rows:
             return []

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from bench.harness import row, timeit
+from bench.harness import analyze, row, timeit
 
 OFFICE = "bench-p1"
 PROJECTS = 2000
@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     urlpatterns = _urls()
     projects = 500 if args.quick else PROJECTS
     _data(projects)
+    analyze()
     office = Office.objects.get(code=OFFICE)
     key = api_key_create(office=office, label=f"bench {uuid.uuid4().hex[:6]}").raw
     client = Client()

@@ -19,7 +19,7 @@ import uuid
 
 import orjson
 
-from bench.harness import row, timeit
+from bench.harness import analyze, row, timeit
 
 OFFICE = "bench-p4"
 TOTAL = 100_000
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> list[dict[str, object]]:
     total = 20_000 if args.quick else TOTAL
     office, _ = Office.objects.get_or_create(code=OFFICE, defaults={"name": "P4 bench office", "kind": "partner"})
     _fill(office.pk, total)
+    analyze()
     key = api_key_create(office=office, label="bench").raw
     auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
     client = Client()
