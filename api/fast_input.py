@@ -26,13 +26,18 @@ from rest_framework import fields as drf_fields
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from api.fields import MONEY_PATTERN, Money, Text
+from api.fields import MONEY_PATTERN, Money, Text, Url
 
 # (accepted, value): accepted False means "let the serializer decide".
 Check = Callable[[Any], tuple[bool, Any]]
 _REFUSE = (False, None)
 _MONEY = re.compile(MONEY_PATTERN)
 _CENT = decimal.Decimal("0.01")
+# The everyday web address (http or https, ASCII host names, a port, a plain path): a
+# strict subset of what Django's URLValidator accepts; any other address goes through it.
+_PLAIN_URL = re.compile(
+    r"https?://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z"
+)
 # Validators CharField adds from its own arguments; the fast text check does their work.
 _BUILT_IN = (
     django_validators.MaxLengthValidator,
@@ -95,6 +100,8 @@ def _check(field: drf_fields.Field) -> Check:
         return _money_check(field)
     if isinstance(field, Text) and type(field).to_internal_value is Text.to_internal_value:
         return _text_check(field)
+    if isinstance(field, Url) and type(field).to_internal_value is Url.to_internal_value:
+        return _text_check(field, plainly_valid=_PLAIN_URL)
     if type(field) is drf_fields.ChoiceField:
         return _choice_check(field)
     return _field_check(field)
@@ -112,9 +119,10 @@ def _field_check(field: drf_fields.Field) -> Check:
     return check
 
 
-def _text_check(field: Text) -> Check:
+def _text_check(field: drf_fields.CharField, plainly_valid: re.Pattern[str] | None = None) -> Check:
     """CharField's rules: a string, trimmed, blank only if allowed, within its length,
-    no NUL or lone surrogate; then any further validators of the field."""
+    no NUL or lone surrogate; then any further validators of the field, unless the
+    value matches ``plainly_valid`` (a shape those validators always accept)."""
     max_length = field.max_length
     min_length = field.min_length or 0
     trim = field.trim_whitespace
@@ -136,6 +144,8 @@ def _text_check(field: Text) -> Check:
                 value.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate
                 return _REFUSE
+        if plainly_valid is not None and plainly_valid.match(value):
+            return True, value
         for validator in extra:
             try:
                 validator(value)

@@ -7,6 +7,8 @@ import unicodedata
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import RE_HANS
+from pypinyin.seg import mmseg
 from pypinyin.seg.simpleseg import seg
 
 # Legal-form words that say nothing about which enterprise it is.
@@ -57,11 +59,33 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     """
     syllables: list[str] = []
     initials: list[str] = []
-    for word in seg(name):
+    for word in _words(name):
         word_syllables, word_initials = _word_keys(word)
         syllables.extend(word_syllables)
         initials.append(word_initials)
     return " ".join(s for s in syllables if s.strip()).lower(), "".join(initials).lower().replace(" ", "")
+
+
+# pypinyin's own first cut (simpleseg) walks the name a character at a time; the same
+# cut by one regular expression over its character class is several times faster.
+_HAN = RE_HANS.pattern.removeprefix("^(?:").removesuffix(")+$")
+_HAN_RUN = re.compile(f"({_HAN}+)") if _HAN != RE_HANS.pattern else None
+
+
+def _words(name: str) -> list[str]:
+    """The words pypinyin converts one by one: runs of other characters as they are,
+    runs of Chinese characters cut into its dictionary's phrases."""
+    if _HAN_RUN is None:  # a pypinyin whose pattern we do not recognise: its own cut
+        return seg(name)
+    words: list[str] = []
+    for position, piece in enumerate(_HAN_RUN.split(name)):
+        if not piece:
+            continue
+        if position % 2:
+            words.extend(mmseg.seg.cut(piece))
+        else:
+            words.append(piece)
+    return words
 
 
 @lru_cache(maxsize=65536)

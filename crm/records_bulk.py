@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Generator, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
@@ -126,10 +127,26 @@ def _getters(fields: Sequence[models.Field]) -> list[Any]:
     def prepared(field: models.Field) -> Any:
         return lambda obj: field.get_db_prep_save(getattr(obj, field.attname), connection)
 
-    return [
-        (lambda obj, attname=f.attname: getattr(obj, attname)) if f.get_internal_type() in _AS_IS else prepared(f)
-        for f in fields
-    ]
+    def timestamp(field: models.Field) -> Any:
+        # An aware datetime is what get_db_prep_save returns it as; anything else goes through it.
+        def get(obj: Any) -> Any:
+            value = getattr(obj, field.attname)
+            if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+                return value
+            return field.get_db_prep_save(value, connection)
+
+        return get
+
+    getters = []
+    for f in fields:
+        kind = f.get_internal_type()
+        if kind in _AS_IS:
+            getters.append(lambda obj, attname=f.attname: getattr(obj, attname))
+        elif kind == "DateTimeField":
+            getters.append(timestamp(f))
+        else:
+            getters.append(prepared(f))
+    return getters
 
 
 def _pg_insert(model: type[models.Model], batch: list[Any], now: Any) -> None:

@@ -35,7 +35,13 @@ _FIELDS = {
         st.sampled_from(["1000000.00", "1.5", "0", "12345678901234567.00", "-1", "1e3", " 5", "1.234", ""]),
         _ANY,
     ),
-    "website": st.one_of(st.sampled_from(["https://e.example.cn", "ftp://x", "not a url", ""]), _ANY),
+    "website": st.one_of(
+        st.sampled_from(
+            ["https://e.example.cn", "ftp://x", "not a url", "", "http://-a.cn", "http://a.c", "https://a.b.c1"]
+        ),
+        st.from_regex(r"\Ahttps?://[a-z0-9.-]{1,12}(:[0-9]{1,6})?(/[a-zA-Z0-9/._~%?#-]{0,8})?\Z"),
+        _ANY,
+    ),
     "stages": st.one_of(
         st.lists(st.sampled_from(["acrylonitrile", "precursor", "nope", " acrylonitrile "]), max_size=3), _ANY
     ),

@@ -63,3 +63,12 @@ _NAME = st.lists(
 @given(_NAME)
 def test_keys_equal_pypinyin_for_any_name(name):
     assert names.pinyin_keys(name) == _reference(name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=12) | _NAME)
+def test_the_fast_cut_equals_pypinyins_own(name):
+    from pypinyin.seg.simpleseg import seg
+
+    assert names._HAN_RUN is not None  # the pattern of this pypinyin is recognised
+    assert names._words(name) == [w for w in seg(name) if w]
