@@ -89,17 +89,8 @@ class Presenter:
         (one round trip); elsewhere one more query per many-valued column.
         """
         if connection.vendor == "postgresql":
-            # Values PostgreSQL can format itself arrive as text (api.rendering.sql_format).
-            formatted = {f"_fmt_{i}": e for i, e in enumerate(self._sql_formats) if e is not None}
-            names = [f"_many_{m.name}" for m in self.many]
-            annotated = queryset.annotate(
-                **formatted, **{n: m.subquery() for n, m in zip(names, self.many, strict=True)}
-            )
-            paths = [
-                f"_fmt_{i}" if e is not None else c.path
-                for i, (c, e) in enumerate(zip(self.columns, self._sql_formats, strict=True))
-            ]
-            rows = list(annotated.values_list("pk", *paths, *names))
+            annotations, paths = self._pg_query_parts()
+            rows = list(queryset.annotate(**annotations).values_list("pk", *paths))
             width = len(self.columns) + 1
             specs = self._pg_specs
             return [self._item(specs, row[1:width], row[width:]) for row in rows]
@@ -109,6 +100,25 @@ class Presenter:
             return []
         extra = [m.fetch([r[0] for r in rows]) for m in self.many]
         return [self._item(specs, row[1:], [values.get(row[0], []) for values in extra]) for row in rows]
+
+    def _pg_query_parts(self) -> tuple[dict[str, Any], list[str]]:
+        """The page query's annotations and selected names, built once per presenter.
+
+        Values PostgreSQL can format itself arrive as text (``api.rendering.sql_format``);
+        many-valued columns arrive as arrays. ``annotate`` copies the expressions it is
+        given, so one set serves every request.
+        """
+        parts = self.__dict__.get("_pg_parts")
+        if parts is None:
+            annotations = {f"_fmt_{i}": e for i, e in enumerate(self._sql_formats) if e is not None}
+            many = {f"_many_{m.name}": m.subquery() for m in self.many}
+            paths = [
+                f"_fmt_{i}" if e is not None else c.path
+                for i, (c, e) in enumerate(zip(self.columns, self._sql_formats, strict=True))
+            ]
+            parts = ({**annotations, **many}, [*paths, *many])
+            object.__setattr__(self, "_pg_parts", parts)
+        return parts
 
     def _item(self, specs: list[tuple[str, Any]], values: Sequence[Any], many: Sequence[Any]) -> dict[str, Any]:
         item = {
