@@ -206,11 +206,17 @@ def _pg_history(
             INSERT INTO {qn(history_model._meta.db_table)}
                 ({columns}, history_date, history_change_reason, history_type, history_user_id)
             SELECT {columns}, %s, %s, %s, %s FROM {table}
-            WHERE {pk} = ANY(%s::{model._meta.pk.db_type(connection)}[])
+            WHERE {pk} IN (SELECT json_array_elements_text(%s::json)::{model._meta.pk.db_type(connection)})
             RETURNING history_id, {pk} AS owner
         )"""
     ]
-    params: list[Any] = [now, reason, "+" if created else "~", getattr(actor, "pk", None), [o.pk for o in batch]]
+    params: list[Any] = [
+        now,
+        reason,
+        "+" if created else "~",
+        getattr(actor, "pk", None),
+        json_rows(o.pk for o in batch),
+    ]
     for index, name in enumerate(m2m):
         m2m_field = model._meta.get_field(name)
         through = m2m_field.remote_field.through
