@@ -49,7 +49,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, OperationalError, connection, models, transaction
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext_lazy
@@ -580,8 +580,11 @@ def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user:
                 return plan
             plan.committed = True
             return plan
-    except IntegrityError as exc:
-        # A concurrent writer took a unique value (a credit code, an external id) first.
+    except (IntegrityError, OperationalError) as exc:
+        # A concurrent writer took a unique value (a credit code, an external id) first,
+        # or PostgreSQL broke a deadlock with a writer of the same rows by aborting us.
+        if isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) not in _RETRYABLE:
+            raise
         plan = ImportPlan(kind=importer.kind, filename=filename, total=len(sheet.rows))
         plan.errors.append(
             RowIssue(
@@ -592,6 +595,9 @@ def import_commit_steps(*, importer: Importer, data: bytes, filename: str, user:
             )
         )
         return plan
+
+
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 def _serialise_imports(importer: Importer, user: Any) -> None:

@@ -246,3 +246,49 @@ def test_rows_an_import_locks_still_take_new_references() -> None:
         assert fetch_in(Enterprise.objects.all(), "pk", [enterprise.pk], lock=True) == [enterprise]
         assert lock_would_wait(Enterprise, enterprise.pk, mode="NO KEY UPDATE")
         assert not lock_would_wait(Enterprise, enterprise.pk, mode="KEY SHARE")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_postgresql_aborts_to_break_a_deadlock_says_try_again(park_user, partner_office):
+    """Another writer holds one matched row and then asks for one the import holds:
+    PostgreSQL aborts the import (it waited first); the user gets a row-1 message, nothing is written."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    low, high = sorted(
+        (
+            enterprise_create(office=partner_office, name=f"死锁测试企业{n}", credit_code=valid_credit_code(300 + n))
+            for n in range(2)
+        ),
+        key=lambda e: str(e.pk),
+    )
+    rows = [["企业名称", "统一社会信用代码", "城市"]] + [[e.name, e.credit_code, "阳曲"] for e in (low, high)]
+    plans = []
+
+    def run() -> None:
+        try:
+            plans.append(import_commit(importer=IMPORTER, data=csv_bytes(rows), filename="dl.csv", user=park_user))
+        finally:
+            connection.close()
+
+    with psycopg.connect(**connection.get_connection_params()) as other:
+        other.execute("SELECT 1 FROM crm_enterprise WHERE id = %s FOR UPDATE", [high.pk])
+        importer = threading.Thread(target=run)
+        importer.start()
+        deadline = time.monotonic() + 30
+        while not other.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]:
+            assert time.monotonic() < deadline, "the import never waited for the held row"
+            time.sleep(0.05)
+        # The import holds `low` and waits for `high`; asking for `low` closes the cycle.
+        other.execute("SELECT 1 FROM crm_enterprise WHERE id = %s FOR UPDATE", [low.pk])
+        other.rollback()
+    importer.join(timeout=60)
+    (plan,) = plans
+    assert not plan.committed
+    assert [issue.row for issue in plan.errors] == [1]
+    assert all(e.version == 1 and e.city != "阳曲" for e in Enterprise.objects.filter(pk__in=[low.pk, high.pk]))
