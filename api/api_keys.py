@@ -7,13 +7,14 @@ without adding safety, and the lookup by hash needs no per-key comparison.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -77,11 +78,7 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
     """The active key whose secret is ``raw`` (with office and service account), or None."""
     if not raw.startswith(KEY_PREFIX) or len(raw) > 200:
         return None
-    api_key = (
-        ApiKey.objects.select_related("office", "user")
-        .filter(key_hash=api_key_hash(raw), revoked_at__isnull=True)
-        .first()
-    )
+    api_key = _active_key(api_key_hash(raw))
     if api_key is None:
         return None
     now = timezone.now()
@@ -92,3 +89,44 @@ def api_key_for_secret(raw: str) -> ApiKey | None:
         )
         api_key.last_used_at = now
     return api_key
+
+
+def _active_key(key_hash: str) -> ApiKey | None:
+    """The live key with this hash, its office and its service account, in one statement.
+
+    Every API request runs this lookup. Written once from the models' own column
+    lists (``_key_query``) instead of compiling the same ORM query on every request:
+    compiling it and building the three instances cost more than the query itself.
+    """
+    names, sql = _key_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key_hash])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alias = connection.alias
+    key_names, office_names, user_names = names
+    first, second = len(key_names), len(key_names) + len(office_names)
+    api_key = ApiKey.from_db(alias, key_names, row[:first])
+    ApiKey.office.field.set_cached_value(api_key, Office.from_db(alias, office_names, row[first:second]))
+    ApiKey.user.field.set_cached_value(api_key, get_user_model().from_db(alias, user_names, row[second:]))
+    return api_key
+
+
+@functools.cache
+def _key_query() -> tuple[tuple[list[str], list[str], list[str]], str]:
+    qn = connection.ops.quote_name
+    models = (ApiKey, Office, get_user_model())
+    fields = [[f for f in m._meta.concrete_fields] for m in models]
+    tables = [qn(m._meta.db_table) for m in models]
+    select = ", ".join(f"{t}.{qn(f.column)}" for t, fs in zip(tables, fields, strict=True) for f in fs)
+    key, office, user = tables
+    sql = (
+        f"SELECT {select} FROM {key} "
+        f"JOIN {office} ON {office}.{qn(Office._meta.pk.column)} = {key}.{qn(ApiKey.office.field.column)} "
+        f"JOIN {user} ON {user}.{qn(get_user_model()._meta.pk.column)} = {key}.{qn(ApiKey.user.field.column)} "
+        f"WHERE {key}.{qn(ApiKey._meta.get_field('key_hash').column)} = %s "
+        f"AND {key}.{qn(ApiKey._meta.get_field('revoked_at').column)} IS NULL"
+    )
+    names = tuple([f.attname for f in fs] for fs in fields)
+    return names, sql  # type: ignore[return-value]

@@ -90,10 +90,10 @@ class Presenter:
         """
         if connection.vendor == "postgresql":
             annotations, paths = self._pg_query_parts()
-            rows = list(queryset.annotate(**annotations).values_list("pk", *paths))
-            width = len(self.columns) + 1
+            rows = list(queryset.annotate(**annotations).values_list(*paths))
+            width = len(self.columns)
             specs = self._pg_specs
-            return [self._item(specs, row[1:width], row[width:]) for row in rows]
+            return [self._item(specs, row[:width], row[width:]) for row in rows]
         specs = [(c.name, c.fmt) for c in self.columns]
         rows = list(queryset.values_list("pk", *self._paths))
         if not rows:

@@ -244,7 +244,11 @@ class Contact(OfficeRecord):
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
         constraints = [_external_id_unique("contact")]
-        indexes = [models.Index(fields=["office", "updated_at"], name="contact_office_updated_idx")]
+        indexes = [
+            models.Index(fields=["office", "updated_at"], name="contact_office_updated_idx"),
+            # The partner API pages an office's records in id order (keyset).
+            models.Index(fields=["office", "id"], name="contact_office_page_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -297,6 +301,7 @@ class Interaction(OfficeRecord):
             models.Index(fields=["project", "occurred_at"], name="interaction_project_when_idx"),
             models.Index(fields=["enterprise", "occurred_at"], name="interaction_ent_when_idx"),
             models.Index(fields=["office", "updated_at"], name="interaction_office_upd_idx"),
+            models.Index(fields=["office", "id"], name="interaction_office_page_idx"),
         ]
 
     def __str__(self) -> str:

@@ -89,6 +89,8 @@ class Project(OfficeRecord):
             models.Index(fields=["office", "status"], name="project_office_status_idx"),
             models.Index(fields=["park", "status"], name="project_park_status_idx"),
             models.Index(fields=["updated_at"], name="project_updated_idx"),
+            # The partner API pages an office's records in id order (keyset).
+            models.Index(fields=["office", "id"], name="project_office_page_idx"),
         ]
 
     def __str__(self) -> str:
@@ -177,6 +179,7 @@ class FollowUp(OfficeRecord):
             models.Index(fields=["due_at"], condition=models.Q(status="open"), name="followup_open_due_idx"),
             models.Index(fields=["assignee", "status", "due_at"], name="followup_assignee_idx"),
             models.Index(fields=["office", "updated_at"], name="followup_office_upd_idx"),
+            models.Index(fields=["office", "id"], name="followup_office_page_idx"),
         ]
 
     def __str__(self) -> str:

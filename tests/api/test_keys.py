@@ -102,3 +102,18 @@ def test_admin_revokes_keys_with_an_action(client, province, office_a):
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert api.get("parks/").status_code == 401
+
+
+def test_the_lookup_brings_office_and_service_account_in_one_query(office_a, django_assert_num_queries):
+    from api.api_keys import api_key_create, api_key_for_secret
+
+    issued = api_key_create(office=office_a, label="lookup")
+    api_key_for_secret(issued.raw)  # the first use records last_used_at (one more write)
+    with django_assert_num_queries(1):
+        found = api_key_for_secret(issued.raw)
+        assert (found.pk, found.office, found.user) == (issued.api_key.pk, office_a, issued.api_key.user)
+        assert found.office.code == "office-a" and found.user.username == issued.api_key.user.username
+        assert found.read_only is False and found.key_hash == api_key_hash(issued.raw)
+    assert api_key_for_secret(issued.raw + "x") is None
+    api_key_revoke(api_key=issued.api_key)
+    assert api_key_for_secret(issued.raw) is None
