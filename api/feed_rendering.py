@@ -13,15 +13,12 @@ from collections.abc import Sequence
 from django.db import models
 
 from crm.changes import register_dependents, register_render_locks, register_renderer
-from crm.pg import json_values
 
 
 def _projects_of(enterprises: Sequence[models.Model]) -> list[models.Model]:
     from recruitment.models import Project
 
-    return list(
-        Project.objects.filter(enterprise_id__in=json_values([e.pk for e in enterprises], "uuid")).order_by("pk")
-    )
+    return list(Project.objects.filter(enterprise_id__in_array=[e.pk for e in enterprises]).order_by("pk"))
 
 
 def register_feed_renderers() -> None:

@@ -17,7 +17,6 @@ from typing import Any
 from django.db import connection, models
 
 from api.rendering import sql_format
-from crm.pg import json_values
 
 Formatter = Callable[[Any], Any]
 
@@ -134,9 +133,7 @@ class Presenter:
         """Render saved instances by reading them back: what a reader would get."""
         ids = [o.pk for o in objects]
         # No ordering: the rows are matched back by id (the model's default ordering would sort them).
-        rows = self.model._default_manager.filter(
-            pk__in=json_values(ids, self.model._meta.pk.db_type(connection))
-        ).order_by()
+        rows = self.model._default_manager.filter(pk__in_array=ids).order_by()
         index = {item["id"]: item for item in self.render(rows)}
         return [index.get(str(pk)) for pk in ids]
 

@@ -23,7 +23,6 @@ from django.utils.translation import gettext as _
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
 from crm.names import normalize_name, pinyin_keys
-from crm.pg import json_values
 from crm.records import DuplicateRecord
 from crm.records_bulk import bulk_write, current_m2m
 
@@ -80,7 +79,7 @@ def enterprises_upsert(
         e.external_id: e
         for e in Enterprise.objects.select_for_update(no_key=True, of=("self",))
         # "not blank" lets PostgreSQL use the partial unique index on (office, external_id).
-        .filter(office=office, external_id__in=json_values(ext_ids))
+        .filter(office=office, external_id__in_array=ext_ids)
         .exclude(external_id="")
         .order_by("pk")
     }
@@ -152,9 +151,7 @@ def _check_credit_codes(
             by_code.setdefault(enterprise.credit_code, []).append((index, enterprise))
     if not by_code:
         return
-    owners = dict(
-        Enterprise.objects.filter(credit_code__in=json_values(list(by_code))).values_list("credit_code", "pk")
-    )
+    owners = dict(Enterprise.objects.filter(credit_code__in_array=list(by_code)).values_list("credit_code", "pk"))
     for code, claims in by_code.items():
         owner = owners.get(code)
         for position, (index, enterprise) in enumerate(claims):

@@ -206,7 +206,7 @@ def _pg_history(
             INSERT INTO {qn(history_model._meta.db_table)}
                 ({columns}, history_date, history_change_reason, history_type, history_user_id)
             SELECT {columns}, %s, %s, %s, %s FROM {table}
-            WHERE {pk} IN (SELECT json_array_elements_text(%s::json)::{model._meta.pk.db_type(connection)})
+            WHERE {pk} = ANY(%s::{model._meta.pk.db_type(connection)}[])
             RETURNING history_id, {pk} AS owner
         )"""
     ]

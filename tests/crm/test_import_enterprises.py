@@ -279,9 +279,13 @@ def test_an_import_that_postgresql_aborts_to_break_a_deadlock_says_try_again(par
         importer = threading.Thread(target=run)
         importer.start()
         deadline = time.monotonic() + 30
-        while not other.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()[0]:
+        # pg_stat_activity is a snapshot per transaction: clear it before each look.
+        while not (
+            other.execute("SELECT pg_stat_clear_snapshot()")
+            and other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+        ):
             assert time.monotonic() < deadline, "the import never waited for the held row"
             time.sleep(0.05)
         # The import holds `low` and waits for `high`; asking for `low` closes the cycle.
