@@ -215,7 +215,7 @@ def _pg_history(
         reason,
         "+" if created else "~",
         getattr(actor, "pk", None),
-        json_rows(o.pk for o in batch),
+        [o.pk for o in batch],
     ]
     for index, name in enumerate(m2m):
         m2m_field = model._meta.get_field(name)
