@@ -92,6 +92,12 @@ class Presenter:
             rows = list(queryset.annotate(**annotations).values_list(*paths))
             width = len(self.columns)
             specs = self._pg_specs
+            if all(fmt is None for _name, fmt in specs) and all(m.fmt is None for m in self.many):
+                # Nothing left to format in Python: each row is zipped with the names.
+                names = [name for name, _fmt in specs] + [m.name for m in self.many]
+                return [
+                    dict(zip(names, (*row[:width], *(list(v or []) for v in row[width:])), strict=True)) for row in rows
+                ]
             return [self._item(specs, row[:width], row[width:]) for row in rows]
         specs = [(c.name, c.fmt) for c in self.columns]
         rows = list(queryset.values_list("pk", *self._paths))
