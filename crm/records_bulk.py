@@ -159,7 +159,13 @@ def _pg_insert(model: type[models.Model], batch: list[Any], now: Any) -> None:
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
     getters = _getters(fields)
-    with connection.cursor() as cursor, cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN") as copy:
+    # COPY runs on psycopg's own cursor: its errors (a unique key taken by a concurrent
+    # writer) become Django's (IntegrityError) only inside wrap_database_errors.
+    with (
+        connection.wrap_database_errors,
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
         for obj in batch:
             copy.write_row([get(obj) for get in getters])
     for obj in batch:

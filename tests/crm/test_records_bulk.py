@@ -117,3 +117,18 @@ def test_other_models_keep_their_values():
     row = Contact.objects.get(pk=contact.pk)
     assert model_to_dict(row) == model_to_dict(contact)
     assert row.history.get().history_type == "+"
+
+
+def test_a_key_taken_meanwhile_is_djangos_integrity_error_and_nothing_is_written():
+    from django.db import IntegrityError, transaction
+
+    office = OfficeFactory()
+    EnterpriseFactory(credit_code=valid_credit_code(77))
+    before = Enterprise.objects.count(), Enterprise.history.count()
+    clash = [
+        Enterprise(office=office, external_id="X-1", name="甲", credit_code=valid_credit_code(78)),
+        Enterprise(office=office, external_id="X-2", name="乙", credit_code=valid_credit_code(77)),
+    ]
+    with pytest.raises(IntegrityError), transaction.atomic():  # what the API answers 409 to
+        _written(clash)
+    assert (Enterprise.objects.count(), Enterprise.history.count()) == before
