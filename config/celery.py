@@ -63,6 +63,7 @@ def beat_schedule_sync(*, reset: bool = False) -> list[str]:
     race finds the winner's row.
     """
     from django.conf import settings
+    from django.core.exceptions import ValidationError
     from django.db import IntegrityError, transaction
     from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
@@ -81,22 +82,31 @@ def beat_schedule_sync(*, reset: bool = False) -> list[str]:
         if "every" in spec:
             fields["interval"] = IntervalSchedule.objects.filter(
                 every=spec["every"], period=IntervalSchedule.SECONDS
-            ).first() or IntervalSchedule.objects.create(every=spec["every"], period=IntervalSchedule.SECONDS)
+            ).order_by("pk").first() or IntervalSchedule.objects.create(
+                every=spec["every"], period=IntervalSchedule.SECONDS
+            )
         else:
             minute, hour, day_of_month, month_of_year, day_of_week = spec["crontab"].split()
-            fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
-                minute=minute,
-                hour=hour,
-                day_of_month=day_of_month,
-                month_of_year=month_of_year,
-                day_of_week=day_of_week,
-                timezone=settings.TIME_ZONE,
-            )
+            crontab = {
+                "minute": minute,
+                "hour": hour,
+                "day_of_month": day_of_month,
+                "month_of_year": month_of_year,
+                "day_of_week": day_of_week,
+                "timezone": settings.TIME_ZONE,
+            }
+            # Not get_or_create: two beats may both create one (nothing makes it unique),
+            # and get_or_create would then fail on every later start.
+            fields["crontab"] = CrontabSchedule.objects.filter(**crontab).order_by(
+                "pk"
+            ).first() or CrontabSchedule.objects.create(**crontab)
         try:
             with transaction.atomic():
                 PeriodicTask.objects.update_or_create(name=name, defaults=fields)
-        except IntegrityError:
-            continue  # another beat created it a moment ago
+        except (IntegrityError, ValidationError):
+            # Another beat created it a moment ago: the database's unique name refuses
+            # the second row, or PeriodicTask.save()'s own validate_unique sees it first.
+            continue
         written.append(name)
     return written
 

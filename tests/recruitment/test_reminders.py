@@ -669,6 +669,23 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
     assert PeriodicTask.objects.get(name="recruitment.scan_reminders").interval.every == 60
 
 
+@override_settings(REMINDER_DIGEST_CRONTAB="0 8 * * 1")
+def test_the_schedule_sync_survives_what_two_racing_beats_leave_behind():
+    """Two beats starting at once may both create a schedule row (nothing makes them
+    unique) and both try to create the same named task; the next start must still work."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    for _ in range(2):
+        CrontabSchedule.objects.create(
+            minute="0", hour="8", day_of_month="*", month_of_year="*", day_of_week="1", timezone="Asia/Shanghai"
+        )
+        IntervalSchedule.objects.create(every=60, period="seconds")
+    beat_schedule_sync()
+    beat_schedule_sync(reset=True)
+    digest = PeriodicTask.objects.get(name="recruitment.send_weekly_digests")
+    assert digest.crontab == CrontabSchedule.objects.order_by("pk").first()
+
+
 # --- The Message-ID mailbox --------------------------------------------------------------------
 
 
