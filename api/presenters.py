@@ -73,6 +73,7 @@ class Presenter:
     _paths: tuple[str, ...] = field(init=False, repr=False)
     _sql_formats: tuple[Any, ...] = field(init=False, repr=False)
     _pg_specs: list[tuple[str, Any]] = field(init=False, repr=False)
+    _pg_plain_names: list[str] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_paths", tuple(c.path for c in self.columns))
@@ -80,6 +81,9 @@ class Presenter:
         object.__setattr__(self, "_sql_formats", formats)
         specs = [(c.name, None if e is not None else c.fmt) for c, e in zip(self.columns, formats, strict=True)]
         object.__setattr__(self, "_pg_specs", specs)
+        plain = all(fmt is None for _name, fmt in specs) and all(m.fmt is None for m in self.many)
+        names = [name for name, _fmt in specs] + [m.name for m in self.many]
+        object.__setattr__(self, "_pg_plain_names", names if plain else None)
 
     def render(self, queryset: models.QuerySet) -> list[dict[str, Any]]:
         """Render every record of ``queryset`` (ordered and sliced as given).
@@ -92,9 +96,8 @@ class Presenter:
             rows = list(queryset.annotate(**annotations).values_list(*paths))
             width = len(self.columns)
             specs = self._pg_specs
-            if all(fmt is None for _name, fmt in specs) and all(m.fmt is None for m in self.many):
-                # Nothing left to format in Python: each row is zipped with the names.
-                names = [name for name, _fmt in specs] + [m.name for m in self.many]
+            names = self._pg_plain_names
+            if names is not None:  # nothing left to format in Python: rows zipped with the names
                 return [
                     dict(zip(names, (*row[:width], *(list(v or []) for v in row[width:])), strict=True)) for row in rows
                 ]

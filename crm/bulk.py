@@ -22,20 +22,10 @@ from django.utils.translation import gettext as _
 
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
-from crm.names import normalize_name, pinyin_keys
 from crm.records import DuplicateRecord
 from crm.records_bulk import bulk_write, current_m2m
+from crm.services import ENTERPRISE_DATA_FIELDS, enterprise_name_keys_set
 
-ENTERPRISE_FIELDS = (
-    "name",
-    "name_en",
-    "credit_code",
-    "ownership",
-    "province",
-    "city",
-    "registered_capital",
-    "website",
-)
 _DERIVED = ("name_pinyin", "name_initials", "name_normalized")
 
 
@@ -54,19 +44,13 @@ class BulkItemErrors(Exception):
         super().__init__(f"{len(errors)} invalid item(s)")
 
 
-def _derive_names(enterprise: Enterprise) -> None:
-    enterprise.name = (enterprise.name or "").strip()
-    enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
-    enterprise.name_normalized = normalize_name(enterprise.name)
-
-
 @transaction.atomic
 def enterprises_upsert(
     *, office: Office, actor: Any, items: Sequence[dict[str, Any]], fields_checked: bool = False
 ) -> list[Upserted]:
     """Create or update ``office``'s enterprises by ``external_id``; all or nothing.
 
-    Each item holds ``external_id``, any of ``ENTERPRISE_FIELDS`` and optionally
+    Each item holds ``external_id``, any of ``ENTERPRISE_DATA_FIELDS`` and optionally
     ``stages`` (the stages it can supply). A field left out keeps its value (a new
     record gets the model's default). Raises :class:`BulkItemErrors` — a
     ``ValidationError`` or ``DuplicateRecord`` per bad item — before any write.
@@ -92,8 +76,8 @@ def enterprises_upsert(
         created = enterprise is None
         if enterprise is None:
             enterprise = Enterprise(office=office, external_id=item["external_id"])
-        before = None if created else tuple(getattr(enterprise, f) for f in ENTERPRISE_FIELDS)
-        for name in ENTERPRISE_FIELDS:
+        before = None if created else tuple(getattr(enterprise, f) for f in ENTERPRISE_DATA_FIELDS)
+        for name in ENTERPRISE_DATA_FIELDS:
             if name in item:
                 setattr(enterprise, name, item[name])
         enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
@@ -104,7 +88,7 @@ def enterprises_upsert(
             except ValidationError as exc:
                 errors[index] = exc
                 continue
-        changed = created or before != tuple(getattr(enterprise, f) for f in ENTERPRISE_FIELDS)
+        changed = created or before != tuple(getattr(enterprise, f) for f in ENTERPRISE_DATA_FIELDS)
         stages = item.get("stages")
         if stages is not None:
             stage_ids = {s.pk for s in stages}
@@ -112,7 +96,7 @@ def enterprises_upsert(
                 wanted_stages[enterprise.pk] = list(stages)
                 changed = True
         if changed and (created or enterprise.name != _old_name(before)):
-            _derive_names(enterprise)
+            enterprise_name_keys_set(enterprise)
         plans.append((enterprise, created, changed))
     _check_credit_codes(items, [p[0] for p in plans], errors, indexes=_plan_indexes(items, errors))
     if errors:
@@ -123,7 +107,7 @@ def enterprises_upsert(
         model=Enterprise,
         creates=creates,
         updates=updates,
-        update_fields=[*ENTERPRISE_FIELDS, *_DERIVED],
+        update_fields=[*ENTERPRISE_DATA_FIELDS, *_DERIVED],
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         reason=_("Bulk upsert"),
         m2m={"stages": wanted_stages},
@@ -133,7 +117,7 @@ def enterprises_upsert(
 
 
 def _old_name(before: tuple[Any, ...] | None) -> Any:
-    return None if before is None else before[ENTERPRISE_FIELDS.index("name")]
+    return None if before is None else before[ENTERPRISE_DATA_FIELDS.index("name")]
 
 
 def _plan_indexes(items: Sequence[dict[str, Any]], errors: dict[int, Exception]) -> list[int]:

@@ -40,8 +40,9 @@ from crm.imports import (
     user_office,
 )
 from crm.models import Enterprise, Office
-from crm.names import normalize_name, pinyin_keys
+from crm.names import normalize_name
 from crm.records_bulk import bulk_write, current_m2m
+from crm.services import enterprise_name_keys_set
 from crm.spreadsheets import header_key
 
 _OWNERSHIP_WORDS = {
@@ -323,7 +324,7 @@ class EnterpriseImporter(Importer):
         label = values.get("name") or ""
         if target is None:
             enterprise = Enterprise(office=office, version=1, **values)
-            _prepare_names(enterprise)
+            enterprise_name_keys_set(enterprise)
             row = PlannedRow(r.number, CREATE, label, instance=enterprise)
             if stages is not None:
                 row.m2m["stages"] = stages
@@ -364,7 +365,7 @@ class EnterpriseImporter(Importer):
                     setattr(row.instance, name, value)
                     fields.add(name)
             if "name" in row.changes:
-                _prepare_names(row.instance)
+                enterprise_name_keys_set(row.instance)
                 fields |= {"name_pinyin", "name_initials", "name_normalized"}
             updates.append(row.instance)
         stage_sets = {row.instance.pk: row.m2m["stages"] for row in plan.rows if "stages" in row.m2m}
@@ -379,9 +380,3 @@ class EnterpriseImporter(Importer):
             reason=self.change_reason(plan),
             m2m={"stages": stage_sets} if stage_sets else None,
         )
-
-
-def _prepare_names(enterprise: Enterprise) -> None:
-    """The search and duplicate keys ``crm.services`` keeps on every enterprise."""
-    enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
-    enterprise.name_normalized = normalize_name(enterprise.name)

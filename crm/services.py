@@ -19,7 +19,8 @@ from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.names import normalize_name, pinyin_keys
 from crm.records import DuplicateRecord, record_delete, record_save
 
-ENTERPRISE_FIELDS = (
+# What an enterprise says about itself: what partners, imports and staff write.
+ENTERPRISE_DATA_FIELDS = (
     "name",
     "name_en",
     "credit_code",
@@ -28,10 +29,8 @@ ENTERPRISE_FIELDS = (
     "city",
     "registered_capital",
     "website",
-    "external_id",
-    "source",
-    "is_demo",
 )
+ENTERPRISE_FIELDS = (*ENTERPRISE_DATA_FIELDS, "external_id", "source", "is_demo")
 CONTACT_FIELDS = ("enterprise", "name", "title", "phone", "email", "wechat", "external_id")
 INTERACTION_FIELDS = ("enterprise", "project", "kind", "occurred_at", "summary", "staff", "external_id")
 
@@ -44,11 +43,16 @@ def _apply(obj: Any, fields: Iterable[str], data: dict[str, Any]) -> None:
         setattr(obj, name, value)
 
 
-def _prepare_enterprise(enterprise: Enterprise) -> None:
-    enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
+def enterprise_name_keys_set(enterprise: Enterprise) -> None:
+    """Trim the name and derive the keys search and duplicate detection read from it."""
     enterprise.name = (enterprise.name or "").strip()
     enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
     enterprise.name_normalized = normalize_name(enterprise.name)
+
+
+def _prepare_enterprise(enterprise: Enterprise) -> None:
+    enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
+    enterprise_name_keys_set(enterprise)
     if enterprise.credit_code:
         existing = (
             Enterprise.objects.filter(credit_code=enterprise.credit_code)

@@ -53,6 +53,7 @@ from crm.imports import (
     import_template,
 )
 from crm.models import Contact, Enterprise, Interaction
+from crm.services import ENTERPRISE_DATA_FIELDS
 from crm.spreadsheets import CONTENT_TYPES, CSV, FORMATS, XLSX, SheetError, format_for
 from recruitment.exports import EXPORTERS
 from recruitment.import_uploads import StagedUpload, upload_discard, upload_get, upload_stage
@@ -65,18 +66,7 @@ logger = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PROGRESS_SLOT = "<!--progress-->"
 PREVIEW_SAMPLE = 200
-COMPARED = (
-    "name",
-    "name_en",
-    "credit_code",
-    "ownership",
-    "province",
-    "city",
-    "registered_capital",
-    "website",
-    "external_id",
-    "source",
-)
+COMPARED = (*ENTERPRISE_DATA_FIELDS, "external_id", "source")
 PHASES = {
     "open": gettext_lazy("Reading the file…"),
     "read": gettext_lazy("Reading rows: %(done)s of %(total)s"),
