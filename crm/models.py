@@ -96,8 +96,11 @@ class OfficeRecord(TimestampedModel):
 
 
 def _external_id_unique(model_name: str) -> models.UniqueConstraint:
+    # The partner's id leads: a batch's lookup by (external_id = ANY(…), office) probes
+    # this index for each id, and cannot be planned as a walk over all of an office's
+    # rows, which is what statistics taken while the office was still small suggest.
     return models.UniqueConstraint(
-        fields=["office", "external_id"],
+        fields=["external_id", "office"],
         condition=~models.Q(external_id=""),
         name=f"{model_name}_external_id_unique_per_office",
     )
@@ -121,6 +124,9 @@ class Enterprise(OfficeRecord):
         related_name="+",
         verbose_name=_("created by office"),
         help_text=_("Empty for reference enterprises from the sources."),
+        # No index of its own: an index led by the office would be the planner's pick
+        # for a batch's lookup by partner ids whenever its statistics are stale.
+        db_index=False,
     )
     name = models.CharField(_("name"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
@@ -163,7 +169,11 @@ class Enterprise(OfficeRecord):
         editable=False,
     )
     history = HistoricalRecords(
-        m2m_fields=[stages], excluded_fields=["name_pinyin", "name_initials", "name_normalized"]
+        m2m_fields=[stages],
+        excluded_fields=["name_pinyin", "name_initials", "name_normalized"],
+        # History is read by record (id) and time; indexes on these columns would only
+        # slow every write down.
+        no_db_index=["credit_code", "merged_into", "office"],
     )
 
     class Meta:
@@ -331,6 +341,7 @@ class ChangeEntry(models.Model):
         blank=True,
         related_name="+",
         help_text="Null: visible to every office (the shared enterprise directory).",
+        db_index=False,  # changeentry_office_pos_idx leads with it
     )
     txid = models.BigIntegerField()
     seq = models.BigIntegerField()

@@ -216,13 +216,8 @@ def _pg_history(
             RETURNING history_id, {pk} AS owner
         )"""
     ]
-    params: list[Any] = [
-        now,
-        reason,
-        "+" if created else "~",
-        getattr(actor, "pk", None),
-        [o.pk for o in batch],
-    ]
+    ids = [o.pk for o in batch]
+    params: list[Any] = [now, reason, "+" if created else "~", getattr(actor, "pk", None), ids]
     for index, name in enumerate(m2m):
         m2m_field = model._meta.get_field(name)
         through = m2m_field.remote_field.through
@@ -234,8 +229,12 @@ def _pg_history(
             INSERT INTO {qn(m2m_history._meta.db_table)} (id, {qn(source)}, history_id, {qn(target)})
             SELECT t.id, t.{qn(source)}, h.history_id, t.{qn(target)}
             FROM h JOIN {qn(through._meta.db_table)} t ON t.{qn(source)} = h.owner
+            WHERE t.{qn(source)} = ANY(%s::{model._meta.pk.db_type(connection)}[])
         )"""
         )
+        # The batch's ids again: the through rows are found by their index, not by
+        # hashing the whole through table (which grows with the directory).
+        params.append(ids)
     sql.append(" SELECT count(*) FROM h")
     with connection.cursor() as cursor:
         cursor.execute("".join(sql), params)
