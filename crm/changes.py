@@ -145,7 +145,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
         if _is_postgres():
             # One statement for the batch, the rows as one JSON parameter (crm.pg), in lock order.
             rows = json_rows({"object_id": objects[i].pk, "office_id": offices[i], "data": data[i]} for i in order)
-            source = recordset("r", [("object_id", "uuid"), ("office_id", "bigint"), ("data", "jsonb")])
+            source = recordset("r", [("object_id", "uuid"), ("office_id", "bigint"), ("data", "json")])
             cursor.execute(
                 f"""
                 INSERT INTO {table} (type, object_id, office_id, op, data, changed_at, txid, seq)

@@ -4,6 +4,7 @@ interactions, and the change log that feeds partner systems."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
@@ -318,6 +319,26 @@ class Interaction(OfficeRecord):
         return f"{self.get_kind_display()} · {self.enterprise} · {self.occurred_at:%Y-%m-%d}"
 
 
+class RenderedJSONField(models.JSONField):
+    """A JSON document kept as written: PostgreSQL ``json``, not ``jsonb``.
+
+    The change feed stores each record as the API rendered it and serves that text
+    back unparsed. ``jsonb`` would reorder its keys and cost a parse into its binary
+    form on every write and a print on every read; ``json`` keeps the text.
+    """
+
+    def db_type(self, connection: Any) -> str | None:
+        return "json" if connection.vendor == "postgresql" else super().db_type(connection)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        # psycopg parses ``json`` itself (Django only asks it for jsonb's text).
+        return (
+            value
+            if value is None or not isinstance(value, str)
+            else super().from_db_value(value, expression, connection)
+        )
+
+
 class ChangeEntry(models.Model):
     """The latest change of one record, for the partners' change feed.
 
@@ -346,7 +367,7 @@ class ChangeEntry(models.Model):
     txid = models.BigIntegerField()
     seq = models.BigIntegerField()
     op = models.CharField(max_length=8, choices=Op.choices)
-    data = models.JSONField(null=True, blank=True)
+    data = RenderedJSONField(null=True, blank=True)
     changed_at = models.DateTimeField()
 
     class Meta:
