@@ -172,9 +172,10 @@ class Enterprise(OfficeRecord):
     history = HistoricalRecords(
         m2m_fields=[stages],
         excluded_fields=["name_pinyin", "name_initials", "name_normalized"],
-        # History is read by record (id) and time; indexes on these columns would only
-        # slow every write down.
-        no_db_index=["credit_code", "merged_into", "office"],
+        # History is read by record (id) and time, its stage copies by history row;
+        # indexes on these columns (the last two are the stage copies') would only slow
+        # every write down.
+        no_db_index=["credit_code", "merged_into", "office", "enterprise", "stage"],
     )
 
     class Meta:
