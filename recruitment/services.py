@@ -24,7 +24,7 @@ from chains.models import Park, Stage
 from crm.changes import changes_record
 from crm.models import Interaction, Office, Presence
 from crm.records import record_delete, record_lock, record_save
-from crm.services import enterprise_check_not_merged, interaction_update
+from crm.services import enterprise_check_not_merged, interactions_rewrite
 from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
 from recruitment.models import FollowUp, Project, ProjectStatusChange
@@ -287,17 +287,20 @@ def project_transition(
 def project_delete(*, project: Project, actor=None) -> None:  # type: ignore[no-untyped-def]
     """Delete a project, its follow-ups, and its link from the interactions about it.
 
-    Interactions keep their record with ``project`` emptied through
-    :func:`~crm.services.interaction_update` (version +1, history, change feed),
+    Interactions keep their record with ``project`` emptied as
+    :func:`~crm.services.interaction_update` would (version +1, history, change feed),
     not by the database's ``SET NULL``, which partners would never hear of; each
     follow-up leaves a tombstone in the feed rather than vanishing in a cascade.
     The project is locked first, so an interaction or follow-up naming it that
     commits later fails its foreign-key check, and one that committed earlier is found below.
     """
     list(Project.objects.select_for_update().filter(pk=project.pk).values_list("pk", flat=True))
-    interactions = Interaction.objects.filter(project=project).select_for_update(no_key=True, of=("self",))
-    for interaction in interactions.order_by("pk"):
-        interaction_update(interaction=interaction, actor=actor, project=None)
+    interactions = list(
+        Interaction.objects.filter(project=project).select_for_update(no_key=True, of=("self",)).order_by("pk")
+    )
+    for interaction in interactions:
+        interaction.project = None
+    interactions_rewrite(interactions, actor=actor, reason=_("Project deleted"), fields=["project"])
     for follow_up in project.follow_ups.select_for_update().order_by("pk"):
         record_delete(follow_up, actor=actor)
     record_delete(project, actor=actor)

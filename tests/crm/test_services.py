@@ -2,7 +2,9 @@ import time
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from crm.changes import changes_after
 from crm.models import ChangeEntry, Presence
@@ -81,6 +83,38 @@ def test_new_work_on_a_merged_enterprise_is_refused(park_office):
         contact_create(office=park_office, enterprise=duplicate, name="李四")
     assert "enterprise" in info.value.message_dict
     assert "存续企业" in info.value.message_dict["enterprise"][0]
+
+
+def _queries_to_delete_a_contact_named_by(n, office, actor):  # type: ignore[no-untyped-def]
+    ent = enterprise_create(office=office, name=f"企业{n}")
+    gone = contact_create(office=office, enterprise=ent, name="张三")
+    kept = contact_create(office=office, enterprise=ent, name="李四")
+    named = [
+        interaction_log(
+            office=office,
+            enterprise=ent,
+            kind="call",
+            occurred_at=timezone.now(),
+            summary="电话",
+            contacts=[gone, kept],
+        )
+        for _ in range(n)
+    ]
+    with CaptureQueriesContext(connection) as queries, translation.override("en"):
+        contact_delete(contact=gone, actor=actor)
+    for interaction in named:
+        interaction.refresh_from_db()
+        assert (interaction.version, list(interaction.contacts.all())) == (2, [kept])
+        latest = interaction.history.latest()
+        assert latest.history_change_reason == "Contact deleted"
+        assert [c.contact_id for c in latest.contacts.all()] == [kept.pk]
+    return len(queries)
+
+
+def test_deleting_a_contact_costs_the_same_queries_for_3_or_30_interactions(park_office, park_user):
+    assert _queries_to_delete_a_contact_named_by(3, park_office, park_user) == _queries_to_delete_a_contact_named_by(
+        30, park_office, park_user
+    )
 
 
 def test_deleting_a_contact_takes_it_off_its_interactions_through_the_write_path(park_office, park_user):

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from crm.models import ChangeEntry
@@ -174,6 +175,33 @@ def test_two_concurrent_signings_of_one_project_record_one_move(park_office) -> 
 
 
 @pytest.mark.django_db
+def test_deleting_a_project_costs_the_same_queries_for_3_or_30_interactions(make, park_office) -> None:  # type: ignore[no-untyped-def]
+    actor = UserFactory(office=park_office)
+
+    def queries_to_delete(n: int) -> int:
+        project = make()
+        about = [
+            interaction_log(
+                office=park_office,
+                enterprise=project.enterprise,
+                project=project,
+                kind="visit",
+                occurred_at=datetime(2026, 3, 1, 10, tzinfo=UTC),
+                summary="现场考察",
+            )
+            for _ in range(n)
+        ]
+        with CaptureQueriesContext(connection) as queries, translation.override("en"):
+            project_delete(project=project, actor=actor)
+        for interaction in about:
+            interaction.refresh_from_db()
+            assert (interaction.project_id, interaction.version) == (None, 2)
+            assert interaction.history.latest().history_change_reason == "Project deleted"
+        return len(queries)
+
+    assert queries_to_delete(3) == queries_to_delete(30)
+
+
 def test_deleting_a_project_unlinks_interactions_and_tombstones_follow_ups(make, park_office) -> None:  # type: ignore[no-untyped-def]
     actor = UserFactory(office=park_office)
     project = make()
