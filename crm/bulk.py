@@ -62,7 +62,7 @@ def enterprises_upsert(
     existing = {
         e.external_id: e
         for e in Enterprise.objects.select_for_update(no_key=True, of=("self",))
-        # "not blank" lets PostgreSQL use the partial unique index on (office, external_id).
+        # "not blank" lets PostgreSQL use the partial unique index on (external_id, office).
         .filter(office=office, external_id__in_array=ext_ids)
         .exclude(external_id="")
         .order_by("pk")
@@ -108,7 +108,7 @@ def enterprises_upsert(
         creates=creates,
         updates=updates,
         update_fields=[*ENTERPRISE_DATA_FIELDS, *_DERIVED],
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor,
         reason=_("Bulk upsert"),
         m2m={"stages": wanted_stages},
     ):

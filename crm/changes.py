@@ -224,6 +224,16 @@ def changes_after(
 FeedRow = tuple[int, int, str, str, str, str | None]
 
 
+def _after_filter(after: Position | None, office_ids: Iterable[int] | None) -> tuple[str, list[Any]]:
+    """The keyset condition of a feed page: past ``after``, visible to the offices (None: all)."""
+    txid, seq = (after.txid, after.seq) if after is not None else (-1, -1)
+    if office_ids is None:
+        return "(txid, seq) > (%s, %s)", [txid, seq]
+    ids = list(office_ids)
+    offices = ", ".join(["%s"] * len(ids)) or "NULL"
+    return f"(txid, seq) > (%s, %s) AND (office_id IS NULL OR office_id IN ({offices}))", [txid, seq, *ids]
+
+
 def changes_page(*, after: Position | None, office_ids: Iterable[int] | None, limit: int) -> list[FeedRow]:
     """Feed rows after ``after`` visible to the offices (None: all), oldest first, as
     ``(txid, seq, type, object_id, op, data_json)``.
@@ -232,29 +242,21 @@ def changes_page(*, after: Position | None, office_ids: Iterable[int] | None, li
     the statement's own snapshot.
     """
     table = ChangeEntry._meta.db_table
-    txid, seq = (after.txid, after.seq) if after is not None else (-1, -1)
-    office_filter = ""
-    params: list[Any] = [txid, seq]
-    if office_ids is not None:
-        ids = list(office_ids)
-        office_filter = f"AND (office_id IS NULL OR office_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}))"
-        params.extend(ids)
-    params.append(limit)
+    after_sql, params = _after_filter(after, office_ids)
     if _is_postgres():
         sql = f"""
             SELECT txid, seq, type, object_id::text, op, data::text FROM {table}
-            WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-              AND (txid, seq) > (%s, %s) {office_filter}
+            WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
             ORDER BY txid, seq LIMIT %s
         """
     else:
         sql = f"""
             SELECT txid, seq, type, object_id, op, data FROM {table}
-            WHERE (txid, seq) > (%s, %s) {office_filter}
+            WHERE {after_sql}
             ORDER BY txid, seq LIMIT %s
         """
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, limit])
         rows = cursor.fetchall()
     if not _is_postgres():
         rows = [(t, s, ty, str(uuid.UUID(str(oid))), o, d) for (t, s, ty, oid, o, d) in rows]
@@ -307,24 +309,16 @@ def changes_page_json(
             for (t, s, ty, oid, o, d) in changes_page(after=after, office_ids=office_ids, limit=limit)
         ]
     table = ChangeEntry._meta.db_table
-    txid, seq = (after.txid, after.seq) if after is not None else (-1, -1)
-    params: list[Any] = [cursor_prefix, txid, seq]
-    office_filter = ""
-    if office_ids is not None:
-        ids = list(office_ids)
-        office_filter = f"AND (office_id IS NULL OR office_id IN ({', '.join(['%s'] * len(ids)) or 'NULL'}))"
-        params.extend(ids)
-    params.append(limit)
+    after_sql, params = _after_filter(after, office_ids)
     # type and op are fixed words, object_id a uuid and the prefix digits: nothing to escape.
     sql = f"""
         SELECT txid, seq, convert_to(
             '{{"cursor":"' || %s || txid || '.' || seq || '","type":"' || type || '","id":"' || object_id
             || '","op":"' || op || '","data":' || COALESCE(data::text, 'null') || '}}', 'UTF8')
         FROM {table}
-        WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-          AND (txid, seq) > (%s, %s) {office_filter}
+        WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
         ORDER BY txid, seq LIMIT %s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [cursor_prefix, *params, limit])
         return [(t, s, bytes(entry)) for t, s, entry in cursor.fetchall()]

@@ -30,7 +30,6 @@ from crm.imports import (
     PlannedRow,
     RowReader,
     Step,
-    actor_of,
     diff_values,
     fetch_in,
     user_office,
@@ -165,6 +164,6 @@ class ContactImporter(Importer):
             creates=creates,
             updates=updates,
             update_fields=fields,
-            actor=actor_of(user),
+            actor=user,
             reason=self.change_reason(plan),
         )

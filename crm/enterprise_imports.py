@@ -33,7 +33,6 @@ from crm.imports import (
     RowReader,
     StageResolver,
     Step,
-    actor_of,
     diff_values,
     fetch_in,
     labels_in_every_language,
@@ -376,7 +375,7 @@ class EnterpriseImporter(Importer):
             creates=creates,
             updates=updates,
             update_fields=fields,
-            actor=actor_of(user),
+            actor=user,
             reason=self.change_reason(plan),
             m2m={"stages": stage_sets} if stage_sets else None,
         )

@@ -521,10 +521,6 @@ def user_office(user: Any) -> Office | None:
     return getattr(user, "office", None) if user is not None else None
 
 
-def actor_of(user: Any) -> Any:
-    return user if user is not None and getattr(user, "is_authenticated", False) else None
-
-
 # --- Running an import ---------------------------------------------------------------
 
 

@@ -54,14 +54,25 @@ def record_validate(obj: models.Model, *, exclude: Sequence[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude) or None, validate_unique=True, validate_constraints=True)
 
 
+def history_actor(actor):  # type: ignore[no-untyped-def]
+    """Who a write names in its history: a signed-in user, else nobody (a task, a script,
+    an anonymous request)."""
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def history_actor_set(obj: models.Model, actor) -> None:  # type: ignore[no-untyped-def]
+    """Name ``actor`` in the history row of the next save or delete of ``obj`` (outside a request too)."""
+    if history_actor(actor) is not None:
+        obj._history_user = actor  # type: ignore[attr-defined]
+
+
 def record_save(obj: R, *, actor=None, created: bool, validate: bool = True, m2m: dict | None = None) -> R:  # type: ignore[no-untyped-def]
     """Validate and save ``obj``, bump its version, set its many-to-many fields and log the change."""
     if validate:
         record_validate(obj)
     if not created:
         obj.version = obj.version + 1  # type: ignore[attr-defined]
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        obj._history_user = actor  # type: ignore[attr-defined]
+    history_actor_set(obj, actor)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -76,8 +87,7 @@ def record_save(obj: R, *, actor=None, created: bool, validate: bool = True, m2m
 
 def record_delete(obj: models.Model, *, actor=None) -> None:  # type: ignore[no-untyped-def]
     with transaction.atomic():
-        if actor is not None and getattr(actor, "is_authenticated", False):
-            obj._history_user = actor  # type: ignore[attr-defined]
+        history_actor_set(obj, actor)
         pk = obj.pk
         changes_record(objects=[obj], op=ChangeEntry.Op.DELETE)
         obj.delete()

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from crm.changes import changes_record
 from crm.pg import column_type, json_rows, recordset
+from crm.records import history_actor
 
 BATCH = 1000
 LOOKUP_CHUNK = 1000
@@ -59,11 +60,12 @@ def bulk_write(
     """Insert ``creates`` and update ``updates`` with what ``record_save`` would also do.
 
     Each updated instance's version is bumped by one here; every written row gets
-    a history row (user, reason, time) and its change-feed entry, in batches.
+    a history row (``actor`` if signed in, reason, time) and its change-feed entry, in batches.
     ``m2m`` maps a many-to-many field to ``{pk: [related…]}``: those sets replace
     the current ones, and their history is written with the row's history.
     """
     now = timezone.now()
+    actor = history_actor(actor)
     history = model.history  # type: ignore[attr-defined]
     m2m = m2m or {}
     total = len(creates) + len(updates)

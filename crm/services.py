@@ -17,7 +17,7 @@ from chains.models import Park, Stage
 from crm.credit_code import normalize_credit_code
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.names import normalize_name, pinyin_keys
-from crm.records import DuplicateRecord, record_delete, record_save
+from crm.records import DuplicateRecord, history_actor_set, record_delete, record_save
 from crm.records_bulk import bulk_write
 
 # What an enterprise says about itself: what partners, imports and staff write.
@@ -135,7 +135,7 @@ def presence_set(
         return presence
     if presence is None:
         presence = Presence(enterprise=enterprise, park=park, stage=stage)
-    _history_user_set(presence, actor)
+    history_actor_set(presence, actor)
     presence.status, presence.note, presence.source = status, note, source
     presence.full_clean(validate_unique=False, validate_constraints=False)
     try:
@@ -144,7 +144,7 @@ def presence_set(
     except IntegrityError:
         # Created concurrently since our read: update that row instead.
         presence = Presence.objects.select_for_update().get(enterprise=enterprise, park=park, stage=stage)
-        _history_user_set(presence, actor)
+        history_actor_set(presence, actor)
         presence.status, presence.note, presence.source = status, note, source
         presence.save()
     return presence
@@ -161,14 +161,8 @@ def presence_delete(*, presence: Presence, actor=None) -> None:  # type: ignore[
     """
     if not Presence.objects.select_for_update().filter(pk=presence.pk).values_list("pk", flat=True):
         return
-    _history_user_set(presence, actor)
+    history_actor_set(presence, actor)
     presence.delete()
-
-
-def _history_user_set(obj: Any, actor) -> None:  # type: ignore[no-untyped-def]
-    """Name ``actor`` in the history row of the next write of ``obj`` (outside a request too)."""
-    if actor is not None and getattr(actor, "is_authenticated", False):
-        obj._history_user = actor
 
 
 def enterprise_check_not_merged(enterprise: Enterprise | None, *, field: str = "enterprise") -> None:
@@ -250,7 +244,7 @@ def interactions_rewrite(
         creates=[],
         updates=list(interactions),
         update_fields=fields,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor=actor,
         reason=reason,
         m2m={"contacts": contacts or {}},
     ):

@@ -47,7 +47,7 @@ from crm.imports import (
     user_office,
 )
 from crm.models import User
-from crm.records import DuplicateRecord, VersionConflict
+from crm.records import DuplicateRecord, VersionConflict, history_actor
 from crm.records_bulk import current_m2m
 from crm.spreadsheets import header_key
 from recruitment.models import ChainRole, Priority, Project
@@ -329,7 +329,7 @@ class ProjectImporter(Importer):
 
     def write(self, plan: ImportPlan, *, user: Any) -> Iterator[Step]:
         office = user_office(user)
-        actor = user if getattr(user, "is_authenticated", False) else None
+        actor = history_actor(user)
         todo = [row for row in plan.rows if row.action != UNCHANGED]
         for done, row in enumerate(todo, start=1):
             try:

@@ -23,7 +23,7 @@ from chains.gap_analysis import gap_status
 from chains.models import Park, Stage
 from crm.changes import changes_record
 from crm.models import Interaction, Office, Presence
-from crm.records import record_delete, record_lock, record_save
+from crm.records import history_actor, record_delete, record_lock, record_save
 from crm.services import enterprise_check_not_merged, interactions_rewrite
 from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
@@ -105,7 +105,7 @@ def project_create(
         project=project,
         from_status="",
         to_status=Status.LEAD,
-        changed_by=_user(actor),
+        changed_by=history_actor(actor),
         changed_at=now,
         note=_("Project created."),
     )
@@ -147,7 +147,7 @@ def _followups_create_many(follow_ups: list[FollowUp], *, actor) -> list[FollowU
     """
     if not follow_ups:
         return []
-    created = bulk_create_with_history(follow_ups, FollowUp, default_user=_user(actor))
+    created = bulk_create_with_history(follow_ups, FollowUp, default_user=history_actor(actor))
     changes_record(objects=follow_ups)
     return created
 
@@ -160,7 +160,7 @@ def _sla_followups_create(project: Project, *, actor, now: datetime, new_lead: b
     """
     kinds = [FollowUp.Kind.RESPOND, FollowUp.Kind.ASSESS, FollowUp.Kind.FEEDBACK] if new_lead else []
     kinds.append(FollowUp.Kind.REPORT)
-    assignee = project.owner if project.owner_id else _user(actor)
+    assignee = project.owner if project.owner_id else history_actor(actor)
     follow_ups = [
         FollowUp(
             office_id=project.office_id,
@@ -188,7 +188,7 @@ def _followups_cancel_open(project: Project, *, actor) -> int:  # type: ignore[n
         follow_up.version += 1
         follow_up.updated_at = now
     bulk_update_with_history(
-        open_, FollowUp, ["status", "version", "updated_at"], default_user=_user(actor), default_date=now
+        open_, FollowUp, ["status", "version", "updated_at"], default_user=history_actor(actor), default_date=now
     )
     changes_record(objects=open_)
     return len(open_)
@@ -230,10 +230,6 @@ def project_update(
     return project
 
 
-def _user(actor):  # type: ignore[no-untyped-def]
-    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-
-
 def _last_milestone(project: Project) -> str | None:
     for change in project.status_changes.order_by("-changed_at", "-created_at").values_list("to_status", flat=True):
         if change in MILESTONES:
@@ -270,7 +266,7 @@ def project_transition(
         project=locked,
         from_status=from_status,
         to_status=to,
-        changed_by=_user(actor),
+        changed_by=history_actor(actor),
         changed_at=now,
         note=note or reason,
     )
