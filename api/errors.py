@@ -3,7 +3,7 @@
 Every 4xx answers ``{"type": ..., "errors": [{"attr", "code", "detail"}]}`` (the
 drf-standardized-errors shape). Services raise domain errors (a Django
 ``ValidationError``, ``IllegalTransition``, ``VersionConflict``,
-``DuplicateRecord``, ``RecordNotFound``); they become the matching status here, in
+``DuplicateRecord``, ``RecordNotFound``, ``EnterpriseChangeRefused``); they become the matching status here, in
 one place, so no resource can leak a 500 for bad input.
 """
 
@@ -22,7 +22,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
-from crm.access import RecordNotFound
+from crm.access import EnterpriseChangeRefused, RecordNotFound
 from crm.records import DuplicateRecord, VersionConflict
 from recruitment.pipeline import IllegalTransition
 
@@ -115,6 +115,8 @@ class ApiExceptionHandler(ExceptionHandler):
             )
         if isinstance(exc, RecordNotFound):
             return exceptions.NotFound()
+        if isinstance(exc, EnterpriseChangeRefused):
+            return exceptions.PermissionDenied(str(exc))
         if isinstance(exc, (ProtectedError, RestrictedError)):
             return Conflict(_("Other records still refer to this one; remove them first."), "protected")
         if isinstance(exc, IntegrityError) or (

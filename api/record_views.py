@@ -3,7 +3,9 @@ upsert by the partner's id, and bulk upsert.
 
 Resources differ only in their presenter (output), input serializer and the
 services they call. Here, once: tenancy (``scope_for_office``: another office's
-record is 404 on every path), ETag/If-Match, Idempotency-Key, no-op detection
+record is 404 on every path; an office writes where it reads, and a record added
+under another office's record, which only the provincial office can reach,
+belongs to that office: ``owner_field``), ETag/If-Match, Idempotency-Key, no-op detection
 (an upsert that changes nothing bumps no version and writes no history), and the
 translation of domain errors.
 """
@@ -29,7 +31,7 @@ from api.errors import Conflict, PreconditionFailed, validation_error_from
 from api.idempotency import idempotent
 from api.pagination import KeysetPagination
 from api.presenters import Presenter
-from crm.access import scope_for_office
+from crm.access import office_for_new_record, scope_for_office
 from crm.models import Office
 from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
@@ -82,6 +84,9 @@ class RecordViewSet(viewsets.GenericViewSet):
     many_fields: ClassVar[dict[str, str]] = {}
     basename: ClassVar[str]
     noun: ClassVar[str]
+    # The input naming the record a new one is added under (a follow-up's project): the new
+    # record belongs to that record's office (``crm.access.office_for_new_record``).
+    owner_field: ClassVar[str | None] = None
     lookup_value_regex = "[^/]+"
     pagination_class = KeysetPagination
 
@@ -141,11 +146,41 @@ class RecordViewSet(viewsets.GenericViewSet):
                 return True
         return False
 
-    def check_external_id_free(self, external_id: str | None, pk: Any) -> None:
+    def owner_office(self, values: dict[str, Any]) -> Office:
+        """The office a new record belongs to: the caller's, or the office of the record it
+        is added under (the provincial office writing on a park's project)."""
+        owner = values.get(self.owner_field) if self.owner_field else None
+        if owner is None:
+            return self.office
+        return office_for_new_record(office=self.office, owner=owner.office)
+
+    def check_own_office(self, values: dict[str, Any]) -> None:
+        """An upsert by external id creates records of the caller's office only: one added
+        to another office's record belongs to that office, where the caller's external ids
+        do not find it again (create it with ``POST``)."""
+        if self.owner_field and self.owner_office(values).pk != self.office.pk:
+            raise serializers.ValidationError(
+                {
+                    self.owner_field: [
+                        exceptions.ErrorDetail(
+                            str(
+                                _(
+                                    "A record added to another office's record belongs to that office: create it "
+                                    "with POST (your external ids do not find it again)."
+                                )
+                            ),
+                            code="other_office",
+                        )
+                    ]
+                }
+            )
+
+    def check_external_id_free(self, external_id: str | None, pk: Any, *, office: Office | None = None) -> None:
+        """No other record of ``office`` (by default the caller's) has ``external_id``."""
         if not external_id:
             return
         existing = (
-            self.model._default_manager.filter(office=self.office, external_id=external_id)
+            self.model._default_manager.filter(office=office or self.office, external_id=external_id)
             .exclude(pk=pk)
             .values_list("pk", flat=True)
             .first()
@@ -204,8 +239,9 @@ class RecordViewSet(viewsets.GenericViewSet):
     def _create(self) -> Response:
         values = self.validate_input(self.request.data)
         with transaction.atomic():
-            self.check_external_id_free(values.get("external_id"), None)
-            obj = self.perform_create(office=self.office, actor=self.request.user, values=values)
+            office = self.owner_office(values)
+            self.check_external_id_free(values.get("external_id"), None, office=office)
+            obj = self.perform_create(office=office, actor=self.request.user, values=values)
             item = self.presenter.render_one(obj)
         return self.detail_response(item, status_code=status.HTTP_201_CREATED)
 
@@ -216,7 +252,7 @@ class RecordViewSet(viewsets.GenericViewSet):
             self.check_write(obj)
             values = self.validate_input(request.data, instance=obj, partial=partial)
             check_version(obj, expected)
-            self.check_external_id_free(values.get("external_id"), obj.pk)
+            self.check_external_id_free(values.get("external_id"), obj.pk, office=obj.office)
             if self.has_changes(obj, values):
                 obj = self.perform_update(obj=obj, actor=request.user, values=values)
             item = self.presenter.render_one(obj)
@@ -266,6 +302,7 @@ class RecordViewSet(viewsets.GenericViewSet):
             )
             if obj is None:
                 values = self.validate_input(request.data)
+                self.check_own_office(values)
                 if expected is not None:
                     raise PreconditionFailed(_("There is no record with this external id to match If-Match."))
                 values["external_id"] = external_id
@@ -341,7 +378,10 @@ class RecordViewSet(viewsets.GenericViewSet):
                 try:
                     if obj is not None:
                         self.check_write(obj)
-                    validated.append(self.validate_input(item, instance=obj, context=context))
+                    values = self.validate_input(item, instance=obj, context=context)
+                    if obj is None:
+                        self.check_own_office(values)
+                    validated.append(values)
                 except (exceptions.ValidationError, exceptions.PermissionDenied) as exc:
                     errors.update(bulk_item_errors(exc, index))
                     validated.append(None)

@@ -30,6 +30,12 @@ from simple_history.admin import SimpleHistoryAdmin
 from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import stage_filter
 from crm import services
+from crm.access import (
+    RecordNotFound,
+    enterprise_change_refusal,
+    office_for_new_record,
+    user_may_change_enterprise,
+)
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
     CreditCodeFormMixin,
@@ -78,6 +84,17 @@ class PinyinSearchMixin:
             squeezed = Replace(F(self.pinyin_field), Value(" "), Value(""))
             results = results | queryset.filter(IContains(squeezed, compact))
         return results, may_have_duplicates
+
+
+def office_under(request: HttpRequest, owner: Office, *, field: str) -> Office:
+    """The office of a record the user adds under ``owner``'s record (``field`` names that
+    record): ``owner`` itself, where the user may write (``crm.access.office_for_new_record``)."""
+    try:
+        return office_for_new_record(
+            office=getattr(request.user, "office", None), owner=owner, is_superuser=request.user.is_superuser
+        )
+    except RecordNotFound:
+        raise ValidationError({field: _("Not found.")}, code="does_not_exist") from None
 
 
 class OfficeRecordAdmin(TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
@@ -210,8 +227,10 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(Enterprise)
 class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
-    """The shared directory: everyone reads it; only staff who see everything delete from it
-    (deleting an enterprise removes every office's contacts and interactions with it)."""
+    """The shared directory: everyone reads it; an enterprise is changed or deleted only by
+    the office that created it or the provincial office (a reference enterprise only by the
+    provincial office). Deleting one removes every office's contacts and interactions
+    with it: in the admin only staff who see everything delete."""
 
     form = EnterpriseForm
     actions = [export_xlsx_action, export_csv_action]
@@ -267,8 +286,38 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
     def registered_capital_wan(self, obj: Enterprise) -> str:
         return money_wan(obj.registered_capital)
 
+    # --- who may change it (crm.access.enterprise_may_change) --------------------------
+    # Another office's enterprise (or a reference one) opens with every field of its
+    # own read only: the page still serves the user's contacts there, their quick
+    # logging and timeline. The services refuse such a write on every path anyway.
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:  # type: ignore[no-untyped-def]
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not user_may_change_enterprise(request.user, obj):
+            fields += [f for f in self.own_fields() if f not in fields]
+        return fields
+
+    def own_fields(self) -> list[str]:
+        return [name for _title, opts in self.fieldsets for name in opts["fields"]]
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        # Deleting removes every office's contacts and interactions at the enterprise, and
+        # its confirmation page lists them: in the admin, for staff who see everything only.
+        if obj is not None and not user_may_change_enterprise(request.user, obj):
+            return False
         return user_sees_everything(request) and super().has_delete_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None and not user_may_change_enterprise(request.user, obj):
+            context["enterprise_read_only"] = enterprise_change_refusal()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm, change: bool) -> None:
+        if change and not form.changed_data and not user_may_change_enterprise(request.user, obj):
+            # Nothing of the enterprise can change here (its fields are read only): only
+            # the user's own inline rows (contacts) are saved, by ``save_related``.
+            return
+        super().save_model(request, obj, form, change)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Enterprise:
         return services.enterprise_create(
@@ -379,8 +428,14 @@ class InteractionAdmin(PinyinSearchMixin, OfficeRecordAdmin):
         return Truncator(obj.summary).chars(60)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Interaction:
+        # An interaction about a project belongs to the project's office, whoever logs it.
+        project = form.cleaned_data.get("project")
         return services.interaction_log(
-            office=self.office_for_create(request, form),
+            office=(
+                office_under(request, project.office, field="project")
+                if project is not None
+                else self.office_for_create(request, form)
+            ),
             actor=request.user,
             contacts=form.cleaned_data.get("contacts") or [],
             **form_data(form, services.INTERACTION_FIELDS, only_changed=False),

@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from crm.access import EnterpriseChangeRefused
 from crm.credit_code import normalize_credit_code
 from crm.records import DuplicateRecord, VersionConflict
 
@@ -50,10 +51,17 @@ def as_validation_error(exc: Exception) -> ValidationError:
         return ValidationError({exc.field: str(exc)}, code="duplicate")
     if isinstance(exc, VersionConflict):
         return ValidationError(str(exc), code="version_conflict")
+    if isinstance(exc, EnterpriseChangeRefused):
+        return ValidationError(str(exc), code=exc.code)
     return ValidationError(str(exc))
 
 
-SERVICE_ERRORS: tuple[type[Exception], ...] = (ValidationError, DuplicateRecord, VersionConflict)
+SERVICE_ERRORS: tuple[type[Exception], ...] = (
+    ValidationError,
+    DuplicateRecord,
+    VersionConflict,
+    EnterpriseChangeRefused,
+)
 
 
 def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:

@@ -4,6 +4,11 @@ Rows match an existing enterprise by our id, by the office's external id or by t
 credit code; a row with none of these matches the one enterprise of the same
 normalised name, if there is exactly one. New enterprises belong to the importer's
 office. A matched enterprise that has been merged stands for its survivor.
+
+A row that would change an enterprise the importer's office may not change
+(``crm.access.enterprise_may_change``: another office's, or a reference one below
+the provincial office) is a row error, so nothing is imported; a row that matches
+one and changes nothing is fine.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from crm.access import EnterpriseChangeRefused, actor_may_change_enterprise
 from crm.credit_code import credit_code_error, normalize_credit_code
 from crm.imports import (
     CHUNK,
@@ -30,6 +36,7 @@ from crm.imports import (
     Importer,
     ImportPlan,
     PlannedRow,
+    RowIssue,
     RowReader,
     StageResolver,
     Step,
@@ -233,6 +240,7 @@ class EnterpriseImporter(Importer):
             if done % CHUNK == 0 or done == len(parsed):
                 yield ("check", done, len(parsed))
         self._stage_changes(plan, current_stages)
+        self._check_may_change(plan, user)
 
     def _plan_row(
         self,
@@ -339,6 +347,9 @@ class EnterpriseImporter(Importer):
         row = PlannedRow(r.number, UPDATE if changes else UNCHANGED, label, instance=target, changes=changes)
         if stages is not None:
             row.m2m["stages"] = stages
+        # The column through which the row found its enterprise, for a refusal to name.
+        matched_key = "name" if matched_by_name or not candidates else next(iter(candidates))
+        row.extra["matched_column"] = r.headers.get(matched_key, matched_key)
         plan.rows.append(row)
 
     def _stage_changes(self, plan: ImportPlan, current: dict[Any, list[Any]]) -> None:
@@ -352,6 +363,22 @@ class EnterpriseImporter(Importer):
                 row.changes["stages"] = row.m2m["stages"]
                 row.action = UPDATE
 
+    def _check_may_change(self, plan: ImportPlan, user: Any) -> None:
+        """A row that would change an enterprise the importer may not change is a row error."""
+        for row in plan.rows:
+            if row.action == UPDATE and not actor_may_change_enterprise(user, row.instance):
+                plan.errors.append(
+                    RowIssue(
+                        row.row,
+                        row.extra.get("matched_column", ""),
+                        _(
+                            "“%(name)s” may be changed only by the office that created it or by the provincial "
+                            "office; leave this row out or ask them."
+                        )
+                        % {"name": row.instance.name},
+                    )
+                )
+
     def write(self, plan: ImportPlan, *, user: Any) -> Iterator[Step]:
         creates = [row.instance for row in plan.rows if row.action == CREATE]
         updates = []
@@ -359,6 +386,8 @@ class EnterpriseImporter(Importer):
         for row in plan.rows:
             if row.action != UPDATE:
                 continue
+            if not actor_may_change_enterprise(user, row.instance):
+                raise EnterpriseChangeRefused()  # the plan refuses such rows; never written
             for name, value in row.changes.items():
                 if name != "stages":
                     setattr(row.instance, name, value)

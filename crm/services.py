@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from chains.models import Park, Stage
+from crm.access import enterprise_check_change, office_sees_everything
 from crm.credit_code import normalize_credit_code
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.names import normalize_name, pinyin_keys
@@ -92,6 +93,9 @@ def enterprise_update(
     stages: Iterable[Stage] | None = None,
     **data: Any,  # type: ignore[no-untyped-def]
 ) -> Enterprise:
+    """Change an enterprise; only its creating office or the provincial office may
+    (:func:`crm.access.enterprise_check_change`)."""
+    enterprise_check_change(actor=actor, enterprise=enterprise)
     _apply(enterprise, ENTERPRISE_FIELDS, data)
     _prepare_enterprise(enterprise)
     m2m = {"stages": list(stages)} if stages is not None else None
@@ -100,10 +104,28 @@ def enterprise_update(
 
 @transaction.atomic
 def enterprise_delete(*, enterprise: Enterprise, actor=None) -> None:  # type: ignore[no-untyped-def]
+    """Delete an enterprise with every office's contacts and interactions at it.
+
+    Only its creating office or the provincial office may; below the provincial
+    office, only while no other office keeps contacts or interactions there.
+    """
+    enterprise_check_change(actor=actor, enterprise=enterprise)
+    office = getattr(actor, "office", None) if actor is not None else None
+    if (
+        office is not None
+        and not office_sees_everything(office)
+        and (
+            enterprise.contacts.exclude(office=office).exists()
+            or enterprise.interactions.exclude(office=office).exists()
+        )
+    ):
+        raise ValidationError(
+            _("Other offices keep contacts, interactions or projects of this enterprise; ask the provincial office."),
+            code="protected",
+        )
     if enterprise.projects.exists():
         raise ValidationError(
-            {"enterprise": _("This enterprise has recruitment projects; close or move them first.")},
-            code="protected",
+            _("This enterprise has recruitment projects; close or move them first."), code="protected"
         )
     for contact in list(enterprise.contacts.all()):
         record_delete(contact, actor=actor)

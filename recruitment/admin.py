@@ -95,7 +95,8 @@ class FollowUpInline(TenantScopedMixin, ServiceInlineMixin, admin.TabularInline)
 
     def service_create(self, request: HttpRequest, parent: models.Model, form: forms.ModelForm) -> FollowUp:
         data = form_data(form, ("kind", "due_at", "note"), only_changed=False)
-        return followup_create(office=parent.office, actor=request.user, project=parent, assignee=request.user, **data)
+        office = crm_admin.office_under(request, parent.office, field="project")
+        return followup_create(office=office, actor=request.user, project=parent, assignee=request.user, **data)
 
     def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> FollowUp:
         data = form_data(form, ("kind", "due_at", "note"), only_changed=True)
@@ -409,7 +410,7 @@ class FollowUpAdmin(crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> FollowUp:
         project = form.cleaned_data["project"]
         return followup_create(
-            office=project.office,
+            office=crm_admin.office_under(request, project.office, field="project"),
             actor=request.user,
             **form_data(form, FOLLOWUP_FIELDS, only_changed=False),
         )

@@ -16,6 +16,9 @@ What a merge does, in one transaction:
   same office, a website…);
 * chains whose chain-owner (链主) was the duplicate now name the survivor, and
   entries merged earlier into the duplicate now point at the survivor;
+* only someone who may change both enterprises merges them
+  (``crm.access.enterprise_may_change``): below the provincial office, two
+  enterprises of the merger's own office; across offices, the provincial office;
 * the duplicate is **kept**, marked ``merged_into = survivor``, rather than deleted:
   its own history stays readable, partners that know it by id or external id can be
   told where it went, and an import or a late write that still names it can follow
@@ -46,6 +49,7 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from chains.models import Chain
+from crm.access import actor_may_change_enterprise
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.records import record_save
 from recruitment.models import Project
@@ -85,6 +89,20 @@ def merge_allowed(user: Any) -> bool:
     return bool(user.is_manager or (office is not None and office.kind == Office.Kind.PROVINCIAL))
 
 
+def merge_refusal(*, actor: Any, survivor: Enterprise, duplicate: Enterprise) -> str | None:
+    """Why ``actor`` may not merge these two, or None: merging changes both, so it needs the
+    right to change each (below the provincial office: both created by the actor's office)."""
+    if actor is not None and not merge_allowed(actor):
+        return _("Only managers can merge enterprises.")
+    others = [e for e in (survivor, duplicate) if not actor_may_change_enterprise(actor, e)]
+    if others:
+        return _(
+            "Merging changes both enterprises: only the office that created them, or the provincial office, "
+            "may merge them (not yours: %(names)s)."
+        ) % {"names": "、".join(f"“{e.name}”" for e in others)}
+    return None
+
+
 def _reason(text: str) -> str:
     return text[:100]  # the history's change-reason column holds 100 characters
 
@@ -113,8 +131,9 @@ def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any 
     """Merge ``duplicate`` into ``survivor`` (see the module docstring). Raises :class:`MergeRefused`."""
     if survivor.pk == duplicate.pk:
         raise MergeRefused(merge_problem(survivor=survivor, duplicate=duplicate))
-    if actor is not None and not merge_allowed(actor):
-        raise MergeRefused(_("Only managers can merge enterprises."))
+    refusal = merge_refusal(actor=actor, survivor=survivor, duplicate=duplicate)
+    if refusal:
+        raise MergeRefused(refusal)
     rows = {
         e.pk: e
         for e in _locked(
@@ -124,7 +143,7 @@ def enterprise_merge(*, survivor: Enterprise, duplicate: Enterprise, actor: Any 
     if survivor.pk not in rows or duplicate.pk not in rows:
         raise MergeRefused(_("One of the enterprises no longer exists."))
     keep, drop = rows[survivor.pk], rows[duplicate.pk]
-    problem = merge_problem(survivor=keep, duplicate=drop)
+    problem = merge_refusal(actor=actor, survivor=keep, duplicate=drop) or merge_problem(survivor=keep, duplicate=drop)
     if problem:
         raise MergeRefused(problem)
     already = drop.merged_into_id == keep.pk

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from crm.access import RecordNotFound, office_for_new_record
 from crm.models import Contact, Enterprise, Interaction, Office
 from crm.services import interaction_log
 from recruitment.models import FollowUp, Project
@@ -30,11 +31,17 @@ class QuickLogResult:
 
 def quick_log_office(*, actor, project: Project | None) -> Office | None:  # type: ignore[no-untyped-def]
     """The office that owns what is logged: the project's office when there is a project
-    (a provincial officer's visit to a park's lead belongs in the park's pipeline),
-    otherwise the officer's own."""
-    if project is not None:
-        return project.office
-    return getattr(actor, "office", None)
+    (a provincial officer's visit to a park's lead belongs in the park's pipeline:
+    ``crm.access.office_for_new_record``), otherwise the officer's own."""
+    office = getattr(actor, "office", None)
+    if project is None:
+        return office
+    try:
+        return office_for_new_record(
+            office=office, owner=project.office, is_superuser=getattr(actor, "is_superuser", False)
+        )
+    except RecordNotFound:
+        raise ValidationError({"project": _("Not found.")}, code="does_not_exist") from None
 
 
 @transaction.atomic

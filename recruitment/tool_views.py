@@ -58,7 +58,14 @@ from crm.spreadsheets import CONTENT_TYPES, CSV, FORMATS, XLSX, SheetError, form
 from recruitment.exports import EXPORTERS
 from recruitment.import_uploads import StagedUpload, upload_discard, upload_get, upload_stage
 from recruitment.imports import IMPORTERS
-from recruitment.merge import MergeRefused, enterprise_merge, merge_allowed, merge_fills, merge_problem
+from recruitment.merge import (
+    MergeRefused,
+    enterprise_merge,
+    merge_allowed,
+    merge_fills,
+    merge_problem,
+    merge_refusal,
+)
 from recruitment.models import Project
 
 logger = logging.getLogger(__name__)
@@ -388,7 +395,11 @@ def merge(request: HttpRequest) -> HttpResponse:
                 % {"dup": duplicate.name, "keep": survivor.name, "n": result.moved_total},
             )
             return redirect(_admin_url("admin:crm_enterprise_change", survivor.pk) or reverse("tools:duplicates"))
-    problem = problem or merge_problem(survivor=survivor, duplicate=duplicate)
+    problem = (
+        problem
+        or merge_refusal(actor=request.user, survivor=survivor, duplicate=duplicate)
+        or merge_problem(survivor=survivor, duplicate=duplicate)
+    )
     fills = merge_fills(survivor=survivor, duplicate=duplicate)
     fields = [
         {

@@ -2,9 +2,11 @@
 
 Every office reads every enterprise. Changing one is for the office that created
 it and for the provincial office (which also curates the reference enterprises
-that no office created); another office that wants a correction asks them. An
-office may delete an enterprise it created only while no other office's contacts,
-interactions or projects refer to it: deleting removes those too.
+that no office created); another office that wants a correction asks them. The
+rule is ``crm.access.enterprise_may_change``, which the services apply on every
+path; here a refusal is a 403. An office may delete an enterprise it created only
+while no other office's contacts, interactions or projects refer to it (the
+service's rule; a 409 here): deleting removes those too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.db.models import Q
 from django.db.models.functions import Replace
@@ -29,9 +32,10 @@ from api.record_views import RecordViewSet, bulk_item_errors, lock_external_ids
 from api.references import StageCodesField
 from api.rendering import fmt_decimal
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
+from crm.access import enterprise_may_change
 from crm.bulk import BulkItemErrors, enterprises_upsert
 from crm.credit_code import credit_code_error, normalize_credit_code
-from crm.models import Contact, Enterprise, Interaction, Office
+from crm.models import Enterprise, Office
 from crm.services import enterprise_create, enterprise_delete, enterprise_update
 
 PRESENTER = Presenter(
@@ -144,12 +148,6 @@ class EnterpriseFilter(RecordFilter):
         return queryset.filter(credit_code=normalize_credit_code(value))
 
 
-def _may_change(office: Office, enterprise: Enterprise) -> bool:
-    return office.kind == Office.Kind.PROVINCIAL or (
-        enterprise.office_id is not None and enterprise.office_id == office.pk
-    )
-
-
 @documented
 class EnterpriseViewSet(RecordViewSet):
     basename = "enterprises"
@@ -165,7 +163,9 @@ class EnterpriseViewSet(RecordViewSet):
         return Enterprise.objects.all()
 
     def check_write(self, obj: Enterprise) -> None:
-        if not _may_change(self.office, obj):
+        # Asked before the body is validated (a refusal is 403 whatever the body);
+        # the services ask the same rule again.
+        if not enterprise_may_change(office=self.office, enterprise=obj):
             raise exceptions.PermissionDenied(
                 _("Only the office that created this enterprise, or the provincial office, may change it.")
             )
@@ -215,22 +215,15 @@ class EnterpriseViewSet(RecordViewSet):
         )
 
     def perform_delete(self, *, obj: Enterprise, actor: Any) -> None:
-        if self.office.kind != Office.Kind.PROVINCIAL and _used_by_other_offices(obj, self.office):
-            raise Conflict(
-                _(
-                    "Other offices keep contacts, interactions or projects of this enterprise; ask the provincial office."
-                ),
-                "protected",
-            )
-        if obj.projects.exists():
-            raise Conflict(_("This enterprise has recruitment projects; close or move them first."), "protected")
-        enterprise_delete(enterprise=obj, actor=actor)
+        try:
+            enterprise_delete(enterprise=obj, actor=actor)
+        except DjangoValidationError as exc:
+            if any(error.code == "protected" for error in _errors(exc)):
+                raise Conflict(" ".join(exc.messages), "protected") from None
+            raise
 
 
-def _used_by_other_offices(enterprise: Enterprise, office: Office) -> bool:
-    from recruitment.models import Project
-
-    return any(
-        model.objects.filter(enterprise=enterprise).exclude(office=office).exists()
-        for model in (Contact, Interaction, Project)
-    )
+def _errors(exc: DjangoValidationError) -> list[DjangoValidationError]:
+    if hasattr(exc, "error_dict"):
+        return [e for errors in exc.error_dict.values() for e in errors]
+    return list(exc.error_list)

@@ -121,6 +121,7 @@ class FollowUpViewSet(RecordViewSet):
     input_serializer = FollowUpInput
     output_serializer = FollowUpOutput
     filterset_class = FollowUpFilter
+    owner_field = "project"
 
     def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> FollowUp:
         values = dict(values)

@@ -89,6 +89,7 @@ class InteractionViewSet(RecordViewSet):
     input_serializer = InteractionInput
     output_serializer = InteractionOutput
     filterset_class = InteractionFilter
+    owner_field = "project"
     many_fields = {"contacts": "contacts"}
 
     def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> Interaction:

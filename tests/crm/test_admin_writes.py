@@ -191,7 +191,7 @@ def test_bulk_delete_goes_through_the_service_and_feeds_the_change_log(client, p
 def test_saving_over_a_newer_change_is_refused_and_says_why(client, park_user):
     from crm.services import enterprise_update
 
-    enterprise = EnterpriseFactory(city="太原市")
+    enterprise = EnterpriseFactory(city="太原市", office=park_user.office)  # the park's own
     sign_in(client, park_user)
     page = client.get(admin_url(Enterprise, "change", enterprise.pk)).content.decode()
     assert 'name="_loaded_version" value="1"' in page

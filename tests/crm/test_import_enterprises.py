@@ -121,7 +121,7 @@ def test_reimporting_the_same_file_creates_nothing_and_bumps_no_version(park_use
     assert dict(Enterprise.objects.values_list("pk", "version")) == versions
 
 
-def test_a_changed_row_updates_the_match_by_credit_code_and_bumps_its_version_once(park_user, partner_office):
+def test_a_changed_row_updates_the_match_by_credit_code_and_bumps_its_version_once(provincial_user, partner_office):
     existing = enterprise_create(
         office=partner_office, name="山西钢科碳材料有限公司", credit_code=valid_credit_code(102)
     )
@@ -129,7 +129,8 @@ def test_a_changed_row_updates_the_match_by_credit_code_and_bumps_its_version_on
         ["企业名称", "统一社会信用代码", "城市", "外部编号"],
         ["山西钢科碳材料有限公司", valid_credit_code(102), "阳曲", "P-9"],
     ]
-    plan = import_commit(importer=IMPORTER, data=csv_bytes(rows), filename="upd.csv", user=park_user)
+    # The provincial office may change any office's enterprise (crm.access.enterprise_may_change).
+    plan = import_commit(importer=IMPORTER, data=csv_bytes(rows), filename="upd.csv", user=provincial_user)
     assert plan.committed, plan.errors
     assert (plan.created, plan.updated) == (0, 1)
     existing.refresh_from_db()
@@ -142,7 +143,7 @@ def test_a_changed_row_updates_the_match_by_credit_code_and_bumps_its_version_on
 
 
 def test_a_row_without_keys_matches_the_enterprise_of_the_same_name(park_user):
-    existing = enterprise_create(office=None, name="阳曲新材料有限公司")
+    existing = enterprise_create(office=park_user.office, name="阳曲新材料有限公司")
     rows = [["企业名称", "城市"], ["阳曲新材料股份有限公司", "阳曲"]]
     plan = import_commit(importer=IMPORTER, data=csv_bytes(rows), filename="n.csv", user=park_user)
     assert plan.committed
