@@ -31,7 +31,7 @@ from api.errors import Conflict, PreconditionFailed, validation_error_from
 from api.idempotency import idempotent
 from api.pagination import KeysetPagination
 from api.presenters import Presenter
-from crm.access import office_for_new_record, scope_for_office
+from crm.access import EnterpriseChangeRefused, office_for_new_record, scope_for_office
 from crm.models import Office
 from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
@@ -413,6 +413,8 @@ def bulk_item_errors(exc: Exception, index: int) -> dict[str, Any]:
     prefix = f"items.{index}."
     if isinstance(exc, exceptions.PermissionDenied):
         return {f"items.{index}": [exceptions.ErrorDetail(str(exc.detail), code="permission_denied")]}
+    if isinstance(exc, EnterpriseChangeRefused):
+        return {f"items.{index}": [exceptions.ErrorDetail(str(exc), code="permission_denied")]}
     api_exc = validation_error_from(exc, prefix=prefix)
     if isinstance(api_exc, Conflict):
         return {api_exc.attr or f"items.{index}": [exceptions.ErrorDetail(str(api_exc.detail), code="duplicate")]}

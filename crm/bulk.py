@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from crm.access import EnterpriseChangeRefused, actor_may_change_enterprise
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
 from crm.records import DuplicateRecord
@@ -53,7 +54,8 @@ def enterprises_upsert(
     Each item holds ``external_id``, any of ``ENTERPRISE_DATA_FIELDS`` and optionally
     ``stages`` (the stages it can supply). A field left out keeps its value (a new
     record gets the model's default). Raises :class:`BulkItemErrors` — a
-    ``ValidationError`` or ``DuplicateRecord`` per bad item — before any write.
+    ``ValidationError``, ``DuplicateRecord`` or ``EnterpriseChangeRefused`` per bad
+    item — before any write.
     ``fields_checked`` says the caller has already applied the model's field rules
     to every value (the API's serializer does, rule for rule), so they are not run
     a second time; credit codes are checked against the directory either way.
@@ -74,6 +76,10 @@ def enterprises_upsert(
     for index, item in enumerate(items):
         enterprise = existing.get(item["external_id"])
         created = enterprise is None
+        if not created and not actor_may_change_enterprise(actor, enterprise):
+            # Only ``office``'s own enterprises are matched; the rule still has the last word.
+            errors[index] = EnterpriseChangeRefused()
+            continue
         if enterprise is None:
             enterprise = Enterprise(office=office, external_id=item["external_id"])
         before = None if created else tuple(getattr(enterprise, f) for f in ENTERPRISE_DATA_FIELDS)

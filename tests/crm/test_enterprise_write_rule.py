@@ -408,3 +408,22 @@ def test_api_upsert_by_external_id_never_reaches_another_offices_enterprise(offi
     response = api_call(offices["park"], "PUT", f"enterprises/external/{enterprise.external_id}/", {"name": NEW_NAME})
     assert response.status_code == 201  # a new enterprise of the park's own, not the other one changed
     assert unchanged(enterprise)
+
+
+@pytest.mark.parametrize(("role", "owner"), MATRIX)
+def test_set_based_upsert_asks_the_rule_too(offices, role, owner):  # type: ignore[no-untyped-def]
+    """``crm.bulk.enterprises_upsert`` matches one office's enterprises by external id; whoever
+    the actor, it writes only what the actor may change."""
+    from crm.bulk import BulkItemErrors, enterprises_upsert
+
+    actor = actor_for(role, offices)
+    enterprise = enterprise_of(owner, actor)
+    items = [{"external_id": enterprise.external_id, "name": NEW_NAME}]
+    if may(role, owner):
+        enterprises_upsert(office=enterprise.office, actor=actor, items=items)
+        assert Enterprise.objects.get(pk=enterprise.pk).name == NEW_NAME
+    else:
+        with pytest.raises(BulkItemErrors) as refused:
+            enterprises_upsert(office=enterprise.office, actor=actor, items=items)
+        assert isinstance(refused.value.errors[0], EnterpriseChangeRefused)
+        assert unchanged(enterprise)
