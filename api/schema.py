@@ -86,6 +86,11 @@ CONFLICT = OpenApiResponse(
     description="Conflict: a unique value (credit code, external id) belongs to another record, named by "
     "`existing_id`; or a concurrent change got in the way (retry).",
 )
+TOO_LARGE = error(
+    "The body is larger than the server's limit (API_MAX_BODY_BYTES, 8 MiB by default; a bulk of 1000 "
+    "items stays well below it): nothing was read or written."
+)
+UNSUPPORTED_MEDIA_TYPE = error("The body is not sent as `Content-Type: application/json`: nothing was written.")
 PRECONDITION_FAILED = error("If-Match does not match the record's current ETag: nothing was changed.")
 IDEMPOTENCY_REUSED = error("The Idempotency-Key was used before with a different request.")
 
