@@ -38,7 +38,9 @@ def api_max_body_bytes() -> int:
 
 def _error(status: int, code: str, detail: str) -> HttpResponse:
     body = dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]})
-    return HttpResponse(body, status=status, content_type="application/json")
+    response = HttpResponse(body, status=status, content_type="application/json")
+    response["Content-Length"] = str(len(body))
+    return response
 
 
 def too_large(limit: int) -> HttpResponse:

@@ -104,7 +104,7 @@ class Money(_JsonTyped, serializers.DecimalField):
     def to_internal_value(self, data: Any) -> Any:
         # Python's Decimal also reads "1e5", " 100 " and other scripts' digits ("١٢٣"):
         # none is how the schema writes an amount, so none is guessed at.
-        if isinstance(data, str) and not MONEY_RE.match(data):
+        if isinstance(data, str) and not MONEY_RE.match(data.removeprefix("-")):  # "-5": min_value says why
             raise serializers.ValidationError(
                 str(_('Write the amount in yuan with the digits 0-9 and at most 2 decimals, e.g. "1250000.00".')),
                 code="invalid",

@@ -90,9 +90,9 @@ def format_for(filename: str) -> str:
 
 
 def too_large_message(max_bytes: int) -> str:
-    return _("The file is larger than %(mb)s MB; split it into smaller files.") % {
-        "mb": f"{max_bytes / (1024 * 1024):g}"
-    }
+    from django.template.defaultfilters import filesizeformat
+
+    return _("The file is larger than %(size)s; split it into smaller files.") % {"size": filesizeformat(max_bytes)}
 
 
 def too_many_rows_message(max_rows: int) -> str:
