@@ -87,8 +87,8 @@ CONFLICT = OpenApiResponse(
     "`existing_id`; or a concurrent change got in the way (retry).",
 )
 TOO_LARGE = error(
-    "The body is larger than the server's limit (API_MAX_BODY_BYTES, 8 MiB by default; a bulk of 1000 "
-    "items stays well below it): nothing was read or written."
+    "The body is larger than the server's limit (`API_MAX_BODY_BYTES`, 16 MiB by default: a bulk of 1000 "
+    "projects with every field at its longest and 2,000-character descriptions fits): nothing was read or written."
 )
 UNSUPPORTED_MEDIA_TYPE = error("The body is not sent as `Content-Type: application/json`: nothing was written.")
 PRECONDITION_FAILED = error("If-Match does not match the record's current ETag: nothing was changed.")

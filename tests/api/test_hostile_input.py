@@ -473,3 +473,30 @@ def test_a_unique_clash_the_checks_could_not_see_is_409_duplicate_never_the_cons
     assert (error["attr"], error["code"], error["existing_id"]) == ("external_id", "duplicate", str(first_id[0]))
     assert "unique" not in error["detail"].lower()
     assert Enterprise.objects.filter(external_id="SAME").count() == 1
+
+
+def test_the_default_body_limit_holds_a_full_bulk_of_the_largest_resource():
+    """1000 projects, every field at its longest but the description (2,000 Chinese characters,
+    sent \\u-escaped as the most verbose JSON encoder would): under the default limit."""
+    from django.conf import settings
+
+    stages = [f"polyacrylonitrile-precursor-{n:02d}" for n in range(10)]
+    amount = "9999999999999999.99"
+    item = {
+        "external_id": "x" * 128,
+        "title": "碳" * 200,
+        "enterprise": "8d6b2c8e-2f0a-4a53-9c7e-1d2f3a4b5c6d",
+        "park": "p" * 64,
+        "stages": stages,
+        "status": "negotiating",
+        "chain_role": "strengthen",
+        "priority": "high",
+        "planned_investment": amount,
+        "signed_amount": amount,
+        "funds_in_place": amount,
+        "expected_output_value": amount,
+        "expected_jobs": 2_147_483_647,
+        "description": "碳" * 2000,
+    }
+    size = len(json.dumps({"items": [item] * 1000}, ensure_ascii=True).encode())
+    assert 13 * 1024 * 1024 < size < settings.API_MAX_BODY_BYTES
