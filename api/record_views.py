@@ -287,6 +287,18 @@ class RecordViewSet(viewsets.GenericViewSet):
         """The envelope's items, each with a valid and distinct ``external_id``."""
         if not isinstance(data, dict) or "items" not in data:
             raise serializers.ValidationError({"items": [_('Send {"items": [...]}.')]}, code="required")
+        unknown = sorted(str(key)[:100] for key in data if key != "items")
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    key: [
+                        exceptions.ErrorDetail(
+                            str(_('Unknown field: send {"items": [...]} only.')), code="unknown_field"
+                        )
+                    ]
+                    for key in unknown[:20]
+                }
+            )
         items = data["items"]
         if not isinstance(items, list):
             raise serializers.ValidationError({"items": [_("Expected a list of items.")]}, code="not_a_list")

@@ -159,3 +159,14 @@ def add_links(result: dict, generator: Any, request: Any, public: bool) -> dict:
         body={"project": "$response.body#/id", "enterprise": "$response.body#/enterprise"},
     )
     return result
+
+
+def strict_request_bodies(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """Request bodies take only the fields they list: ``additionalProperties: false``.
+
+    The API answers any other field with 400 ``unknown_field`` (a typo never drops data).
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result

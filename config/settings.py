@@ -269,7 +269,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_links"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_links",
+        "api.schema.strict_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "recruitment.pipeline.Status",
         "FollowUpStatusEnum": "recruitment.models.FollowUp.Status",

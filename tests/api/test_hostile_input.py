@@ -110,6 +110,8 @@ def test_unknown_fields_in_bulk_name_the_item_on_the_fast_path_and_the_serialize
         {"items": [_project_body(records, park, stages, external_id="P-1", planed_investment="1")]},
     )
     _refused(r, 400, "items.0.planed_investment", "unknown_field")
+    r = api_a.post("enterprises/bulk/", {"items": [{"external_id": "B-0", "name": "甲"}], "upsert": True})
+    _refused(r, 400, "upsert", "unknown_field")
     assert _counts() == before
 
 
