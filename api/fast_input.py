@@ -26,12 +26,11 @@ from rest_framework import fields as drf_fields
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from api.fields import MONEY_PATTERN, Money, Text, Url
+from api.fields import MONEY_RE, Money, StrictInput, Text, Url
 
 # (accepted, value): accepted False means "let the serializer decide".
 Check = Callable[[Any], tuple[bool, Any]]
 _REFUSE = (False, None)
-_MONEY = re.compile(MONEY_PATTERN)
 _CENT = decimal.Decimal("0.01")
 # The everyday web address (http or https, ASCII host names, a port, a plain path): a
 # strict subset of what Django's URLValidator accepts; any other address goes through it.
@@ -59,6 +58,8 @@ class FastInput:
             if field.source != name:
                 raise TypeError(f"{name}: a field with another source; use the serializer")
         self.checks: dict[str, Check] = {name: _check(f) for name, f in self.fields.items()}
+        # A strict serializer refuses any other key; such an item goes to it to be told so.
+        self.known = frozenset(self.fields) if isinstance(serializer, StrictInput) else None
         self.methods = {
             name: method
             for name in self.fields
@@ -71,6 +72,8 @@ class FastInput:
 
     def validate(self, item: Any) -> dict[str, Any] | None:
         if not isinstance(item, dict):
+            return None
+        if self.known is not None and not self.known.issuperset(item):
             return None
         out: dict[str, Any] = {}
         for name, check in self.checks.items():
@@ -175,7 +178,7 @@ def _money_check(field: Money) -> Check:
     def check(value: Any) -> tuple[bool, Any]:
         if value is None:
             return (True, None) if allow_null else _REFUSE
-        if type(value) is str and value and _MONEY.match(value):
+        if type(value) is str and value and MONEY_RE.match(value):
             return True, decimal.Decimal(value).quantize(_CENT)
         return _REFUSE
 

@@ -8,11 +8,14 @@ around. Money travels as a decimal string, never a binary float.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 
 class _JsonTyped:
@@ -43,8 +46,33 @@ class Uuid(_JsonTyped, serializers.UUIDField):
     pass
 
 
+# A date, then a time: what a value must start with to be a date and time at all.
+_DATE_AND_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
 class DateTime(_JsonTyped, serializers.DateTimeField):
+    """An ISO 8601 date and time with its UTC offset (``Z`` or ``+08:00``).
+
+    A time without an offset, or a bare date, would have to be guessed at (whose
+    midnight? which zone?): both are refused, never read as Asia/Shanghai.
+    """
+
     type_message = _("Expected a date and time as a string, e.g. 2026-03-01T10:00:00+08:00.")
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str) and not isinstance(value, bool):
+            parsed = parse_datetime(value) if _DATE_AND_TIME.match(value) else None
+            if parsed is None:
+                raise serializers.ValidationError(
+                    str(_("Expected a date and a time with its offset, e.g. 2026-03-01T10:00:00+08:00.")),
+                    code="invalid",
+                )
+            if parsed.tzinfo is None:
+                raise serializers.ValidationError(
+                    str(_("Give the time with its UTC offset, e.g. 2026-03-01T10:00:00+08:00 or …T02:00:00Z.")),
+                    code="offset_required",
+                )
+        return super().to_internal_value(value)
 
 
 class Integer(_JsonTyped, serializers.IntegerField):
@@ -53,6 +81,8 @@ class Integer(_JsonTyped, serializers.IntegerField):
 
 
 MONEY_PATTERN = r"^([0-9]{1,16}(\.[0-9]{1,2})?)?$"
+# The same shape for Python (``$`` would also match before a final newline).
+MONEY_RE = re.compile(r"(?:[0-9]{1,16}(?:\.[0-9]{1,2})?)?\Z")
 
 
 @extend_schema_field(
@@ -70,3 +100,36 @@ class Money(_JsonTyped, serializers.DecimalField):
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_null", True)
         super().__init__(max_digits=18, decimal_places=2, min_value=0, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Python's Decimal also reads "1e5", " 100 " and other scripts' digits ("١٢٣"):
+        # none is how the schema writes an amount, so none is guessed at.
+        if isinstance(data, str) and not MONEY_RE.match(data.removeprefix("-")):  # "-5": min_value says why
+            raise serializers.ValidationError(
+                str(_('Write the amount in yuan with the digits 0-9 and at most 2 decimals, e.g. "1250000.00".')),
+                code="invalid",
+            )
+        return super().to_internal_value(data)
+
+
+class StrictInput(serializers.Serializer):
+    """An input serializer that refuses fields it does not have (a typo never drops data).
+
+    Each unknown field is reported under its own name with the code ``unknown_field``;
+    read-only fields (``id``, ``version``, …) are unknown to an input too.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, f in self.fields.items() if not f.read_only}
+            unknown = [name for name in data if name not in writable]
+            if unknown:
+                raise serializers.ValidationError(
+                    {
+                        str(name)[:100]: [
+                            ErrorDetail(str(_("Unknown field: there is no such input.")), code="unknown_field")
+                        ]
+                        for name in unknown[:20]
+                    }
+                )
+        return super().to_internal_value(data)

@@ -6,12 +6,14 @@ Idempotency-Key, ETag, Location) and error answers; this writes them once.
 
 from __future__ import annotations
 
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from api import schema as docs
-from api.record_views import BULK_MAX_ITEMS, EXTERNAL_ID_MAX, RecordViewSet
+from api.record_views import BULK_MAX_ITEMS, RecordViewSet
+from crm.external_ids import EXTERNAL_ID_MAX, EXTERNAL_ID_RULE
 
 
 def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
@@ -23,7 +25,11 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
     bulk_item = type(
         f"{inp.__name__.removesuffix('Input')}BulkItem",
         (inp,),
-        {"external_id": serializers.CharField(max_length=EXTERNAL_ID_MAX, help_text=_("Your system's id."))},
+        {
+            "external_id": serializers.CharField(
+                max_length=EXTERNAL_ID_MAX, help_text=format_lazy("{} {}", _("Your system's id."), EXTERNAL_ID_RULE)
+            )
+        },
     )
     bulk_request = type(
         f"{inp.__name__.removesuffix('Input')}BulkRequest",
@@ -32,8 +38,11 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
     )
     tags = [cls.basename]
     not_found = docs.error("Not found (or another office's record).")
-    write_errors = {409: docs.CONFLICT, 412: docs.PRECONDITION_FAILED}
-    external_param = OpenApiParameter("external_id", str, OpenApiParameter.PATH, description="Your system's id.")
+    body_errors = {413: docs.TOO_LARGE, 415: docs.UNSUPPORTED_MEDIA_TYPE}
+    write_errors = {409: docs.CONFLICT, 412: docs.PRECONDITION_FAILED, **body_errors}
+    external_param = OpenApiParameter(
+        "external_id", str, OpenApiParameter.PATH, description=f"Your system's id: {EXTERNAL_ID_RULE}"
+    )
     id_param = OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH)
     return extend_schema_view(
         list=extend_schema(tags=tags, summary=f"List {plural}", responses={200: out(many=True)}),
@@ -53,7 +62,7 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
                 docs.location_header(201),
                 docs.replayed_header(201),
             ],
-            responses={201: out, 409: docs.CONFLICT, 422: docs.IDEMPOTENCY_REUSED},
+            responses={201: out, 409: docs.CONFLICT, 422: docs.IDEMPOTENCY_REUSED, **body_errors},
         ),
         update=extend_schema(
             tags=tags,
@@ -105,6 +114,11 @@ def documented(cls: type[RecordViewSet]) -> type[RecordViewSet]:
             "(their version does not move).",
             request=bulk_request,
             parameters=[docs.IDEMPOTENCY_KEY, docs.replayed_header(200)],
-            responses={200: docs.BulkResponseSerializer, 409: docs.CONFLICT, 422: docs.IDEMPOTENCY_REUSED},
+            responses={
+                200: docs.BulkResponseSerializer,
+                409: docs.CONFLICT,
+                422: docs.IDEMPOTENCY_REUSED,
+                **body_errors,
+            },
         ),
     )(cls)

@@ -32,12 +32,12 @@ from api.idempotency import idempotent
 from api.pagination import KeysetPagination
 from api.presenters import Presenter
 from crm.access import EnterpriseChangeRefused, office_for_new_record, scope_for_office
+from crm.external_ids import external_id_problem
 from crm.models import Office
 from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
 
 BULK_MAX_ITEMS = 1000
-EXTERNAL_ID_MAX = 128
 DOMAIN_ERRORS = (DjangoValidationError, IllegalTransition, DuplicateRecord)
 
 
@@ -49,11 +49,8 @@ def parse_uuid(raw: str) -> uuid.UUID | None:
 
 
 def external_id_error(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return str(_("Give the record's id in your system (1 to 128 characters)."))
-    if len(value) > EXTERNAL_ID_MAX or "\x00" in value or "/" in value or value != value.strip():
-        return str(_("At most 128 characters, no slash, no NUL, no leading or trailing spaces."))
-    return None
+    """The one rule of ``crm.external_ids``: the same in a URL, a body and a bulk item."""
+    return external_id_problem(value)
 
 
 def lock_external_ids(model: type[models.Model], office_id: int | None, external_ids: Sequence[str]) -> None:
@@ -327,6 +324,18 @@ class RecordViewSet(viewsets.GenericViewSet):
         """The envelope's items, each with a valid and distinct ``external_id``."""
         if not isinstance(data, dict) or "items" not in data:
             raise serializers.ValidationError({"items": [_('Send {"items": [...]}.')]}, code="required")
+        unknown = sorted(str(key)[:100] for key in data if key != "items")
+        if unknown:
+            raise serializers.ValidationError(
+                {
+                    key: [
+                        exceptions.ErrorDetail(
+                            str(_('Unknown field: send {"items": [...]} only.')), code="unknown_field"
+                        )
+                    ]
+                    for key in unknown[:20]
+                }
+            )
         items = data["items"]
         if not isinstance(items, list):
             raise serializers.ValidationError({"items": [_("Expected a list of items.")]}, code="not_a_list")

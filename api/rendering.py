@@ -13,7 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from rest_framework.exceptions import ParseError
+from django.utils.http import parse_header_parameters
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
@@ -100,3 +103,26 @@ class JSONParser(BaseParser):
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """A request body must say it is JSON: ``application/json``, optionally ``charset=utf-8``.
+
+    DRF would match any parser against ``*/*``, ``application/*`` or a missing type and
+    parse the body as JSON anyway; a partner who sends the wrong type has a bug we
+    report (415) instead of guessing.
+    """
+
+    def select_parser(self, request: Any, parsers: Any) -> Any:
+        content_type = request.content_type or ""
+        main, params = parse_header_parameters(content_type) if len(content_type) <= 256 else ("", {})
+        charset = params.get("charset", "utf-8").lower()
+        if main.lower() == "application/json" and charset in ("utf-8", "utf8"):
+            for parser in parsers:
+                if parser.media_type == "application/json":
+                    return parser
+        raise UnsupportedMediaType(
+            content_type[:100],
+            detail=_("Send the body as JSON with the header Content-Type: application/json (not %(type)s).")
+            % {"type": repr(content_type[:100]) if content_type else _("no Content-Type")},
+        )

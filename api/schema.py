@@ -86,6 +86,11 @@ CONFLICT = OpenApiResponse(
     description="Conflict: a unique value (credit code, external id) belongs to another record, named by "
     "`existing_id`; or a concurrent change got in the way (retry).",
 )
+TOO_LARGE = error(
+    "The body is larger than the server's limit (`API_MAX_BODY_BYTES`, 16 MiB by default: a bulk of 1000 "
+    "projects with every field at its longest and 2,000-character descriptions fits): nothing was read or written."
+)
+UNSUPPORTED_MEDIA_TYPE = error("The body is not sent as `Content-Type: application/json`: nothing was written.")
 PRECONDITION_FAILED = error("If-Match does not match the record's current ETag: nothing was changed.")
 IDEMPOTENCY_REUSED = error("The Idempotency-Key was used before with a different request.")
 
@@ -153,4 +158,15 @@ def add_links(result: dict, generator: Any, request: Any, public: bool) -> dict:
         "interactions_create",
         body={"project": "$response.body#/id", "enterprise": "$response.body#/enterprise"},
     )
+    return result
+
+
+def strict_request_bodies(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """Request bodies take only the fields they list: ``additionalProperties: false``.
+
+    The API answers any other field with 400 ``unknown_field`` (a typo never drops data).
+    """
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
     return result

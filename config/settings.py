@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a body: API bodies over API_MAX_BODY_BYTES are refused unread.
+    "api.body_limit.ApiBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -234,12 +236,21 @@ REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
 REMINDER_RETRY_BACKOFF_SECONDS = env_int("REMINDER_RETRY_BACKOFF_SECONDS", 60)  # doubled per attempt
 REMINDER_SCAN_BATCH = env_int("REMINDER_SCAN_BATCH", 500)
 
+# --- Imports --------------------------------------------------------------------------
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)  # data rows of one file
+IMPORT_MAX_UPLOAD_BYTES = env_int("IMPORT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)  # the file as uploaded
+
 # --- REST API -------------------------------------------------------------------------
+# A body above this many bytes answers 413 unread (chunked bodies: read up to it, then refused).
+# A bulk of 1000 projects with every field at its longest and a 2,000-character Chinese
+# description is 7.2 MB (13.5 MB with every character \u-escaped); see README "Limits".
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["api.rendering.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.rendering.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "api.rendering.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasApiKey"],
@@ -258,7 +269,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_links"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_links",
+        "api.schema.strict_request_bodies",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "recruitment.pipeline.Status",
         "FollowUpStatusEnum": "recruitment.models.FollowUp.Status",

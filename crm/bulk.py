@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from crm.access import EnterpriseChangeRefused, actor_may_change_enterprise
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
+from crm.pg import values_lock
 from crm.records import DuplicateRecord
 from crm.records_bulk import bulk_write, current_m2m
 from crm.services import ENTERPRISE_DATA_FIELDS, enterprise_name_keys_set
@@ -141,6 +142,7 @@ def _check_credit_codes(
             by_code.setdefault(enterprise.credit_code, []).append((index, enterprise))
     if not by_code:
         return
+    values_lock("enterprise.credit_code", by_code)
     owners = dict(Enterprise.objects.filter(credit_code__in_array=list(by_code)).values_list("credit_code", "pk"))
     for code, claims in by_code.items():
         owner = owners.get(code)

@@ -57,6 +57,7 @@ from django.utils.translation import gettext as _
 
 from chains.models import Park, Stage
 from crm.credit_code import normalize_credit_code
+from crm.external_ids import external_id_problem
 from crm.models import Enterprise, Office
 from crm.names import normalize_name
 from crm.records_bulk import chunked
@@ -79,8 +80,10 @@ Step = tuple[str, int, int]
 Steps = Generator[Step, None, "ImportPlan"]
 
 CHUNK = 500
-DEFAULT_MAX_ROWS = 50_000
+DEFAULT_MAX_ROWS = 100_000
+DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 WAN = Decimal(10_000)
+_PLAIN_AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]+)?\Z")
 YI = Decimal(100_000_000)
 
 
@@ -213,10 +216,17 @@ class RowReader:
         """``value`` through the model field's own conversion and validators (max length, e-mail, ≥ 0…)."""
         model_field = model._meta.get_field(name)
         try:
-            return model_field.clean(value, None)
+            value = model_field.clean(value, None)
         except ValidationError as exc:
             self.error(key or name, " ".join(str(m) for m in exc.messages))
             return None
+        if name == "external_id" and value:
+            # The partner's id follows one rule everywhere (the API's body and URL too).
+            problem = external_id_problem(value)
+            if problem:
+                self.error(key or name, problem)
+                return None
+        return value
 
     def amount(self, key: str, *, wan_key: str | None = None) -> Decimal | None:
         """A sum of money in CNY from the yuan column, else from its 万元 column; '5亿' and '300万' work too."""
@@ -236,6 +246,9 @@ class RowReader:
                 text, unit = text[: -len(suffix)], factor
                 break
         try:
+            # Only the digits 0-9 (Decimal would also read "1e5" or other scripts' digits).
+            if not _PLAIN_AMOUNT.match(text):
+                raise InvalidOperation
             return Decimal(text) * unit
         except InvalidOperation:
             self.error(key, _("“%(value)s” is not an amount of money.") % {"value": value})
@@ -524,8 +537,23 @@ def user_office(user: Any) -> Office | None:
 # --- Running an import ---------------------------------------------------------------
 
 
-def import_read(*, data: bytes, filename: str, max_rows: int = DEFAULT_MAX_ROWS) -> Sheet:
-    return sheet_read(data, filename=filename, max_rows=max_rows)
+def import_max_rows() -> int:
+    """The most data rows one file may hold (``IMPORT_MAX_ROWS``)."""
+    return int(getattr(settings, "IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+
+
+def import_max_upload_bytes() -> int:
+    """The largest file an import reads (``IMPORT_MAX_UPLOAD_BYTES``)."""
+    return int(getattr(settings, "IMPORT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
+
+
+def import_read(*, data: bytes, filename: str, max_rows: int | None = None) -> Sheet:
+    return sheet_read(
+        data,
+        filename=filename,
+        max_rows=import_max_rows() if max_rows is None else max_rows,
+        max_bytes=import_max_upload_bytes(),
+    )
 
 
 def _file_error(importer: Importer, filename: str, exc: SheetError) -> ImportPlan:

@@ -60,3 +60,27 @@ class InArray(models.Lookup):
 
 
 models.ForeignObject.register_lookup(InArray)  # relations keep lookups of their own
+
+
+def values_lock(namespace: str, values: Iterable[str]) -> None:
+    """Take a transaction-level advisory lock per value of ``namespace`` (in key order).
+
+    A unique value that does not exist yet has no row to lock: two writers that both
+    check "is this credit code free?" and then insert would both find it free. Holding
+    this lock from the check to the commit makes the second writer's check see the
+    first one's row, so it reports the clash like any other duplicate.
+    """
+    import hashlib
+
+    if connection.vendor != "postgresql":
+        return
+    keys = sorted(
+        {
+            int.from_bytes(hashlib.sha256(f"{namespace}:{value}".encode()).digest()[:8], "big", signed=True)
+            for value in values
+        }
+    )
+    if not keys:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])

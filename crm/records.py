@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext as _
 
 from crm.changes import changes_record
 from crm.models import ChangeEntry
@@ -78,11 +79,50 @@ def record_save(obj: R, *, actor=None, created: bool, validate: bool = True, m2m
             with transaction.atomic():
                 obj.save(force_insert=created)
         except IntegrityError as exc:
+            duplicate = duplicate_from_integrity(obj, exc)
+            if duplicate is not None:
+                raise duplicate from exc
             raise ValidationError(str(exc).splitlines()[0], code="integrity") from exc
         for name, values in (m2m or {}).items():
             getattr(obj, name).set(values)
         changes_record(objects=[obj])
     return obj
+
+
+def duplicate_from_integrity(obj: models.Model, exc: IntegrityError) -> DuplicateRecord | None:
+    """A unique violation as :class:`DuplicateRecord` naming the record that holds the value.
+
+    The checks before a write cannot see a row a concurrent transaction has not yet
+    committed; PostgreSQL then makes the second insert wait and refuses it. That is
+    the same clash the check reports, and is answered the same way (never with the
+    database's constraint text).
+    """
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) != "23505":  # unique_violation
+        return None
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    meta = obj._meta
+    fields: list[str] = []
+    for candidate in meta.constraints:
+        if isinstance(candidate, models.UniqueConstraint) and candidate.name == constraint:
+            fields = list(candidate.fields)
+    if not fields:
+        for field in meta.concrete_fields:
+            if field.unique and not field.primary_key and constraint and field.column in constraint:
+                fields = [field.name]
+    if not fields:
+        return None
+    lookup = {name: getattr(obj, meta.get_field(name).attname) for name in fields}
+    existing = type(obj)._default_manager.filter(**lookup).exclude(pk=obj.pk).values_list("pk", flat=True).first()
+    if existing is None:
+        return None
+    field = next((name for name in fields if name != "office"), fields[0])
+    return DuplicateRecord(
+        field,
+        existing,
+        _("Another record already has this %(field)s (id %(id)s).")
+        % {"field": meta.get_field(field).verbose_name, "id": existing},
+    )
 
 
 def record_delete(obj: models.Model, *, actor=None) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,7 @@ from crm.access import enterprise_check_change, office_sees_everything
 from crm.credit_code import normalize_credit_code
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.names import normalize_name, pinyin_keys
+from crm.pg import values_lock
 from crm.records import DuplicateRecord, history_actor_set, record_delete, record_save
 from crm.records_bulk import bulk_write
 
@@ -56,6 +57,7 @@ def _prepare_enterprise(enterprise: Enterprise) -> None:
     enterprise.credit_code = normalize_credit_code(enterprise.credit_code)
     enterprise_name_keys_set(enterprise)
     if enterprise.credit_code:
+        values_lock("enterprise.credit_code", [enterprise.credit_code])
         existing = (
             Enterprise.objects.filter(credit_code=enterprise.credit_code)
             .exclude(pk=enterprise.pk)

@@ -46,13 +46,29 @@ class SheetError(Exception):
     """The file as a whole cannot be read (wrong type, damaged, no header row)."""
 
 
+# Columns read per row: more than any layout has, with room for columns an import
+# ignores. Cells further right are never looked at, whatever the file declares.
+MAX_COLUMNS = 256
+# Excel's last row; a workbook naming a row below it is not one Excel wrote.
+EXCEL_MAX_ROW = 1_048_576
+# What the parts of an .xlsx may unpack to (a zip's entries declare their sizes, and
+# reading stops there): room for far more than the row limit, bounded all the same.
+XLSX_MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Sheet:
-    """The header row and the data rows of a file, each with its Excel row number."""
+    """The header row and the data rows of a file, each with its Excel row number.
+
+    ``rows_seen`` and ``cells_seen`` count the work reading took: the rows the file
+    holds up to its last one (blank rows included) and the cells looked at in them.
+    """
 
     header: list[str]
     header_row: int
     rows: list[tuple[int, list[Any]]] = field(repr=False)
+    rows_seen: int = 0
+    cells_seen: int = 0
 
 
 def header_key(text: object) -> str:
@@ -73,35 +89,64 @@ def format_for(filename: str) -> str:
     raise SheetError(_("Upload an Excel workbook (.xlsx) or a CSV file (.csv)."))
 
 
-def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None) -> Sheet:
+def too_large_message(max_bytes: int) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    return _("The file is larger than %(size)s; split it into smaller files.") % {"size": filesizeformat(max_bytes)}
+
+
+def too_many_rows_message(max_rows: int) -> str:
+    return _("The file has more than %(max)s data rows; split it into smaller files.") % {"max": f"{max_rows:,}"}
+
+
+def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None, max_bytes: int | None = None) -> Sheet:
     """Read the first worksheet of an .xlsx, or a .csv, into a :class:`Sheet`.
 
     The first non-blank row is the header. Entirely blank rows are dropped but the
     other rows keep the numbers Excel shows for them.
+
+    Reading costs in proportion to the cells the file really holds: the size a
+    workbook declares for its sheet is ignored (openpyxl would pad every declared
+    row to every declared column: ``A1:XFD10000`` is 164 million cells), no row is
+    read beyond :data:`MAX_COLUMNS` cells, and once the header is known nothing
+    right of its last column. More than ``max_rows`` data rows, or more than
+    ``max_bytes`` bytes, are refused with a message saying so.
     """
+    if max_bytes is not None and len(data) > max_bytes:
+        raise SheetError(too_large_message(max_bytes))
     fmt = format_for(filename)
     raw_rows = _xlsx_rows(data) if fmt == XLSX else _csv_rows(data)
     header: list[str] | None = None
     header_row = 0
+    width = MAX_COLUMNS
     rows: list[tuple[int, list[Any]]] = []
+    rows_seen = cells_seen = 0
+    blank: Sequence[Any] | None = None
     for number, values in raw_rows:
-        cleaned = [_clean_cell(v) for v in values]
+        rows_seen += 1
+        if values is blank:  # openpyxl hands every missing row as the same empty tuple
+            continue
+        if number > EXCEL_MAX_ROW:
+            raise SheetError(_("The sheet has rows below Excel's last row; it was not saved by Excel."))
+        read = values[:width]
+        cells_seen += len(read)
+        cleaned = [_clean_cell(v) for v in read]
         if all(v is None for v in cleaned):
+            blank = values
             continue
         if header is None:
             header = [str(v).strip() if v is not None else "" for v in cleaned]
+            while header and not header[-1]:
+                header.pop()
             header_row = number
+            width = len(header)
             continue
         rows.append((number, cleaned))
         if max_rows is not None and len(rows) > max_rows:
-            raise SheetError(
-                _("The file has more than %(max)d data rows; split it into smaller files.") % {"max": max_rows}
-            )
+            raise SheetError(too_many_rows_message(max_rows))
     if header is None:
         raise SheetError(_("The file is empty: the first row must hold the column headers."))
-    while header and not header[-1]:
-        header.pop()
-    return Sheet(header=header, header_row=header_row, rows=rows)
+    return Sheet(header=header, header_row=header_row, rows=rows, rows_seen=rows_seen, cells_seen=cells_seen)
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
@@ -110,13 +155,31 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise SheetError(_("This is not an Excel .xlsx workbook (was it saved as .xls or renamed?)."))
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SheetError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
+    if unpacked > XLSX_MAX_UNPACKED_BYTES:
+        raise SheetError(
+            _("The workbook unpacks to more than %(mb)d MB; split it into smaller files.")
+            % {"mb": XLSX_MAX_UNPACKED_BYTES >> 20}
+        )
+    try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise SheetError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
     try:
         sheet = workbook.worksheets[0]
-        # iter_rows fills gaps with empty rows, so enumerate gives Excel's row numbers.
-        yield from enumerate(sheet.iter_rows(values_only=True), start=1)
+        # The declared dimension is only a claim; without it openpyxl neither pads rows
+        # to the declared width nor adds empty rows after the last real one.
+        sheet.reset_dimensions()
+        # Rows missing between real ones are filled in (as one shared empty tuple), so
+        # enumerate gives Excel's row numbers.
+        yield from enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1)
+    except SheetError:
+        raise
+    except Exception as exc:  # a damaged sheet part
+        raise SheetError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
     finally:
         workbook.close()
 

@@ -42,19 +42,20 @@ from crm.duplicates import duplicate_groups
 from crm.exports import changelist_queryset, export_response
 from crm.imports import (
     CREATE,
-    DEFAULT_MAX_ROWS,
     UNCHANGED,
     UPDATE,
     Importer,
     ImportPlan,
     Steps,
     import_commit_steps,
+    import_max_rows,
+    import_max_upload_bytes,
     import_preview_steps,
     import_template,
 )
 from crm.models import Contact, Enterprise, Interaction
 from crm.services import ENTERPRISE_DATA_FIELDS
-from crm.spreadsheets import CONTENT_TYPES, CSV, FORMATS, XLSX, SheetError, format_for
+from crm.spreadsheets import CONTENT_TYPES, CSV, FORMATS, XLSX, SheetError, format_for, too_large_message
 from recruitment.exports import EXPORTERS
 from recruitment.import_uploads import StagedUpload, upload_discard, upload_get, upload_stage
 from recruitment.imports import IMPORTERS
@@ -70,7 +71,6 @@ from recruitment.models import Project
 
 logger = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 PROGRESS_SLOT = "<!--progress-->"
 PREVIEW_SAMPLE = 200
 COMPARED = (*ENTERPRISE_DATA_FIELDS, "external_id", "source")
@@ -118,10 +118,8 @@ class ImportForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                _("The file is larger than %(mb)d MB; split it into smaller files.") % {"mb": MAX_UPLOAD_BYTES >> 20}
-            )
+        if upload.size > import_max_upload_bytes():
+            raise forms.ValidationError(too_large_message(import_max_upload_bytes()))
         try:
             format_for(upload.name)
         except SheetError as exc:
@@ -154,8 +152,8 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             tool="import",
             form=form,
             importers=importers,
-            max_rows=DEFAULT_MAX_ROWS,
-            max_mb=MAX_UPLOAD_BYTES >> 20,
+            max_rows=import_max_rows(),
+            max_mb=f"{import_max_upload_bytes() / (1024 * 1024):g}",
         ),
     )
 

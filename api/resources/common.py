@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -10,6 +11,7 @@ from api.fields import Money, Text
 from api.filters import StrictFilterSet, UtcDateTimeFilter
 from api.presenters import Column
 from api.rendering import fmt_datetime, fmt_uuid
+from crm.external_ids import EXTERNAL_ID_MAX, EXTERNAL_ID_RULE, external_id_problem
 
 RECORD_COLUMNS = (
     Column("id", "pk", fmt_uuid),
@@ -34,17 +36,24 @@ class RecordOutput(serializers.Serializer):
 
 
 class ExternalIdField(Text):
+    """The partner's id: the rule of ``crm.external_ids``, the same as in a URL; never trimmed."""
+
     def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs.setdefault("max_length", 128)
+        kwargs.setdefault("max_length", EXTERNAL_ID_MAX)
         kwargs.setdefault("required", False)
         kwargs.setdefault("allow_blank", True)
-        kwargs.setdefault("help_text", _("Your system's id for the record; unique within your office."))
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault(
+            "help_text",
+            format_lazy("{} {}", _("Your system's id for the record; unique within your office."), EXTERNAL_ID_RULE),
+        )
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):  # type: ignore[no-untyped-def]
         value = super().to_internal_value(data)
-        if "/" in value:
-            raise serializers.ValidationError(_("An external id cannot contain a slash."), code="invalid")
+        problem = external_id_problem(value) if value != "" else None
+        if problem:
+            raise serializers.ValidationError(problem, code="invalid")
         return value
 
 

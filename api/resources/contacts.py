@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from api.fields import Email, Text
+from api.fields import Email, StrictInput, Text
 from api.presenters import Column, Presenter
 from api.record_docs import documented
 from api.record_views import RecordViewSet
@@ -43,7 +43,7 @@ class ContactOutput(RecordOutput):
     wechat = serializers.CharField(read_only=True)
 
 
-class ContactInput(serializers.Serializer):
+class ContactInput(StrictInput):
     external_id = ExternalIdField()
     enterprise = RecordRefField(model_label="crm.Enterprise", scoped=False, help_text=_("Enterprise id."))
     name = Text(max_length=100)

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from api.errors import Conflict
 from api.fast_input import FastInput
-from api.fields import Text, Url
+from api.fields import StrictInput, Text, Url
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_docs import documented
 from api.record_views import RecordViewSet, bulk_item_errors, lock_external_ids
@@ -91,7 +91,7 @@ class CreditCodeField(Text):
     pass
 
 
-class EnterpriseInput(serializers.Serializer):
+class EnterpriseInput(StrictInput):
     external_id = ExternalIdField()
     name = Text(max_length=200, help_text=_("Chinese name."))
     name_en = text(200)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from api.fields import DateTime, Text
+from api.fields import DateTime, StrictInput, Text
 from api.filters import UtcDateTimeFilter
 from api.presenters import Column, Presenter
 from api.record_docs import documented
@@ -77,7 +77,7 @@ class AssigneeField(Text):
         return user
 
 
-class FollowUpInput(serializers.Serializer):
+class FollowUpInput(StrictInput):
     external_id = ExternalIdField()
     project = RecordRefField(model_label="recruitment.Project", scoped=True, help_text=_("Id of one of your projects."))
     kind = serializers.ChoiceField(choices=FollowUp.Kind.choices, required=False)

@@ -8,7 +8,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from api.fields import DateTime, Text
+from api.fields import DateTime, StrictInput, Text
 from api.filters import UtcDateTimeFilter
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_docs import documented
@@ -51,7 +51,7 @@ class InteractionOutput(RecordOutput):
     contacts = serializers.ListField(child=serializers.UUIDField(), read_only=True)
 
 
-class InteractionInput(serializers.Serializer):
+class InteractionInput(StrictInput):
     external_id = ExternalIdField()
     enterprise = RecordRefField(model_label="crm.Enterprise", scoped=False, help_text=_("Enterprise id."))
     project = RecordRefField(

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from api import schema as docs
 from api.concurrency import check_version, if_match_version
 from api.errors import validation_error_from
-from api.fields import Integer, Text
+from api.fields import Integer, StrictInput, Text
 from api.idempotency import idempotent
 from api.presenters import Column, ManyColumn, Presenter
 from api.record_docs import documented
@@ -90,7 +90,7 @@ class ProjectOutput(RecordOutput):
     description = serializers.CharField(read_only=True)
 
 
-class ProjectInput(serializers.Serializer):
+class ProjectInput(StrictInput):
     external_id = ExternalIdField()
     title = Text(max_length=200)
     enterprise = RecordRefField(model_label="crm.Enterprise", scoped=False, help_text=_("Enterprise id."))
@@ -116,7 +116,7 @@ class ProjectInput(serializers.Serializer):
     description = text(20_000)
 
 
-class TransitionInput(serializers.Serializer):
+class TransitionInput(StrictInput):
     to = serializers.ChoiceField(choices=Status.choices)
     note = Text(
         max_length=20_000, required=False, allow_blank=True, help_text=_("Required when moving to `lost` (the reason).")

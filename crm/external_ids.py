@@ -1,0 +1,46 @@
+"""The one rule for a partner's own record id (``external_id``), in a body, a URL or a file.
+
+An external id must be usable as it is in ``PUT …/external/<external_id>/``: one
+URL path segment, never trimmed or rewritten on the way. So it is 1 to 128
+characters, each a letter, a mark or a digit of any script (RFC 3987 allows them
+in a path) or one of ``- . _ ~ ! $ & ' ( ) * + , ; = : @`` (RFC 3986's characters
+of a path segment that need no percent-encoding). Not allowed: spaces (inside or
+at either end), ``/``, ``?``, ``#``, ``%``, quotes, control characters, and the
+ids ``.`` and ``..`` (clients resolve them as "this" and "parent" folder, so no
+URL reaches them). Pure.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from django.utils.translation import gettext as _
+
+EXTERNAL_ID_MAX = 128
+EXTERNAL_ID_PUNCTUATION = "-._~!$&'()*+,;=:@"
+EXTERNAL_ID_RULE = (
+    "1 to 128 characters: letters, marks and digits of any script and `- . _ ~ ! $ & ' ( ) * + , ; = : @`; "
+    "no spaces, no `/ ? # %`, not `.` or `..`. Never trimmed: the same id in a body and in a URL."
+)
+
+
+def _allowed(char: str) -> bool:
+    return char in EXTERNAL_ID_PUNCTUATION or unicodedata.category(char)[0] in "LMN"
+
+
+def external_id_problem(value: object) -> str | None:
+    """Why ``value`` cannot be an external id (a message for the user), or None."""
+    if not isinstance(value, str) or not value:
+        return _("Give the record's id in your system (1 to 128 characters).")
+    if len(value) > EXTERNAL_ID_MAX:
+        return _("An external id has at most %(max)d characters.") % {"max": EXTERNAL_ID_MAX}
+    if value in (".", ".."):
+        return _("“.” and “..” cannot be external ids: no URL can name them.")
+    if value != value.strip():
+        return _("An external id cannot begin or end with a space; it is never trimmed.")
+    bad = sorted({c for c in value if not _allowed(c)})
+    if bad:
+        return _(
+            "An external id may hold letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ only; not %(chars)s."
+        ) % {"chars": " ".join(repr(c) for c in bad[:5])}
+    return None
