@@ -29,6 +29,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import stage_filter
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from crm import services
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
@@ -80,7 +81,7 @@ class PinyinSearchMixin:
         return results, may_have_duplicates
 
 
-class OfficeRecordAdmin(TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class OfficeRecordAdmin(OfferedLookupsOnlyMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
     """Base admin of an office-owned record (contact, interaction, project, follow-up).
 
     The owning office is set from the user's office when they are park or partner
@@ -209,7 +210,9 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class EnterpriseAdmin(
+    OfferedLookupsOnlyMixin, PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
+):
     """The shared directory: everyone reads it; only staff who see everything delete from it
     (deleting an enterprise removes every office's contacts and interactions with it)."""
 
@@ -402,7 +405,9 @@ class InteractionAdmin(PinyinSearchMixin, OfficeRecordAdmin):
 
 
 @admin.register(Presence)
-class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class PresenceAdmin(
+    OfferedLookupsOnlyMixin, ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
+):
     """Presences decide gap status, so they change only with the provincial department."""
 
     list_display = ["enterprise", "park", "stage", "status", "note"]
@@ -449,7 +454,7 @@ class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdmi
 
 
 @admin.register(Office)
-class OfficeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
+class OfficeAdmin(OfferedLookupsOnlyMixin, ReferenceWriteMixin, admin.ModelAdmin):
     list_display = ["name", "code", "kind", "park", "email", "is_demo"]
     list_filter = ["kind", "is_demo"]
     list_select_related = ["park"]
@@ -459,7 +464,7 @@ class OfficeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
 
 
 @admin.register(User)
-class StaffUserAdmin(DjangoUserAdmin):
+class StaffUserAdmin(OfferedLookupsOnlyMixin, DjangoUserAdmin):
     """Users of the user's own office only (unless they see everything); only superusers
     grant superuser status or single permissions."""
 
@@ -500,7 +505,7 @@ class StaffUserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ChangeEntry)
-class ChangeEntryAdmin(admin.ModelAdmin):
+class ChangeEntryAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     """The partners' change feed, for diagnosing sync problems; read only, provincial only."""
 
     list_display = ["type", "object_id", "op", "office", "txid", "seq", "changed_at"]
