@@ -31,6 +31,7 @@ from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import stage_filter
 from chains.admin_lookups import OfferedLookupsOnlyMixin
 from crm import services
+from crm.access import enterprise_external_id_visible
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
     CreditCodeFormMixin,
@@ -272,6 +273,20 @@ class EnterpriseAdmin(
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return user_sees_everything(request) and super().has_delete_permission(request, obj)
+
+    def _external_id_visible(self, request: HttpRequest, obj: Enterprise | None) -> bool:
+        return obj is not None and enterprise_external_id_visible(
+            enterprise_office_id=obj.office_id, office_id=getattr(request.user, "office_id", None)
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Enterprise | None = None):  # type: ignore[no-untyped-def]
+        """The external id is the creating office's own id for the enterprise: shown to that office only."""
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if self._external_id_visible(request, obj) else fieldsets_without(fieldsets, "external_id")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Enterprise | None = None):  # type: ignore[no-untyped-def]
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if self._external_id_visible(request, obj) else [f for f in fields if f != "external_id"]
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Enterprise:
         return services.enterprise_create(
