@@ -18,6 +18,7 @@ from django.utils.translation import ngettext
 
 from api.api_keys import api_key_create, api_key_revoke
 from api.models import ApiKey
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from crm.access import office_sees_everything
 from crm.models import Office
 
@@ -34,7 +35,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     list_display = ["prefix", "label", "office", "read_only", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["read_only", ("revoked_at", admin.EmptyFieldListFilter), "office"]
     search_fields = ["prefix", "label", "office__code", "office__name"]

@@ -127,7 +127,13 @@ class ChangeFeedView(APIView):
             raise CursorExpired()
         office: Office = request.auth.office
         office_ids = None if office.kind == Office.Kind.PROVINCIAL else [office.pk]
-        rows = changes_page_json(after=after, office_ids=office_ids, limit=limit, cursor_prefix=f"{generation}.")
+        rows = changes_page_json(
+            after=after,
+            office_ids=office_ids,
+            limit=limit,
+            cursor_prefix=f"{generation}.",
+            reader_office_code=office.code,
+        )
         if rows:
             next_cursor = encode_cursor(generation, rows[-1][0], rows[-1][1])
         elif after is not None:

@@ -1,7 +1,7 @@
 """URLs of the partner REST API v1, its schema and its docs (served offline)."""
 
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
 from api.feed import ChangeFeedView
@@ -28,5 +28,5 @@ urlpatterns = [
     path("v1/gaps/candidates/", GapCandidatesView.as_view(), name="gap-candidates"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from chains.models import Chain, ChainPark, Park, Sector, Stage, StageEdge, Zone
 
 
@@ -39,7 +40,7 @@ class ReferenceWriteMixin:
         return may_edit_reference(request) and super().has_delete_permission(request, obj)  # type: ignore[misc]
 
 
-class ReferenceAdmin(ReferenceWriteMixin, admin.ModelAdmin):
+class ReferenceAdmin(OfferedLookupsOnlyMixin, ReferenceWriteMixin, admin.ModelAdmin):
     search_fields = ["code", "name", "name_en"]
     readonly_fields = ["created_at", "updated_at"]
 
@@ -135,7 +136,7 @@ class StageAdmin(ReferenceAdmin):
 
 
 @admin.register(StageEdge)
-class StageEdgeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
+class StageEdgeAdmin(OfferedLookupsOnlyMixin, ReferenceWriteMixin, admin.ModelAdmin):
     list_display = ["upstream", "downstream"]
     list_select_related = ["upstream__chain", "downstream__chain"]
     list_filter = ["upstream__chain"]
@@ -144,7 +145,7 @@ class StageEdgeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
 
 
 @admin.register(ChainPark)
-class ChainParkAdmin(ReferenceWriteMixin, admin.ModelAdmin):
+class ChainParkAdmin(OfferedLookupsOnlyMixin, ReferenceWriteMixin, admin.ModelAdmin):
     list_display = ["chain", "park"]
     list_filter = ["chain", "park"]
     list_select_related = ["chain", "park"]

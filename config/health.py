@@ -1,14 +1,22 @@
 """Liveness and readiness probes.
 
 ``/healthz`` answers while the process runs. ``/readyz`` checks the database and the
-broker, each with a short timeout, and says which one failed.
+broker, each with a short timeout, and says which one failed. The probe is public:
+it names the failing dependency and nothing more (an exception's text carries host
+names, ports, user names and driver versions); the details go to the log.
 """
 
 from __future__ import annotations
 
+import logging
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "unavailable"
 
 
 @never_cache
@@ -20,8 +28,9 @@ def _check_database() -> str | None:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        logger.exception("readiness: the database does not answer")
+        return UNAVAILABLE
     return None
 
 
@@ -31,8 +40,9 @@ def _check_broker() -> str | None:
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
-    except Exception as exc:  # noqa: BLE001
-        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # noqa: BLE001
+        logger.exception("readiness: the broker does not answer")
+        return UNAVAILABLE
     return None
 
 

@@ -56,6 +56,23 @@ def office_sees_everything(office: Office | None, *, is_superuser: bool = False)
     return office.kind == Office.Kind.PROVINCIAL
 
 
+def enterprise_external_id_visible(*, enterprise_office_id: int | None, office_id: int | None) -> bool:
+    """An enterprise's ``external_id`` is its creating office's own id for it: the directory is
+    shared, that id is not. Only the creating office sees it, filters or searches by it, or
+    finds the enterprise by it; every other office (the provincial one too) reads null.
+    """
+    return enterprise_office_id is not None and enterprise_office_id == office_id
+
+
+def enterprises_by_external_id(
+    qs: models.QuerySet[M], *, office_id: int | None, external_id: str
+) -> models.QuerySet[M]:
+    """The enterprises ``office_id`` created under ``external_id`` (never another office's)."""
+    if office_id is None:
+        return qs.none()
+    return qs.filter(office_id=office_id, external_id=external_id)
+
+
 def scope_for_office(
     qs: models.QuerySet[M], *, office: Office | None, is_superuser: bool = False
 ) -> models.QuerySet[M]:

@@ -29,10 +29,12 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import stage_filter
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from crm import services
 from crm.access import (
     RecordNotFound,
     enterprise_change_refusal,
+    enterprise_external_id_visible,
     office_for_new_record,
     user_may_change_enterprise,
 )
@@ -97,7 +99,7 @@ def office_under(request: HttpRequest, owner: Office, *, field: str) -> Office:
         raise ValidationError({field: _("Not found.")}, code="does_not_exist") from None
 
 
-class OfficeRecordAdmin(TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class OfficeRecordAdmin(OfferedLookupsOnlyMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
     """Base admin of an office-owned record (contact, interaction, project, follow-up).
 
     The owning office is set from the user's office when they are park or partner
@@ -226,7 +228,9 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class EnterpriseAdmin(
+    OfferedLookupsOnlyMixin, PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
+):
     """The shared directory: everyone reads it; an enterprise is changed or deleted only by
     the office that created it or the provincial office (a reference enterprise only by the
     provincial office). Deleting one removes every office's contacts and interactions
@@ -291,11 +295,12 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
     # own read only: the page still serves the user's contacts there, their quick
     # logging and timeline. The services refuse such a write on every path anyway.
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request: HttpRequest, obj: Enterprise | None = None):  # type: ignore[no-untyped-def]
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and not user_may_change_enterprise(request.user, obj):
             fields += [f for f in self.own_fields() if f not in fields]
-        return fields
+        # The external id is the creating office's own id for the enterprise: that office's only.
+        return fields if self._external_id_visible(request, obj) else [f for f in fields if f != "external_id"]
 
     def own_fields(self) -> list[str]:
         return [name for _title, opts in self.fieldsets for name in opts["fields"]]
@@ -318,6 +323,16 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
             # the user's own inline rows (contacts) are saved, by ``save_related``.
             return
         super().save_model(request, obj, form, change)
+
+    def _external_id_visible(self, request: HttpRequest, obj: Enterprise | None) -> bool:
+        return obj is not None and enterprise_external_id_visible(
+            enterprise_office_id=obj.office_id, office_id=getattr(request.user, "office_id", None)
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Enterprise | None = None):  # type: ignore[no-untyped-def]
+        """The external id is the creating office's own id for the enterprise: shown to that office only."""
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if self._external_id_visible(request, obj) else fieldsets_without(fieldsets, "external_id")
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Enterprise:
         return services.enterprise_create(
@@ -457,7 +472,9 @@ class InteractionAdmin(PinyinSearchMixin, OfficeRecordAdmin):
 
 
 @admin.register(Presence)
-class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class PresenceAdmin(
+    OfferedLookupsOnlyMixin, ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
+):
     """Presences decide gap status, so they change only with the provincial department."""
 
     list_display = ["enterprise", "park", "stage", "status", "note"]
@@ -504,7 +521,7 @@ class PresenceAdmin(ReferenceWriteMixin, TenantModelAdminMixin, ServiceWriteAdmi
 
 
 @admin.register(Office)
-class OfficeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
+class OfficeAdmin(OfferedLookupsOnlyMixin, ReferenceWriteMixin, admin.ModelAdmin):
     list_display = ["name", "code", "kind", "park", "email", "is_demo"]
     list_filter = ["kind", "is_demo"]
     list_select_related = ["park"]
@@ -514,7 +531,7 @@ class OfficeAdmin(ReferenceWriteMixin, admin.ModelAdmin):
 
 
 @admin.register(User)
-class StaffUserAdmin(DjangoUserAdmin):
+class StaffUserAdmin(OfferedLookupsOnlyMixin, DjangoUserAdmin):
     """Users of the user's own office only (unless they see everything); only superusers
     grant superuser status or single permissions."""
 
@@ -555,7 +572,7 @@ class StaffUserAdmin(DjangoUserAdmin):
 
 
 @admin.register(ChangeEntry)
-class ChangeEntryAdmin(admin.ModelAdmin):
+class ChangeEntryAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     """The partners' change feed, for diagnosing sync problems; read only, provincial only."""
 
     list_display = ["type", "object_id", "op", "office", "txid", "seq", "changed_at"]

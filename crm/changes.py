@@ -289,36 +289,84 @@ def changes_purge_tombstones(*, before: datetime) -> Position | None:
     return Position(int(last[0]), int(last[1])) if last else None
 
 
+# An enterprise's external_id is its creating office's own (crm.access): the feed row is
+# shared by every office, so another office reads it as null. Renderings are stored as
+# written, compact and in key order, starting {"id":"<uuid>","external_id":<string or null>;
+# only that value is replaced, so the keys keep their order and no JSON is parsed.
+_EXTERNAL_ID_VALUE = r'^(\{"id":"[0-9a-f-]{36}","external_id":)(?:"(?:[^"\\]|\\.)*"|null)'
+_EXTERNAL_ID_NULL = r"\1null"
+
+
+def _office_marker(office_code: str) -> str:
+    """The text that is in an enterprise's stored rendering exactly when ``office_code`` created it."""
+    return ',"office":' + orjson.dumps(office_code).decode() + ","
+
+
+def _hide_external_id(data: str, office_code: str) -> str:
+    """The Python twin of the SQL in :func:`changes_page_json` (SQLite, the embedded default)."""
+    if _office_marker(office_code) in data:
+        return data
+    item = orjson.loads(data)
+    item["external_id"] = None
+    return orjson.dumps(item).decode()
+
+
 def changes_page_json(
-    *, after: Position | None, office_ids: Iterable[int] | None, limit: int, cursor_prefix: str = ""
+    *,
+    after: Position | None,
+    office_ids: Iterable[int] | None,
+    limit: int,
+    cursor_prefix: str = "",
+    reader_office_code: str | None = None,
 ) -> list[tuple[int, int, bytes]]:
     """Like :func:`changes_page`, each entry already as its JSON object (bytes), built by
     PostgreSQL: ``{"cursor", "type", "id", "op", "data"}`` with ``cursor`` =
     ``<cursor_prefix><txid>.<seq>``. Draining the feed then costs no JSON work in Python.
+
+    With ``reader_office_code`` an enterprise created by another office shows
+    ``"external_id": null``.
     """
     if not _is_postgres():
+
+        def data_json(ty: str, d: Any) -> bytes:
+            text = d if isinstance(d, str) or d is None else orjson.dumps(d).decode()
+            if text is None:
+                return b"null"
+            if reader_office_code is not None and ty == "enterprise":
+                text = _hide_external_id(text, reader_office_code)
+            return text.encode()
+
         return [
             (
                 t,
                 s,
                 orjson.dumps({"cursor": f"{cursor_prefix}{t}.{s}", "type": ty, "id": oid, "op": o})[:-1]
                 + b',"data":'
-                + (d.encode() if isinstance(d, str) else orjson.dumps(d))
+                + data_json(ty, d)
                 + b"}",
             )
             for (t, s, ty, oid, o, d) in changes_page(after=after, office_ids=office_ids, limit=limit)
         ]
     table = ChangeEntry._meta.db_table
     after_sql, params = _after_filter(after, office_ids)
+    if reader_office_code is None:
+        data_sql, data_params = "COALESCE(data::text, 'null')", []
+    else:
+        # strpos on the office key first: the reader's own enterprises and every other type cost nothing more.
+        data_sql = (
+            "CASE WHEN type = 'enterprise' AND data IS NOT NULL AND strpos(data::text, %s) = 0 "
+            "THEN regexp_replace(data::text, %s, %s) ELSE COALESCE(data::text, 'null') END"
+        )
+        data_params = [_office_marker(reader_office_code), _EXTERNAL_ID_VALUE, _EXTERNAL_ID_NULL]
     # type and op are fixed words, object_id a uuid and the prefix digits: nothing to escape.
     sql = f"""
         SELECT txid, seq, convert_to(
             '{{"cursor":"' || %s || txid || '.' || seq || '","type":"' || type || '","id":"' || object_id
-            || '","op":"' || op || '","data":' || COALESCE(data::text, 'null') || '}}', 'UTF8')
+            || '","op":"' || op || '","data":' || {data_sql} || '}}', 'UTF8')
         FROM {table}
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
         ORDER BY txid, seq LIMIT %s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [cursor_prefix, *params, limit])
+        cursor.execute(sql, [cursor_prefix, *data_params, *params, limit])
         return [(t, s, bytes(entry)) for t, s, entry in cursor.fetchall()]

@@ -26,7 +26,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.access import scope_for_user
+from crm.access import enterprise_external_id_visible, scope_for_user
 from crm.contact_imports import CONTACT_COLUMNS
 from crm.enterprise_imports import ENTERPRISE_COLUMNS
 from crm.imports import WAN, Column
@@ -58,6 +58,8 @@ class Exporter:
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
     default_filter: dict[str, Any] | None = None
+    # Columns whose value depends on who reads it: ``(obj, reader's office id) -> value``.
+    reader_values: dict[str, Callable[[Any, int | None], Any]] | None = None
 
     def out_columns(self) -> list[OutColumn]:
         return [OutColumn(c.header(), c.kind, c.width) for c in self.columns]
@@ -66,14 +68,24 @@ class Exporter:
         qs = qs.select_related(*self.select_related).prefetch_related(*self.prefetch_related)
         return qs.order_by(*(qs.query.order_by or self.model._meta.ordering or ["pk"]), "pk")
 
-    def rows(self, qs: models.QuerySet) -> Iterator[list[Any]]:
-        getters = [self.values[c.key] for c in self.columns]
+    def rows(self, qs: models.QuerySet, *, office_id: int | None = None) -> Iterator[list[Any]]:
+        reader = self.reader_values or {}
+        getters = [
+            (lambda obj, get=reader[c.key]: get(obj, office_id)) if c.key in reader else self.values[c.key]
+            for c in self.columns
+        ]
         for obj in self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK):
             yield [get(obj) for get in getters]
 
 
 def _attr(name: str) -> Callable[[Any], Any]:
     return lambda obj: getattr(obj, name)
+
+
+def _own_external_id(enterprise: Enterprise, office_id: int | None) -> str:
+    """Only the creating office exports its id for an enterprise (``crm.access``)."""
+    visible = enterprise_external_id_visible(enterprise_office_id=enterprise.office_id, office_id=office_id)
+    return enterprise.external_id if visible else ""
 
 
 ENTERPRISE_EXPORTER = Exporter(
@@ -93,7 +105,6 @@ ENTERPRISE_EXPORTER = Exporter(
         "registered_capital_wan": lambda e: wan(e.registered_capital),
         "website": _attr("website"),
         "capabilities": lambda e: stage_codes(e.stages.all()),
-        "external_id": _attr("external_id"),
         "source": _attr("source"),
         "office": lambda e: e.office.code if e.office else "",
         "version": _attr("version"),
@@ -102,6 +113,7 @@ ENTERPRISE_EXPORTER = Exporter(
     select_related=("office",),
     prefetch_related=("stages__chain",),
     default_filter={"merged_into__isnull": True},
+    reader_values={"external_id": _own_external_id},
 )
 
 CONTACT_EXPORTER = Exporter(
@@ -146,12 +158,13 @@ def export_response(*, exporter: Exporter, queryset: models.QuerySet, user: Any,
     qs = export_queryset(exporter=exporter, user=user, queryset=queryset)
     filename = export_filename(exporter, fmt)
     columns = exporter.out_columns()
+    rows = exporter.rows(qs, office_id=getattr(user, "office_id", None))
     if fmt == CSV:
         response: HttpResponse = StreamingHttpResponse(
-            sheet_write_csv(columns=columns, rows=exporter.rows(qs)), content_type=CONTENT_TYPES[CSV]
+            sheet_write_csv(columns=columns, rows=rows), content_type=CONTENT_TYPES[CSV]
         )
     else:
-        data = sheet_write_xlsx(columns=columns, rows=exporter.rows(qs), title=str(exporter.verbose_name))
+        data = sheet_write_xlsx(columns=columns, rows=rows, title=str(exporter.verbose_name))
         response = HttpResponse(data, content_type=CONTENT_TYPES[XLSX])
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response

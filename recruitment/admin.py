@@ -27,6 +27,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from chains.admin_filters import stage_filter
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from chains.models import Stage
 from crm import admin as crm_admin
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin
@@ -199,6 +200,8 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         "external_id",
     ]
     search_help_text = _("Title, enterprise name, pinyin, initials or credit code.")
+    # The dashboard's period links (status changed / created within a period).
+    extra_lookup_paths = ("status_changed_at", "created_at")
     autocomplete_fields = ["enterprise", "stages"]
     readonly_fields = ["status", "status_changed_at", "lost_reason", "chain_role_overridden"]
     fieldsets = [
@@ -329,7 +332,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
 
 
 @admin.register(ProjectStatusChange)
-class ProjectStatusChangeAdmin(TenantModelAdminMixin, admin.ModelAdmin):
+class ProjectStatusChangeAdmin(OfferedLookupsOnlyMixin, TenantModelAdminMixin, admin.ModelAdmin):
     """The pipeline's record of moves; written only by ``project_transition``."""
 
     scope_through = "project"

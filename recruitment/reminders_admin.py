@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from chains.admin_lookups import OfferedLookupsOnlyMixin
 from recruitment import reminders, selectors, services
 from recruitment.models import FollowUp, MyFollowUp, ReminderDelivery
 
@@ -93,7 +94,7 @@ class TimelinessFilter(admin.SimpleListFilter):
 
 
 @admin.register(MyFollowUp)
-class MyFollowUpAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
+class MyFollowUpAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.ModelAdmin):
     """The signed-in user's open follow-ups; read-only but for "mark done"."""
 
     list_display = ("due_at", "timeliness", "kind", "project", "enterprise", "park", "note", "last_reminder")
@@ -171,7 +172,7 @@ class MyFollowUpAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
 
 
 @admin.register(ReminderDelivery)
-class ReminderDeliveryAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
+class ReminderDeliveryAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.ModelAdmin):
     """What was sent, to whom, and what failed and why. Managers only; their office's deliveries."""
 
     list_display = ("due_at", "kind", "state", "recipient", "follow_up_link", "project", "attempts", "sent_at", "error")

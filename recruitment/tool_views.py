@@ -37,7 +37,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from crm.access import scope_for_user
+from crm.access import enterprise_external_id_visible, scope_for_user
 from crm.duplicates import duplicate_groups
 from crm.exports import changelist_queryset, export_response
 from crm.imports import (
@@ -402,8 +402,8 @@ def merge(request: HttpRequest) -> HttpResponse:
     fields = [
         {
             "label": Enterprise._meta.get_field(name).verbose_name,
-            "survivor": _shown(survivor, name),
-            "duplicate": _shown(duplicate, name),
+            "survivor": _shown(survivor, name, office_id=request.user.office_id),
+            "duplicate": _shown(duplicate, name, office_id=request.user.office_id),
             "taken": name in fills,
         }
         for name in COMPARED
@@ -426,7 +426,11 @@ def merge(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _shown(enterprise: Enterprise, name: str) -> Any:
+def _shown(enterprise: Enterprise, name: str, *, office_id: int | None = None) -> Any:
+    if name == "external_id" and not enterprise_external_id_visible(
+        enterprise_office_id=enterprise.office_id, office_id=office_id
+    ):
+        return ""  # another office's own id for the enterprise (crm.access)
     display = getattr(enterprise, f"get_{name}_display", None)
     return display() if display else getattr(enterprise, name)
 

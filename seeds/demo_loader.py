@@ -48,6 +48,11 @@ def demo_password() -> tuple[str, bool]:
     return (value, True) if value else (DEFAULT_DEMO_PASSWORD, False)
 
 
+def demo_usernames() -> list[str]:
+    """The user names the demo creates."""
+    return [spec["username"] for spec in load_yaml(DEMO_FILE).get("users", [])]
+
+
 def demo_credit_code(region: str, n: int) -> str:
     """A valid, clearly synthetic credit code: 91 + region + MA + n + check digit."""
     if len(region) != 6 or not region.isdigit():

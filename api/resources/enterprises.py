@@ -32,7 +32,7 @@ from api.record_views import RecordViewSet, bulk_item_errors, lock_external_ids
 from api.references import StageCodesField
 from api.rendering import fmt_decimal
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
-from crm.access import enterprise_may_change
+from crm.access import enterprise_may_change, enterprises_by_external_id
 from crm.bulk import BulkItemErrors, enterprises_upsert
 from crm.credit_code import credit_code_error, normalize_credit_code
 from crm.models import Enterprise, Office
@@ -63,7 +63,42 @@ PRESENTER = Presenter(
 )
 
 
+class ReaderPresenter:
+    """The enterprise presenter as one office reads it: another office's ``external_id`` is null.
+
+    An enterprise's ``external_id`` is the id its creating office gave it
+    (``crm.access.enterprise_external_id_visible``); the rest of the record is shared.
+    Keys keep their order; only the value is replaced, after the page is rendered.
+    """
+
+    def __init__(self, presenter: Presenter, *, office: Office) -> None:
+        self.presenter = presenter
+        self.model = presenter.model
+        self.office_code = office.code
+
+    def _hide(self, items: list[Any]) -> list[Any]:
+        code = self.office_code
+        for item in items:
+            if item is not None and item["office"] != code:
+                item["external_id"] = None
+        return items
+
+    def render(self, queryset: models.QuerySet) -> list[dict[str, Any]]:
+        return self._hide(self.presenter.render(queryset))
+
+    def render_objects(self, objects: Any) -> list[dict[str, Any] | None]:
+        return self._hide(self.presenter.render_objects(objects))
+
+    def render_one(self, obj: models.Model) -> dict[str, Any]:
+        return self._hide([self.presenter.render_one(obj)])[0]
+
+
 class EnterpriseOutput(RecordOutput):
+    external_id = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Your system's id ('' when not given); null on enterprises another office created."),
+    )
     office = serializers.CharField(
         read_only=True, allow_null=True, help_text=_("Office that created it; null for reference enterprises.")
     )
@@ -123,6 +158,9 @@ class EnterpriseFilter(RecordFilter):
         method="filter_search", label=_("Matches the Chinese or English name, its pinyin or initials, a credit code.")
     )
     credit_code = django_filters.CharFilter(method="filter_credit_code", label=_("Credit code."))
+    external_id = django_filters.CharFilter(
+        method="filter_external_id", label=_("Your system's id: only enterprises your office created.")
+    )
     ownership = django_filters.ChoiceFilter(choices=Enterprise.Ownership.choices)
     city = django_filters.CharFilter()
     stage = django_filters.CharFilter(field_name="stages__code", distinct=True, label=_("Capable of this stage."))
@@ -144,6 +182,10 @@ class EnterpriseFilter(RecordFilter):
             | Q(credit_code=(normalize_credit_code(value) or "").upper())
         )
 
+    def filter_external_id(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
+        office = getattr(getattr(self.request, "auth", None), "office", None)
+        return enterprises_by_external_id(queryset, office_id=office.pk if office else None, external_id=value)
+
     def filter_credit_code(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
         return queryset.filter(credit_code=normalize_credit_code(value))
 
@@ -152,11 +194,16 @@ class EnterpriseFilter(RecordFilter):
 class EnterpriseViewSet(RecordViewSet):
     basename = "enterprises"
     noun = "enterprise"
-    presenter = PRESENTER
+    presenter = PRESENTER  # replaced per request by the reader's view (see ``initial``)
     input_serializer = EnterpriseInput
     output_serializer = EnterpriseOutput
     filterset_class = EnterpriseFilter
     many_fields = {"stages": "stages"}
+
+    def initial(self, request: Any, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # After authentication: every rendering of this request hides other offices' external ids.
+        self.presenter = ReaderPresenter(PRESENTER, office=self.office)  # type: ignore[assignment]
 
     def get_queryset(self) -> models.QuerySet:
         # The directory is shared: every office reads every enterprise.

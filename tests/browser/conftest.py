@@ -90,7 +90,7 @@ def seeded(transactional_db: None) -> None:
     """The Taixin reference data and the illustrative demo data, as ``make run`` loads them."""
     from django.core.management import call_command
 
-    call_command("seed", demo=True, verbosity=0)
+    call_command("seed", demo=True, allow_published_password=True, verbosity=0)
 
 
 def staff_of(office_code: str, *, role: str) -> Any:

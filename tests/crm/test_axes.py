@@ -63,3 +63,34 @@ def test_lockout_page_in_the_admin_style_explains_the_lock(client, park_user, se
     assert 'id="lockout-message"' in body
     assert "too many login attempts (5 failed attempts)" in body
     assert "try again later" in body
+
+
+def test_the_per_address_limit_is_above_the_per_user_limit():
+    assert settings.AXES_IP_FAILURE_LIMIT > settings.AXES_FAILURE_LIMIT
+
+
+def test_an_address_spraying_several_usernames_is_locked_out(client, park_user, settings):
+    """One guess per user name never reaches the per-user limit; the address still locks."""
+    settings.AXES_IP_FAILURE_LIMIT = 8
+    for n in range(settings.AXES_IP_FAILURE_LIMIT - 1):
+        response = attempt(client, f"sprayed-{n}", "Winter2026!")
+        assert response.status_code == 200, n
+    response = attempt(client, "sprayed-last", "Winter2026!")
+    assert response.status_code == 429
+
+    # The whole address is locked, even for a real user with the right password.
+    response = attempt(client, park_user.username, PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_spraying_from_one_address_does_not_lock_another_address(client, park_user, settings):
+    settings.AXES_IP_FAILURE_LIMIT = 6
+    for n in range(settings.AXES_IP_FAILURE_LIMIT):
+        attempt(client, f"sprayed-{n}", "Winter2026!")
+    response = client.post(
+        reverse("admin:login"),
+        {"username": park_user.username, "password": PASSWORD, "next": "/admin/"},
+        REMOTE_ADDR="10.9.8.7",
+    )
+    assert response.status_code == 302

@@ -55,7 +55,7 @@ def demo_db(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
     """The reference data and the demo, loaded once for this module and rolled back after it."""
     with django_db_blocker.unblock():
         with transaction.atomic():
-            output = seed("--demo")
+            output = seed("--demo", "--allow-published-password")
             yield output
             transaction.set_rollback(True)
 
@@ -68,7 +68,7 @@ def test_seeding_the_demo_again_adds_no_row_to_any_table(demo_db) -> None:  # ty
     before = table_counts()
     feed_head = ChangeEntry.objects.order_by("-txid", "-seq").values_list("txid", "seq").first()
     versions = sorted(Project.objects.values_list("pk", "version"))
-    output = seed("--demo")
+    output = seed("--demo", "--allow-published-password")
     assert "nothing changed" in output
     after = table_counts()
     assert {t: (before[t], after[t]) for t in before if before[t] != after[t]} == {}

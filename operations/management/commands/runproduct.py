@@ -1,6 +1,7 @@
 """``manage.py runproduct`` (what ``make run`` calls): the whole product in one terminal.
 
-Migrates, loads the reference data and the illustrative demo (``seed --demo``),
+Migrates, loads the reference data and the illustrative demo (``seed --demo``,
+called by name: nothing of the product imports its seed data),
 collects static files when the app serves them itself (DEBUG off), then runs the
 web server, a Celery worker and Celery beat as child processes until Ctrl-C.
 
@@ -49,6 +50,11 @@ class Command(BaseCommand):
             "--no-demo", action="store_true", help="Reference data only: no demo data and no demo reminder."
         )
         parser.add_argument(
+            "--allow-published-password",
+            action="store_true",
+            help="With DJANGO_DEBUG off, let `seed --demo` create its logins with the published password.",
+        )
+        parser.add_argument(
             "--demo-reminder-in",
             type=float,
             default=60,
@@ -57,14 +63,22 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, addr: str, concurrency: int, no_demo: bool, demo_reminder_in: float, **options: Any
+        self,
+        *args: Any,
+        addr: str,
+        concurrency: int,
+        no_demo: bool,
+        demo_reminder_in: float,
+        allow_published_password: bool = False,
+        **options: Any,
     ) -> None:
         root = Path(settings.BASE_DIR)
         self._step(_("Migrating the database"))
         call_command("migrate", interactive=False, verbosity=1, stdout=self.stdout)
         self._step(_("Loading the reference data") if no_demo else _("Loading the reference data and the demo"))
         seed_output = StringIO()
-        call_command("seed", demo=not no_demo, stdout=seed_output)
+        seed_options = {"allow_published_password": True} if allow_published_password and not no_demo else {}
+        call_command("seed", demo=not no_demo, stdout=seed_output, **seed_options)
         self.stdout.write(seed_output.getvalue().rstrip())
         if not settings.DEBUG:
             self._step(_("Collecting static files"))
@@ -109,14 +123,9 @@ class Command(BaseCommand):
             "",
             _("Chain Recruit is running: http://%(addr)s/admin/  (API: http://%(addr)s/api/docs/)") % {"addr": addr},
         ]
-        if not no_demo:
-            from seeds.demo_loader import demo_password
-
-            password, from_env = demo_password()
-            lines.append(
-                _("Demo login: demo / %(password)s   (the other demo users are listed above)")
-                % {"password": "$DEMO_PASSWORD" if from_env else password}
-            )
+        if not no_demo and seed_output.strip():
+            # The seed command's last line names the demo login and its password.
+            lines.append(seed_output.strip().splitlines()[-1])
         if demo_due is not None:
             lines.append(
                 _("A demo follow-up falls due at %(time)s; its reminder e-mail prints here within a minute of that.")
