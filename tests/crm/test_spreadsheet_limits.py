@@ -13,6 +13,7 @@ import re
 import zipfile
 
 import pytest
+from django.utils import translation
 from openpyxl import Workbook
 
 from crm.enterprise_imports import EnterpriseImporter
@@ -21,6 +22,13 @@ from crm.models import Enterprise
 from crm.spreadsheets import MAX_COLUMNS, SheetError, sheet_read
 
 IMPORTER = EnterpriseImporter()
+
+
+@pytest.fixture(autouse=True)
+def _english():  # type: ignore[no-untyped-def]
+    """Messages are compared in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
 
 
 def _xlsx(rows: list[list[object]], *, far_cell: str | None = None) -> bytes:
