@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.admin import ListFilter, SimpleListFilter, widgets
-from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
@@ -70,7 +70,7 @@ def offered_lookups(list_filters: Iterable[Any], date_hierarchy: str | None, ext
 def _suffix_allowed(model: type[models.Model], path: str, rest: Sequence[str]) -> bool:
     try:
         field = get_fields_from_path(model, path)[-1]
-    except (FieldDoesNotExist, Exception):  # noqa: BLE001 - a path that does not resolve is not offered
+    except (FieldDoesNotExist, NotRelationField):  # a path that does not resolve is not offered
         return False
     if not rest:
         return True
