@@ -35,6 +35,7 @@ def _scoped(qs: QuerySet, request: HttpRequest, office_path: str) -> QuerySet:
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
         label=_("events"),
         choices=[(services.ALL_EVENTS, _("All events"))] + [(e, e) for e in services.EVENT_TYPES],

@@ -259,6 +259,7 @@ class ReminderDeliveryAdmin(ReadOnlyPageMixin, admin.ModelAdmin):
 
 
 class OfficeChannelForm(forms.ModelForm):
+    url = forms.URLField(label=_("robot webhook URL"), max_length=1000, assume_scheme="https")
     secret = forms.CharField(
         label=_("signing secret"),
         required=False,
