@@ -112,7 +112,7 @@ def deliver_until_idle(endpoint_id: object, *, rounds: int = 50, wait: bool = Tr
 
 
 @pytest.fixture
-def enterprise(office_a):  # type: ignore[no-untyped-def]
+def enterprise(office_a):  # type: ignore[no-untyped-def]  # noqa: F811
     return enterprise_create(office=office_a, name="太原钢科碳材料")
 
 
