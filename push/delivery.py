@@ -183,9 +183,7 @@ class DeliverResult:
     messages: list[str] = field(default_factory=list)
 
 
-def _attempt(
-    message: Owed, *, at: datetime, answer: Answer | None, error: str, succeeded: bool
-) -> WebhookAttempt:
+def _attempt(message: Owed, *, at: datetime, answer: Answer | None, error: str, succeeded: bool) -> WebhookAttempt:
     return WebhookAttempt(
         endpoint_id=message.endpoint_id,
         message_id=message.pk,
