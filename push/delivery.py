@@ -386,7 +386,9 @@ def endpoint_deliver(
 def endpoints_with_work(*, now: datetime | None = None, requeue_after: timedelta | None = None) -> list[uuid.UUID]:
     """Enabled endpoints nobody holds that have a due retry or feed rows past their cursor.
 
-    One statement; the feed check is one probe of the feed's (txid, seq) index per endpoint.
+    One statement; the feed check is a probe of the feed's (office, txid, seq) index per endpoint
+    (scalar subqueries with ORDER BY … LIMIT 1: PostgreSQL drops the LIMIT of an EXISTS and
+    may then scan the whole feed).
     """
     now = now or timezone.now()
     requeue_after = requeue_after or lease()
@@ -404,9 +406,15 @@ def endpoints_with_work(*, now: datetime | None = None, requeue_after: timedelta
             EXISTS (SELECT 1 FROM {msg} m WHERE m.endpoint_id = e.id AND m.state = 'pending'
                     AND m.next_attempt_at <= %s)
             OR (NOT EXISTS (SELECT 1 FROM {msg} m WHERE m.endpoint_id = e.id AND m.state = 'pending')
-                AND EXISTS (SELECT 1 FROM {feed} c WHERE (c.txid > e.cursor_txid
-                            OR (c.txid = e.cursor_txid AND c.seq > e.cursor_seq)) {horizon}
-                            AND (c.office_id IS NULL OR c.office_id = e.office_id OR o.kind = 'provincial')))
+                AND ((SELECT c.txid FROM {feed} c WHERE c.office_id = e.office_id
+                      AND (c.txid, c.seq) > (e.cursor_txid, e.cursor_seq) {horizon}
+                      ORDER BY c.office_id, c.txid, c.seq LIMIT 1) IS NOT NULL
+                     OR (SELECT c.txid FROM {feed} c WHERE c.office_id IS NULL
+                         AND (c.txid, c.seq) > (e.cursor_txid, e.cursor_seq) {horizon}
+                         ORDER BY c.office_id, c.txid, c.seq LIMIT 1) IS NOT NULL
+                     OR (o.kind = 'provincial' AND (SELECT c.txid FROM {feed} c
+                         WHERE (c.txid, c.seq) > (e.cursor_txid, e.cursor_seq) {horizon}
+                         ORDER BY c.txid, c.seq LIMIT 1) IS NOT NULL)))
           )
         ORDER BY e.id
     """
