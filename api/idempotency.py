@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from api.errors import IdempotencyKeyReused
 from api.models import IdempotencyRecord
 from api.rendering import JSONRenderer
+from crm.sealing import seal, unseal
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -34,6 +35,7 @@ IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]*[!-~])?$"
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 KEEP_FOR = timedelta(hours=24)
 _REPLAYED_HEADERS = ("ETag", "Location")
+_SEALED = b"sealed:"
 
 
 def _fingerprint(request: Request) -> str:
@@ -81,7 +83,10 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> HttpRespons
             first = IdempotencyRecord.objects.get(api_key=request.auth, key=key)
             if first.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
-            return _as_http(first.status_code or 200, bytes(first.response_body), first.response_headers, replayed=True)
+            body = bytes(first.response_body)
+            if body.startswith(_SEALED):
+                body = unseal(body[len(_SEALED) :].decode()).encode()
+            return _as_http(first.status_code or 200, body, first.response_headers, replayed=True)
         response = handler()
         if not 200 <= response.status_code < 300:
             # Only a success is remembered: a refused request leaves the key free to retry.
@@ -89,8 +94,10 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> HttpRespons
             return response
         body = JSONRenderer().render(response.data)
         headers = {name: response[name] for name in _REPLAYED_HEADERS if response.has_header(name)}
+        # An answer that shows a secret once (a webhook's signing secret) is kept sealed.
+        stored = _SEALED + seal(body.decode()).encode() if getattr(response, "holds_secret", False) else body
         IdempotencyRecord.objects.filter(pk=claim.pk).update(
-            status_code=response.status_code, response_body=body, response_headers=headers
+            status_code=response.status_code, response_body=stored, response_headers=headers
         )
     return _as_http(response.status_code, body, headers, replayed=False)
 

@@ -48,6 +48,17 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": settings.REMINDER_DIGEST_CRONTAB,
             "description": "Each person's weekly digest: open follow-ups and stale projects.",
         },
+        "push.dispatch_webhooks": {
+            "task": "push.dispatch_webhooks",
+            "every": int(settings.WEBHOOK_DISPATCH_SECONDS),
+            "expire_seconds": max(int(settings.WEBHOOK_DISPATCH_SECONDS), 1),
+            "description": "Queue one delivery task per webhook endpoint with changes or retries due.",
+        },
+        "push.purge_webhook_log": {
+            "task": "push.purge_webhook_log",
+            "crontab": "45 3 * * *",
+            "description": "Forget webhook attempts and delivered messages older than 30 days (daily, 03:45).",
+        },
         "api.purge_expired": {
             "task": "api.purge_expired",
             "crontab": "30 3 * * *",

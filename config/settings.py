@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "crm.apps.CrmConfig",
     "recruitment.apps.RecruitmentConfig",
     "api.apps.ApiConfig",
+    "push.apps.PushConfig",
     "seeds.apps.SeedsConfig",
     "operations.apps.OperationsConfig",
 ]
@@ -310,6 +311,23 @@ else:
     API_THROTTLE_CACHE = "default"
 # Deletions stay in the change feed this many days (at least 90).
 API_CHANGE_FEED_RETENTION_DAYS = env_int("API_CHANGE_FEED_RETENTION_DAYS", 90)
+
+# --- Push: webhooks and robot channels -------------------------------------------------
+# Outbound requests (webhooks, WeCom/DingTalk robots) never reach private, loopback,
+# link-local or metadata addresses, and use https, unless the address is in one of
+# these networks (comma-separated addresses or CIDR ranges, e.g. "10.1.0.0/16,127.0.0.1").
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
+# Secrets the app must use (webhook signing secrets, robot secrets) are sealed at rest
+# (Fernet) with keys derived from these passphrases; the first seals, all open (rotation).
+# Unset: derived from DJANGO_SECRET_KEY.
+SEALING_KEYS = env_list("SEALING_KEYS", []) or [SECRET_KEY]
+WEBHOOK_DISPATCH_SECONDS = env_int("WEBHOOK_DISPATCH_SECONDS", 1)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60)
+WEBHOOK_TASK_BUDGET_SECONDS = env_int("WEBHOOK_TASK_BUDGET_SECONDS", 20)
+WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
+WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
+WEBHOOK_SECRET_GRACE_HOURS = env_int("WEBHOOK_SECRET_GRACE_HOURS", 24)
 
 # --- Brute-force protection for the admin login -------------------------------------
 # Two locks, each for AXES_COOLOFF_HOURS: a user name tried from one address

@@ -19,6 +19,8 @@ def _answers(host: str, port: int) -> bool:
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-" + "x" * 60)
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+# Fake receivers and robots listen on 127.0.0.1.
+os.environ.setdefault("WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1")
 if "DATABASE_URL" not in os.environ and _answers("127.0.0.1", 5432):
     os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/chain_recruit"
 # Tests that need Redis find it through TEST_REDIS_URL; the app itself keeps the

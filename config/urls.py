@@ -13,4 +13,5 @@ urlpatterns = [
     path("admin/tools/", include("recruitment.tools_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("api/", include("push.urls")),
 ]

@@ -199,6 +199,12 @@ class ReminderDelivery(TimestampedModel):
         OVERDUE = "overdue", _("Overdue")
         DIGEST = "digest", _("Weekly digest")
         LARGE_PROJECT = "large_project", _("Large project notice")
+        WEBHOOK_DISABLED = "webhook_disabled", _("Webhook endpoint disabled")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WECOM = "wecom", _("WeCom group robot")
+        DINGTALK = "dingtalk", _("DingTalk robot")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -229,6 +235,20 @@ class ReminderDelivery(TimestampedModel):
         verbose_name=_("recipient"),
     )
     due_at = models.DateTimeField(_("for the due time"))
+    # Each channel is a delivery of its own: exactly once per channel, retried and shown apart.
+    channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices, default=Channel.EMAIL)
+    # The office whose robots get the message (robot channels), or whom a notice is about.
+    office = models.ForeignKey(
+        "crm.Office",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reminder_deliveries",
+        verbose_name=_("office"),
+    )
+    # For notices about something other than a follow-up or project: what to say and where to look.
+    note = models.TextField(_("note"), blank=True, default="")
+    link = models.CharField(_("admin link"), max_length=500, blank=True, default="")
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
@@ -246,19 +266,27 @@ class ReminderDelivery(TimestampedModel):
         verbose_name_plural = _("reminder deliveries")
         constraints = [
             models.UniqueConstraint(
-                fields=["follow_up", "kind", "due_at"],
+                fields=["follow_up", "kind", "due_at", "channel"],
                 condition=models.Q(follow_up__isnull=False),
                 name="delivery_once_per_followup_kind_due",
             ),
             models.UniqueConstraint(
-                fields=["project", "kind"],
+                fields=["project", "kind", "channel"],
                 condition=models.Q(kind="large_project"),
                 name="delivery_once_per_large_project",
             ),
             models.UniqueConstraint(
-                fields=["recipient", "kind", "due_at"],
+                fields=["recipient", "kind", "due_at", "channel"],
                 condition=models.Q(kind="digest"),
                 name="delivery_once_per_digest",
+            ),
+            models.UniqueConstraint(
+                fields=["office", "kind", "due_at", "channel", "link"],
+                condition=models.Q(kind="webhook_disabled"),
+                name="delivery_once_per_office_notice",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "wecom", "dingtalk"]), name="delivery_channel_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),
@@ -293,3 +321,61 @@ class MyFollowUp(FollowUp):
         ordering = ["due_at"]
         verbose_name = _("my follow-up 我的跟进")
         verbose_name_plural = _("my follow-ups 我的跟进")
+
+
+class OfficeChannel(TimestampedModel):
+    """A robot in a chat group of the office (WeCom or DingTalk) that gets its notices as markdown.
+
+    The DingTalk robot's signing secret is sealed at rest (``crm.sealing``): the app
+    signs every message with it, so it cannot be stored as a hash.
+    """
+
+    office = models.ForeignKey(
+        "crm.Office", on_delete=models.CASCADE, related_name="channels", verbose_name=_("office")
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=16,
+        choices=[c for c in ReminderDelivery.Channel.choices if c[0] != ReminderDelivery.Channel.EMAIL],
+    )
+    url = models.URLField(
+        _("robot webhook URL"),
+        max_length=1000,
+        help_text=_(
+            "WeCom: https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…; "
+            "DingTalk: https://oapi.dingtalk.com/robot/send?access_token=…"
+        ),
+    )
+    secret_sealed = models.TextField(blank=True, default="", editable=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["office", "channel"]
+        verbose_name = _("office chat robot")
+        verbose_name_plural = _("office chat robots")
+        constraints = [
+            models.UniqueConstraint(fields=["office", "channel"], name="office_channel_once"),
+            models.CheckConstraint(condition=models.Q(channel__in=["wecom", "dingtalk"]), name="office_channel_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.office} · {self.get_channel_display()}"
+
+
+class ChannelPreference(TimestampedModel):
+    """A person's choice to get (or not) their own reminders on a channel; no row means yes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="channel_preferences", verbose_name=_("user")
+    )
+    channel = models.CharField(_("channel"), max_length=16, choices=ReminderDelivery.Channel.choices)
+    enabled = models.BooleanField(_("receive"), default=True)
+
+    class Meta:
+        ordering = ["user", "channel"]
+        verbose_name = _("channel preference")
+        verbose_name_plural = _("channel preferences")
+        constraints = [models.UniqueConstraint(fields=["user", "channel"], name="channel_preference_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_channel_display()}"

@@ -52,7 +52,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from recruitment import selectors
-from recruitment.models import FollowUp, Project, ReminderDelivery
+from recruitment.channels import ChannelError, notice_markdown, office_robots, robot_send
+from recruitment.models import ChannelPreference, FollowUp, OfficeChannel, Project, ReminderDelivery
 from recruitment.pipeline import CLOSED
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ logger = logging.getLogger(__name__)
 SEND_TASK = "recruitment.send_reminder"
 Kind = ReminderDelivery.Kind
 State = ReminderDelivery.State
+Channel = ReminderDelivery.Channel
 Publisher = Callable[[Sequence[uuid.UUID]], None]
 
 
@@ -150,29 +152,43 @@ def followup_claim_candidates(*, kind: str, now: datetime, limit: int) -> Any:
     """The follow-ups one claim batch takes: due for ``kind``, oldest first (the query the bench explains)."""
     return (
         selectors.followups_due(now=now, kind=kind)
-        .values(c_id=F("pk"), c_project=F("project_id"), c_assignee=F("assignee_id"), c_due=F("due_at"))
+        .values(
+            c_id=F("pk"),
+            c_project=F("project_id"),
+            c_assignee=F("assignee_id"),
+            c_due=F("due_at"),
+            c_office=F("office_id"),
+        )
         .order_by("due_at")[:limit]
     )
 
 
 def _claim_followup_batch(*, kind: str, now: datetime, limit: int, publish: Publisher) -> list[uuid.UUID]:
-    """Record deliveries for up to ``limit`` follow-ups due for ``kind``, in one statement.
+    """Record deliveries for up to ``limit`` follow-ups due for ``kind``, one per channel, in one statement.
 
     ``INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING id``: the candidates are read
     through the partial index and inserted without a round trip per row. A concurrent
     scan that claimed some of the same follow-ups makes those inserts nothing (the
     unique constraint), so only the rows this scan inserted are returned and queued.
+    Each follow-up gets an e-mail row and one row per robot its office switched on,
+    less the channels its assignee switched off (``recruitment.channels``).
     """
+    robots = OfficeChannel._meta.db_table
+    preferences = ChannelPreference._meta.db_table
     select_sql, select_params = followup_claim_candidates(kind=kind, now=now, limit=limit).query.sql_with_params()
     at = connection.ops.adapt_datetimefield_value(now)
     sql = f"""
         INSERT INTO {_DELIVERY_TABLE}
             (id, created_at, updated_at, kind, follow_up_id, project_id, recipient_id, due_at,
-             state, attempts, last_error, sent_to, next_attempt_at, queued_at)
+             state, attempts, last_error, sent_to, next_attempt_at, queued_at, channel, office_id, note, link)
         SELECT {_new_uuid_sql()}, %s, %s, %s, c.c_id, c.c_project, c.c_assignee, c.c_due,
-               %s, 0, '', '', %s, %s
+               %s, 0, '', '', %s, %s, ch.channel, c.c_office, '', ''
         FROM ({select_sql}) c
-        WHERE true
+        JOIN (SELECT 'email' AS channel, NULL AS office_id
+              UNION ALL SELECT channel, office_id FROM {robots} WHERE enabled) ch
+          ON ch.office_id IS NULL OR ch.office_id = c.c_office
+        WHERE NOT EXISTS (SELECT 1 FROM {preferences} p
+                          WHERE p.user_id = c.c_assignee AND p.channel = ch.channel AND NOT p.enabled)
         ON CONFLICT DO NOTHING
         RETURNING id
     """
@@ -276,11 +292,30 @@ def large_project_notice_record(*, project: Project, now: datetime | None = None
     if project.planned_investment is None or project.planned_investment <= threshold:
         return False
     now = now or timezone.now()
-    created = ReminderDelivery.objects.bulk_create(
-        [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now)],
-        ignore_conflicts=True,
-    )
+    provincial = selectors.provincial_office_ids()
+    rows = [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now)]
+    rows += [
+        ReminderDelivery(
+            kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now, channel=ch, office_id=office_id
+        )
+        for office_id, ch in office_robots(office_ids=provincial)
+    ]
+    created = ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     return bool(created)
+
+
+def office_notice_record(*, office_id: int, kind: str, note: str, link: str, now: datetime | None = None) -> int:
+    """Record a notice to an office (its managers by e-mail, and its robots), once per office, kind, time
+    and link. Called inside the caller's transaction; the scan's outbox step sends it."""
+    now = now or timezone.now()
+    channels = [Channel.EMAIL.value] + [ch for _o, ch in office_robots(office_ids=[office_id])]
+    rows = [
+        ReminderDelivery(
+            kind=kind, office_id=office_id, due_at=now, next_attempt_at=now, channel=ch, note=note, link=link
+        )
+        for ch in channels
+    ]
+    return len(ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True))
 
 
 def digest_week_start(now: datetime) -> datetime:
@@ -299,12 +334,29 @@ def digests_claim(*, now: datetime | None = None, publish: Publisher = publish_s
     now = now or timezone.now()
     week = digest_week_start(now)
     with transaction.atomic():
-        user_ids = list(selectors.digest_recipients(now=now).values_list("pk", flat=True))
+        users = list(selectors.digest_recipients(now=now).values_list("pk", "office_id"))
+        robots: dict[int, list[str]] = {}
+        for office_id, ch in office_robots(office_ids={o for _u, o in users if o is not None}):
+            robots.setdefault(office_id, []).append(ch)
+        off = set(
+            ChannelPreference.objects.filter(user_id__in=[u for u, _o in users], enabled=False).values_list(
+                "user_id", "channel"
+            )
+        )
         deliveries = [
             ReminderDelivery(
-                id=uuid.uuid4(), kind=Kind.DIGEST, recipient_id=uid, due_at=week, next_attempt_at=now, queued_at=now
+                id=uuid.uuid4(),
+                kind=Kind.DIGEST,
+                recipient_id=uid,
+                due_at=week,
+                next_attempt_at=now,
+                queued_at=now,
+                channel=ch,
+                office_id=office_id if ch != Channel.EMAIL else None,
             )
-            for uid in user_ids
+            for uid, office_id in users
+            for ch in [Channel.EMAIL.value, *robots.get(office_id, [])]
+            if (uid, ch) not in off
         ]
         ReminderDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         inserted = list(ReminderDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).values_list("pk", flat=True))
@@ -392,11 +444,23 @@ def _not_needed(delivery: ReminderDelivery) -> str | None:
             return "The project is closed."
     if delivery.kind == Kind.LARGE_PROJECT and delivery.project is None:
         return "The project no longer exists."
+    if delivery.channel != Channel.EMAIL and _robot(delivery) is None:
+        return "The office's robot for this channel was removed or switched off."
     return None
+
+
+def _robot(delivery: ReminderDelivery) -> OfficeChannel | None:
+    return (
+        OfficeChannel.objects.filter(office_id=delivery.office_id, channel=delivery.channel, enabled=True)
+        .order_by()
+        .first()
+    )
 
 
 def _is_transient(exc: BaseException) -> bool:
     """Connection trouble and 4xx SMTP answers are worth retrying; 5xx answers and bugs are not."""
+    if isinstance(exc, ChannelError):
+        return exc.transient
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return False
     if isinstance(exc, smtplib.SMTPResponseException):
@@ -425,6 +489,8 @@ def delivery_send(*, delivery_id: object) -> str:
     if message is None:
         _finish(delivery, State.SKIPPED, last_error="Nothing to report.")
         return Outcome.SKIPPED
+    if delivery.channel != Channel.EMAIL:
+        return _robot_send(delivery, message)
     if not message.recipients():
         _finish(delivery, State.FAILED, last_error="No recipient has an e-mail address.")
         return Outcome.FAILED
@@ -442,6 +508,38 @@ def delivery_send(*, delivery_id: object) -> str:
         cursor.execute(*mark_sent)
     logger.info("reminder sent (%s) to %s: %s", delivery.kind, recipients, message.subject)
     return Outcome.SENT
+
+
+def _robot_send(delivery: ReminderDelivery, message: EmailMessage) -> str:
+    """The e-mail's text as markdown to the office's robot; marked sent right after the robot's ``errcode`` 0."""
+    robot = _robot(delivery)
+    if robot is None:  # switched off since the check a moment ago
+        _finish(delivery, State.SKIPPED, last_error="The office's robot for this channel was switched off.")
+        return Outcome.SKIPPED
+    markdown = notice_markdown(subject=message.subject, body=message.body, link=delivery_link(delivery))
+    sent_to = f"{robot.get_channel_display()} ({robot.office})"
+    mark_sent = _mark_sent_statement(delivery, sent_to)
+    with connection.cursor() as cursor:
+        try:
+            robot_send(robot=robot, title=message.subject, markdown=markdown)
+        except Exception as exc:  # noqa: BLE001 - classified below
+            return _after_send_error(delivery, exc)
+        cursor.execute(*mark_sent)
+    logger.info("reminder sent (%s) to %s: %s", delivery.kind, sent_to, message.subject)
+    return Outcome.SENT
+
+
+def delivery_link(delivery: ReminderDelivery) -> str:
+    """The admin page a notice points at (the robots' markdown link)."""
+    if delivery.kind in (Kind.DUE, Kind.OVERDUE) and delivery.follow_up is not None:
+        return _followup_url(delivery.follow_up)
+    if delivery.kind == Kind.LARGE_PROJECT and delivery.project_id:
+        return _admin_url("admin:recruitment_project_change", delivery.project_id)
+    if delivery.kind == Kind.DIGEST:
+        return _admin_url("admin:recruitment_myfollowup_changelist")
+    if delivery.link:
+        return settings.SITE_URL + delivery.link if delivery.link.startswith("/") else delivery.link
+    return ""
 
 
 def _mark_sent_statement(delivery: ReminderDelivery, recipients: str) -> tuple[str, list[Any]]:
@@ -568,6 +666,17 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
             threshold=settings.RECRUITMENT_LARGE_PROJECT_CNY,
             project_url=_admin_url("admin:recruitment_project_change", project.pk),
         )
+    elif delivery.kind == Kind.WEBHOOK_DISABLED:
+        office = delivery.office
+        if office is None:
+            return None
+        to = list(
+            dict.fromkeys(
+                _addresses(selectors.office_managers(office_id=office.pk)) + ([office.email] if office.email else [])
+            )
+        )
+        cc = []
+        context.update(link_url=delivery_link(delivery))
     else:  # pragma: no cover - the kinds are a closed set
         raise ValueError(f"unknown reminder kind {delivery.kind}")
     subject = " ".join(_render(f"{delivery.kind}_subject.txt", context).split())

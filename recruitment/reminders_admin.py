@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -24,8 +25,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from chains.admin_lookups import OfferedLookupsOnlyMixin
+from crm.models import Office
+from crm.outbound import AddressRefused, url_check
+from crm.sealing import seal
 from recruitment import reminders, selectors, services
-from recruitment.models import FollowUp, MyFollowUp, ReminderDelivery
+from recruitment.models import ChannelPreference, FollowUp, MyFollowUp, OfficeChannel, ReminderDelivery
 
 
 def _is_staff(request: HttpRequest) -> bool:
@@ -175,15 +179,29 @@ class MyFollowUpAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.ModelAdm
 class ReminderDeliveryAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.ModelAdmin):
     """What was sent, to whom, and what failed and why. Managers only; their office's deliveries."""
 
-    list_display = ("due_at", "kind", "state", "recipient", "follow_up_link", "project", "attempts", "sent_at", "error")
-    list_filter = ("state", "kind")
+    list_display = (
+        "due_at",
+        "kind",
+        "channel",
+        "state",
+        "recipient",
+        "follow_up_link",
+        "project",
+        "attempts",
+        "sent_at",
+        "error",
+    )
+    list_filter = ("state", "kind", "channel")
     search_fields = ("project__title", "recipient__username", "sent_to", "last_error")
     date_hierarchy = "due_at"
     list_select_related = ("follow_up", "project", "recipient")
     actions = ["send_again"]
     fields = (
         "kind",
+        "channel",
         "state",
+        "office",
+        "note",
         "follow_up",
         "project",
         "recipient",
@@ -239,3 +257,84 @@ class ReminderDeliveryAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.Mo
             % {"n": len(failed)},
             messages.SUCCESS if failed else messages.WARNING,
         )
+
+
+class OfficeChannelForm(forms.ModelForm):
+    url = forms.URLField(label=_("robot webhook URL"), max_length=1000, assume_scheme="https")
+    secret = forms.CharField(
+        label=_("signing secret"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("DingTalk robots with signing (加签): the SEC… secret. Leave empty to keep the current one."),
+    )
+
+    class Meta:
+        model = OfficeChannel
+        fields = ("office", "channel", "url", "enabled")
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        try:
+            url_check(url)
+        except AddressRefused as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from None
+        return url
+
+
+@admin.register(OfficeChannel)
+class OfficeChannelAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
+    """An office's chat robots (WeCom, DingTalk); its managers set them up."""
+
+    form = OfficeChannelForm
+    list_display = ("office", "channel", "enabled", "updated_at")
+    list_filter = ("channel", "enabled")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request).select_related("office")
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(office_id=getattr(request.user, "office_id", None))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "office" and not request.user.is_superuser:
+            kwargs["queryset"] = Office.objects.filter(pk=getattr(request.user, "office_id", None))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_manager(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_manager(request)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission  # type: ignore[assignment]
+
+    def save_model(self, request: HttpRequest, obj: OfficeChannel, form: Any, change: bool) -> None:
+        if form.cleaned_data.get("secret"):
+            obj.secret_sealed = seal(form.cleaned_data["secret"])
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(ChannelPreference)
+class ChannelPreferenceAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
+    """Each person chooses the channels of their own reminders (no row: yes)."""
+
+    list_display = ("user", "channel", "enabled")
+    list_filter = ("channel", "enabled")
+    fields = ("channel", "enabled")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        qs = super().get_queryset(request).select_related("user")
+        return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_staff(request)
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission  # type: ignore[assignment]
+
+    def save_model(self, request: HttpRequest, obj: ChannelPreference, form: Any, change: bool) -> None:
+        if not change:
+            obj.user = request.user
+        super().save_model(request, obj, form, change)

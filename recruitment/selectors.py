@@ -113,6 +113,10 @@ def office_managers(*, office_id: object) -> QuerySet[User]:
     return User.objects.filter(office_id=office_id, is_manager=True, is_active=True).exclude(email="")
 
 
+def provincial_office_ids() -> list[int]:
+    return list(Office.objects.filter(kind=Office.Kind.PROVINCIAL).values_list("pk", flat=True))
+
+
 def provincial_recipients() -> tuple[list[User], list[str]]:
     """Who hears of a large project: the provincial offices' managers and the offices' own addresses."""
     managers = list(
@@ -148,7 +152,7 @@ def deliveries_for_user(*, user: User) -> QuerySet[ReminderDelivery]:
     if office_sees_everything(user.office, is_superuser=user.is_superuser):
         return qs
     projects = scope_for_user(Project.objects.all(), user=user).values("pk")
-    return qs.filter(Q(project__in=projects) | Q(recipient=user))
+    return qs.filter(Q(project__in=projects) | Q(recipient=user) | Q(project__isnull=True, office=user.office))
 
 
 def deliveries_unqueued(*, now: datetime) -> QuerySet[ReminderDelivery]:

@@ -653,6 +653,8 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
         "recruitment.sweep_reminders",
         "recruitment.send_weekly_digests",
         "api.purge_expired",
+        "push.dispatch_webhooks",
+        "push.purge_webhook_log",
     }
     scan = PeriodicTask.objects.get(name="recruitment.scan_reminders")
     assert (scan.task, scan.interval.every, scan.interval.period) == ("recruitment.scan_reminders", 60, "seconds")
