@@ -272,15 +272,21 @@ def large_project_notice_record(*, project: Project, now: datetime | None = None
     Called inside the service's transaction; the scan's outbox step sends it, so
     the web request that created the project never talks to the broker.
     """
+    return bool(large_project_notices_record(projects=[project], now=now))
+
+
+def large_project_notices_record(*, projects: Sequence[Project], now: datetime | None = None) -> int:
+    """:func:`large_project_notice_record` for many projects in one statement; how many qualify."""
     threshold = settings.RECRUITMENT_LARGE_PROJECT_CNY
-    if project.planned_investment is None or project.planned_investment <= threshold:
-        return False
+    large = [p for p in projects if p.planned_investment is not None and p.planned_investment > threshold]
+    if not large:
+        return 0
     now = now or timezone.now()
-    created = ReminderDelivery.objects.bulk_create(
-        [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now)],
+    ReminderDelivery.objects.bulk_create(
+        [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=p, due_at=now, next_attempt_at=now) for p in large],
         ignore_conflicts=True,
     )
-    return bool(created)
+    return len(large)
 
 
 def digest_week_start(now: datetime) -> datetime:
