@@ -332,6 +332,7 @@ def _counts() -> tuple[int, ...]:
     ) + tuple(m.history.count() for m in (Contact, Interaction, Project, FollowUp))
 
 
+@pytest.mark.postgres  # SQLite's bulk inserts split by its limit on parameters per statement
 @pytest.mark.parametrize("resource", ["contacts", "interactions", "projects", "follow-ups"])
 def test_bulk_queries_do_not_grow_with_the_items(world, resource):
     _office, staff, api = world["offices"][0]
