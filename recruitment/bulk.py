@@ -223,7 +223,8 @@ def _sla_followups(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> No
     follow_ups = [
         f for p in plans for f in sla_followups_build(p.project, actor=actor, now=now, new_lead=p.target == Status.LEAD)
     ]
-    _followups_create_many(follow_ups, actor=actor)
+    # As _followups_create_many writes them (version 1, a "+" history row, a feed entry), by COPY.
+    records_save(model=FollowUp, creates=follow_ups, updates=[], update_fields=[], actor=actor, now=now)
 
 
 def _large_project_notices(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:

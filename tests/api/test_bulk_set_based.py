@@ -277,7 +277,8 @@ def _compare(world) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("n", [40, pytest.param(1000, marks=[pytest.mark.slow, pytest.mark.postgres])])
-def test_bulk_writes_exactly_what_single_upserts_write_then_updates(world, n):
+def test_bulk_writes_exactly_what_single_upserts_write_then_updates(world, n, settings):
+    settings.API_THROTTLE_RATE = "1000000/min"  # thousands of single upserts in a minute
     _write_all(world, n, 0, bulk=True)
     _write_all(world, n, 0, bulk=False)
     office = world["offices"][0][0]
