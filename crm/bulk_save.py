@@ -177,9 +177,20 @@ def records_save(
             )
     for obj in by_pk.values():
         obj.__dict__.pop("_prefetched_objects_cache", None)
-    written = [*creates, *updates]
-    for batch in chunked(written, BATCH):
+    for batch in chunked(creates, BATCH):
+        changes_record(objects=batch, created=True)
+    for batch in chunked(updates, BATCH):
         changes_record(objects=batch)
+
+
+def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
+    """Insert plain rows (no version, history or feed: a status history row, say) by COPY."""
+    now = timezone.now()
+    for batch in chunked(objs, BATCH):
+        if connection.vendor == "postgresql":
+            _pg_insert(model, batch, now)
+        else:
+            model._default_manager.bulk_create(batch)
 
 
 def _tracked_m2m(model: type[models.Model]) -> list[str]:

@@ -121,11 +121,13 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.UPSERT) -> None:
+def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.UPSERT, created: bool = False) -> None:
     """Move the feed rows of ``objects`` (all of one model) to the head of the feed.
 
     Must run inside the transaction that wrote the objects. For ``delete`` the row
     becomes a tombstone (``data`` null) carrying the office that may see it.
+    ``created`` says every object was just inserted: no other record can show one
+    yet, so their dependents are not looked for.
     """
     if not objects:
         return
@@ -170,7 +172,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
                 """,
                 [(type_name, str(objects[i].pk).replace("-", ""), offices[i], op, _json(data[i]), now) for i in order],
             )
-    if op == ChangeEntry.Op.UPSERT:
+    if op == ChangeEntry.Op.UPSERT and not created:
         for dependents in _DEPENDENTS.get(model._meta.label, ()):
             changes_record(objects=list(dependents(objects)))
 

@@ -95,7 +95,7 @@ def bulk_write(
             _write_m2m_history(model, rows, m2m, batch)
         for obj in batch:
             obj.__dict__.pop("_prefetched_objects_cache", None)
-        changes_record(objects=batch)
+        changes_record(objects=batch, created=created)
         done += len(batch)
         yield ("write", done, total)
 

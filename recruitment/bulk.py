@@ -40,6 +40,7 @@ from crm.bulk_save import (
     existing_by_external_id,
     m2m_now,
     records_save,
+    rows_insert,
     values_differ,
 )
 from crm.models import Office
@@ -204,7 +205,8 @@ def _chain_roles_derive(plans: list[ProjectPlan]) -> None:
 
 
 def _status_rows_created(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
-    ProjectStatusChange.objects.bulk_create(
+    rows_insert(
+        ProjectStatusChange,
         [
             ProjectStatusChange(
                 project=p.project,
@@ -215,7 +217,7 @@ def _status_rows_created(plans: list[ProjectPlan], *, actor: Any, now: datetime)
                 note=_("Project created."),
             )
             for p in plans
-        ]
+        ],
     )
 
 
@@ -269,7 +271,7 @@ def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None
             update_fields=["status", "status_changed_at", "lost_reason"],
             actor=actor,
         )
-        ProjectStatusChange.objects.bulk_create(rows)
+        rows_insert(ProjectStatusChange, rows)
         closed = [p.project.pk for p in batch if p.project.status in CLOSED]
         if closed:
             followups_cancel_open(project_ids=closed, actor=actor)

@@ -355,3 +355,32 @@ def test_bulk_queries_do_not_grow_with_the_items(world, resource):
         return len(captured)
 
     assert queries(make(10, 0)) == queries(make(100, 0))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_bulks_of_the_same_items_create_each_record_once(office_a):  # type: ignore[no-untyped-def]
+    """Two partners' retries racing: one request creates, the other finds the records and changes nothing."""
+    import threading
+
+    enterprise = EnterpriseFactory(office=None)
+    items = [{"external_id": f"C-{i}", "enterprise": str(enterprise.pk), "name": f"联系人{i}"} for i in range(300)]
+    statuses: list[int] = []
+    start = threading.Barrier(2)
+
+    def post() -> None:
+        try:
+            start.wait()
+            statuses.append(api_for(office_a).post("contacts/bulk/", {"items": items}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200, 200]
+    contacts = Contact.objects.filter(office=office_a)
+    assert contacts.count() == 300 and {c.version for c in contacts} == {1}
+    assert Contact.history.count() == 300 and ChangeEntry.objects.filter(type="contact").count() == 300
