@@ -34,6 +34,7 @@ from api.references import references_preload
 from crm.access import scope_for_office
 from crm.bulk_save import BulkItemErrors, Upserted
 from crm.models import Office
+from crm.pg import array_literal
 from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
 
@@ -74,7 +75,9 @@ def lock_external_ids(model: type[models.Model], office_id: int | None, external
         }
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
+        )
 
 
 class RecordViewSet(viewsets.GenericViewSet):

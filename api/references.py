@@ -190,7 +190,7 @@ def _records(model_label: str, scoped: bool, office: Any, pks: list[Any]) -> dic
     qs = model._default_manager.all()
     if scoped:
         qs = scope_for_office(qs, office=office)
-    return {obj.pk: obj for obj in qs.filter(pk__in=pks)}
+    return {obj.pk: obj for obj in qs.filter(pk__in_array=pks)}
 
 
 def _loaded(context: dict[str, Any], model_label: str, scoped: bool) -> dict[Any, Any] | None:

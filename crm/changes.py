@@ -44,7 +44,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm.models import ChangeEntry
-from crm.pg import json_rows, recordset
+from crm.pg import array_literal, json_rows, recordset
 
 # model label (e.g. "crm.Contact") -> (feed type, renderer of a list of instances)
 Renderer = Callable[[Sequence[models.Model]], list[dict[str, Any]]]
@@ -99,7 +99,9 @@ def _lock_for_render(objects: Sequence[models.Model]) -> None:
         {int.from_bytes(hashlib.sha256(f"render:{n}".encode()).digest()[:8], "big", signed=True) for n in names}
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
+        )
 
 
 def _json(data: dict[str, Any] | None) -> str | None:

@@ -189,7 +189,7 @@ def _last_milestones(project_ids: list[Any]) -> dict[Any, str]:
     if not project_ids:
         return found
     for project_id, to_status in (
-        ProjectStatusChange.objects.filter(project_id__in=project_ids, to_status__in=MILESTONES)
+        ProjectStatusChange.objects.filter(project_id__in_array=project_ids, to_status__in=MILESTONES)
         .order_by("project_id", "-changed_at", "-created_at")
         .values_list("project_id", "to_status")
     ):

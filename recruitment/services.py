@@ -200,7 +200,7 @@ def _followups_cancel_open(project: Project, *, actor) -> int:  # type: ignore[n
 def followups_cancel_open(*, project_ids: Sequence[Any], actor) -> int:  # type: ignore[no-untyped-def]
     """:func:`_followups_cancel_open` for many projects at once (a fixed number of queries)."""
     open_ = list(
-        FollowUp.objects.filter(project_id__in=list(project_ids), status=FollowUp.Status.OPEN)
+        FollowUp.objects.filter(project_id__in_array=list(project_ids), status=FollowUp.Status.OPEN)
         .select_for_update()
         .order_by("pk")
     )

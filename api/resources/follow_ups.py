@@ -86,7 +86,7 @@ class AssigneeField(Text):
 
 
 def _assignees(office: Office, usernames: list[str]) -> dict[str, Any]:
-    users = get_user_model().objects.filter(username__in=usernames, is_active=True)
+    users = get_user_model().objects.filter(username__in_array=usernames, is_active=True)
     if office.kind != Office.Kind.PROVINCIAL:
         users = users.filter(office=office)
     return {user.username: user for user in users}
