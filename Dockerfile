@@ -24,5 +24,6 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=collectstatic-only-build-key-not-used-at-ru
 
 USER chain-recruit
 EXPOSE 8000
-# gunicorn binds 0.0.0.0:$PORT when no --bind is given.
-CMD ["gunicorn", "config.wsgi:application", "--workers", "3", "--access-logfile", "-"]
+# gunicorn binds 0.0.0.0:$PORT when no --bind is given; --timeout stays above the slowest
+# documented request (see README, "Request time limits").
+CMD ["gunicorn", "config.wsgi:application", "--workers", "3", "--timeout", "120", "--access-logfile", "-"]

@@ -98,12 +98,17 @@ class FastInput:
         return out
 
 
+def _plain(field: drf_fields.Field, base: type) -> bool:
+    """``field`` converts as ``base`` does (a subclass resolving codes or users does not)."""
+    return type(field).to_internal_value is base.to_internal_value and type(field).run_validation is base.run_validation
+
+
 def _check(field: drf_fields.Field) -> Check:
     if isinstance(field, Money) and field.max_value is None and field.min_value == 0:
         return _money_check(field)
-    if isinstance(field, Text) and type(field).to_internal_value is Text.to_internal_value:
+    if isinstance(field, Text) and _plain(field, Text):
         return _text_check(field)
-    if isinstance(field, Url) and type(field).to_internal_value is Url.to_internal_value:
+    if isinstance(field, Url) and _plain(field, Url):
         return _text_check(field, plainly_valid=_PLAIN_URL)
     if type(field) is drf_fields.ChoiceField:
         return _choice_check(field)

@@ -28,12 +28,16 @@ from rest_framework.response import Response
 
 from api.concurrency import check_version, etag, if_match_version
 from api.errors import Conflict, PreconditionFailed, validation_error_from
+from api.fast_input import FastInput
 from api.idempotency import idempotent
 from api.pagination import KeysetPagination
 from api.presenters import Presenter
+from api.references import references_preload
 from crm.access import EnterpriseChangeRefused, office_for_new_record, scope_for_office
+from crm.bulk_save import BulkItemErrors, Upserted
 from crm.external_ids import external_id_problem
 from crm.models import Office
+from crm.pg import array_literal
 from crm.records import DuplicateRecord, record_lock, record_lock_for_change
 from recruitment.pipeline import IllegalTransition
 
@@ -70,7 +74,9 @@ def lock_external_ids(model: type[models.Model], office_id: int | None, external
         }
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
+        )
 
 
 class RecordViewSet(viewsets.GenericViewSet):
@@ -367,54 +373,66 @@ class RecordViewSet(viewsets.GenericViewSet):
             raise serializers.ValidationError(errors)
         return items
 
+    def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
+        """Write the validated items set-based (a ``crm``/``recruitment`` bulk service); raise
+        ``BulkItemErrors`` for items the service refuses, before anything is written."""
+        raise NotImplementedError
+
+    def bulk_validate(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Every item through the input serializer's rules, errors by item index (400).
+
+        The records the items name are loaded first, one query per field
+        (``references_preload``); plain valid items are taken by the fast check
+        (``api.fast_input``), the rest go through the serializer, which also words every error.
+        """
+        context = self.get_serializer_context()
+        references_preload(self.input_serializer(context=context), items, context)
+        try:
+            fast: FastInput | None = FastInput(self.input_serializer(context=context))
+        except TypeError:  # object-level validation: the serializer does every item
+            fast = None
+        checked = [fast.validate(item) if fast is not None else None for item in items]
+        others = [index for index, values in enumerate(checked) if values is None]
+        if others:
+            serializer = self.input_serializer(data=[items[i] for i in others], many=True, context=context)
+            if not serializer.is_valid():
+                errors: dict[str, Any] = {}
+                found = serializer.errors  # per item: a list, or {position: …} in newer DRF
+                for position, detail in found.items() if isinstance(found, dict) else enumerate(found):
+                    errors.update({f"items.{others[int(position)]}.{k}": v for k, v in detail.items()})
+                raise serializers.ValidationError(errors)
+            for index, validated in zip(others, serializer.validated_data, strict=True):
+                checked[index] = validated
+        return [
+            {**validated, "external_id": item["external_id"]}  # type: ignore[dict-item]
+            for item, validated in zip(items, checked, strict=True)
+        ]
+
     def _bulk(self) -> Response:
+        """Set-based: 1000 items in a fixed number of queries, with the effects of 1000 single upserts."""
         items = self.bulk_items(self.request.data)
-        ext_ids = [item["external_id"] for item in items]
-        errors: dict[str, Any] = {}
-        results = []
+        values = self.bulk_validate(items)
         with transaction.atomic():
-            lock_external_ids(self.model, self.office.pk, ext_ids)
-            existing = {
-                obj.external_id: obj
-                for obj in self.model._default_manager.select_for_update(no_key=True)
-                .filter(office=self.office, external_id__in=ext_ids)
-                .order_by("pk")
-            }
-            context = self.get_serializer_context()
-            validated: list[dict[str, Any] | None] = []
-            for index, item in enumerate(items):
-                obj = existing.get(item["external_id"])
+            lock_external_ids(self.model, self.office.pk, [v["external_id"] for v in values])
+            # An upsert by external id writes the caller's office's records only (check_own_office).
+            refused: dict[str, Any] = {}
+            for index, item_values in enumerate(values):
                 try:
-                    if obj is not None:
-                        self.check_write(obj)
-                    values = self.validate_input(item, instance=obj, context=context)
-                    if obj is None:
-                        self.check_own_office(values)
-                    validated.append(values)
-                except (exceptions.ValidationError, exceptions.PermissionDenied) as exc:
-                    errors.update(bulk_item_errors(exc, index))
-                    validated.append(None)
-            if errors:
-                raise serializers.ValidationError(errors)
-            for index, (item, values) in enumerate(zip(items, validated, strict=True)):
-                assert values is not None
-                obj = existing.get(item["external_id"])
-                try:
-                    with transaction.atomic():
-                        if obj is None:
-                            obj = self.perform_create(office=self.office, actor=self.request.user, values=values)
-                            created = True
-                        else:
-                            if self.has_changes(obj, values):
-                                obj = self.perform_update(obj=obj, actor=self.request.user, values=values)
-                            created = False
-                except DOMAIN_ERRORS as exc:
-                    errors.update(bulk_item_errors(exc, index))
-                    continue
-                results.append({"external_id": item["external_id"], "id": str(obj.pk), "created": created})
-            if errors:
-                raise serializers.ValidationError(errors)
-        return Response({"results": results})
+                    self.check_own_office(item_values)
+                except exceptions.ValidationError as exc:
+                    refused.update(bulk_item_errors(exc, index))
+            if refused:
+                raise serializers.ValidationError(refused)
+            try:
+                upserted = self.bulk_upsert(values)
+            except BulkItemErrors as exc:
+                errors: dict[str, Any] = {}
+                for index, error in sorted(exc.errors.items()):
+                    errors.update(bulk_item_errors(error, index))
+                raise serializers.ValidationError(errors) from None
+        return Response(
+            {"results": [{"external_id": u.external_id, "id": str(u.id), "created": u.created} for u in upserted]}
+        )
 
 
 def bulk_item_errors(exc: Exception, index: int) -> dict[str, Any]:

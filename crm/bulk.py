@@ -11,9 +11,7 @@ included), versions and the change feed, in the caller's transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,6 +19,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.access import EnterpriseChangeRefused, actor_may_change_enterprise
+from crm.bulk_save import BulkItemErrors, Upserted
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
 from crm.pg import values_lock
@@ -29,21 +28,6 @@ from crm.records_bulk import bulk_write, current_m2m
 from crm.services import ENTERPRISE_DATA_FIELDS, enterprise_name_keys_set
 
 _DERIVED = ("name_pinyin", "name_initials", "name_normalized")
-
-
-@dataclass(frozen=True, slots=True)
-class Upserted:
-    external_id: str
-    id: uuid.UUID
-    created: bool
-
-
-class BulkItemErrors(Exception):
-    """Items that cannot be written, by their index in the request; nothing was written."""
-
-    def __init__(self, errors: dict[int, Exception]) -> None:
-        self.errors = errors
-        super().__init__(f"{len(errors)} invalid item(s)")
 
 
 @transaction.atomic

@@ -44,7 +44,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from crm.models import ChangeEntry
-from crm.pg import json_rows, recordset
+from crm.pg import array_literal, json_rows, recordset
 
 # model label (e.g. "crm.Contact") -> (feed type, renderer of a list of instances)
 Renderer = Callable[[Sequence[models.Model]], list[dict[str, Any]]]
@@ -99,7 +99,9 @@ def _lock_for_render(objects: Sequence[models.Model]) -> None:
         {int.from_bytes(hashlib.sha256(f"render:{n}".encode()).digest()[:8], "big", signed=True) for n in names}
     )
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
+        )
 
 
 def _json(data: dict[str, Any] | None) -> str | None:
@@ -121,11 +123,13 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.UPSERT) -> None:
+def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.UPSERT, created: bool = False) -> None:
     """Move the feed rows of ``objects`` (all of one model) to the head of the feed.
 
     Must run inside the transaction that wrote the objects. For ``delete`` the row
     becomes a tombstone (``data`` null) carrying the office that may see it.
+    ``created`` says every object was just inserted: no other record can show one
+    yet, so their dependents are not looked for.
     """
     if not objects:
         return
@@ -170,7 +174,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
                 """,
                 [(type_name, str(objects[i].pk).replace("-", ""), offices[i], op, _json(data[i]), now) for i in order],
             )
-    if op == ChangeEntry.Op.UPSERT:
+    if op == ChangeEntry.Op.UPSERT and not created:
         for dependents in _DEPENDENTS.get(model._meta.label, ()):
             changes_record(objects=list(dependents(objects)))
 

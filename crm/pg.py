@@ -33,6 +33,24 @@ def column_type(field: models.Field) -> str:
     return field.db_type(connection) or field.rel_db_type(connection)
 
 
+def array_literal(values: Iterable[Any]) -> str:
+    """``values`` as one PostgreSQL array literal (``'{"a","b"}'``), to cast to the array type.
+
+    psycopg adapts a list parameter element by element (about 10 µs an element); the
+    literal built here costs a fraction of that, for ids, numbers and texts alike.
+    """
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        else:
+            text = str(value)
+            if "\\" in text or '"' in text:
+                text = text.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'"{text}"')
+    return "{" + ",".join(parts) + "}"
+
+
 @models.Field.register_lookup
 class InArray(models.Lookup):
     """``field__in_array=[…]``: ``field__in`` for long lists, as one array parameter.
@@ -56,7 +74,7 @@ class InArray(models.Lookup):
 
             return In(self.lhs, list(self.rhs)).as_sql(compiler, connection)
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", [*params, list(self.rhs)]
+        return f"{lhs} = ANY(%s::{self.lhs.output_field.db_type(connection)}[])", [*params, array_literal(self.rhs)]
 
 
 models.ForeignObject.register_lookup(InArray)  # relations keep lookups of their own

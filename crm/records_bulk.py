@@ -29,7 +29,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from crm.changes import changes_record
-from crm.pg import column_type, json_rows, recordset
+from crm.pg import array_literal, column_type, json_rows, recordset
 from crm.records import history_actor
 
 BATCH = 1000
@@ -95,7 +95,7 @@ def bulk_write(
             _write_m2m_history(model, rows, m2m, batch)
         for obj in batch:
             obj.__dict__.pop("_prefetched_objects_cache", None)
-        changes_record(objects=batch)
+        changes_record(objects=batch, created=created)
         done += len(batch)
         yield ("write", done, total)
 
@@ -218,7 +218,7 @@ def _pg_history(
             RETURNING history_id, {pk} AS owner
         )"""
     ]
-    ids = [o.pk for o in batch]
+    ids = array_literal(o.pk for o in batch)
     params: list[Any] = [now, reason, "+" if created else "~", getattr(actor, "pk", None), ids]
     for index, name in enumerate(m2m):
         m2m_field = model._meta.get_field(name)
@@ -307,7 +307,7 @@ def current_m2m(model: type[models.Model], name: str, pks: list[Any]) -> dict[An
     target = m2m_field.m2m_reverse_field_name()
     result: dict[Any, list[Any]] = defaultdict(list)
     for batch in chunked(pks):
-        for src, dst in through.objects.filter(**{f"{source}_id__in": batch}).values_list(
+        for src, dst in through.objects.filter(**{f"{source}_id__in_array": batch}).values_list(
             f"{source}_id", f"{target}_id"
         ):
             result[src].append(dst)

@@ -288,20 +288,28 @@ def large_project_notice_record(*, project: Project, now: datetime | None = None
     Called inside the service's transaction; the scan's outbox step sends it, so
     the web request that created the project never talks to the broker.
     """
+    return bool(large_project_notices_record(projects=[project], now=now))
+
+
+def large_project_notices_record(*, projects: Sequence[Project], now: datetime | None = None) -> int:
+    """:func:`large_project_notice_record` for many projects in one statement; how many qualify."""
     threshold = settings.RECRUITMENT_LARGE_PROJECT_CNY
-    if project.planned_investment is None or project.planned_investment <= threshold:
-        return False
+    large = [p for p in projects if p.planned_investment is not None and p.planned_investment > threshold]
+    if not large:
+        return 0
     now = now or timezone.now()
-    provincial = selectors.provincial_office_ids()
-    rows = [ReminderDelivery(kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now)]
-    rows += [
-        ReminderDelivery(
-            kind=Kind.LARGE_PROJECT, project=project, due_at=now, next_attempt_at=now, channel=ch, office_id=office_id
-        )
-        for office_id, ch in office_robots(office_ids=provincial)
-    ]
-    created = ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return bool(created)
+    robots = office_robots(office_ids=selectors.provincial_office_ids())
+    rows: list[ReminderDelivery] = []
+    for p in large:
+        rows.append(ReminderDelivery(kind=Kind.LARGE_PROJECT, project=p, due_at=now, next_attempt_at=now))
+        rows += [
+            ReminderDelivery(
+                kind=Kind.LARGE_PROJECT, project=p, due_at=now, next_attempt_at=now, channel=ch, office_id=office_id
+            )
+            for office_id, ch in robots
+        ]
+    ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(large)
 
 
 def office_notice_record(*, office_id: int, kind: str, note: str, link: str, now: datetime | None = None) -> int:

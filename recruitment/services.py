@@ -7,7 +7,7 @@ table in ``pipeline.py``, records the change and refuses illegal moves with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -63,14 +63,25 @@ def chain_role_for(*, park: Park, stages: Iterable[Stage]) -> str:
     Counted as the gap map counts them (``recruitment.gaps``): distinct enterprises,
     merged duplicates left out, so the role always matches the status staff see.
     """
-    stage_ids = [s.pk for s in stages]
-    counts = dict(
-        Presence.objects.filter(park=park, stage_id__in=stage_ids, enterprise__merged_into__isnull=True)
-        .values("stage_id")
+    return chain_roles_for(wanted=[(park.pk, [s.pk for s in stages])])[0]
+
+
+def chain_roles_for(*, wanted: Sequence[tuple[Any, Sequence[Any]]]) -> list[str]:
+    """:func:`chain_role_for` of many projects, each given as (park id, stage ids), in one query."""
+    if not wanted:
+        return []
+    parks = {park for park, _stages in wanted}
+    stage_ids = {sid for _park, stages in wanted for sid in stages}
+    counts = {
+        (park, stage): n
+        for park, stage, n in Presence.objects.filter(
+            park_id__in=parks, stage_id__in=stage_ids, enterprise__merged_into__isnull=True
+        )
+        .values("park_id", "stage_id")
         .annotate(n=Count("enterprise", distinct=True))
-        .values_list("stage_id", "n")
-    )
-    return derive_chain_role(gap_status(counts.get(sid, 0)) for sid in stage_ids)
+        .values_list("park_id", "stage_id", "n")
+    }
+    return [derive_chain_role(gap_status(counts.get((park, sid), 0)) for sid in stages) for park, stages in wanted]
 
 
 def _check_stages(stages: list[Stage]) -> None:
@@ -158,10 +169,15 @@ def _sla_followups_create(project: Project, *, actor, now: datetime, new_lead: b
     A project imported further along the pipeline gets only the periodic report:
     responding to a lead it no longer is would be noise.
     """
+    return _followups_create_many(sla_followups_build(project, actor=actor, now=now, new_lead=new_lead), actor=actor)
+
+
+def sla_followups_build(project: Project, *, actor, now: datetime, new_lead: bool) -> list[FollowUp]:  # type: ignore[no-untyped-def]
+    """The unsaved service-level follow-ups of a new project (see :func:`_sla_followups_create`)."""
     kinds = [FollowUp.Kind.RESPOND, FollowUp.Kind.ASSESS, FollowUp.Kind.FEEDBACK] if new_lead else []
     kinds.append(FollowUp.Kind.REPORT)
     assignee = project.owner if project.owner_id else history_actor(actor)
-    follow_ups = [
+    return [
         FollowUp(
             office_id=project.office_id,
             project=project,
@@ -174,12 +190,20 @@ def _sla_followups_create(project: Project, *, actor, now: datetime, new_lead: b
         )
         for kind in kinds
     ]
-    return _followups_create_many(follow_ups, actor=actor)
 
 
 def _followups_cancel_open(project: Project, *, actor) -> int:  # type: ignore[no-untyped-def]
     """Cancel every open follow-up of a project that has closed (lost or at capacity)."""
-    open_ = list(project.follow_ups.filter(status=FollowUp.Status.OPEN).select_for_update().order_by("pk"))
+    return followups_cancel_open(project_ids=[project.pk], actor=actor)
+
+
+def followups_cancel_open(*, project_ids: Sequence[Any], actor) -> int:  # type: ignore[no-untyped-def]
+    """:func:`_followups_cancel_open` for many projects at once (a fixed number of queries)."""
+    open_ = list(
+        FollowUp.objects.filter(project_id__in_array=list(project_ids), status=FollowUp.Status.OPEN)
+        .select_for_update()
+        .order_by("pk")
+    )
     if not open_:
         return 0
     now = timezone.now()
@@ -337,25 +361,30 @@ def _next_report_create(done: FollowUp, *, actor) -> FollowUp | None:  # type: i
     completing a late report never creates one that is due at once.
     """
     project = Project.objects.get(pk=done.project_id)
+    follow_up = next_report_build(done, project=project, now=timezone.now())
+    if follow_up is not None:
+        _followups_create_many([follow_up], actor=actor)
+    return follow_up
+
+
+def next_report_build(done: FollowUp, *, project: Project, now: datetime) -> FollowUp | None:
+    """The unsaved next periodic report after ``done`` (None once ``project`` is closed)."""
     if project.status in CLOSED:
         return None
     period = timedelta(hours=_sla_hours(FollowUp.Kind.REPORT))
-    now = timezone.now()
     due = done.due_at + period
     if due <= now:
         due += period * ((now - due) // period + 1)
-    follow_up = FollowUp(
+    return FollowUp(
         office_id=project.office_id,
         project=project,
-        assignee=done.assignee or project.owner,
+        assignee_id=done.assignee_id or project.owner_id,
         kind=FollowUp.Kind.REPORT,
         due_at=due,
         note=_sla_note(FollowUp.Kind.REPORT),
         created_at=now,
         updated_at=now,
     )
-    _followups_create_many([follow_up], actor=actor)
-    return follow_up
 
 
 @transaction.atomic

@@ -17,6 +17,8 @@ from api.record_views import RecordViewSet
 from api.references import RecordRefField
 from api.rendering import fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, text
+from crm.bulk_records import contacts_upsert
+from crm.bulk_save import Upserted
 from crm.models import Contact, Office
 from crm.services import contact_create, contact_delete, contact_update
 
@@ -82,6 +84,9 @@ class ContactViewSet(RecordViewSet):
 
     def perform_update(self, *, obj: Contact, actor: Any, values: dict[str, Any]) -> Contact:
         return contact_update(contact=obj, actor=actor, **values)
+
+    def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
+        return contacts_upsert(office=self.office, actor=self.request.user, items=values)
 
     def perform_delete(self, *, obj: Contact, actor: Any) -> None:
         # The service also takes the contact off its interactions (each moves in the feed).

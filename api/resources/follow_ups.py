@@ -23,7 +23,9 @@ from api.record_views import RecordViewSet
 from api.references import RecordRefField
 from api.rendering import fmt_datetime, fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput
+from crm.bulk_save import Upserted
 from crm.models import Office
+from recruitment.bulk import followups_upsert
 from recruitment.models import FollowUp
 from recruitment.services import (
     followup_cancel,
@@ -65,16 +67,29 @@ class AssigneeField(Text):
         username = super().run_validation(data)
         if username is None or username == "":
             return None
-        office: Office = self.context["office"]
-        users = get_user_model().objects.filter(username=username, is_active=True)
-        if office.kind != Office.Kind.PROVINCIAL:
-            users = users.filter(office=office)
-        user = users.first()
+        loaded = self.context.get("assignees")
+        if loaded is not None and username in loaded:
+            user = loaded[username]
+        else:
+            user = _assignees(self.context["office"], [username]).get(username)
         if user is None:
             raise serializers.ValidationError(
                 _t("No user “%(name)s” in your office.") % {"name": username}, code="does_not_exist"
             )
         return user
+
+    def preload(self, values: list[Any], context: dict[str, Any]) -> None:
+        """Every username of a bulk request's items, looked up in one query."""
+        names = {v.strip() for v in values if isinstance(v, str) and v.strip()}
+        found = _assignees(context["office"], list(names)) if names else {}
+        context.setdefault("assignees", {}).update({name: found.get(name) for name in names})
+
+
+def _assignees(office: Office, usernames: list[str]) -> dict[str, Any]:
+    users = get_user_model().objects.filter(username__in_array=usernames, is_active=True)
+    if office.kind != Office.Kind.PROVINCIAL:
+        users = users.filter(office=office)
+    return {user.username: user for user in users}
 
 
 class FollowUpInput(StrictInput):
@@ -140,6 +155,9 @@ class FollowUpViewSet(RecordViewSet):
 
     def perform_delete(self, *, obj: FollowUp, actor: Any) -> None:
         followup_delete(follow_up=obj, actor=actor)
+
+    def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
+        return followups_upsert(office=self.office, actor=self.request.user, items=values)
 
 
 def _differs(obj: Any, name: str, value: Any) -> bool:

@@ -16,6 +16,8 @@ from api.record_views import RecordViewSet
 from api.references import RecordRefField, RecordRefsField
 from api.rendering import fmt_datetime, fmt_uuid
 from api.resources.common import RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput
+from crm.bulk_records import interactions_upsert
+from crm.bulk_save import Upserted
 from crm.models import Interaction, Office
 from crm.services import interaction_delete, interaction_log, interaction_update
 
@@ -99,6 +101,9 @@ class InteractionViewSet(RecordViewSet):
         values = dict(values)
         contacts = values.pop("contacts", None)
         return interaction_update(interaction=obj, actor=actor, contacts=contacts, **values)
+
+    def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
+        return interactions_upsert(office=self.office, actor=self.request.user, items=values)
 
     def perform_delete(self, *, obj: Interaction, actor: Any) -> None:
         interaction_delete(interaction=obj, actor=actor)

@@ -30,7 +30,9 @@ from api.record_views import RecordViewSet
 from api.references import ParkCodeField, RecordRefField, StageCodesField
 from api.rendering import fmt_datetime, fmt_decimal, fmt_uuid
 from api.resources.common import MAX_INT, RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
+from crm.bulk_save import Upserted
 from crm.models import Office
+from recruitment.bulk import projects_upsert
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import project_create, project_delete, project_transition, project_update
@@ -167,6 +169,9 @@ class ProjectViewSet(RecordViewSet):
         stages = values.pop("stages", None)
         status = values.pop("status", None)
         return project_update(project=obj, actor=actor, stages=stages, status=status, **values)
+
+    def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
+        return projects_upsert(office=self.office, actor=self.request.user, items=values)
 
     def perform_delete(self, *, obj: Project, actor: Any) -> None:
         # The service also unlinks its interactions (each moves in the feed) and tombstones its follow-ups.

@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 
 from crm.models import Enterprise
+from crm.pg import array_literal
 from recruitment.models import Project
-from tests.factories import EnterpriseFactory, ProjectFactory
+from tests.factories import EnterpriseFactory, OfficeFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -36,4 +37,13 @@ def test_in_array_sends_one_parameter_for_a_thousand_values():
         found = list(Enterprise.objects.filter(external_id__in_array=values).values_list("external_id", flat=True))
     assert found == ["ext-7"]
     ((sql, params),) = sent
-    assert "= ANY(%s::varchar(128)[])" in sql and params == (values,)
+    assert "= ANY(%s::varchar(128)[])" in sql and params == (array_literal(values),)
+
+
+def test_in_array_finds_texts_that_need_quoting_in_an_array_literal():
+    weird = ['a"b', "c\\d", "e,{f}", "NULL", "x y", "it's", '\\"', "中文"]
+    office = OfficeFactory()
+    for value in weird:
+        EnterpriseFactory(office=office, external_id=value)
+    found = Enterprise.objects.filter(office=office, external_id__in_array=[*weird, "other"])
+    assert sorted(found.values_list("external_id", flat=True)) == sorted(weird)

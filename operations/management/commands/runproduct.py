@@ -95,7 +95,18 @@ class Command(BaseCommand):
         if settings.DEBUG:
             web = [python, "manage.py", "runserver", addr, "--noreload"]
         else:
-            web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", addr, "--workers", "2"]
+            web = [
+                python,
+                "-m",
+                "gunicorn",
+                "config.wsgi:application",
+                "--bind",
+                addr,
+                "--workers",
+                "2",
+                "--timeout",
+                "120",
+            ]
         celery = [python, "-m", "celery", "-A", "config"]
         commands = {
             "web": web,

@@ -1,0 +1,374 @@
+"""Set-based bulk upserts of projects and follow-ups by the partner's id.
+
+The same rules and effects as the services called once per item (what the API's
+single upsert does: ``project_create`` / ``project_update`` with
+``project_transition``, ``followup_create`` / ``followup_update`` with
+``followup_complete`` / ``followup_cancel``), in a number of queries that does not
+grow with the number of items. Every item is checked first (pipeline moves
+included); only then is anything written, step by step as the single path writes
+it, each step for the whole batch:
+
+* projects: the rows (chain role derived from the gap status in one query), their
+  history and target stages; the ``lead`` status row; the service-level follow-ups;
+  the large-project notice; then, for a project created further along or moved to
+  another status, each pipeline move (a version, a history row and a status row
+  per move, open follow-ups cancelled on closing), one statement per move for all;
+* follow-ups: the rows, then a change of status (completed or cancelled, the next
+  periodic report scheduled as ``followup_complete`` does).
+
+What the project service does for each new project beyond the row lives in
+:data:`PROJECT_CREATE_STEPS`, one function per effect: a new effect of
+``project_create`` is added there once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.bulk_save import (
+    BulkItemErrors,
+    Upserted,
+    columns_of,
+    existing_by_external_id,
+    m2m_now,
+    records_save,
+    rows_insert,
+    values_differ,
+)
+from crm.models import Office
+from crm.records import history_actor
+from crm.services import enterprise_check_not_merged
+from recruitment import reminders
+from recruitment.models import FollowUp, Project, ProjectStatusChange
+from recruitment.pipeline import CLOSED, MILESTONES, IllegalTransition, Status, check_transition
+from recruitment.services import (
+    _followups_create_many,
+    chain_roles_for,
+    followups_cancel_open,
+    next_report_build,
+    sla_followups_build,
+)
+
+
+@dataclass(slots=True)
+class Move:
+    """A pipeline move to apply after the save, as ``project_transition`` records it."""
+
+    to: str
+    note: str = ""
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class ProjectPlan:
+    """One item's project: what is written for it and which moves follow."""
+
+    index: int
+    project: Project
+    created: bool
+    item: dict[str, Any]
+    target: str  # the status asked for (a new project walks to it)
+    moves: list[Move] = field(default_factory=list)
+
+
+# --- projects ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any]]) -> list[Upserted]:
+    """Create or update ``office``'s projects by ``external_id``; all or nothing.
+
+    Raises :class:`BulkItemErrors` — a ``ValidationError`` or ``IllegalTransition``
+    per bad item — before any write.
+    """
+    now = timezone.now()
+    existing = existing_by_external_id(Project, office=office, external_ids=[i["external_id"] for i in items])
+    current = m2m_now(Project, ["stages"], list(existing.values()))
+    resume = _last_milestones([p.pk for p in existing.values() if p.status == Status.SUSPENDED])
+    errors: dict[int, Exception] = {}
+    plans: list[ProjectPlan] = []
+    results: list[Upserted] = []
+    for index, item in enumerate(items):
+        project = existing.get(item["external_id"])
+        if project is not None and not values_differ(project, item, current):
+            results.append(Upserted(external_id=item["external_id"], id=project.pk, created=False))
+            continue
+        try:
+            plan = _project_plan(index, item, project, office=office, now=now, resume=resume)
+        except (ValidationError, IllegalTransition) as exc:
+            errors[index] = exc
+            continue
+        plans.append(plan)
+        results.append(Upserted(external_id=item["external_id"], id=plan.project.pk, created=plan.created))
+    if errors:
+        raise BulkItemErrors(errors)
+    new = [p for p in plans if p.created]
+    _chain_roles_derive(new)
+    records_save(
+        model=Project,
+        creates=[p.project for p in new],
+        updates=[p.project for p in plans if not p.created],
+        update_fields=[*columns_of(items, exclude=("stages", "status")), "chain_role_overridden"],
+        actor=actor,
+        m2m={"stages": {p.project.pk: list(p.item["stages"]) for p in plans if "stages" in p.item}},
+        m2m_now=current,
+        now=now,
+    )
+    for step in PROJECT_CREATE_STEPS:
+        step(new, actor=actor, now=now)
+    reminders.large_project_notices_record(
+        projects=[p.project for p in plans if not p.created and "planned_investment" in p.item]
+    )
+    _moves_apply(plans, actor=actor, now=now)
+    return results
+
+
+def _project_plan(
+    index: int,
+    item: dict[str, Any],
+    project: Project | None,
+    *,
+    office: Office,
+    now: datetime,
+    resume: dict[Any, str],
+) -> ProjectPlan:
+    values = {k: v for k, v in item.items() if k not in ("stages", "status")}
+    status = item.get("status")
+    if "stages" in item and not item["stages"]:
+        raise ValidationError({"stages": _("Choose at least one target stage.")}, code="required")
+    if project is None:
+        project = Project(office=office)
+        for name, value in values.items():
+            setattr(project, name, value)
+        enterprise_check_not_merged(project.enterprise if project.enterprise_id else None)
+        project.chain_role_overridden = bool(project.chain_role)
+        project.status = Status.LEAD
+        project.status_changed_at = now
+        plan = ProjectPlan(index, project, True, item, status or Status.LEAD)
+        plan.moves = _walk(plan.target)
+        _moves_check(Status.LEAD, plan.moves, resume_at=None)
+        return plan
+    for name, value in values.items():
+        setattr(project, name, value)
+    if "chain_role" in item:
+        project.chain_role_overridden = bool(item["chain_role"])
+    plan = ProjectPlan(index, project, False, item, status or project.status)
+    if status is not None and status != project.status:
+        plan.moves = [Move(status)]
+        _moves_check(project.status, plan.moves, resume_at=resume.get(project.pk))
+    return plan
+
+
+def _walk(status: str) -> list[Move]:
+    """The moves ``project_create`` makes to bring a new lead to ``status`` (``_walk_to``)."""
+    if status == Status.LEAD:
+        return []
+    note = _("Imported status.")
+    if status in MILESTONES:
+        return [Move(step, note=note) for step in MILESTONES[1 : MILESTONES.index(status) + 1]]
+    return [Move(status, note=note, reason=note)]
+
+
+def _moves_check(from_status: str, moves: list[Move], *, resume_at: str | None) -> None:
+    for move in moves:
+        check_transition(from_status, move.to, reason=move.reason or move.note, resume_at=resume_at)
+        from_status = move.to
+
+
+def _last_milestones(project_ids: list[Any]) -> dict[Any, str]:
+    """Each suspended project's last milestone (``services._last_milestone``), in one query."""
+    found: dict[Any, str] = {}
+    if not project_ids:
+        return found
+    for project_id, to_status in (
+        ProjectStatusChange.objects.filter(project_id__in_array=project_ids, to_status__in=MILESTONES)
+        .order_by("project_id", "-changed_at", "-created_at")
+        .values_list("project_id", "to_status")
+    ):
+        found.setdefault(project_id, to_status)
+    return found
+
+
+def _chain_roles_derive(plans: list[ProjectPlan]) -> None:
+    derive = [p for p in plans if not p.project.chain_role and p.project.park_id]
+    roles = chain_roles_for(wanted=[(p.project.park_id, [s.pk for s in p.item["stages"]]) for p in derive])
+    for plan, role in zip(derive, roles, strict=True):
+        plan.project.chain_role = role
+
+
+def _status_rows_created(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+    rows_insert(
+        ProjectStatusChange,
+        [
+            ProjectStatusChange(
+                project=p.project,
+                from_status="",
+                to_status=Status.LEAD,
+                changed_by=history_actor(actor),
+                changed_at=now,
+                note=_("Project created."),
+            )
+            for p in plans
+        ],
+    )
+
+
+def _sla_followups(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+    follow_ups = [
+        f for p in plans for f in sla_followups_build(p.project, actor=actor, now=now, new_lead=p.target == Status.LEAD)
+    ]
+    # As _followups_create_many writes them (version 1, a "+" history row, a feed entry), by COPY.
+    records_save(model=FollowUp, creates=follow_ups, updates=[], update_fields=[], actor=actor, now=now)
+
+
+def _large_project_notices(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+    reminders.large_project_notices_record(projects=[p.project for p in plans], now=now)
+
+
+# What ``project_create`` writes for a new project after its row, in its order; each
+# step takes the batch's new projects (their rows and stages written).
+ProjectStep = Callable[..., None]
+PROJECT_CREATE_STEPS: list[ProjectStep] = [_status_rows_created, _sla_followups, _large_project_notices]
+
+
+def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+    """Each pipeline move as ``project_transition`` writes it, one batch per move number."""
+    depth = max((len(p.moves) for p in plans), default=0)
+    for number in range(depth):
+        # Moves of one project keep the order they were made in (the status history is read by time).
+        at = now + timedelta(microseconds=number + 1)
+        batch = [p for p in plans if len(p.moves) > number]
+        rows = []
+        for plan in batch:
+            move = plan.moves[number]
+            project = plan.project
+            rows.append(
+                ProjectStatusChange(
+                    project=project,
+                    from_status=project.status,
+                    to_status=move.to,
+                    changed_by=history_actor(actor),
+                    changed_at=at,
+                    note=move.note or move.reason,
+                )
+            )
+            project.status = move.to
+            project.status_changed_at = at
+            if move.to == Status.LOST:
+                project.lost_reason = move.reason or move.note
+        records_save(
+            model=Project,
+            creates=[],
+            updates=[p.project for p in batch],
+            update_fields=["status", "status_changed_at", "lost_reason"],
+            actor=actor,
+        )
+        rows_insert(ProjectStatusChange, rows)
+        closed = [p.project.pk for p in batch if p.project.status in CLOSED]
+        if closed:
+            followups_cancel_open(project_ids=closed, actor=actor)
+
+
+# --- follow-ups ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def followups_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any]]) -> list[Upserted]:
+    """Create or update ``office``'s follow-ups by ``external_id``; all or nothing.
+
+    ``status`` ``done`` or ``cancelled`` closes an open follow-up after its fields are
+    written (a completed report schedules the next); a closed one is not reopened.
+    """
+    now = timezone.now()
+    existing = existing_by_external_id(FollowUp, office=office, external_ids=[i["external_id"] for i in items])
+    errors: dict[int, Exception] = {}
+    creates: list[FollowUp] = []
+    updates: list[FollowUp] = []
+    closing: list[tuple[FollowUp, str]] = []
+    results: list[Upserted] = []
+    for index, item in enumerate(items):
+        values = {k: v for k, v in item.items() if k != "status"}
+        status = item.get("status")
+        follow_up = existing.get(item["external_id"])
+        created = follow_up is None
+        if follow_up is None:
+            follow_up = FollowUp(office=office)
+            for name, value in values.items():
+                setattr(follow_up, name, value)
+            if follow_up.project_id and follow_up.project.office_id != office.pk:
+                errors[index] = ValidationError({"project": _("Not found.")}, code="does_not_exist")
+                continue
+            creates.append(follow_up)
+        else:
+            if not values_differ(follow_up, item, {}):
+                results.append(Upserted(external_id=item["external_id"], id=follow_up.pk, created=False))
+                continue
+            if status not in (None, follow_up.status) and follow_up.status != FollowUp.Status.OPEN:
+                errors[index] = _closed_error(status)
+                continue
+            changed = {k: v for k, v in values.items() if values_differ(follow_up, {k: v}, {})}
+            if changed:
+                for name, value in changed.items():
+                    setattr(follow_up, name, value)
+                updates.append(follow_up)
+        if status is not None and status != follow_up.status:
+            if status == FollowUp.Status.OPEN:  # only reachable for a closed one, refused above
+                errors[index] = _closed_error(status)
+                continue
+            closing.append((follow_up, status))
+        results.append(Upserted(external_id=item["external_id"], id=follow_up.pk, created=created))
+    if errors:
+        raise BulkItemErrors(errors)
+    records_save(
+        model=FollowUp,
+        creates=creates,
+        updates=updates,
+        update_fields=columns_of(items, exclude=("status",)),
+        actor=actor,
+        now=now,
+    )
+    _followups_close(closing, actor=actor)
+    return results
+
+
+def _closed_error(status: str) -> ValidationError:
+    """The refusal ``_apply_status`` gives for a closed follow-up, by the status asked for."""
+    message = {
+        FollowUp.Status.DONE: _("Only an open follow-up can be completed."),
+        FollowUp.Status.CANCELLED: _("Only an open follow-up can be cancelled."),
+    }.get(status, _("A closed follow-up is not reopened; create a new one."))
+    return ValidationError({"status": ValidationError(message, code="invalid")})
+
+
+def _followups_close(closing: list[tuple[FollowUp, str]], *, actor: Any) -> None:
+    """``followup_complete`` / ``followup_cancel`` for the batch: a version and a history row
+    each, and the next periodic report after a completed report of a project still open."""
+    if not closing:
+        return
+    now = timezone.now()
+    for follow_up, status in closing:
+        follow_up.status = status
+        if status == FollowUp.Status.DONE:
+            follow_up.completed_at = now
+    records_save(
+        model=FollowUp,
+        creates=[],
+        updates=[f for f, _status in closing],
+        update_fields=["status", "completed_at"],
+        actor=actor,
+    )
+    reports = [f for f, status in closing if status == FollowUp.Status.DONE and f.kind == FollowUp.Kind.REPORT]
+    if not reports:
+        return
+    projects = Project.objects.in_bulk([f.project_id for f in reports])
+    later = timezone.now()
+    following = [next_report_build(f, project=projects[f.project_id], now=later) for f in reports]
+    _followups_create_many([f for f in following if f is not None], actor=actor)
