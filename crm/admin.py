@@ -30,6 +30,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import stage_filter
 from crm import services
+from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, ProvinceListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
     CreditCodeFormMixin,
@@ -40,6 +41,7 @@ from crm.admin_writes import (
 )
 from crm.exports import export_csv_action, export_xlsx_action
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Office, Presence, User
+from crm.search import search_enterprises
 
 admin.site.site_header = _("Chain Recruit")
 admin.site.site_title = _("Chain Recruit")
@@ -209,9 +211,15 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
+class EnterpriseAdmin(LargeTableAdminMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin):
     """The shared directory: everyone reads it; only staff who see everything delete from it
-    (deleting an enterprise removes every office's contacts and interactions with it)."""
+    (deleting an enterprise removes every office's contacts and interactions with it).
+
+    Built for a provincial register of millions: indexed search (crm.search), counts
+    estimated past a limit, filters from reference tables, sorting by indexed columns.
+    """
+
+    search_function = staticmethod(search_enterprises)
 
     form = EnterpriseForm
     actions = [export_xlsx_action, export_csv_action]
@@ -220,12 +228,13 @@ class EnterpriseAdmin(PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdmi
         "ownership",
         ("stages__chain", admin.RelatedFieldListFilter),
         stage_filter("stages", title=_("capable at stage")),
-        ("presences__park", admin.RelatedOnlyFieldListFilter),
-        "province",
-        ("office", admin.RelatedOnlyFieldListFilter),
+        ("presences__park", admin.RelatedFieldListFilter),
+        ProvinceListFilter,
+        ("office", OfficeListFilter),
         "is_demo",
     ]
     list_select_related = ["office"]
+    sortable_by = ["name", "credit_code", "registered_capital_wan"]
     search_fields = ["name", "name_en", "name_pinyin", "name_initials", "credit_code"]
     search_help_text = _("Chinese or English name, pinyin (with or without spaces), initials or credit code.")
     autocomplete_fields = ["stages"]

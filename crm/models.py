@@ -196,6 +196,16 @@ class Enterprise(OfficeRecord):
         indexes = [
             models.Index(fields=["updated_at"], name="enterprise_updated_idx"),
             models.Index(fields=["name_pinyin"], name="enterprise_pinyin_idx"),
+            # The change list: its order (name, then newest id first), the office filter in
+            # that order, the sortable capital; prefixes of credit codes and initials
+            # (pattern operators: any collation). Substring search: crm.search.
+            models.Index(fields=["name", "-id"], name="enterprise_name_page_idx"),
+            models.Index(fields=["office", "name", "-id"], name="enterprise_office_name_idx"),
+            models.Index(fields=["registered_capital", "-id"], name="enterprise_capital_page_idx"),
+            models.Index(fields=["credit_code"], opclasses=["varchar_pattern_ops"], name="enterprise_code_prefix_idx"),
+            models.Index(
+                fields=["name_initials"], opclasses=["varchar_pattern_ops"], name="enterprise_initials_prefix_idx"
+            ),
         ]
 
     def __str__(self) -> str:
