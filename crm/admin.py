@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from chains.admin import ReferenceWriteMixin
-from chains.admin_filters import stage_filter
+from chains.admin_filters import ReferenceListFilter, stage_filter
 from crm import services
 from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, ProvinceListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
@@ -39,6 +39,7 @@ from crm.admin_writes import (
     ServiceWriteAdminMixin,
     form_data,
 )
+from crm.duplicates import enterprise_duplicates_of
 from crm.exports import export_csv_action, export_xlsx_action
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Office, Presence, User
 from crm.search import search_enterprises
@@ -226,9 +227,9 @@ class EnterpriseAdmin(LargeTableAdminMixin, TenantModelAdminMixin, ServiceWriteA
     list_display = ["name", "credit_code", "ownership", "province", "city", "registered_capital_wan", "office"]
     list_filter = [
         "ownership",
-        ("stages__chain", admin.RelatedFieldListFilter),
+        ("stages__chain", ReferenceListFilter),
         stage_filter("stages", title=_("capable at stage")),
-        ("presences__park", admin.RelatedFieldListFilter),
+        ("presences__park", ReferenceListFilter),
         ProvinceListFilter,
         ("office", OfficeListFilter),
         "is_demo",
@@ -280,12 +281,20 @@ class EnterpriseAdmin(LargeTableAdminMixin, TenantModelAdminMixin, ServiceWriteA
         return user_sees_everything(request) and super().has_delete_permission(request, obj)
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Enterprise:
-        return services.enterprise_create(
+        enterprise = services.enterprise_create(
             office=getattr(request.user, "office", None),
             actor=request.user,
             stages=form.cleaned_data.get("stages") or [],
             **form_data(form, services.ENTERPRISE_FIELDS, only_changed=False),
         )
+        likely = enterprise_duplicates_of(name=enterprise.name, exclude_pk=enterprise.pk, limit=5)
+        if likely:
+            messages.warning(
+                request,
+                _("This enterprise may already be in the directory: %(names)s. Check and merge duplicates.")
+                % {"names": "、".join(f"{e.name} ({e.credit_code or '—'})" for e in likely)},
+            )
+        return enterprise
 
     def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> Enterprise:
         return services.enterprise_update(

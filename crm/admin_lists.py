@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from chains.admin_filters import cached_choices
 from crm.admin_tenancy import user_sees_everything
 
 EXACT_PARAM = "exact"
@@ -98,27 +99,39 @@ class LargeTableAdminMixin:
 
 
 class OfficeListFilter(admin.RelatedFieldListFilter):
-    """Offices from the office table: all for staff who see everything, else their own."""
+    """Offices from the office table: all for staff who see everything, else their own
+    (cached for a minute, as reference choices are)."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         from crm.models import Office
 
-        offices = Office.objects.order_by("name")
-        if not user_sees_everything(request):
-            offices = offices.filter(pk=getattr(request.user, "office_id", None))
-        return [(o.pk, str(o)) for o in offices]
+        scope = "all" if user_sees_everything(request) else str(getattr(request.user, "office_id", None))
+
+        def build() -> list[tuple[Any, str]]:
+            offices = Office.objects.order_by("name")
+            if scope != "all":
+                offices = offices.filter(pk=getattr(request.user, "office_id", None))
+            return [(o.pk, str(o)) for o in offices]
+
+        return cached_choices(f"offices:{scope}", build)
 
 
 class UserListFilter(admin.RelatedFieldListFilter):
-    """Users from the user table: all for staff who see everything, else their office's."""
+    """Users from the user table: all for staff who see everything, else their office's
+    (cached for a minute)."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
         from crm.models import User
 
-        users = User.objects.order_by("username")
-        if not user_sees_everything(request):
-            users = users.filter(office_id=getattr(request.user, "office_id", None))
-        return [(u.pk, str(u)) for u in users]
+        scope = "all" if user_sees_everything(request) else str(getattr(request.user, "office_id", None))
+
+        def build() -> list[tuple[Any, str]]:
+            users = User.objects.order_by("username")
+            if scope != "all":
+                users = users.filter(office_id=getattr(request.user, "office_id", None))
+            return [(u.pk, str(u)) for u in users]
+
+        return cached_choices(f"users:{scope}", build)
 
 
 # The provincial-level divisions, as a commercial register names them.

@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from chains.admin_filters import stage_filter
+from chains.admin_filters import ReferenceListFilter, stage_filter
 from chains.models import Stage
 from crm import admin as crm_admin
 from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, UserListFilter
@@ -215,10 +215,10 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
     ]
     list_filter = [
         "status",
-        ("park", admin.RelatedFieldListFilter),
-        "park__zone",
-        ("stages__chain", admin.RelatedFieldListFilter),
-        ("stages__chain__sector", admin.RelatedFieldListFilter),
+        ("park", ReferenceListFilter),
+        ("park__zone", ReferenceListFilter),
+        ("stages__chain", ReferenceListFilter),
+        ("stages__chain__sector", ReferenceListFilter),
         stage_filter("stages"),
         ("office", OfficeListFilter),
         ("owner", UserListFilter),
