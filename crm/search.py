@@ -7,7 +7,9 @@ What a query matches, on every database:
 * the English name containing it (three characters or more);
 * the pinyin without spaces containing it (``tanxianwei``, three characters or more);
 * the pinyin initials containing it (three or more), or starting with it (one or two: ``ty``);
-* the credit code starting with it (two characters or more, digits and capital letters).
+* the credit code starting with it (two characters or more, digits and letters, at least one digit);
+  a query that reads as a code's beginning (six or more, a digit first, four digits
+  in all) matches credit codes only.
 
 On PostgreSQL each condition has an index (migration ``crm.0007_search_indexes``):
 
@@ -29,6 +31,7 @@ the indexes true. On SQLite (the embedded default) the same conditions run as pl
 from __future__ import annotations
 
 import re
+import time
 
 from django.db import connection as default_connection
 from django.db.models import F, Func, Q, QuerySet, TextField, Value
@@ -37,18 +40,27 @@ from django.db.models.functions import Lower, Replace
 # Queries longer than this are cut (no name is longer than the field).
 MAX_QUERY = 200
 _CREDIT_PREFIX = re.compile(r"[0-9A-Za-z]{2,18}")
+# Six or more characters, a digit first (and four digits in all): a credit code's
+# beginning, looked up by prefix alone.
+_LOOKS_LIKE_CODE = re.compile(r"[0-9][0-9A-Za-z]{5,17}")
 _ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 SQL_FUNCTIONS = [
-    # Single characters and character pairs of a text, lower-cased, each once.
+    # Single characters and character pairs of a text, lower-cased (a pair may repeat:
+    # the index keeps each once). PL/pgSQL: several times faster per call than a SQL
+    # function with a subquery, which matters when a page's rows are checked again.
     """
     CREATE OR REPLACE FUNCTION cr_name_grams(t text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT coalesce(array_agg(DISTINCT g), '{}'::text[]) FROM (
-            SELECT substr(lower(t), i, 1) AS g FROM generate_series(1, char_length(t)) AS i
-            UNION ALL
-            SELECT substr(lower(t), i, 2) FROM generate_series(1, char_length(t) - 1) AS i
-        ) AS grams
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    DECLARE
+        l text := lower(t);
+        grams text[] := string_to_array(lower(t), NULL);
+    BEGIN
+        FOR i IN 1 .. char_length(l) - 1 LOOP
+            grams := grams || substr(l, i, 2);
+        END LOOP;
+        RETURN coalesce(grams, '{}'::text[]);
+    END
     $$
     """,
     # The ASCII keys of an enterprise in one string: pinyin without spaces, initials, English name.
@@ -153,16 +165,21 @@ def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = Non
     if not term:
         return Q(pk__in=[])
     vendor = vendor or default_connection.vendor
+    credit = Q(**{f"{prefix}credit_code__startswith": term.upper()})
+    if _LOOKS_LIKE_CODE.fullmatch(term) and sum(c.isdigit() for c in term) >= 4:
+        return credit
+    # Cheap conditions first: where the rows found are checked again, the first
+    # condition that holds decides, and the name's grams are the dearest to work out.
+    result = Q()
+    if _CREDIT_PREFIX.fullmatch(term) and any(c.isdigit() for c in term):
+        result |= credit
     compact = "".join(ascii_lower(term).split())
-    result = _contains_q(f"{prefix}name", term, vendor=vendor)
     if compact.isascii() and "|" not in compact:
         if len(compact) >= 3:
             result |= _keys_contain_q(prefix, compact, vendor=vendor)
         else:
             result |= Q(**{f"{prefix}name_initials__startswith": compact})
-    if _CREDIT_PREFIX.fullmatch(term):
-        result |= Q(**{f"{prefix}credit_code__startswith": term.upper()})
-    return result
+    return result | _contains_q(f"{prefix}name", term, vendor=vendor)
 
 
 def _keys_contain_q(prefix: str, compact: str, *, vendor: str) -> Q:
@@ -184,10 +201,55 @@ def _contains_q(field: str, term: str, *, vendor: str) -> Q:
         # Letters beyond ASCII that have case: lower() may differ between databases
         # and Python, so only the plain scan is sure to be right.
         return Q(**{f"{field}__icontains": term})
-    contains = _lookup(Lower(F(field), output_field=TextField()), "contains", lowered)
+    if any("a" <= c <= "z" for c in lowered):
+        contains = _lookup(Lower(F(field), output_field=TextField()), "contains", lowered)
+    else:
+        # No letters with case: the column itself, whose statistics tell the planner
+        # how common the term is (a scan for 有限, the index for 碳纤维).
+        contains = Q(**{f"{field}__contains": term})
     if vendor != "postgresql":
         return contains
-    return _lookup(NameGrams(F(field)), "contains", query_grams(term)) & contains
+    # The LIKE first: when the planner scans instead of using the index (a common
+    # term, a few rows wanted), the cheap test runs on every row, the grams on matches only.
+    grams = telling_grams(query_grams(term), index=_GRAM_INDEXES.get(field.rsplit("__", 1)[-1], ""))
+    return contains & _lookup(NameGrams(F(field)), "contains", grams)
+
+
+_GRAM_INDEXES = {"name": "enterprise_name_grams_idx", "title": "project_title_grams_idx"}
+# Grams in more than this share of the rows tell the index little (有限, 公司): a query
+# is looked up by its other grams when it has any. The shares are the planner's own
+# statistics of the index (pg_stats), read once every few minutes per process.
+COMMON_GRAM_SHARE = 0.05
+_STATS_SECONDS = 600.0
+_common: dict[str, tuple[float, dict[str, float]]] = {}
+
+
+def telling_grams(grams: list[str], *, index: str) -> list[str]:
+    """``grams`` without those common in ``index`` (the rarest one kept when all are common)."""
+    if not index or len(grams) < 2:
+        return grams
+    shares = _common_grams(index)
+    rare = [g for g in grams if shares.get(g, 0.0) <= COMMON_GRAM_SHARE]
+    return rare or [min(grams, key=lambda g: shares.get(g, 0.0))]
+
+
+def _common_grams(index: str) -> dict[str, float]:
+    now = time.monotonic()
+    cached = _common.get(index)
+    if cached is not None and now - cached[0] < _STATS_SECONDS:
+        return cached[1]
+    shares: dict[str, float] = {}
+    with default_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+            "WHERE tablename = %s AND most_common_elems IS NOT NULL",
+            [index],
+        )
+        row = cursor.fetchone()
+    if row:
+        shares = {g: f for g, f in zip(row[0], row[1], strict=False) if f > COMMON_GRAM_SHARE}
+    _common[index] = (now, shares)
+    return shares
 
 
 def _lookup(expression: object, lookup: str, value: object) -> Q:
