@@ -79,7 +79,7 @@ Step = tuple[str, int, int]
 Steps = Generator[Step, None, "ImportPlan"]
 
 CHUNK = 500
-DEFAULT_MAX_ROWS = 50_000
+DEFAULT_MAX_ROWS = 100_000
 WAN = Decimal(10_000)
 YI = Decimal(100_000_000)
 
