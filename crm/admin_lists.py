@@ -2,7 +2,8 @@
 
 * :class:`EstimatedCountPaginator`: counts up to a limit exactly; past it, the
   planner's estimate ("about 1,000,000"), with the exact count a click away
-  (``?exact=1``) — as large installations of other systems do.
+  (``?exact=1``) — as large installations of other systems do. Deep pages read
+  their ids first.
 * :class:`LargeTableAdminMixin`: the paginator, no second count of the whole table,
   the ``exact`` parameter, and search through :mod:`crm.search`.
 * Sidebar filters from the reference tables (offices, users, provinces), never a
@@ -49,8 +50,10 @@ def estimated_rows(queryset: QuerySet) -> int | None:
 class EstimatedCountPaginator(Paginator):
     """Exact counts up to :func:`exact_count_limit` rows, the planner's estimate past it.
 
-    One query for a small result (a count that stops at the limit), two for a large
-    one (that count, then ``EXPLAIN``). ``estimated`` says which it was.
+    On PostgreSQL the planner is asked first (``EXPLAIN``, no rows read): an estimate
+    past the limit is shown as it is, with the exact count on demand; otherwise the
+    rows are counted, the count stopping at the limit. Other databases count, up to
+    the limit and then in full. ``estimated`` says which it was.
     """
 
     def __init__(self, object_list: Any, per_page: int, *args: Any, exact: bool = False, **kwargs: Any) -> None:
@@ -64,14 +67,34 @@ class EstimatedCountPaginator(Paginator):
         if self.exact or not isinstance(queryset, QuerySet):
             return super().count
         limit = exact_count_limit()
+        estimate = estimated_rows(queryset)
+        if estimate is not None and estimate > limit:
+            self.estimated = True
+            return estimate
         capped = queryset.order_by()[: limit + 1].count()
         if capped <= limit:
             return capped
-        estimate = estimated_rows(queryset)
         if estimate is None:
             return queryset.count()
-        self.estimated = True
-        return max(estimate, capped)
+        self.estimated = True  # the planner thought there were fewer
+        return capped
+
+    def page(self, number: Any) -> Any:
+        """A deep page reads its ids first (the order's index alone, skipped rows never
+        joined or computed), then the rows of those ids; the first pages read rows at once."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        queryset = self.object_list
+        if bottom < DEEP_PAGE_OFFSET or not isinstance(queryset, QuerySet):
+            return super().page(number)
+        top = bottom + self.per_page
+        ids = list(queryset.values_list("pk", flat=True)[bottom:top])
+        rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+
+# From this offset on, a page reads its ids first (EstimatedCountPaginator.page).
+DEEP_PAGE_OFFSET = 1_000
 
 
 class LargeTableAdminMixin:

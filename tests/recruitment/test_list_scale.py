@@ -150,13 +150,23 @@ def test_a_large_list_shows_an_estimated_count_and_the_exact_one_on_demand(clien
     assert exact.context["cl"].result_count == 120
 
 
-def test_a_small_list_is_counted_exactly_in_one_query():
+def test_a_small_list_is_counted_exactly():
     EnterpriseFactory.create_batch(3)
     paginator = EstimatedCountPaginator(Enterprise.objects.order_by("name"), 100)
     with CaptureQueriesContext(connection) as ctx:
         assert paginator.count == 3
-    assert len(ctx.captured_queries) == 1
+    assert len(ctx.captured_queries) == 2  # the planner's estimate, then the count
     assert not paginator.estimated
+
+
+def test_a_deep_page_reads_its_ids_first_in_the_lists_order(settings):
+    enterprises = _enterprises(1_250)
+    expected = sorted(enterprises, key=lambda e: (e.name, -e.pk.int))[1_100:1_200]
+    paginator = EstimatedCountPaginator(Enterprise.objects.order_by("name", "-pk"), 100)
+    with CaptureQueriesContext(connection) as ctx:
+        page = list(paginator.page(12).object_list)
+    assert [e.pk for e in page] == [e.pk for e in expected]
+    assert "OFFSET 1100" in ctx.captured_queries[-2]["sql"] and "LIMIT" not in ctx.captured_queries[-1]["sql"]
 
 
 # --- plans -------------------------------------------------------------------------------
