@@ -3,7 +3,8 @@
 The project and the enterprise change lists as a provincial manager loads them
 (Django's test client in this process: middleware, session, the whole page
 rendered): default order, a Chinese search, a pinyin search, a filter, sorted by
-a column, page 500. Median of 5 loads after one, and the number of queries.
+a column, page 500; then the pipeline dashboard and a chain's gap map on the same
+data. Median of 5 loads after one, and the number of queries.
 Target: at most 10 queries and 100 ms each on PostgreSQL. The baseline is the bare
 page query of the same list (the first 100 ids in the list's order, raw SQL): what
 the database alone costs for the page. ``--quick``: a tenth of the data.
@@ -35,7 +36,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
 
     from bench.generate import ensure_directory
     from bench.harness import row, timeit
-    from chains.models import Park
+    from chains.models import Chain, Park
 
     quick = bool(getattr(args, "quick", False))
     n = 100_000 if quick else 1_000_000
@@ -73,6 +74,11 @@ def run(args: Namespace) -> list[dict[str, object]]:
             "SELECT id FROM crm_enterprise ORDER BY name, id DESC OFFSET 49900",
         ),
     ]
+    chain = Chain.objects.order_by("pk").first()
+    reports = [("dashboard", "/admin/reports/dashboard/")]
+    if chain is not None:
+        reports.append((f"gap map {chain.code}", f"/admin/reports/chains/{chain.code}/"))
+    cases += [(f"reports: {name}", url, None) for name, url in reports]
 
     def bare(sql: str) -> None:
         with connection.cursor() as cursor:
@@ -89,7 +95,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
         with CaptureQueriesContext(connection) as ctx:
             client.get(url)
         ours = timeit(lambda url=url: client.get(url), repeat=5)
-        base_sql = sql or default_sql[projects if url.startswith(projects) else enterprises]
+        base_sql = sql or default_sql[enterprises if url.startswith(enterprises) else projects]
         base = timeit(lambda base_sql=base_sql: bare(base_sql), repeat=5)
         rows.append(
             row(
