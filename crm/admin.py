@@ -30,7 +30,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from chains.admin import ReferenceWriteMixin
 from chains.admin_filters import ReferenceListFilter, stage_filter
 from crm import services
-from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, ProvinceListFilter
+from crm.admin_lists import EnterpriseOfficeListFilter, LargeTableAdminMixin, ProvinceListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
     CreditCodeFormMixin,
@@ -231,7 +231,7 @@ class EnterpriseAdmin(LargeTableAdminMixin, TenantModelAdminMixin, ServiceWriteA
         stage_filter("stages", title=_("capable at stage")),
         ("presences__park", ReferenceListFilter),
         ProvinceListFilter,
-        ("office", OfficeListFilter),
+        ("office", EnterpriseOfficeListFilter),
         "is_demo",
     ]
     list_select_related = ["office"]

@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -137,6 +138,18 @@ class OfficeListFilter(admin.RelatedFieldListFilter):
             return [(o.pk, str(o)) for o in offices]
 
         return cached_choices(f"offices:{scope}", build)
+
+
+class EnterpriseOfficeListFilter(OfficeListFilter):
+    """The enterprise list's office filter, on ``COALESCE(office_id, 0)``: the expression
+    its index (``enterprise_office_name_idx``) is built on."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        values = self.used_parameters.get(self.lookup_kwarg)
+        if values and not self.used_parameters.get(self.lookup_kwarg_isnull):
+            ids = [int(v) for v in (values if isinstance(values, list) else [values]) if str(v).isdigit()]
+            return queryset.alias(_office_key=Coalesce(F("office"), Value(0))).filter(_office_key__in=ids)
+        return super().queryset(request, queryset)
 
 
 class UserListFilter(admin.RelatedFieldListFilter):

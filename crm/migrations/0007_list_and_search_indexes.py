@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+import django.db.models.functions.comparison
+
 import crm.search
 
 
@@ -18,7 +20,12 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="enterprise",
-            index=models.Index(fields=["office", "name", "-id"], name="enterprise_office_name_idx"),
+            index=models.Index(
+                django.db.models.functions.comparison.Coalesce(models.F("office"), models.Value(0)),
+                models.F("name").asc(),
+                models.F("id").desc(),
+                name="enterprise_office_name_idx",
+            ),
         ),
         migrations.AddIndex(
             model_name="enterprise",
