@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import statistics
 import time
 import uuid
@@ -193,8 +194,9 @@ def run(args: Any) -> list[dict[str, object]]:
     from crm.imports import import_commit
     from crm.models import Enterprise
 
-    count = 1_000 if getattr(args, "quick", False) else 10_000
-    repeat = 1 if getattr(args, "quick", False) else 3
+    # BENCH_P7_ROWS=100000 runs the import (and the exports) at the provincial scale, once.
+    count = int(os.environ.get("BENCH_P7_ROWS") or (1_000 if getattr(args, "quick", False) else 10_000))
+    repeat = 1 if getattr(args, "quick", False) or count > 10_000 else 3
     office, user = _setup()
     rows = _rows(count)
     csv_data, xlsx_data = _csv(rows), _xlsx(rows)
@@ -217,6 +219,8 @@ def run(args: Any) -> list[dict[str, object]]:
     reimport, again = _timed(lambda: None, lambda: ours(csv_data, "p7-again.csv"), repeat)
     assert again.unchanged == count and again.created == again.updated == 0
     ours_xlsx, _plan = _timed(clean, lambda: ours(xlsx_data, "p7.xlsx"), repeat)
+    export_csv, _ = _timed(lambda: None, lambda: _export(office, user, "csv"), repeat)
+    export_xlsx, _ = _timed(lambda: None, lambda: _export(office, user, "xlsx"), repeat)
     copy_time, _ = _timed(clean, lambda: _copy(rows, office), repeat)
     bulk_time, _ = _timed(clean, lambda: _bulk_create(rows, office), repeat)
     clean()
@@ -225,4 +229,20 @@ def run(args: Any) -> list[dict[str, object]]:
         row(f"P7 import {count} rows from .csv", ours_csv, bulk_time, "bulk_create"),
         row(f"P7 import {count} rows from .xlsx", ours_xlsx, copy_time, "copy", queries=queries["p7.xlsx"]),
         row(f"P7 re-import {count} unchanged rows", reimport, copy_time, "copy", queries=queries["p7-again.csv"]),
+        row(f"P7 export {count} rows to .csv (streamed)", export_csv, copy_time, "copy"),
+        row(f"P7 export {count} rows to .xlsx", export_xlsx, copy_time, "copy"),
     ]
+
+
+def _export(office: Any, user: Any, fmt: str) -> int:
+    """The office's enterprises written as the export action writes them; bytes produced."""
+    from crm.exports import export_queryset, exporter_for_model
+    from crm.models import Enterprise
+    from crm.spreadsheets import sheet_write_csv, sheet_write_xlsx
+
+    exporter = exporter_for_model(Enterprise)
+    assert exporter is not None
+    qs = export_queryset(exporter=exporter, user=user, queryset=Enterprise.objects.filter(office=office))
+    if fmt == "csv":
+        return sum(len(chunk) for chunk in sheet_write_csv(columns=exporter.out_columns(), rows=exporter.rows(qs)))
+    return len(sheet_write_xlsx(columns=exporter.out_columns(), rows=exporter.rows(qs), title="bench"))

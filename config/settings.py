@@ -297,6 +297,10 @@ DRF_STANDARDIZED_ERRORS = {
     "ERROR_SCHEMAS": {"400": "api.errors.ErrorResponseSerializer"},
 }
 API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/min")
+
+# Admin change lists count rows exactly up to this many; past it they show the
+# planner's estimate, with the exact count on demand (crm.admin_lists).
+ADMIN_EXACT_COUNT_LIMIT = env_int("ADMIN_EXACT_COUNT_LIMIT", 10_000)
 # Per-key request counts live in Redis when there is one (shared by every web process).
 # Only a courtesy: short timeouts, and the API keeps answering when it is down.
 if REDIS_URL:

@@ -47,3 +47,12 @@ SECURE_HSTS_SECONDS = 0
 # it finds static files in the apps when asked instead, which costs nothing at start-up.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# A second, in-memory SQLite database for the tests that hold both databases to the
+# same results (search); set up only for the tests that ask for it.
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["sqlite"] = {  # noqa: F405
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        "TEST": {"NAME": ":memory:"},
+    }

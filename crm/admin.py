@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -28,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from chains.admin import ReferenceWriteMixin
-from chains.admin_filters import stage_filter
+from chains.admin_filters import ReferenceListFilter, stage_filter
 from chains.admin_lookups import OfferedLookupsOnlyMixin
 from crm import services
 from crm.access import (
@@ -38,6 +38,7 @@ from crm.access import (
     office_for_new_record,
     user_may_change_enterprise,
 )
+from crm.admin_lists import EnterpriseOfficeListFilter, LargeTableAdminMixin, ProvinceListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin, scope_users, user_sees_everything
 from crm.admin_writes import (
     CreditCodeFormMixin,
@@ -46,8 +47,10 @@ from crm.admin_writes import (
     ServiceWriteAdminMixin,
     form_data,
 )
+from crm.duplicates import enterprise_duplicates_of
 from crm.exports import export_csv_action, export_xlsx_action
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Office, Presence, User
+from crm.search import search_enterprises
 
 admin.site.site_header = _("Chain Recruit")
 admin.site.site_title = _("Chain Recruit")
@@ -229,26 +232,33 @@ class PresenceInline(ReadOnlyInlineMixin, admin.TabularInline):
 
 @admin.register(Enterprise)
 class EnterpriseAdmin(
-    OfferedLookupsOnlyMixin, PinyinSearchMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
+    OfferedLookupsOnlyMixin, LargeTableAdminMixin, TenantModelAdminMixin, ServiceWriteAdminMixin, SimpleHistoryAdmin
 ):
     """The shared directory: everyone reads it; an enterprise is changed or deleted only by
     the office that created it or the provincial office (a reference enterprise only by the
     provincial office). Deleting one removes every office's contacts and interactions
-    with it: in the admin only staff who see everything delete."""
+    with it: in the admin only staff who see everything delete.
+
+    Built for a provincial register of millions: indexed search (crm.search), counts
+    estimated past a limit, filters from reference tables, sorting by indexed columns.
+    """
+
+    search_function = staticmethod(search_enterprises)
 
     form = EnterpriseForm
     actions = [export_xlsx_action, export_csv_action]
     list_display = ["name", "credit_code", "ownership", "province", "city", "registered_capital_wan", "office"]
     list_filter = [
         "ownership",
-        ("stages__chain", admin.RelatedFieldListFilter),
+        ("stages__chain", ReferenceListFilter),
         stage_filter("stages", title=_("capable at stage")),
-        ("presences__park", admin.RelatedOnlyFieldListFilter),
-        "province",
-        ("office", admin.RelatedOnlyFieldListFilter),
+        ("presences__park", ReferenceListFilter),
+        ProvinceListFilter,
+        ("office", EnterpriseOfficeListFilter),
         "is_demo",
     ]
     list_select_related = ["office"]
+    sortable_by = ["name", "credit_code", "registered_capital_wan"]
     search_fields = ["name", "name_en", "name_pinyin", "name_initials", "credit_code"]
     search_help_text = _("Chinese or English name, pinyin (with or without spaces), initials or credit code.")
     autocomplete_fields = ["stages"]
@@ -335,12 +345,20 @@ class EnterpriseAdmin(
         return fieldsets if self._external_id_visible(request, obj) else fieldsets_without(fieldsets, "external_id")
 
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Enterprise:
-        return services.enterprise_create(
+        enterprise = services.enterprise_create(
             office=getattr(request.user, "office", None),
             actor=request.user,
             stages=form.cleaned_data.get("stages") or [],
             **form_data(form, services.ENTERPRISE_FIELDS, only_changed=False),
         )
+        likely = enterprise_duplicates_of(name=enterprise.name, exclude_pk=enterprise.pk, limit=5)
+        if likely:
+            messages.warning(
+                request,
+                _("This enterprise may already be in the directory: %(names)s. Check and merge duplicates.")
+                % {"names": "、".join(f"{e.name} ({e.credit_code or '—'})" for e in likely)},
+            )
+        return enterprise
 
     def service_update(self, request: HttpRequest, obj: models.Model, form: forms.ModelForm) -> Enterprise:
         return services.enterprise_update(

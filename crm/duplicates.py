@@ -30,7 +30,9 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from crm.access import scope_for_user
+from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise
+from crm.names import name_pinyin, normalize_name
 
 # Hosts shared by many enterprises: a page there says nothing about identity.
 SHARED_HOSTS = frozenset(
@@ -201,3 +203,30 @@ def _group(
     result = [g for g in groups.values() if len(g.members) > 1]
     result.sort(key=lambda g: (-len(g.members), g.members[0].name))
     return result
+
+
+def enterprise_duplicates_of(
+    *, name: str, credit_code: str | None = None, exclude_pk: Any = None, limit: int = 10
+) -> list[Enterprise]:
+    """Live enterprises a new entry named ``name`` would likely duplicate: the same credit
+    code, the same normalised name or the same pinyin. One query, each condition an index
+    (the unique credit code, ``name_normalized``, ``name_pinyin``), whatever the size of
+    the directory."""
+    name = (name or "").strip()
+    conditions = Q()
+    if name:
+        normalized = normalize_name(name)
+        if normalized:
+            conditions |= Q(name_normalized=normalized)
+        pinyin = name_pinyin(name)
+        if pinyin:
+            conditions |= Q(name_pinyin=pinyin)
+    code = normalize_credit_code(credit_code)
+    if code:
+        conditions |= Q(credit_code=code)
+    if not conditions:
+        return []
+    found = Enterprise.objects.filter(conditions, merged_into__isnull=True)
+    if exclude_pk is not None:
+        found = found.exclude(pk=exclude_pk)
+    return list(found.order_by("name", "pk")[:limit])

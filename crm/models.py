@@ -9,6 +9,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
@@ -196,6 +198,20 @@ class Enterprise(OfficeRecord):
         indexes = [
             models.Index(fields=["updated_at"], name="enterprise_updated_idx"),
             models.Index(fields=["name_pinyin"], name="enterprise_pinyin_idx"),
+            # The change list: its order (name, then newest id first), the office filter in
+            # that order, the sortable capital; prefixes of credit codes and initials
+            # (pattern operators: any collation). Substring search: crm.search.
+            models.Index(fields=["name", "-id"], name="enterprise_name_page_idx"),
+            # The office filter reads an expression of the office: a batch's lookup by
+            # (office, partner ids) cannot take this index for the unique one (see above).
+            models.Index(
+                Coalesce(F("office"), Value(0)), F("name").asc(), F("id").desc(), name="enterprise_office_name_idx"
+            ),
+            models.Index(fields=["registered_capital", "-id"], name="enterprise_capital_page_idx"),
+            models.Index(fields=["credit_code"], opclasses=["varchar_pattern_ops"], name="enterprise_code_prefix_idx"),
+            models.Index(
+                fields=["name_initials"], opclasses=["varchar_pattern_ops"], name="enterprise_initials_prefix_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.db import models
 from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
@@ -26,13 +27,15 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
-from chains.admin_filters import stage_filter
+from chains.admin_filters import ReferenceListFilter, stage_filter
 from chains.admin_lookups import OfferedLookupsOnlyMixin
 from chains.models import Stage
 from crm import admin as crm_admin
+from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, UserListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin
 from crm.admin_writes import SERVICE_ERRORS, ServiceInlineMixin, as_validation_error, form_data
 from crm.models import Enterprise, Interaction
+from crm.search import search_projects
 
 # Reminder admin lives in its own module; importing it registers it.
 from recruitment import reminders_admin  # noqa: F401
@@ -155,9 +158,46 @@ class WorkPanelMixin:
         ]
 
 
+def add_page_columns(projects: list[Project]) -> None:
+    """Interaction count, last interaction and next open follow-up of ``projects``, in one
+    query over their ids: a page's worth, never the rows a deep page skips."""
+    if not projects:
+        return
+    of_project = Interaction.objects.filter(project=OuterRef("pk")).order_by()
+    open_follow_ups = FollowUp.objects.filter(project=OuterRef("pk"), status=FollowUp.Status.OPEN)
+    columns = {
+        pk: rest
+        for pk, *rest in Project.objects.filter(pk__in=[p.pk for p in projects])
+        .order_by()
+        .values_list(
+            "pk",
+            Coalesce(Subquery(of_project.values("project").annotate(n=Count("pk")).values("n")[:1]), 0),
+            Subquery(of_project.order_by("-occurred_at").values("occurred_at")[:1]),
+            Subquery(open_follow_ups.order_by("due_at").values("due_at")[:1]),
+        )
+    }
+    for project in projects:
+        count, last, next_due = columns.get(project.pk, (0, None, None))
+        project._interaction_count = count  # type: ignore[attr-defined]
+        project._last_interaction_at = last  # type: ignore[attr-defined]
+        project._next_follow_up_at = next_due  # type: ignore[attr-defined]
+
+
+class ProjectChangeList(ChangeList):
+    """The page's rows first, then their computed columns (:func:`add_page_columns`)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        self.result_list = list(self.result_list)
+        add_page_columns(self.result_list)
+
+
 @admin.register(Project)
-class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.OfficeRecordAdmin):
-    pinyin_field = "enterprise__name_pinyin"
+class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordAdmin):
+    """Every park's pipeline in one list: indexed search (crm.search), counts estimated
+    past a limit, filters from reference tables, the computed columns for the page only."""
+
+    search_function = staticmethod(search_projects)
     actions = [export_xlsx_action, export_csv_action]
     change_form_template = "admin/recruitment/project/change_form.html"
     list_display = [
@@ -177,19 +217,22 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     ]
     list_filter = [
         "status",
-        ("park", admin.RelatedOnlyFieldListFilter),
-        "park__zone",
-        ("stages__chain", admin.RelatedFieldListFilter),
-        ("stages__chain__sector", admin.RelatedFieldListFilter),
+        ("park", ReferenceListFilter),
+        ("park__zone", ReferenceListFilter),
+        ("stages__chain", ReferenceListFilter),
+        ("stages__chain__sector", ReferenceListFilter),
         stage_filter("stages"),
-        ("office", admin.RelatedOnlyFieldListFilter),
-        ("owner", admin.RelatedOnlyFieldListFilter),
+        ("office", OfficeListFilter),
+        ("owner", UserListFilter),
         StaleFilter,
         "priority",
         "chain_role",
         "is_demo",
     ]
     list_select_related = ["enterprise", "park", "owner", "office"]
+    # Each has an index in this order (then newest id first); the computed columns are
+    # worked out for the page's rows only, so they do not sort.
+    sortable_by = ["title", "status", "priority", "planned_investment_wan", "signed_amount_wan"]
     search_fields = [
         "title",
         "enterprise__name",
@@ -228,21 +271,15 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     inlines = [FollowUpInline, StatusChangeInline, ProjectInteractionInline]
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        """Every list column in the same query: counts and dates as subqueries, stages prefetched."""
-        of_project = Interaction.objects.filter(project=OuterRef("pk")).order_by()
-        open_follow_ups = FollowUp.objects.filter(project=OuterRef("pk"), status=FollowUp.Status.OPEN)
+        """Stages prefetched (one query a page); counts and dates are added to the page's rows."""
         return (
             super()
             .get_queryset(request)
-            .annotate(
-                _interaction_count=Coalesce(
-                    Subquery(of_project.values("project").annotate(n=Count("pk")).values("n")[:1]), 0
-                ),
-                _last_interaction_at=Subquery(of_project.order_by("-occurred_at").values("occurred_at")[:1]),
-                _next_follow_up_at=Subquery(open_follow_ups.order_by("due_at").values("due_at")[:1]),
-            )
             .prefetch_related(Prefetch("stages", queryset=Stage.objects.select_related("chain")))
         )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return ProjectChangeList
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
         initial = super().get_changeform_initial_data(request)
@@ -262,17 +299,17 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     def signed_amount_wan(self, obj: Project) -> str:
         return crm_admin.money_wan(obj.signed_amount)
 
-    @admin.display(description=_("interactions"), ordering="_interaction_count")
+    @admin.display(description=_("interactions"))
     def interaction_count(self, obj: Project) -> int:
-        return obj._interaction_count  # type: ignore[attr-defined]
+        return getattr(obj, "_interaction_count", 0)
 
-    @admin.display(description=_("last interaction"), ordering="_last_interaction_at")
+    @admin.display(description=_("last interaction"))
     def last_interaction_at(self, obj: Project):  # type: ignore[no-untyped-def]
-        return obj._last_interaction_at  # type: ignore[attr-defined]
+        return getattr(obj, "_last_interaction_at", None)
 
-    @admin.display(description=_("next follow-up"), ordering="_next_follow_up_at")
+    @admin.display(description=_("next follow-up"))
     def next_follow_up_at(self, obj: Project):  # type: ignore[no-untyped-def]
-        return obj._next_follow_up_at  # type: ignore[attr-defined]
+        return getattr(obj, "_next_follow_up_at", None)
 
     # --- writes through the services -----------------------------------------------------
     def service_create(self, request: HttpRequest, form: forms.ModelForm) -> Project:

@@ -79,6 +79,7 @@ from chains.gap_analysis import (
 from chains.models import Chain, ChainPark, Park, Stage, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
+from crm.search import clean_term, enterprise_search_q
 from recruitment.models import Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
 
@@ -454,7 +455,9 @@ def gap_stage_detail(*, park_or_zone: Park | Zone, stage: Stage) -> StageGap:
 _CANDIDATE_MARGIN = 20
 
 
-def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: int = 50) -> list[Candidate]:
+def gap_candidates(
+    *, park: Park, stage: Stage, office: Office | None, limit: int = 50, search: str = ""
+) -> list[Candidate]:
     """Enterprises that could fill ``stage`` in ``park``, best first (``candidate_score``).
 
     Candidates can supply the stage (``Enterprise.stages``), are not merged into
@@ -467,7 +470,8 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
     The database scores every candidate with the formula of ``candidate_score``
     (:func:`_ranked_candidate_ids`) and returns the ids of the best ``limit`` and a
     few more; only those are read, and the pure function ranks them exactly. Seven
-    queries whatever the number of enterprises.
+    queries whatever the number of enterprises. ``search`` keeps the candidates the
+    directory search (:mod:`crm.search`) finds for it.
     """
     limit = max(limit, 0)
     if not limit:
@@ -482,6 +486,7 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
         neighbour_ids=sorted(stage_neighbour_ids(stage=stage)),
         now=now,
         limit=limit + _CANDIDATE_MARGIN,
+        search=search,
     )
     if not ids:
         return []
@@ -534,6 +539,22 @@ def gap_candidates(*, park: Park, stage: Stage, office: Office | None, limit: in
     return rank_candidates(facts, now=now, zone_park_codes=set(zone_parks.values()), limit=limit)
 
 
+def _searched_sql(search: str, params: dict[str, object]) -> str:
+    """``AND e.id IN (…)`` for the enterprises the directory search finds ('' without a search),
+    its parameters named into ``params``."""
+    if not clean_term(search):
+        return ""
+    sub_sql, sub_params = (
+        Enterprise.objects.filter(enterprise_search_q(search)).order_by().values("pk").query.sql_with_params()
+    )
+    pieces = sub_sql.split("%s")
+    named = pieces[0]
+    for i, (value, piece) in enumerate(zip(sub_params, pieces[1:], strict=True)):
+        params[f"search{i}"] = value
+        named += f"%(search{i})s{piece}"
+    return f"AND e.id IN ({named}) "
+
+
 def _ranked_candidate_ids(
     *,
     park: Park,
@@ -543,6 +564,7 @@ def _ranked_candidate_ids(
     neighbour_ids: list[int],
     now: datetime,
     limit: int,
+    search: str = "",
 ) -> dict[UUID, int]:
     """The ``limit`` best candidates by ``candidate_score`` computed in SQL, best first:
     id → number of adjacent stages it can supply.
@@ -623,7 +645,8 @@ def _ranked_candidate_ids(
         f"LEFT JOIN ({elsewhere_sql}) pe ON pe.enterprise_id = e.id "
         f"LEFT JOIN ({contact_sql}) lc ON lc.enterprise_id = e.id "
         "WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s) "
+        + _searched_sql(search, params)
+        + f"AND NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s) "
         f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
     )
     with connection.cursor() as cursor:

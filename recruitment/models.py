@@ -91,6 +91,15 @@ class Project(OfficeRecord):
             models.Index(fields=["updated_at"], name="project_updated_idx"),
             # The partner API pages an office's records in id order (keyset).
             models.Index(fields=["office", "id"], name="project_office_page_idx"),
+            # The change list: its default order (newest first), for everyone and within an
+            # office, and the columns it sorts by (each then newest id first).
+            models.Index(fields=["-created_at", "-id"], name="project_created_page_idx"),
+            models.Index(fields=["office", "-created_at", "-id"], name="project_office_created_idx"),
+            models.Index(fields=["title", "-id"], name="project_title_page_idx"),
+            models.Index(fields=["status", "-id"], name="project_status_page_idx"),
+            models.Index(fields=["priority", "-id"], name="project_priority_page_idx"),
+            models.Index(fields=["planned_investment", "-id"], name="project_planned_page_idx"),
+            models.Index(fields=["signed_amount", "-id"], name="project_signed_page_idx"),
         ]
 
     def __str__(self) -> str:

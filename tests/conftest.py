@@ -32,6 +32,14 @@ def _require_services(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (cached admin filter choices name earlier tests' rows)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _site_language():
     """Each test starts in the site's default language; a test that switches to
     English (a request with Accept-Language: en) does not leak it into the next."""

@@ -16,8 +16,6 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
-from django.db.models import Q
-from django.db.models.functions import Replace
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
@@ -36,6 +34,7 @@ from crm.access import enterprise_may_change, enterprises_by_external_id
 from crm.bulk import BulkItemErrors, enterprises_upsert
 from crm.credit_code import credit_code_error, normalize_credit_code
 from crm.models import Enterprise, Office
+from crm.search import search_enterprises
 from crm.services import enterprise_create, enterprise_delete, enterprise_update
 
 PRESENTER = Presenter(
@@ -170,17 +169,9 @@ class EnterpriseFilter(RecordFilter):
         fields: list[str] = []
 
     def filter_search(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
-        value = value.strip()
-        if not value:
+        if not value.strip():
             return queryset
-        compact = value.replace(" ", "").lower()
-        return queryset.annotate(_pinyin=Replace("name_pinyin", models.Value(" "), models.Value(""))).filter(
-            Q(name__icontains=value)
-            | Q(name_en__icontains=value)
-            | Q(_pinyin__contains=compact)
-            | Q(name_initials__startswith=compact)
-            | Q(credit_code=(normalize_credit_code(value) or "").upper())
-        )
+        return search_enterprises(queryset, value)
 
     def filter_external_id(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
         office = getattr(getattr(self.request, "auth", None), "office", None)

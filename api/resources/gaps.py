@@ -76,6 +76,7 @@ class GapQuery(serializers.Serializer):
 class CandidateQuery(serializers.Serializer):
     park = serializers.CharField(max_length=64)
     stage = serializers.CharField(max_length=130)
+    search = serializers.CharField(max_length=200, required=False)
 
 
 def _page_params() -> list[OpenApiParameter]:
@@ -150,6 +151,9 @@ class GapCandidatesView(APIView):
         parameters=[
             OpenApiParameter("park", str, required=True, description=_("Park code.")),
             OpenApiParameter("stage", str, required=True, description=_("Stage code.")),
+            OpenApiParameter(
+                "search", str, description=_("Only candidates whose name, pinyin, initials or credit code match.")
+            ),
             *_page_params(),
         ],
         responses={
@@ -172,7 +176,13 @@ class GapCandidatesView(APIView):
             errors["stage"] = exc.detail
         if errors:
             raise serializers.ValidationError(errors)
-        candidates = gap_candidates(park=park, stage=stage, office=request.auth.office, limit=CANDIDATES_MAX)
+        candidates = gap_candidates(
+            park=park,
+            stage=stage,
+            office=request.auth.office,
+            limit=CANDIDATES_MAX,
+            search=query.validated_data.get("search", ""),
+        )
         items = [
             {
                 "enterprise": str(c.enterprise_id),

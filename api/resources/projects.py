@@ -11,7 +11,6 @@ from typing import Any
 
 import django_filters
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -32,6 +31,7 @@ from api.rendering import fmt_datetime, fmt_decimal, fmt_uuid
 from api.resources.common import MAX_INT, RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
 from crm.bulk_save import Upserted
 from crm.models import Office
+from crm.search import search_projects
 from recruitment.bulk import projects_upsert
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import IllegalTransition, Status
@@ -132,23 +132,18 @@ class ProjectFilter(RecordFilter):
     stage = django_filters.CharFilter(field_name="stages__code", distinct=True, label=_("Stage code."))
     enterprise = django_filters.UUIDFilter(field_name="enterprise_id")
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
-    search = django_filters.CharFilter(method="filter_search", label=_("Matches the title or the enterprise's name."))
+    search = django_filters.CharFilter(
+        method="filter_search", label=_("Matches the title, or the enterprise's name, pinyin, initials or credit code.")
+    )
 
     class Meta:
         model = Project
         fields: list[str] = []
 
     def filter_search(self, queryset: models.QuerySet, name: str, value: str) -> models.QuerySet:
-        value = value.strip()
-        if not value:
+        if not value.strip():
             return queryset
-        compact = value.replace(" ", "").lower()
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(enterprise__name__icontains=value)
-            | Q(enterprise__name_pinyin__icontains=value.lower())
-            | Q(enterprise__name_initials__startswith=compact)
-        )
+        return search_projects(queryset, value)
 
 
 @documented

@@ -512,3 +512,18 @@ def test_a_bad_presence_is_refused_on_its_field_and_not_written(world, kwargs, f
         presence_set(enterprise=EnterpriseFactory(), park=world.north, stage=world.a, **kwargs)
     assert list(info.value.message_dict) == [field]
     assert not Presence.objects.exists()
+
+
+def test_candidate_search_keeps_the_candidates_the_directory_search_finds(world) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory()
+    capable(world.b, name="太原碳纤维有限公司")
+    capable(world.b, name="大同碳材料有限公司")
+    capable(world.b, name="晋中精密机械有限公司")
+
+    def found(term: str) -> list[str]:
+        return sorted(c.name for c in gap_candidates(park=world.north, stage=world.b, office=office, search=term))
+
+    assert found("碳") == ["大同碳材料有限公司", "太原碳纤维有限公司"]
+    assert found("碳纤维") == ["太原碳纤维有限公司"]
+    assert found("钛") == []
+    assert len(found("")) == 3

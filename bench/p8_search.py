@@ -1,0 +1,160 @@
+"""P8 search at 1,000,000 enterprises: crm.search against the bare index query and an ILIKE scan.
+
+200 queries drawn from the generated directory (``bench/generate.py``), 40 of each
+kind: one or two characters of a name, three to six characters of a name, pinyin
+typed without spaces (part of a name's pinyin), initials (part of them), a credit
+code's prefix. Each query asks for the first 100 matching rows:
+
+* ``ours``: ``search_enterprises`` (the service the admin, the API and the
+  candidate search call), the rows as the ORM reads them;
+* ``limit``: the bare index query: only the indexed condition of the same kind
+  (``cr_name_grams(name) @> …``, the trigram ``LIKE``, the prefix ``LIKE``), ids only,
+  nothing verified — what the index alone costs;
+* ``ilike``: the scan the index replaces (``name ILIKE '%…%' OR …`` over every
+  column), on ten queries of each kind (a scan of a million rows costs seconds).
+
+Median and p95 per kind, after one warm-up pass. Target: p95 ≤ 30 ms for one or
+two characters, ≤ 10 ms otherwise, and ≤ 2× the limit. ``--quick``: 100,000
+enterprises.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from argparse import Namespace
+from collections.abc import Callable
+
+SEED = 8
+PER_KIND = 40
+BASELINE_PER_KIND = 10
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
+def draw_queries(rng: random.Random, rows: list[tuple[str, str, str, str]]) -> dict[str, list[str]]:
+    """Queries of every kind from sample rows (name, pinyin, initials, credit code)."""
+    kinds: dict[str, list[str]] = {"1-2 chars": [], "3+ chars": [], "pinyin": [], "initials": [], "credit prefix": []}
+    for i, (name, pinyin, initials, code) in enumerate(rows[: PER_KIND * 5]):
+        kind = list(kinds)[i % 5]
+        if kind == "1-2 chars":
+            n = 1 + (i // 5) % 2
+            start = rng.randrange(0, len(name) - n + 1)
+            kinds[kind].append(name[start : start + n])
+        elif kind == "3+ chars":
+            n = rng.randint(3, min(6, len(name)))
+            start = rng.randrange(0, len(name) - n + 1)
+            kinds[kind].append(name[start : start + n])
+        elif kind == "pinyin":
+            syllables = pinyin.split()
+            start = rng.randrange(0, max(1, len(syllables) - 2))
+            kinds[kind].append("".join(syllables[start : start + rng.randint(2, 4)]))
+        elif kind == "initials":
+            n = min(len(initials), rng.randint(3, 5))
+            start = rng.randrange(0, len(initials) - n + 1)
+            kinds[kind].append(initials[start : start + n])
+        else:
+            kinds[kind].append(code[: rng.randint(6, 12)])
+    return kinds
+
+
+def _bare_sql(kind: str, term: str) -> tuple[str, list[object]]:
+    from crm.search import ascii_lower, query_grams
+
+    if kind in ("1-2 chars", "3+ chars"):
+        return "SELECT id FROM crm_enterprise WHERE cr_name_grams(name) @> %s::text[] LIMIT 100", [query_grams(term)]
+    if kind in ("pinyin", "initials"):
+        return (
+            "SELECT id FROM crm_enterprise WHERE cr_search_keys(name_pinyin, name_initials, name_en) LIKE %s LIMIT 100",
+            [f"%{ascii_lower(term)}%"],
+        )
+    return "SELECT id FROM crm_enterprise WHERE credit_code LIKE %s LIMIT 100", [f"{term}%"]
+
+
+ILIKE_SQL = """
+SELECT id FROM crm_enterprise
+WHERE name ILIKE %(c)s OR name_en ILIKE %(c)s OR name_pinyin ILIKE %(c)s
+   OR REPLACE(name_pinyin, ' ', '') ILIKE %(c)s OR name_initials ILIKE %(c)s OR credit_code ILIKE %(p)s
+LIMIT 100
+"""
+
+
+def _time(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(args: Namespace) -> list[dict[str, object]]:
+    from django.db import connection
+
+    from bench.generate import ensure_directory
+    from crm.models import Enterprise
+    from crm.search import search_enterprises
+
+    quick = bool(getattr(args, "quick", False))
+    n = 100_000 if quick else 1_000_000
+    directory = ensure_directory(n_enterprises=n, n_projects=n // 10)
+    rng = random.Random(SEED)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, name_pinyin, name_initials, credit_code FROM crm_enterprise TABLESAMPLE SYSTEM (1) "
+            "REPEATABLE (8) WHERE source = 'bench-directory' LIMIT %s",
+            [PER_KIND * 5],
+        )
+        sample = cursor.fetchall()
+    queries = draw_queries(rng, sample)
+
+    def ours(term: str) -> Callable[[], object]:
+        return lambda: list(search_enterprises(Enterprise.objects.order_by(), term)[:100])
+
+    def bare(kind: str, term: str) -> Callable[[], object]:
+        sql, params = _bare_sql(kind, term)
+
+        def go() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+        return go
+
+    def ilike(term: str) -> Callable[[], object]:
+        def go() -> None:
+            with connection.cursor() as cursor:
+                cursor.execute(ILIKE_SQL, {"c": f"%{term}%", "p": f"{term}%"})
+                cursor.fetchall()
+
+        return go
+
+    for kind, terms in queries.items():  # warm-up
+        for term in terms:
+            ours(term)()
+            bare(kind, term)()
+    rows: list[dict[str, object]] = []
+    for kind, terms in queries.items():
+        ours_ms = [_time(ours(t)) * 1000 for t in terms]
+        bare_ms = [_time(bare(kind, t)) * 1000 for t in terms]
+        scan_ms = [_time(ilike(t)) * 1000 for t in terms[:BASELINE_PER_KIND]]
+        hits = statistics.median(len(search_enterprises(Enterprise.objects.order_by(), t)[:100]) for t in terms)
+        target = 30 if kind == "1-2 chars" else 10
+        p95, limit_p95 = _percentile(ours_ms, 0.95), _percentile(bare_ms, 0.95)
+        rows.append(
+            {
+                "case": f"search {kind} (x{len(terms)}, e.g. {terms[0]!r})",
+                "ours_median_ms": f"{statistics.median(ours_ms):.1f}",
+                "ours_p95_ms": f"{p95:.1f}",
+                "limit_median_ms": f"{statistics.median(bare_ms):.1f}",
+                "limit_p95_ms": f"{limit_p95:.1f}",
+                "ilike_median_ms": f"{statistics.median(scan_ms):.1f}",
+                "ilike_p95_ms": f"{_percentile(scan_ms, 0.95):.1f}",
+                "p95_vs_limit": f"{p95 / limit_p95:.2f}" if limit_p95 else "n/a",
+                "target_p95_ms": f"<= {target}",
+                "median_hits": hits,
+                **({"enterprises": directory.enterprises} if not rows else {}),
+            }
+        )
+    return rows

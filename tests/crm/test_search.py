@@ -1,0 +1,121 @@
+"""The directory search (crm.search): what finds an enterprise, on PostgreSQL and SQLite alike."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connections
+
+from bench.generate import company_name, credit_code
+from crm.models import Enterprise
+from crm.names import pinyin_keys
+from crm.search import query_grams, search_enterprises, search_projects
+from tests.factories import ProjectFactory
+
+pytestmark = [pytest.mark.django_db(databases=["default", "sqlite"]), pytest.mark.postgres]
+
+HAND_NAMES = [
+    "太原钢铁（集团）有限公司",
+    "TCL科技集团股份有限公司",
+    "山西潞安矿业（集团）有限责任公司",
+    "晋能控股装备制造集团有限公司",
+    "忻州碳材料有限公司",
+]
+
+
+def _names() -> list[tuple[str, str]]:
+    rng = random.Random(3)
+    generated = [company_name(rng)[:2] for _ in range(7)]
+    return [(name, "") for name in HAND_NAMES] + generated
+
+
+def _enterprises(alias: str) -> list[Enterprise]:
+    rows = []
+    for i, (name, name_en) in enumerate(_names()):
+        pinyin, initials = pinyin_keys(name)
+        rows.append(
+            Enterprise(
+                name=name,
+                name_en=name_en or ("Taiyuan Iron and Steel Co., Ltd." if i == 0 else ""),
+                name_pinyin=pinyin,
+                name_initials=initials,
+                credit_code=credit_code("140100", 900 + i),
+                office=None,
+            )
+        )
+    return Enterprise.objects.using(alias).bulk_create(rows)
+
+
+def _found(alias: str, term: str) -> set[str]:
+    return set(search_enterprises(Enterprise.objects.using(alias).all(), term).values_list("name", flat=True))
+
+
+@pytest.fixture
+def directory() -> list[Enterprise]:
+    _enterprises("sqlite")
+    return _enterprises("default")
+
+
+def test_every_substring_of_one_to_six_characters_finds_its_enterprise(directory):
+    for enterprise in directory:
+        name = enterprise.name
+        for length in range(1, 7):
+            for start in range(len(name) - length + 1):
+                term = name[start : start + length]
+                if not term.strip():
+                    continue
+                assert name in _found("default", term), term
+
+
+def test_pinyin_without_spaces_initials_and_english_find_the_enterprise(directory):
+    steel = next(e for e in directory if e.name.startswith("太原钢铁"))
+    for term in ["taiyuangangtie", "gangtie", "TaiYuan", "tygt", "ty", "iron and steel", "IRON"]:
+        assert steel.name in _found("default", term), term
+
+
+def test_a_credit_code_and_its_prefixes_find_the_enterprise(directory):
+    enterprise = directory[2]
+    for length in (2, 6, 10, 18):
+        assert enterprise.name in _found("default", enterprise.credit_code[:length].lower())
+
+
+def test_what_does_not_occur_finds_nothing(directory):
+    assert _found("default", "钛白粉") == set()
+    assert _found("default", "zzzq") == set()
+    assert _found("default", "   ") == set()
+
+
+def test_sqlite_and_postgresql_find_the_same_enterprises(directory):
+    assert connections["default"].vendor == "postgresql"
+    assert connections["sqlite"].vendor == "sqlite"
+    terms = ["钢", "集团", "有限", "碳材料", "tcl", "TCL科技", "taiyuan", "tygt", "ty", "jt", "iron", "91", "9114"]
+    for enterprise in directory:
+        terms += [enterprise.name[1:3], enterprise.name[-6:-2], enterprise.name_pinyin.replace(" ", "")[2:9]]
+        terms += [enterprise.name_initials[:2], enterprise.credit_code[:8]]
+    for term in terms:
+        assert _found("default", term) == _found("sqlite", term), term
+
+
+def test_query_grams_are_the_pairs_a_containing_name_has():
+    assert query_grams("钢") == ["钢"]
+    assert query_grams("碳纤维") == ["碳纤", "纤维"]
+    assert query_grams("TCL") == ["cl", "tc"]
+
+
+def test_project_search_matches_title_and_the_enterprise():
+    project = ProjectFactory(title="年产5万吨碳纤维项目")
+    enterprise = project.enterprise
+    enterprise.name = "太原钢铁（集团）有限公司"
+    enterprise.name_pinyin, enterprise.name_initials = pinyin_keys(enterprise.name)
+    enterprise.save()
+    other = ProjectFactory(title="其他项目")
+    from recruitment.models import Project
+
+    def found(term: str) -> set:
+        return set(search_projects(Project.objects.all(), term).values_list("pk", flat=True))
+
+    assert found("碳纤维") == {project.pk}
+    assert found("钢铁") == {project.pk}
+    assert found("taiyuan") == {project.pk}
+    assert found("其他") == {other.pk}

@@ -1,0 +1,223 @@
+"""Change lists, search and the dashboard at scale: query counts that do not grow with the
+rows, plans that use an index on PostgreSQL, counts estimated past a limit."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from bench.generate import company_name, credit_code
+from crm.admin_lists import EstimatedCountPaginator
+from crm.models import Enterprise, Interaction
+from crm.names import pinyin_keys
+from recruitment.models import FollowUp, Project
+from tests.crm.test_admin_support import sign_in_manager
+from tests.factories import EnterpriseFactory, OfficeFactory, ParkFactory, StageFactory
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+PROJECTS = reverse("admin:recruitment_project_changelist")
+ENTERPRISES = reverse("admin:crm_enterprise_changelist")
+
+
+def _enterprises(n: int, *, office=None, seed: int = 1) -> list[Enterprise]:  # type: ignore[no-untyped-def]
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        name, name_en, region, _trade = company_name(rng)
+        pinyin, initials = pinyin_keys(name)
+        rows.append(
+            Enterprise(
+                name=name,
+                name_en=name_en,
+                name_pinyin=pinyin,
+                name_initials=initials,
+                credit_code=credit_code(region[2], seed * 1_000_000 + i),
+                province=region[1],
+                registered_capital=rng.randrange(1, 1000) * 10_000,
+                office=office if i % 3 == 0 else None,
+            )
+        )
+    return Enterprise.objects.bulk_create(rows, batch_size=2000)
+
+
+def _projects(n: int, *, office, enterprises, park, stages) -> list[Project]:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    projects = Project.objects.bulk_create(
+        [
+            Project(
+                id=uuid.uuid4(),
+                office=office,
+                title=f"碳纤维项目{i}",
+                enterprise=enterprises[i % len(enterprises)],
+                park=park,
+                status=["lead", "screening", "negotiating", "signed"][i % 4],
+                created_at=now - timedelta(minutes=i),
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )
+    Project.stages.through.objects.bulk_create(
+        [Project.stages.through(project=p, stage=s) for p in projects for s in stages]
+    )
+    Interaction.objects.bulk_create(
+        [
+            Interaction(office=office, enterprise=p.enterprise, project=p, kind="call", occurred_at=now, summary="电话")
+            for p in projects
+        ]
+    )
+    FollowUp.objects.bulk_create([FollowUp(office=office, project=p, due_at=now) for p in projects])
+    return projects
+
+
+@pytest.fixture
+def world(provincial_office):  # type: ignore[no-untyped-def]
+    park = ParkFactory()
+    return {"office": provincial_office, "park": park, "stages": [StageFactory(), StageFactory()]}
+
+
+def _queries(client, url: str) -> int:  # type: ignore[no-untyped-def]
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        PROJECTS,
+        PROJECTS + "?q=碳纤维",
+        PROJECTS + "?o=1",
+        PROJECTS + "?status__exact=lead",
+        ENTERPRISES,
+        ENTERPRISES + "?q=有限",
+        reverse("reports:dashboard"),
+    ],
+)
+def test_query_count_is_the_same_for_10_and_1000_rows(client, provincial_user, world, url):
+    sign_in_manager(client, provincial_user)
+    enterprises = _enterprises(10)
+    _projects(10, office=world["office"], enterprises=enterprises, park=world["park"], stages=world["stages"])
+    client.get(url)  # reference choices cached, as after any first visit
+    small = _queries(client, url)
+    more = _enterprises(990, seed=2)
+    _projects(990, office=world["office"], enterprises=enterprises + more, park=world["park"], stages=world["stages"])
+    assert _queries(client, url) == small
+    if "admin/reports" not in url:
+        assert small <= 10
+
+
+def test_the_page_shows_each_projects_own_interaction_count_and_follow_up(client, provincial_user, world):
+    sign_in_manager(client, provincial_user)
+    [one, other] = _projects(
+        2, office=world["office"], enterprises=_enterprises(2), park=world["park"], stages=world["stages"]
+    )
+    Interaction.objects.create(
+        office=world["office"],
+        enterprise=one.enterprise,
+        project=one,
+        kind="call",
+        occurred_at=timezone.now(),
+        summary="再次",
+    )
+    response = client.get(PROJECTS)
+    rows = {p.pk: p for p in response.context["cl"].result_list}
+    assert rows[one.pk]._interaction_count == 2
+    assert rows[other.pk]._interaction_count == 1
+    assert rows[one.pk]._next_follow_up_at is not None
+
+
+def test_a_large_list_shows_an_estimated_count_and_the_exact_one_on_demand(client, provincial_user, settings):
+    settings.ADMIN_EXACT_COUNT_LIMIT = 50
+    sign_in_manager(client, provincial_user)
+    _enterprises(120)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_enterprise")
+    response = client.get(ENTERPRISES)
+    assert response.context["cl"].paginator.estimated
+    assert "exact=1" in response.content.decode()
+    exact = client.get(ENTERPRISES + "?exact=1")
+    assert not exact.context["cl"].paginator.estimated
+    assert exact.context["cl"].result_count == 120
+
+
+def test_a_small_list_is_counted_exactly():
+    EnterpriseFactory.create_batch(3)
+    paginator = EstimatedCountPaginator(Enterprise.objects.order_by("name"), 100)
+    with CaptureQueriesContext(connection) as ctx:
+        assert paginator.count == 3
+    assert len(ctx.captured_queries) == 2  # the planner's estimate, then the count
+    assert not paginator.estimated
+
+
+def test_a_deep_page_reads_its_ids_first_in_the_lists_order(settings):
+    enterprises = _enterprises(1_250)
+    expected = sorted(enterprises, key=lambda e: (e.name, -e.pk.int))[1_100:1_200]
+    paginator = EstimatedCountPaginator(Enterprise.objects.order_by("name", "-pk"), 100)
+    with CaptureQueriesContext(connection) as ctx:
+        page = list(paginator.page(12).object_list)
+    assert [e.pk for e in page] == [e.pk for e in expected]
+    assert "OFFSET 1100" in ctx.captured_queries[-2]["sql"] and "LIMIT" not in ctx.captured_queries[-1]["sql"]
+
+
+# --- plans -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big(world):  # type: ignore[no-untyped-def]
+    office = OfficeFactory(kind="park")
+    enterprises = _enterprises(20_000, office=office, seed=5)
+    _projects(3_000, office=world["office"], enterprises=enterprises, park=world["park"], stages=world["stages"][:1])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    return {"office": office, "enterprises": enterprises}
+
+
+def _page_plan(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    response = client.get(url)
+    assert response.status_code == 200
+    cl = response.context["cl"]
+    return cl.queryset[:100].explain()
+
+
+def test_each_change_list_query_uses_an_index(client, provincial_user, big):
+    sign_in_manager(client, provincial_user)
+    rare = big["enterprises"][123]
+    short = rare.name[2:5]  # the trade name and a character: a rare substring
+    cases = {
+        ENTERPRISES: "enterprise_name_page_idx",
+        ENTERPRISES + "?o=6": "enterprise_capital_page_idx",
+        ENTERPRISES + f"?office__id__exact={big['office'].pk}": "enterprise_office_name_idx",
+        ENTERPRISES + f"?q={short}": "enterprise_name_grams_idx",
+        ENTERPRISES + f"?q={rare.name_pinyin.replace(' ', '')[3:12]}": "enterprise_search_keys_idx",
+        ENTERPRISES + f"?q={rare.credit_code[:12]}": "enterprise_code_prefix_idx",
+        PROJECTS: "project_created_page_idx",
+        PROJECTS + "?o=1": "project_title_page_idx",
+        PROJECTS + f"?q={short}": "enterprise_name_grams_idx",
+    }
+    for url, index in cases.items():
+        plan = _page_plan(client, url)
+        assert index in plan, f"{url}\n{plan}"
+        assert "Seq Scan on crm_enterprise" not in plan, f"{url}\n{plan}"
+
+
+def test_the_duplicate_check_on_create_uses_indexes(big):
+    from crm.duplicates import enterprise_duplicates_of
+
+    rare = big["enterprises"][77]
+    with CaptureQueriesContext(connection) as ctx:
+        found = enterprise_duplicates_of(name=rare.name, credit_code=rare.credit_code)
+    assert rare in found
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + ctx.captured_queries[0]["sql"])
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+    assert "Seq Scan" not in plan, plan
