@@ -54,6 +54,8 @@ _TYPES: dict[str, str] = {
     "crm.Interaction": "interaction",
     "recruitment.Project": "project",
     "recruitment.FollowUp": "follow_up",
+    "recruitment.ProgressEntry": "progress",
+    "recruitment.SupervisionOrder": "supervision_order",
 }
 _RENDERERS: dict[str, Renderer] = {}
 # model label -> functions returning the records whose rendering shows fields of the given ones

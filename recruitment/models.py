@@ -199,6 +199,9 @@ class ReminderDelivery(TimestampedModel):
         OVERDUE = "overdue", _("Overdue")
         DIGEST = "digest", _("Weekly digest")
         LARGE_PROJECT = "large_project", _("Large project notice")
+        ORDER_PLAN = "order_plan", _("Supervision order: correction plan due")
+        ORDER_PLAN_LATE = "order_plan_late", _("Supervision order: correction plan overdue")
+        ORDER_UNRESOLVED = "order_unresolved", _("Supervision order: resolution overdue")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -219,6 +222,14 @@ class ReminderDelivery(TimestampedModel):
     )
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("project")
+    )
+    supervision_order = models.ForeignKey(
+        "recruitment.SupervisionOrder",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("supervision order"),
     )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -260,6 +271,12 @@ class ReminderDelivery(TimestampedModel):
                 condition=models.Q(kind="digest"),
                 name="delivery_once_per_digest",
             ),
+            # Each step of a supervision order's escalation ladder reaches each person once.
+            models.UniqueConstraint(
+                fields=["supervision_order", "kind", "recipient"],
+                condition=models.Q(supervision_order__isnull=False),
+                name="delivery_once_per_order_step",
+            ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),
                 name="delivery_state_valid",
@@ -293,3 +310,19 @@ class MyFollowUp(FollowUp):
         ordering = ["due_at"]
         verbose_name = _("my follow-up 我的跟进")
         verbose_name_plural = _("my follow-ups 我的跟进")
+
+
+# Landing supervision lives in its own module; imported here so Django registers its models.
+from recruitment.landing_models import (  # noqa: E402, F401
+    Color,
+    LightPeriod,
+    Milestone,
+    PlanInvestment,
+    ProgressEntry,
+    ProjectLight,
+    ProjectPlan,
+    RuleSuspension,
+    SupervisionOrder,
+    SupervisionOrderMove,
+    WarningRule,
+)
