@@ -26,6 +26,9 @@ class Column:
     name: str
     path: str
     fmt: Formatter | None = None
+    # A value computed in the page query (e.g. a nested JSON object built by a subquery):
+    # called once for the expression, annotated under ``path``.
+    expression: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ class Presenter:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_paths", tuple(c.path for c in self.columns))
-        formats = tuple(sql_format(c.fmt, c.path) if c.fmt is not None else None for c in self.columns)
+        formats = tuple(
+            sql_format(c.fmt, c.path) if c.fmt is not None and c.expression is None else None for c in self.columns
+        )
         object.__setattr__(self, "_sql_formats", formats)
         specs = [(c.name, None if e is not None else c.fmt) for c, e in zip(self.columns, formats, strict=True)]
         object.__setattr__(self, "_pg_specs", specs)
@@ -103,7 +108,8 @@ class Presenter:
                 ]
             return [self._item(specs, row[:width], row[width:]) for row in rows]
         specs = [(c.name, c.fmt) for c in self.columns]
-        rows = list(queryset.values_list("pk", *self._paths))
+        computed = {c.path: c.expression() for c in self.columns if c.expression is not None}
+        rows = list(queryset.annotate(**computed).values_list("pk", *self._paths))
         if not rows:
             return []
         extra = [m.fetch([r[0] for r in rows]) for m in self.many]
@@ -119,6 +125,7 @@ class Presenter:
         parts = self.__dict__.get("_pg_parts")
         if parts is None:
             annotations = {f"_fmt_{i}": e for i, e in enumerate(self._sql_formats) if e is not None}
+            annotations.update({c.path: c.expression() for c in self.columns if c.expression is not None})
             many = {f"_many_{m.name}": m.subquery() for m in self.many}
             paths = [
                 f"_fmt_{i}" if e is not None else c.path
