@@ -108,12 +108,16 @@ class Presenter:
                 ]
             return [self._item(specs, row[:width], row[width:]) for row in rows]
         specs = [(c.name, c.fmt) for c in self.columns]
-        computed = {c.path: c.expression() for c in self.columns if c.expression is not None}
-        rows = list(queryset.annotate(**computed).values_list("pk", *self._paths))
+        rows = list(self.annotated(queryset).values_list("pk", *self._paths))
         if not rows:
             return []
         extra = [m.fetch([r[0] for r in rows]) for m in self.many]
         return [self._item(specs, row[1:], [values.get(row[0], []) for values in extra]) for row in rows]
+
+    def annotated(self, queryset: models.QuerySet) -> models.QuerySet:
+        """``queryset`` with the computed columns, so ``values_list`` can name every column's path."""
+        computed = {c.path: c.expression() for c in self.columns if c.expression is not None}
+        return queryset.annotate(**computed) if computed else queryset
 
     def _pg_query_parts(self) -> tuple[dict[str, Any], list[str]]:
         """The page query's annotations and selected names, built once per presenter.

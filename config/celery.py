@@ -48,6 +48,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": settings.REMINDER_DIGEST_CRONTAB,
             "description": "Each person's weekly digest: open follow-ups and stale projects.",
         },
+        "recruitment.recompute_lights": {
+            "task": "recruitment.recompute_lights",
+            "crontab": settings.LIGHTS_RECOMPUTE_CRONTAB,
+            "description": "Recompute the warning lights of signed projects; red ones get a supervision order.",
+        },
         "api.purge_expired": {
             "task": "api.purge_expired",
             "crontab": "30 3 * * *",

@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
         "ErrorTypeEnum": "api.errors.ERROR_TYPES",
         "ChangeTypeEnum": "api.feed.CHANGE_TYPES",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum",
+        "ProgressKindEnum": "recruitment.landing_models.ProgressEntry.Kind",
+        "SupervisionOrderStatusEnum": "recruitment.landing_models.OrderStatus",
+        "MilestoneEnum": "recruitment.landing_models.Milestone",
+        "LightColorEnum": "recruitment.landing_models.Color",
     },
 }
 DRF_STANDARDIZED_ERRORS = {

@@ -76,13 +76,13 @@ def _may_oversee(user: Any, order: SupervisionOrder, *, as_office: bool = False)
     return _manager_of(user, order.office_id, as_office=as_office)
 
 
-def _may_submit(user: Any, order: SupervisionOrder) -> bool:
+def _may_submit(user: Any, order: SupervisionOrder, *, as_office: bool = False) -> bool:
     if user is None or not getattr(user, "is_authenticated", False):
         return False
     return (
         user.pk in (order.responsible_id, order.leader_id)
         or user.office_id == order.office_id
-        or _may_oversee(user, order)
+        or _may_oversee(user, order, as_office=as_office)
     )
 
 

@@ -25,13 +25,14 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-03"})
-class MonthField(_JsonTyped, serializers.Field):
+class MonthField(serializers.Field):
     """A month as ``YYYY-MM`` (kept as its first day)."""
 
     type_message = _("Expected a month as a string, e.g. 2026-03.")
 
     def to_internal_value(self, data: Any) -> dt.date:
-        super().to_internal_value(data)  # type check
+        if isinstance(data, bool) or not isinstance(data, str):
+            raise serializers.ValidationError(str(self.type_message), code="invalid_type")
         match = _MONTH.match(data)
         if not match or not 1 <= int(match.group(2)) <= 12:
             raise serializers.ValidationError(str(_("Expected a month as YYYY-MM, e.g. 2026-03.")), code="invalid")
@@ -72,11 +73,11 @@ class PlanInput(serializers.Serializer):
         help_text=_("The cumulative investment schedule by month; given, it replaces the whole schedule."),
     )
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = set(data) - set(self.fields) if isinstance(data, dict) else set()
         if unknown:
             raise serializers.ValidationError({name: [_("Unknown field.")] for name in sorted(unknown)}, code="unknown")
-        return attrs
+        return super().to_internal_value(data)
 
 
 class PlanOutput(serializers.Serializer):
