@@ -39,6 +39,7 @@ from recruitment.admin_forms import QuickLogForm, TransitionForm
 from recruitment.admin_views import may_quick_log, quick_log_page, transition_page
 from recruitment.dashboard import stale_projects
 from recruitment.exports import export_csv_action, export_xlsx_action
+from recruitment.landing_admin import LightFilter, landing_context, light_column
 from recruitment.models import FollowUp, Project, ProjectStatusChange, ReminderDelivery
 from recruitment.services import (
     FOLLOWUP_FIELDS,
@@ -164,6 +165,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         "park",
         "stage_names",
         "status",
+        "light_badge",
         "priority",
         "owner",
         "planned_investment_wan",
@@ -175,6 +177,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     ]
     list_filter = [
         "status",
+        LightFilter,
         ("park", admin.RelatedOnlyFieldListFilter),
         "park__zone",
         ("stages__chain", admin.RelatedFieldListFilter),
@@ -187,7 +190,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         "chain_role",
         "is_demo",
     ]
-    list_select_related = ["enterprise", "park", "owner", "office"]
+    list_select_related = ["enterprise", "park", "owner", "office", "light"]
     search_fields = [
         "title",
         "enterprise__name",
@@ -223,6 +226,9 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     ]
     inlines = [FollowUpInline, StatusChangeInline, ProjectInteractionInline]
 
+    class Media:
+        css = {"all": ["recruitment/landing.css"]}
+
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         """Every list column in the same query: counts and dates as subqueries, stages prefetched."""
         of_project = Interaction.objects.filter(project=OuterRef("pk")).order_by()
@@ -246,6 +252,10 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
         return initial
 
     # --- list columns --------------------------------------------------------------------
+    @admin.display(description=_("light"), ordering="light__color")
+    def light_badge(self, obj: Project) -> str:
+        return light_column(obj)
+
     @admin.display(description=_("target stages"))
     def stage_names(self, obj: Project) -> str:
         return ", ".join(s.name for s in obj.stages.all()) or "—"
@@ -320,6 +330,7 @@ class ProjectAdmin(WorkPanelMixin, crm_admin.PinyinSearchMixin, crm_admin.Office
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
         if obj is not None:
             context["timeline"] = timeline_for_project(project=obj, user=request.user)
+            context.update(landing_context(obj, request=request))
             if may_quick_log(request):
                 context["quick_log_form"] = QuickLogForm(user=request.user, enterprise=obj.enterprise, project=obj)
             if self.has_change_permission(request, obj):

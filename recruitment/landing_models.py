@@ -390,3 +390,13 @@ class SupervisionOrderMove(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class MySupervisionOrder(SupervisionOrder):
+    """The signed-in user's open supervision orders, as a page of their own ("my supervision orders")."""
+
+    class Meta:
+        proxy = True
+        ordering = ["plan_due"]
+        verbose_name = _("my supervision order 我的督办")
+        verbose_name_plural = _("my supervision orders 我的督办")

@@ -317,6 +317,7 @@ from recruitment.landing_models import (  # noqa: E402, F401
     Color,
     LightPeriod,
     Milestone,
+    MySupervisionOrder,
     PlanInvestment,
     ProgressEntry,
     ProjectLight,

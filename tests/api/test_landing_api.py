@@ -140,7 +140,13 @@ def test_progress_is_created_read_and_never_changed(api_b, project, time_machine
     assert len(api_b.get("progress/", project=project["id"]).json()["results"]) == 2
     milestone = api_b.post(
         "progress/",
-        {"project": project["id"], "month": "2026-01", "kind": "milestone", "milestone": "registered", "date": "2026-01-18"},
+        {
+            "project": project["id"],
+            "month": "2026-01",
+            "kind": "milestone",
+            "milestone": "registered",
+            "date": "2026-01-18",
+        },
     )
     assert milestone.status_code == 201, milestone.content
 
@@ -165,12 +171,27 @@ def test_another_offices_progress_and_orders_are_not_found(api_a, api_b, project
 def test_supervision_orders_by_the_office_and_the_province(api_b, province, project, time_machine) -> None:  # type: ignore[no-untyped-def]
     time_machine.move_to("2026-02-03T09:00:00+08:00", tick=False)
     api_province = api_for(province)
-    body = {"project": project["id"], "required": "说明开工滞后原因", "plan_due": "2026-02-10", "resolve_due": "2026-03-10"}
+    body = {
+        "project": project["id"],
+        "required": "说明开工滞后原因",
+        "plan_due": "2026-02-10",
+        "resolve_due": "2026-03-10",
+    }
     r = api_province.post("supervision-orders/", body)
     assert r.status_code == 201, r.content
     order = r.json()
     assert order["status"] == "open" and order["auto"] is False and order["issued_by"].startswith("api-")
-    assert set(order) >= {"project", "issued_by", "responsible", "leader", "required", "plan_due", "resolve_due", "status", "auto"}
+    assert set(order) >= {
+        "project",
+        "issued_by",
+        "responsible",
+        "leader",
+        "required",
+        "plan_due",
+        "resolve_due",
+        "status",
+        "auto",
+    }
     # One open order per project.
     again = api_b.post("supervision-orders/", body)
     assert again.status_code == 400 and again.json()["errors"][0]["code"] == "open_order"
@@ -185,9 +206,7 @@ def test_supervision_orders_by_the_office_and_the_province(api_b, province, proj
     )
     assert submitted.status_code == 200, submitted.content
     assert submitted.json()["status"] == "plan_submitted" and submitted["ETag"] == '"2"'
-    stale = api_b.post(
-        f"supervision-orders/{order['id']}/transition/", {"to": "resolved"}, headers={"If-Match": '"1"'}
-    )
+    stale = api_b.post(f"supervision-orders/{order['id']}/transition/", {"to": "resolved"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
     closed_by_park = api_b.post(f"supervision-orders/{order['id']}/transition/", {"to": "closed", "note": "x"})
     assert closed_by_park.status_code == 403

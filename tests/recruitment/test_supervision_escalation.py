@@ -59,13 +59,21 @@ def test_each_step_falls_due_at_its_offset_and_reaches_each_person_once(settings
     settings.SUPERVISION_ESCALATE_AFTER_RESOLVE_HOURS = 24
     office = OfficeFactory(kind="park")
     people = _people(office)
-    (order,) = _orders(office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10))
+    (order,) = _orders(
+        office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10)
+    )
     steps = [
         ("2026-05-08T23:59:00+08:00", []),
         ("2026-05-09T00:00:00+08:00", [("order_plan", "zeren@yangqu.example")]),
         ("2026-05-10T23:00:00+08:00", [("order_plan", "zeren@yangqu.example")]),
-        ("2026-05-11T00:00:00+08:00", [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")]),
-        ("2026-06-11T23:59:00+08:00", [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")]),
+        (
+            "2026-05-11T00:00:00+08:00",
+            [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")],
+        ),
+        (
+            "2026-06-11T23:59:00+08:00",
+            [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")],
+        ),
         (
             "2026-06-12T00:00:00+08:00",
             [
@@ -93,7 +101,9 @@ def test_each_step_falls_due_at_its_offset_and_reaches_each_person_once(settings
 def test_a_step_no_longer_needed_is_skipped(settings, time_machine) -> None:  # type: ignore[no-untyped-def]
     office = OfficeFactory(kind="park")
     people = _people(office)
-    (order,) = _orders(office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10))
+    (order,) = _orders(
+        office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10)
+    )
     time_machine.move_to("2026-05-12T09:00:00+08:00", tick=False)
     reminders.orders_claim(publish=lambda ids: None)
     order_transition(order=order, to="plan_submitted", plan="月底前开工", actor=people["responsible"])
@@ -128,7 +138,11 @@ def test_the_ladder_is_emailed_exactly_once_while_workers_are_killed(tmp_path, r
     people = _people(office)
     today = timezone.localdate()
     orders = _orders(
-        office, people["responsible"], 150, plan_due=today - dt.timedelta(days=5), resolve_due=today - dt.timedelta(days=2)
+        office,
+        people["responsible"],
+        150,
+        plan_due=today - dt.timedelta(days=5),
+        resolve_due=today - dt.timedelta(days=2),
     )
     expected = len(orders) * 2  # plan overdue → the manager; resolution overdue → the province
 
