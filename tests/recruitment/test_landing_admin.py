@@ -162,3 +162,39 @@ def test_a_manager_issues_an_order_on_the_offices_project_by_hand(client: Client
     staff = sign_in(Client(), UserFactory(office=park_office, is_staff=True))
     refused = staff.post(admin_url(SupervisionOrder, "add"), {**data, "project": green.pk})
     assert refused.status_code == 200
+
+
+def test_the_dashboard_counts_lights_by_park_chain_and_owner_in_constant_queries(
+    client: Client, provincial_user, park_office, time_machine
+) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    time_machine.move_to("2026-01-10T09:00:00+08:00", tick=False)
+    owner = UserFactory(office=park_office)
+
+    def make(n: int) -> None:
+        for i in range(n):
+            p = signed(park_office, f"项目{i}", construction=dt.date(2026, 1, 5) if i % 2 else None)
+            Project.objects.filter(pk=p.pk).update(owner=owner)
+        lights_recompute()
+
+    province = sign_in_manager(client, provincial_user)
+    url = reverse("reports:dashboard")
+    make(2)
+    province.get(url)
+    with CaptureQueriesContext(connection) as few:
+        small = province.get(url)
+    make(10)
+    with CaptureQueriesContext(connection) as many:
+        large = province.get(url)
+    assert len(few.captured_queries) == len(many.captured_queries)
+    lights = large.context["board"].lights
+    assert lights.totals.counts == {"green": 6, "yellow": 6}
+    assert small.context["board"].lights.totals.counts == {"green": 1, "yellow": 1}
+    (row,) = lights.by_owner
+    assert row.counts == {"green": 6, "yellow": 6}
+    yellow_url = row.urls["yellow"]
+    listed = province.get(yellow_url)
+    assert listed.context["cl"].result_count == 6
