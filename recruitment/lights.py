@@ -22,11 +22,13 @@ until it expires.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
@@ -219,33 +221,47 @@ def since(verdict_color: str, *, current_color: str | None, current_since: dt.da
 
 
 def milestone_name(milestone: str) -> str:
-    names = {
-        "registered": _("registration 注册"),
-        "construction": _("construction start 开工"),
-        "production": _("production 投产"),
-        "at_capacity": _("reaching capacity 达产"),
+    return _wording()["milestones"].get(milestone, milestone)
+
+
+@functools.lru_cache(maxsize=8)
+def _wording_for(language: str | None) -> dict[str, Any]:
+    """The translated sentences of one language, looked up once (a recompute words thousands of reasons)."""
+    return {
+        "milestones": {
+            "registered": _("registration 注册"),
+            "construction": _("construction start 开工"),
+            "production": _("production 投产"),
+            "at_capacity": _("reaching capacity 达产"),
+        },
+        "milestone_overdue": _(
+            "%(milestone)s was planned for %(planned)s and has not happened: overdue %(months)s month(s) running."
+        ),
+        "investment_behind": _(
+            "Investment is %(points)s percentage points behind plan: %(actual)s of %(planned)s yuan planned by the end of %(month)s."
+        ),
+        "no_progress": _("No progress recorded for %(months)s month(s); the last entry is for %(last)s."),
+        "no_progress_since_signing": _("No progress recorded in the %(months)s month(s) since signing (%(last)s)."),
+        "yellow_streak": _("Yellow %(months)s months in a row (since %(since)s)."),
     }
-    return names.get(milestone, milestone)
+
+
+def _wording() -> dict[str, Any]:
+    return _wording_for(get_language())
 
 
 def reason_text(kind: str, params: Mapping[str, Any]) -> str:
     """A finding in words, in the active language."""
+    words = _wording()
     if kind == "milestone_overdue":
-        return _(
-            "%(milestone)s was planned for %(planned)s and has not happened: overdue %(months)s month(s) running."
-        ) % {
-            "milestone": milestone_name(params["milestone"]).capitalize(),
+        name = words["milestones"].get(params["milestone"], params["milestone"])
+        return words[kind] % {
+            "milestone": name[:1].upper() + name[1:],
             "planned": params["planned"],
             "months": params["months"],
         }
-    if kind == "investment_behind":
-        return _(
-            "Investment is %(points)s percentage points behind plan: %(actual)s of %(planned)s yuan planned by the end of %(month)s."
-        ) % dict(params)
     if kind == "no_progress":
-        if params.get("entries"):
-            return _("No progress recorded for %(months)s month(s); the last entry is for %(last)s.") % dict(params)
-        return _("No progress recorded in the %(months)s month(s) since signing (%(last)s).") % dict(params)
-    if kind == "yellow_streak":
-        return _("Yellow %(months)s months in a row (since %(since)s).") % dict(params)
+        return words[kind if params.get("entries") else "no_progress_since_signing"] % dict(params)
+    if kind in words:
+        return words[kind] % dict(params)
     return kind

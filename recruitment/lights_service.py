@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, OuterRef, Subquery
+from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone, translation
 
 from crm.changes import changes_lock_for_render, changes_record
@@ -62,7 +62,7 @@ def rules_load() -> list[lights.Rule]:
 
 def _scoped(qs: Any, project_ids: Sequence[Any] | None, *, field_name: str = "project") -> Any:
     if project_ids is not None:
-        return qs.filter(**{f"{field_name}_id__in": project_ids})
+        return qs.filter(**{f"{field_name}_id__in_array": list(project_ids)})
     return qs.filter(**{f"{field_name}__status__in": SIGNED_OR_LATER})
 
 
@@ -78,7 +78,7 @@ def facts_load(
     )
     projects_qs = Project.objects.filter(status__in=SIGNED_OR_LATER)
     if project_ids is not None:
-        projects_qs = projects_qs.filter(pk__in=project_ids)
+        projects_qs = projects_qs.filter(pk__in_array=list(project_ids))
     projects = list(
         projects_qs.annotate(signed_on=Subquery(signed_on)).values_list(
             "pk", "office_id", "enterprise_id", "owner_id", "status", "signed_on"
@@ -89,30 +89,41 @@ def facts_load(
         "project_id", "registered", "construction", "production", "at_capacity"
     ):
         planned[pid] = dict(zip(lights.LANDING, dates, strict=True))
-    schedule: dict[Any, list[tuple[dt.date, Any]]] = defaultdict(list)
-    for pid, month, cumulative in _scoped(PlanInvestment.objects, project_ids).values_list(
-        "project_id", "month", "cumulative"
-    ):
-        schedule[pid].append((month, cumulative))
-    rows = list(
-        _scoped(ProgressEntry.objects, project_ids).values_list(
-            "project_id", "pk", "kind", "month", "amount", "milestone", "date", "corrects_id"
-        )
+    # Only what the rules read, aggregated by the database: the cumulative amount planned by the
+    # last finished month, the effective investment up to it, the last month with an entry and
+    # the milestones reached (an entry another entry corrects no longer counts).
+    as_of = lights.month_of(lights.month_index(today) - 1)
+    schedule: dict[Any, list[tuple[dt.date, Any]]] = {
+        pid: [(month, cumulative)]
+        for pid, month, cumulative in _scoped(PlanInvestment.objects, project_ids)
+        .filter(month__lte=as_of)
+        .order_by("project_id", "-month")
+        .distinct("project_id")
+        .values_list("project_id", "month", "cumulative")
+    }
+    effective = _scoped(ProgressEntry.objects, project_ids).filter(
+        ~Exists(ProgressEntry.objects.filter(corrects=OuterRef("pk")))
     )
-    corrected = {row[7] for row in rows if row[7] is not None}
-    investment: dict[Any, list[tuple[dt.date, Any]]] = defaultdict(list)
-    reached: dict[Any, dict[str, dt.date]] = defaultdict(dict)
+    investment: dict[Any, list[tuple[dt.date, Any]]] = {}
     last_month: dict[Any, dt.date] = {}
-    for pid, pk, kind, month, amount, milestone, date, _corrects in rows:
-        if pk in corrected:
-            continue
-        if month > last_month.get(pid, dt.date.min):
-            last_month[pid] = month
-        if kind == "investment":
-            investment[pid].append((month, amount))
-        elif kind == "milestone":
-            if milestone not in reached[pid] or date < reached[pid][milestone]:
-                reached[pid][milestone] = date
+    for pid, actual, last in (
+        effective.values("project_id")
+        .annotate(actual=Sum("amount", filter=Q(kind="investment", month__lte=as_of)), last=Max("month"))
+        .values_list("project_id", "actual", "last")
+        .order_by()
+    ):
+        last_month[pid] = last
+        if actual is not None:
+            investment[pid] = [(as_of, actual)]
+    reached: dict[Any, dict[str, dt.date]] = defaultdict(dict)
+    for pid, milestone, date in (
+        effective.filter(kind="milestone")
+        .values("project_id", "milestone")
+        .annotate(first=Min("date"))
+        .values_list("project_id", "milestone", "first")
+        .order_by()
+    ):
+        reached[pid][milestone] = date
     suspended: dict[Any, set[str]] = defaultdict(set)
     for pid, code in (
         _scoped(RuleSuspension.objects, project_ids).filter(until__gte=today).values_list("project_id", "rule__code")
@@ -121,7 +132,7 @@ def facts_load(
     current = {
         pid: (color, since, reasons)
         for pid, color, since, reasons in ProjectLight.objects.filter(
-            **({"project_id__in": project_ids} if project_ids is not None else {})
+            **({"project_id__in_array": list(project_ids)} if project_ids is not None else {})
         ).values_list("project_id", "color", "since", "reasons")
     }
     facts = {}
