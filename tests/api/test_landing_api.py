@@ -166,6 +166,12 @@ def test_another_offices_progress_and_orders_are_not_found(api_a, api_b, project
     assert api_a.get(f"supervision-orders/{order['id']}/").status_code == 404
     assert api_a.get("supervision-orders/").json()["results"] == []
     assert api_a.post(f"supervision-orders/{order['id']}/transition/", {"to": "closed", "note": "x"}).status_code == 404
+    # The feed carries both under the project's office: another office's reader never gets them.
+    from crm.models import ChangeEntry
+
+    office_b = project["office"]
+    rows = ChangeEntry.objects.filter(object_id__in=[entry["id"], order["id"]]).values_list("type", "office__code")
+    assert sorted(rows) == [("progress", office_b), ("supervision_order", office_b)]
 
 
 def test_supervision_orders_by_the_office_and_the_province(api_b, province, project, time_machine) -> None:  # type: ignore[no-untyped-def]
