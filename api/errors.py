@@ -24,7 +24,9 @@ from rest_framework.settings import api_settings
 
 from crm.access import EnterpriseChangeRefused, RecordNotFound
 from crm.records import DuplicateRecord, VersionConflict
+from recruitment.landing import ProgressImmutable
 from recruitment.pipeline import IllegalTransition
+from recruitment.supervision import IllegalOrderMove, SupervisionNotAllowed
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -117,6 +119,12 @@ class ApiExceptionHandler(ExceptionHandler):
             return exceptions.NotFound()
         if isinstance(exc, EnterpriseChangeRefused):
             return exceptions.PermissionDenied(str(exc))
+        if isinstance(exc, ProgressImmutable):
+            return exceptions.MethodNotAllowed("PUT", detail=str(exc))
+        if isinstance(exc, SupervisionNotAllowed):
+            return exceptions.PermissionDenied(str(exc), code=exc.code)
+        if isinstance(exc, IllegalOrderMove):
+            return exceptions.ValidationError({"to": [ErrorDetail(exc.message, code=exc.code)]})
         if isinstance(exc, (ProtectedError, RestrictedError)):
             return Conflict(_("Other records still refer to this one; remove them first."), "protected")
         if isinstance(exc, IntegrityError) or (

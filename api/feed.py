@@ -39,7 +39,7 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MIN_RETENTION_DAYS = 90
 _CURSOR = re.compile(r"^(\d{1,9})\.(\d{1,18})\.(\d{1,18})$")
-CHANGE_TYPES = ["enterprise", "contact", "interaction", "project", "follow_up"]
+CHANGE_TYPES = ["enterprise", "contact", "interaction", "project", "follow_up", "progress", "supervision_order"]
 
 
 def decode_cursor(raw: str) -> tuple[int, Position]:

@@ -22,9 +22,9 @@ def _projects_of(enterprises: Sequence[models.Model]) -> list[models.Model]:
 
 
 def register_feed_renderers() -> None:
-    from api.resources import contacts, enterprises, follow_ups, interactions, projects
+    from api.resources import contacts, enterprises, follow_ups, interactions, progress, projects, supervision_orders
 
-    for module in (enterprises, contacts, interactions, projects, follow_ups):
+    for module in (enterprises, contacts, interactions, projects, follow_ups, progress, supervision_orders):
         presenter = module.PRESENTER
         register_renderer(presenter.model._meta.label, presenter.render_objects)
     # A project's rendering reads its enterprise's name: writes of either take the

@@ -26,6 +26,9 @@ class Column:
     name: str
     path: str
     fmt: Formatter | None = None
+    # A value computed in the page query (e.g. a nested JSON object built by a subquery):
+    # called once for the expression, annotated under ``path``.
+    expression: Callable[[], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ class Presenter:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_paths", tuple(c.path for c in self.columns))
-        formats = tuple(sql_format(c.fmt, c.path) if c.fmt is not None else None for c in self.columns)
+        formats = tuple(
+            sql_format(c.fmt, c.path) if c.fmt is not None and c.expression is None else None for c in self.columns
+        )
         object.__setattr__(self, "_sql_formats", formats)
         specs = [(c.name, None if e is not None else c.fmt) for c, e in zip(self.columns, formats, strict=True)]
         object.__setattr__(self, "_pg_specs", specs)
@@ -103,11 +108,16 @@ class Presenter:
                 ]
             return [self._item(specs, row[:width], row[width:]) for row in rows]
         specs = [(c.name, c.fmt) for c in self.columns]
-        rows = list(queryset.values_list("pk", *self._paths))
+        rows = list(self.annotated(queryset).values_list("pk", *self._paths))
         if not rows:
             return []
         extra = [m.fetch([r[0] for r in rows]) for m in self.many]
         return [self._item(specs, row[1:], [values.get(row[0], []) for values in extra]) for row in rows]
+
+    def annotated(self, queryset: models.QuerySet) -> models.QuerySet:
+        """``queryset`` with the computed columns, so ``values_list`` can name every column's path."""
+        computed = {c.path: c.expression() for c in self.columns if c.expression is not None}
+        return queryset.annotate(**computed) if computed else queryset
 
     def _pg_query_parts(self) -> tuple[dict[str, Any], list[str]]:
         """The page query's annotations and selected names, built once per presenter.
@@ -119,6 +129,7 @@ class Presenter:
         parts = self.__dict__.get("_pg_parts")
         if parts is None:
             annotations = {f"_fmt_{i}": e for i, e in enumerate(self._sql_formats) if e is not None}
+            annotations.update({c.path: c.expression() for c in self.columns if c.expression is not None})
             many = {f"_many_{m.name}": m.subquery() for m in self.many}
             paths = [
                 f"_fmt_{i}" if e is not None else c.path

@@ -10,8 +10,10 @@ from api.resources.enterprises import EnterpriseViewSet
 from api.resources.follow_ups import FollowUpViewSet
 from api.resources.gaps import GapCandidatesView, GapListView
 from api.resources.interactions import InteractionViewSet
+from api.resources.progress import ProgressViewSet
 from api.resources.projects import ProjectViewSet
 from api.resources.reference import ChainViewSet, ParkViewSet, SectorViewSet
+from api.resources.supervision_orders import SupervisionOrderViewSet
 
 app_name = "api"
 
@@ -19,7 +21,15 @@ router = SimpleRouter()
 router.register("v1/parks", ParkViewSet, basename="parks")
 router.register("v1/sectors", SectorViewSet, basename="sectors")
 router.register("v1/chains", ChainViewSet, basename="chains")
-for viewset in (EnterpriseViewSet, ContactViewSet, InteractionViewSet, ProjectViewSet, FollowUpViewSet):
+for viewset in (
+    EnterpriseViewSet,
+    ContactViewSet,
+    InteractionViewSet,
+    ProjectViewSet,
+    FollowUpViewSet,
+    ProgressViewSet,
+    SupervisionOrderViewSet,
+):
     router.register(f"v1/{viewset.basename}", viewset, basename=viewset.basename)
 
 urlpatterns = [

@@ -59,6 +59,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": "45 3 * * *",
             "description": "Forget webhook attempts and delivered messages older than 30 days (daily, 03:45).",
         },
+        "recruitment.recompute_lights": {
+            "task": "recruitment.recompute_lights",
+            "crontab": settings.LIGHTS_RECOMPUTE_CRONTAB,
+            "description": "Recompute the warning lights of signed projects; red ones get a supervision order.",
+        },
         "api.purge_expired": {
             "task": "api.purge_expired",
             "crontab": "30 3 * * *",

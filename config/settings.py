@@ -240,6 +240,14 @@ REMINDER_SEND_TIMEOUT_SECONDS = env_int("REMINDER_SEND_TIMEOUT_SECONDS", 30)
 REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 5)
 REMINDER_RETRY_BACKOFF_SECONDS = env_int("REMINDER_RETRY_BACKOFF_SECONDS", 60)  # doubled per attempt
 REMINDER_SCAN_BATCH = env_int("REMINDER_SCAN_BATCH", 500)
+# Landing supervision (督办): an automatic order's deadlines, the escalation ladder's offsets,
+# and the nightly recompute of lights (crontab, TIME_ZONE).
+SUPERVISION_PLAN_DAYS = env_int("SUPERVISION_PLAN_DAYS", 7)
+SUPERVISION_RESOLVE_DAYS = env_int("SUPERVISION_RESOLVE_DAYS", 30)
+SUPERVISION_REMIND_BEFORE_PLAN_HOURS = env_float("SUPERVISION_REMIND_BEFORE_PLAN_HOURS", 48)
+SUPERVISION_ESCALATE_AFTER_PLAN_HOURS = env_float("SUPERVISION_ESCALATE_AFTER_PLAN_HOURS", 0)
+SUPERVISION_ESCALATE_AFTER_RESOLVE_HOURS = env_float("SUPERVISION_ESCALATE_AFTER_RESOLVE_HOURS", 0)
+LIGHTS_RECOMPUTE_CRONTAB = env_str("LIGHTS_RECOMPUTE_CRONTAB", "30 1 * * *")
 
 # --- Imports --------------------------------------------------------------------------
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 100_000)  # data rows of one file
@@ -288,6 +296,10 @@ SPECTACULAR_SETTINGS = {
         "ErrorTypeEnum": "api.errors.ERROR_TYPES",
         "ChangeTypeEnum": "api.feed.CHANGE_TYPES",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum",
+        "ProgressKindEnum": "recruitment.landing_models.ProgressEntry.Kind",
+        "SupervisionOrderStatusEnum": "recruitment.landing_models.OrderStatus",
+        "MilestoneEnum": "recruitment.landing_models.Milestone",
+        "LightColorEnum": "recruitment.landing_models.Color",
     },
 }
 DRF_STANDARDIZED_ERRORS = {

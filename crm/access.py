@@ -47,6 +47,8 @@ def is_office_owned(model: type[models.Model]) -> bool:
         "crm.Interaction",
         "recruitment.Project",
         "recruitment.FollowUp",
+        "recruitment.ProgressEntry",
+        "recruitment.SupervisionOrder",
     }
 
 

@@ -54,6 +54,8 @@ _TYPES: dict[str, str] = {
     "crm.Interaction": "interaction",
     "recruitment.Project": "project",
     "recruitment.FollowUp": "follow_up",
+    "recruitment.ProgressEntry": "progress",
+    "recruitment.SupervisionOrder": "supervision_order",
 }
 _RENDERERS: dict[str, Renderer] = {}
 # model label -> functions returning the records whose rendering shows fields of the given ones
@@ -102,6 +104,17 @@ def _lock_for_render(objects: Sequence[models.Model]) -> None:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
         )
+
+
+def changes_lock_for_render(*, objects: Sequence[models.Model]) -> None:
+    """Take the render locks a feed write of ``objects`` will need, before locking anything else.
+
+    A writer that locks other rows first and only then records its changes can
+    deadlock against a writer that took a render lock first; taking them early
+    keeps the order the same everywhere.
+    """
+    if objects:
+        _lock_for_render(objects)
 
 
 def _json(data: dict[str, Any] | None) -> str | None:

@@ -18,17 +18,28 @@ REFERENCE_EDITOR = "reference_editor"
 
 _STAFF_CHANGE = {
     "crm": ["enterprise", "contact", "interaction"],
-    "recruitment": ["project", "followup"],
+    "recruitment": ["project", "followup", "progressentry", "supervisionorder", "mysupervisionorder", "rulesuspension"],
 }
 _STAFF_VIEW = {
     "chains": ["zone", "park", "sector", "chain", "chainpark", "stage", "stageedge"],
     "crm": ["office", "presence", "enterprise", "contact", "interaction"],
-    "recruitment": ["project", "projectstatuschange", "followup", "reminderdelivery"],
+    "recruitment": [
+        "project",
+        "projectstatuschange",
+        "followup",
+        "reminderdelivery",
+        "progressentry",
+        "supervisionorder",
+        "mysupervisionorder",
+        "rulesuspension",
+        "warningrule",
+    ],
 }
 _MANAGER_EXTRA_CHANGE = {"crm": ["presence"]}
 _REFERENCE_CHANGE = {
     "chains": ["zone", "park", "sector", "chain", "chainpark", "stage", "stageedge"],
     "crm": ["office", "presence"],
+    "recruitment": ["warningrule"],
 }
 
 

@@ -43,6 +43,7 @@ from recruitment.admin_forms import QuickLogForm, TransitionForm
 from recruitment.admin_views import may_quick_log, quick_log_page, transition_page
 from recruitment.dashboard import stale_projects
 from recruitment.exports import export_csv_action, export_xlsx_action
+from recruitment.landing_admin import LightFilter, landing_context, light_column
 from recruitment.models import FollowUp, Project, ProjectStatusChange, ReminderDelivery
 from recruitment.services import (
     FOLLOWUP_FIELDS,
@@ -206,6 +207,7 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
         "park",
         "stage_names",
         "status",
+        "light_badge",
         "priority",
         "owner",
         "planned_investment_wan",
@@ -217,6 +219,7 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
     ]
     list_filter = [
         "status",
+        LightFilter,
         ("park", ReferenceListFilter),
         ("park__zone", ReferenceListFilter),
         ("stages__chain", ReferenceListFilter),
@@ -229,7 +232,7 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
         "chain_role",
         "is_demo",
     ]
-    list_select_related = ["enterprise", "park", "owner", "office"]
+    list_select_related = ["enterprise", "park", "owner", "office", "light"]
     # Each has an index in this order (then newest id first); the computed columns are
     # worked out for the page's rows only, so they do not sort.
     sortable_by = ["title", "status", "priority", "planned_investment_wan", "signed_amount_wan"]
@@ -270,6 +273,9 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
     ]
     inlines = [FollowUpInline, StatusChangeInline, ProjectInteractionInline]
 
+    class Media:
+        css = {"all": ["recruitment/landing.css"]}
+
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         """Stages prefetched (one query a page); counts and dates are added to the page's rows."""
         return (
@@ -287,6 +293,10 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
         return initial
 
     # --- list columns --------------------------------------------------------------------
+    @admin.display(description=_("light"), ordering="light__color")
+    def light_badge(self, obj: Project) -> str:
+        return light_column(obj)
+
     @admin.display(description=_("target stages"))
     def stage_names(self, obj: Project) -> str:
         return ", ".join(s.name for s in obj.stages.all()) or "—"
@@ -361,6 +371,7 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
         if obj is not None:
             context["timeline"] = timeline_for_project(project=obj, user=request.user)
+            context.update(landing_context(obj, request=request))
             if may_quick_log(request):
                 context["quick_log_form"] = QuickLogForm(user=request.user, enterprise=obj.enterprise, project=obj)
             if self.has_change_permission(request, obj):

@@ -47,6 +47,7 @@ from crm.models import Office
 from crm.records import history_actor
 from crm.services import enterprise_check_not_merged
 from recruitment import reminders
+from recruitment.landing import landing_changed, plan_changes, plan_read, project_plan_set
 from recruitment.models import FollowUp, Project, ProjectStatusChange
 from recruitment.pipeline import CLOSED, MILESTONES, IllegalTransition, Status, check_transition
 from recruitment.services import (
@@ -90,6 +91,10 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
     per bad item — before any write.
     """
     now = timezone.now()
+    # The landing plan is written after the rows and moves (a plan needs a signed project),
+    # through the one plan service; the rest of an item is the project's own columns.
+    items = [dict(item) for item in items]
+    landing = {index: item.pop("plan") for index, item in enumerate(items) if item.get("plan") is not None}
     existing = existing_by_external_id(Project, office=office, external_ids=[i["external_id"] for i in items])
     current = m2m_now(Project, ["stages"], list(existing.values()))
     resume = _last_milestones([p.pk for p in existing.values() if p.status == Status.SUSPENDED])
@@ -128,7 +133,32 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
         projects=[p.project for p in plans if not p.created and "planned_investment" in p.item]
     )
     _moves_apply(plans, actor=actor, now=now)
+    _plans_write(plans, existing, items, landing, actor=actor)
     return results
+
+
+def _plans_write(
+    plans: list[ProjectPlan],
+    existing: dict[str, Project],
+    items: Sequence[dict[str, Any]],
+    landing: dict[int, dict[str, Any]],
+    *,
+    actor: Any,
+) -> None:
+    """Landing plans given with the items, then the lights of every project that moved.
+
+    A project whose own columns did not change gets its plan with a version of its own
+    (``touch``), as a single upsert does; the others were just saved. Plans are written
+    item by item through ``project_plan_set`` (a bulk rarely carries them)."""
+    written = {p.index: p.project for p in plans}
+    for index, plan in sorted(landing.items()):
+        project = written.get(index) or existing[items[index]["external_id"]]
+        if index not in written and not plan_changes(plan_read(project), plan, partial=False):
+            continue
+        project_plan_set(project=project, plan=plan, actor=actor, touch=index not in written)
+    moved = [p.project.pk for p in plans if p.moves and p.index not in landing]
+    if moved:
+        landing_changed(project_ids=moved)
 
 
 def _project_plan(

@@ -209,6 +209,9 @@ class ReminderDelivery(TimestampedModel):
         DIGEST = "digest", _("Weekly digest")
         LARGE_PROJECT = "large_project", _("Large project notice")
         WEBHOOK_DISABLED = "webhook_disabled", _("Webhook endpoint disabled")
+        ORDER_PLAN = "order_plan", _("Supervision order: correction plan due")
+        ORDER_PLAN_LATE = "order_plan_late", _("Supervision order: correction plan overdue")
+        ORDER_UNRESOLVED = "order_unresolved", _("Supervision order: resolution overdue")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("E-mail")
@@ -234,6 +237,14 @@ class ReminderDelivery(TimestampedModel):
     )
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, null=True, blank=True, related_name="deliveries", verbose_name=_("project")
+    )
+    supervision_order = models.ForeignKey(
+        "recruitment.SupervisionOrder",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("supervision order"),
     )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -296,6 +307,12 @@ class ReminderDelivery(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=models.Q(channel__in=["email", "wecom", "dingtalk"]), name="delivery_channel_valid"
+            ),
+            # Each step of a supervision order's escalation ladder reaches each person once.
+            models.UniqueConstraint(
+                fields=["supervision_order", "kind", "recipient", "channel"],
+                condition=models.Q(supervision_order__isnull=False),
+                name="delivery_once_per_order_step",
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),
@@ -388,3 +405,20 @@ class ChannelPreference(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_channel_display()}"
+
+
+# Landing supervision lives in its own module; imported here so Django registers its models.
+from recruitment.landing_models import (  # noqa: E402, F401
+    Color,
+    LightPeriod,
+    Milestone,
+    MySupervisionOrder,
+    PlanInvestment,
+    ProgressEntry,
+    ProjectLight,
+    ProjectPlan,
+    RuleSuspension,
+    SupervisionOrder,
+    SupervisionOrderMove,
+    WarningRule,
+)

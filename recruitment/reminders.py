@@ -235,10 +235,92 @@ def outbox_queue(*, now: datetime | None = None, publish: Publisher = publish_se
     return _queue_where(selectors.deliveries_unqueued(now=now), now=now, publish=publish)
 
 
+# --- Supervision orders: the escalation ladder ------------------------------------------------------
+
+# (kind, order states in which the step still applies, the deadline column, the offset's setting and
+# its sign, who receives it). Each step reaches each person once (a unique constraint on order, kind
+# and recipient), whatever the number of scans, beats or crashes.
+_ORDER_STEPS: tuple[tuple[str, tuple[str, ...], str, str, int, str], ...] = (
+    (Kind.ORDER_PLAN, ("open",), "plan_due", "SUPERVISION_REMIND_BEFORE_PLAN_HOURS", -1, "responsible"),
+    (Kind.ORDER_PLAN_LATE, ("open",), "plan_due", "SUPERVISION_ESCALATE_AFTER_PLAN_HOURS", 1, "managers"),
+    (
+        Kind.ORDER_UNRESOLVED,
+        ("open", "plan_submitted"),
+        "resolve_due",
+        "SUPERVISION_ESCALATE_AFTER_RESOLVE_HOURS",
+        1,
+        "province",
+    ),
+)
+ORDER_KINDS = frozenset(step[0] for step in _ORDER_STEPS)
+_ORDER_STATES = {step[0]: step[1] for step in _ORDER_STEPS}
+
+
+def order_deadline(day: Any) -> datetime:
+    """A deadline date ends at midnight after it, local time."""
+    from datetime import time
+
+    return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+
+
+def _order_recipients_sql(who: str) -> str:
+    users = "crm_user"
+    if who == "responsible":
+        return f"JOIN {users} u ON u.id = o.responsible_id AND u.is_active"
+    if who == "managers":
+        return f"JOIN {users} u ON u.office_id = o.office_id AND u.is_manager AND u.is_active"
+    return (
+        f"JOIN {users} u ON u.is_manager AND u.is_active "
+        "AND u.office_id IN (SELECT id FROM crm_office WHERE kind = 'provincial')"
+    )
+
+
+def orders_claim(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
+    """Claim every step of the escalation ladder that fell due, one statement per step.
+
+    A step is due ``offset`` hours before (the reminder) or after (the escalations)
+    the end of its deadline day, while the order is still in a state the step is about.
+    """
+    now = now or timezone.now()
+    if connection.vendor != "postgresql":  # pragma: no cover - the ladder needs PostgreSQL's time zone maths
+        return []
+    from recruitment.landing_models import SupervisionOrder
+
+    table = SupervisionOrder._meta.db_table
+    at = connection.ops.adapt_datetimefield_value(now)
+    claimed: list[uuid.UUID] = []
+    for kind, states, column, setting, sign, who in _ORDER_STEPS:
+        offset = timedelta(hours=float(getattr(settings, setting))) * sign
+        before = f"AND ((o.{column} + 1)::timestamp AT TIME ZONE %s) > %s" if sign < 0 else ""
+        sql = f"""
+            INSERT INTO {_DELIVERY_TABLE}
+                (id, created_at, updated_at, kind, supervision_order_id, project_id, recipient_id, due_at,
+                 state, attempts, last_error, sent_to, next_attempt_at, queued_at)
+            SELECT gen_random_uuid(), %s, %s, %s, o.id, o.project_id, u.id,
+                   ((o.{column} + 1)::timestamp AT TIME ZONE %s),
+                   %s, 0, '', '', %s, %s
+            FROM {table} o {_order_recipients_sql(who)}
+            WHERE o.status = ANY(%s) AND ((o.{column} + 1)::timestamp AT TIME ZONE %s) + %s <= %s
+              {before}
+            ON CONFLICT DO NOTHING
+            RETURNING id
+        """
+        params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, list(states), settings.TIME_ZONE, offset, at]
+        if sign < 0:  # a reminder before the deadline is not sent after it (the escalation takes over)
+            params += [settings.TIME_ZONE, at]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                inserted = [ReminderDelivery._meta.pk.to_python(row[0]) for row in cursor.fetchall()]
+            _queue_after_commit(inserted, publish)
+        claimed.extend(inserted)
+    return claimed
+
+
 def reminders_scan(*, now: datetime | None = None, publish: Publisher = publish_sends) -> ScanResult:
     """The beat's every-minute scan: claim what fell due, then empty the outbox."""
     now = now or timezone.now()
-    claimed = followups_claim(now=now, publish=publish)
+    claimed = followups_claim(now=now, publish=publish) + orders_claim(now=now, publish=publish)
     queued = outbox_queue(now=now, publish=publish)
     if claimed or queued:
         logger.info("reminder scan: %d claimed, %d queued from the outbox", len(claimed), len(queued))
@@ -428,6 +510,18 @@ def _load(delivery_id: object) -> ReminderDelivery | None:
         delivery.follow_up = follow_up
         if follow_up is not None:
             delivery.project = follow_up.project
+    elif delivery.supervision_order_id:
+        from recruitment.landing_models import SupervisionOrder
+
+        order = (
+            SupervisionOrder.objects.select_related("project__enterprise", "project__park", "responsible", "leader")
+            .filter(pk=delivery.supervision_order_id)
+            .order_by()
+            .first()
+        )
+        delivery.supervision_order = order
+        if order is not None:
+            delivery.project = order.project
     elif delivery.project_id:
         delivery.project = (
             Project.objects.select_related("enterprise", "park", "owner")
@@ -454,6 +548,12 @@ def _not_needed(delivery: ReminderDelivery) -> str | None:
         return "The project no longer exists."
     if delivery.channel != Channel.EMAIL and _robot(delivery) is None:
         return "The office's robot for this channel was removed or switched off."
+    if delivery.kind in ORDER_KINDS:
+        order = delivery.supervision_order
+        if order is None:
+            return "The supervision order no longer exists."
+        if order.status not in _ORDER_STATES[delivery.kind]:
+            return f"The supervision order is {order.status}."
     return None
 
 
@@ -685,6 +785,17 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
         )
         cc = []
         context.update(link_url=delivery_link(delivery))
+    elif delivery.kind in ORDER_KINDS:
+        order = delivery.supervision_order
+        assert order is not None and delivery.project is not None
+        to, cc = _addresses([delivery.recipient] if delivery.recipient else []), []
+        context.update(
+            order=order,
+            project=delivery.project,
+            enterprise=delivery.project.enterprise,
+            park=delivery.project.park,
+            order_url=_admin_url("admin:recruitment_supervisionorder_change", order.pk),
+        )
     else:  # pragma: no cover - the kinds are a closed set
         raise ValueError(f"unknown reminder kind {delivery.kind}")
     subject = " ".join(_render(f"{delivery.kind}_subject.txt", context).split())

@@ -27,8 +27,9 @@ from crm.records import history_actor, record_delete, record_lock, record_save
 from crm.services import enterprise_check_not_merged, interactions_rewrite
 from recruitment import reminders
 from recruitment.chain_roles import derive_chain_role
+from recruitment.landing import landing_changed
 from recruitment.models import FollowUp, Project, ProjectStatusChange
-from recruitment.pipeline import CLOSED, MILESTONES, IllegalTransition, Status, check_transition
+from recruitment.pipeline import CLOSED, MILESTONES, SIGNED_OR_LATER, IllegalTransition, Status, check_transition
 
 PROJECT_FIELDS = (
     "title",
@@ -297,6 +298,9 @@ def project_transition(
     if to in CLOSED:
         # A closed project needs no more follow-ups: their reminders stop with them.
         _followups_cancel_open(locked, actor=actor)
+    if to in SIGNED_OR_LATER or from_status in SIGNED_OR_LATER:
+        # Signing gives the project a light; leaving the landing path takes it away.
+        landing_changed(project_ids=[locked.pk])
     # Keep the caller's instance in step with the database.
     project.status, project.status_changed_at, project.version = locked.status, locked.status_changed_at, locked.version
     project.lost_reason = locked.lost_reason

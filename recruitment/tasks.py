@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from recruitment import reminders
+from recruitment import lights_service, reminders
 
 
 @shared_task(name="recruitment.scan_reminders", ignore_result=True)
@@ -38,3 +38,10 @@ def send_weekly_digests(**kwargs: Any) -> int:
 def send_reminder(delivery_id: str, **kwargs: Any) -> str:
     """Send one delivery by id; returns quietly when it is gone, already sent or taken by another worker."""
     return reminders.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="recruitment.recompute_lights", ignore_result=True)
+def recompute_lights(**kwargs: Any) -> dict[str, int]:
+    """Beat, nightly (and on demand): recompute every signed project's light; red ones get an order."""
+    result = lights_service.lights_recompute()
+    return {"evaluated": result.evaluated, "changed": len(result.changed), "orders": len(result.orders)}

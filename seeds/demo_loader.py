@@ -32,6 +32,7 @@ from crm.services import contact_create, enterprise_create, enterprise_update, i
 from recruitment.models import FollowUp, Project, ProjectStatusChange
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import followup_complete, followup_create, project_create, project_transition
+from seeds.landing_demo import landing_demo_load
 from seeds.reference_loader import pick, presence_ensure
 from seeds.upserts import CREATED, UNCHANGED, UPDATED, SeedTally, differing, load_yaml, upsert
 
@@ -359,6 +360,7 @@ def load_demo(*, path: Path = DEMO_FILE, tally: SeedTally | None = None) -> list
         logins = demo.load_users()
         demo.load_enterprises()
         demo.load_projects()
+        landing_demo_load(demo)
     except KeyError as exc:
         raise CommandError(
             _("%(file)s: a required key is missing: %(key)s") % {"file": path.name, "key": exc}

@@ -29,11 +29,13 @@ from api.record_views import RecordViewSet
 from api.references import ParkCodeField, RecordRefField, StageCodesField
 from api.rendering import fmt_datetime, fmt_decimal, fmt_uuid
 from api.resources.common import MAX_INT, RECORD_COLUMNS, ExternalIdField, RecordFilter, RecordOutput, money, text
+from api.resources.landing_fields import LightOutput, PlanInput, PlanOutput, light_column, plan_column
 from crm.bulk_save import Upserted
 from crm.models import Office
 from crm.search import search_projects
 from recruitment.bulk import projects_upsert
-from recruitment.models import ChainRole, Priority, Project
+from recruitment.landing import plan_changes, plan_read, project_plan_set
+from recruitment.models import ChainRole, Color, Priority, Project
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import project_create, project_delete, project_transition, project_update
 
@@ -57,6 +59,8 @@ PRESENTER = Presenter(
         Column("expected_output_value", "expected_output_value", fmt_decimal),
         Column("expected_jobs", "expected_jobs"),
         Column("description", "description"),
+        plan_column(),
+        light_column(),
     ),
     many=(
         ManyColumn(
@@ -90,6 +94,12 @@ class ProjectOutput(RecordOutput):
     expected_output_value = serializers.DecimalField(**_MONEY)
     expected_jobs = Integer(read_only=True, allow_null=True)
     description = serializers.CharField(read_only=True)
+    plan = PlanOutput(
+        read_only=True, help_text=_("The landing plan: planned dates and the cumulative investment schedule.")
+    )
+    light = LightOutput(
+        read_only=True, allow_null=True, help_text=_("The warning light (三色预警); null before signing.")
+    )
 
 
 class ProjectInput(StrictInput):
@@ -116,6 +126,12 @@ class ProjectInput(StrictInput):
     expected_output_value = money(help_text=_("CNY per year."))
     expected_jobs = Integer(min_value=0, max_value=MAX_INT, required=False, allow_null=True)
     description = text(20_000)
+    plan = PlanInput(
+        required=False,
+        help_text=_(
+            "The landing plan (from signing on). PATCH keeps the dates left out; a given `investment` replaces the schedule."
+        ),
+    )
 
 
 class TransitionInput(StrictInput):
@@ -132,6 +148,7 @@ class ProjectFilter(RecordFilter):
     stage = django_filters.CharFilter(field_name="stages__code", distinct=True, label=_("Stage code."))
     enterprise = django_filters.UUIDFilter(field_name="enterprise_id")
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
+    light = django_filters.ChoiceFilter(field_name="light__color", choices=Color.choices, label=_("Light colour."))
     search = django_filters.CharFilter(
         method="filter_search", label=_("Matches the title, or the enterprise's name, pinyin, initials or credit code.")
     )
@@ -157,13 +174,30 @@ class ProjectViewSet(RecordViewSet):
     many_fields = {"stages": "stages"}
 
     def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> Project:
-        return project_create(office=office, actor=actor, **values)
+        values = dict(values)
+        plan = values.pop("plan", None)
+        project = project_create(office=office, actor=actor, **values)
+        if plan:
+            project_plan_set(project=project, plan=plan, actor=actor, touch=False)
+        return project
 
     def perform_update(self, *, obj: Project, actor: Any, values: dict[str, Any]) -> Project:
         values = dict(values)
+        plan = values.pop("plan", None)
         stages = values.pop("stages", None)
         status = values.pop("status", None)
-        return project_update(project=obj, actor=actor, stages=stages, status=status, **values)
+        project = project_update(project=obj, actor=actor, stages=stages, status=status, **values)
+        if plan is not None:
+            partial = self.request.method == "PATCH"
+            project_plan_set(project=project, plan=plan, actor=actor, partial=partial, touch=False)
+        return project
+
+    def has_changes(self, obj: Project, values: dict[str, Any]) -> bool:
+        values = dict(values)
+        plan = values.pop("plan", None)
+        if plan is not None and plan_changes(plan_read(obj), plan, partial=self.request.method == "PATCH"):
+            return True
+        return super().has_changes(obj, values)
 
     def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
         return projects_upsert(office=self.office, actor=self.request.user, items=values)

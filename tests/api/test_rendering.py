@@ -56,7 +56,7 @@ def test_sql_formatted_values_equal_the_python_formatters():
         queryset = presenter.model._default_manager.filter(pk__in=ids).order_by("pk")
         rendered = presenter.render(queryset)
         assert len(rendered) == len(ids) and any(e is not None for e in presenter._sql_formats)
-        raw = list(queryset.values_list(*presenter._paths))
+        raw = list(presenter.annotated(queryset).values_list(*presenter._paths))
         for item, values in zip(rendered, raw, strict=True):
             expected = {
                 c.name: (c.fmt(v) if c.fmt is not None and v is not None else v)

@@ -652,10 +652,13 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
         "recruitment.scan_reminders",
         "recruitment.sweep_reminders",
         "recruitment.send_weekly_digests",
+        "recruitment.recompute_lights",
         "api.purge_expired",
         "push.dispatch_webhooks",
         "push.purge_webhook_log",
     }
+    lights = PeriodicTask.objects.get(name="recruitment.recompute_lights")
+    assert (lights.task, lights.crontab.minute, lights.crontab.hour) == ("recruitment.recompute_lights", "30", "1")
     scan = PeriodicTask.objects.get(name="recruitment.scan_reminders")
     assert (scan.task, scan.interval.every, scan.interval.period) == ("recruitment.scan_reminders", 60, "seconds")
     digest = PeriodicTask.objects.get(name="recruitment.send_weekly_digests")

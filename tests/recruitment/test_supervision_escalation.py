@@ -1,0 +1,171 @@
+"""The supervision order escalation ladder: each step due at its offset from a deadline, each
+recipient once; with real Celery workers killed mid-run, each step is e-mailed exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from crm.models import Office
+from recruitment import reminders
+from recruitment.models import ReminderDelivery, SupervisionOrder
+from recruitment.pipeline import Status
+from recruitment.supervision import order_transition
+from tests.factories import OfficeFactory, ProjectFactory, UserFactory
+from tests.recruitment.reminder_processes import redis_flush, reminder_redis_url, stack, wait_for
+
+Kind = ReminderDelivery.Kind
+
+
+def _people(office: Office) -> dict[str, object]:
+    province = OfficeFactory(kind="provincial")
+    return {
+        "responsible": UserFactory(office=office, email="zeren@yangqu.example"),
+        "manager": UserFactory(office=office, is_manager=True, email="zhuren@yangqu.example"),
+        "province": UserFactory(office=province, is_manager=True, email="ducha@province.example"),
+    }
+
+
+def _orders(office: Office, responsible, n: int, *, plan_due: dt.date, resolve_due: dt.date) -> list[SupervisionOrder]:  # type: ignore[no-untyped-def]
+    projects = [ProjectFactory(office=office, status=Status.SIGNED, title=f"督办项目{i}") for i in range(n)]
+    return SupervisionOrder.objects.bulk_create(
+        [
+            SupervisionOrder(
+                office=office,
+                project=p,
+                responsible=responsible,
+                required="提交整改方案",
+                plan_due=plan_due,
+                resolve_due=resolve_due,
+            )
+            for p in projects
+        ]
+    )
+
+
+def _claimed() -> list[tuple[str, str]]:
+    return sorted(ReminderDelivery.objects.values_list("kind", "recipient__email"))
+
+
+@pytest.mark.django_db
+def test_each_step_falls_due_at_its_offset_and_reaches_each_person_once(settings, time_machine) -> None:  # type: ignore[no-untyped-def]
+    settings.TIME_ZONE = "Asia/Shanghai"
+    settings.SUPERVISION_REMIND_BEFORE_PLAN_HOURS = 48
+    settings.SUPERVISION_ESCALATE_AFTER_PLAN_HOURS = 0
+    settings.SUPERVISION_ESCALATE_AFTER_RESOLVE_HOURS = 24
+    office = OfficeFactory(kind="park")
+    people = _people(office)
+    (order,) = _orders(
+        office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10)
+    )
+    steps = [
+        ("2026-05-08T23:59:00+08:00", []),
+        ("2026-05-09T00:00:00+08:00", [("order_plan", "zeren@yangqu.example")]),
+        ("2026-05-10T23:00:00+08:00", [("order_plan", "zeren@yangqu.example")]),
+        (
+            "2026-05-11T00:00:00+08:00",
+            [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")],
+        ),
+        (
+            "2026-06-11T23:59:00+08:00",
+            [("order_plan", "zeren@yangqu.example"), ("order_plan_late", "zhuren@yangqu.example")],
+        ),
+        (
+            "2026-06-12T00:00:00+08:00",
+            [
+                ("order_plan", "zeren@yangqu.example"),
+                ("order_plan_late", "zhuren@yangqu.example"),
+                ("order_unresolved", "ducha@province.example"),
+            ],
+        ),
+    ]
+    for when, expected in steps:
+        time_machine.move_to(when, tick=False)
+        reminders.orders_claim(publish=lambda ids: None)
+        reminders.orders_claim(publish=lambda ids: None)  # a second scan adds nothing
+        assert _claimed() == expected, when
+    # Sending: each delivery is composed for its recipient, bilingual, with the order's facts.
+    for delivery in ReminderDelivery.objects.all():
+        assert reminders.delivery_send(delivery_id=delivery.pk) == reminders.Outcome.SENT
+    by_kind = {m.extra_headers["X-Chain-Recruit-Kind"]: m for m in mail.outbox}
+    assert by_kind["order_unresolved"].to == ["ducha@province.example"]
+    assert "督办" in by_kind["order_plan"].subject and "提交整改方案" in by_kind["order_plan"].body
+    assert order.project.title in by_kind["order_plan_late"].body
+
+
+@pytest.mark.django_db
+def test_a_step_no_longer_needed_is_skipped(settings, time_machine) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory(kind="park")
+    people = _people(office)
+    (order,) = _orders(
+        office, people["responsible"], 1, plan_due=dt.date(2026, 5, 10), resolve_due=dt.date(2026, 6, 10)
+    )
+    time_machine.move_to("2026-05-12T09:00:00+08:00", tick=False)
+    reminders.orders_claim(publish=lambda ids: None)
+    order_transition(order=order, to="plan_submitted", plan="月底前开工", actor=people["responsible"])
+    late = ReminderDelivery.objects.get(kind=Kind.ORDER_PLAN_LATE)
+    assert reminders.delivery_send(delivery_id=late.pk) == reminders.Outcome.SKIPPED
+    assert mail.outbox == []
+
+
+@pytest.fixture
+def redis_db() -> str:
+    url = reminder_redis_url()
+    assert url
+    redis_flush(url)
+    yield url
+    redis_flush(url)
+
+
+FAST = {
+    "REMINDER_SCAN_SECONDS": 1,
+    "REMINDER_SWEEP_SECONDS": 2,
+    "REMINDER_REQUEUE_AFTER_SECONDS": 8,
+    "REMINDER_LEASE_SECONDS": 10,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_the_ladder_is_emailed_exactly_once_while_workers_are_killed(tmp_path, redis_db) -> None:  # type: ignore[no-untyped-def]
+    office = OfficeFactory(kind="park")
+    people = _people(office)
+    today = timezone.localdate()
+    orders = _orders(
+        office,
+        people["responsible"],
+        150,
+        plan_due=today - dt.timedelta(days=5),
+        resolve_due=today - dt.timedelta(days=2),
+    )
+    expected = len(orders) * 2  # plan overdue → the manager; resolution overdue → the province
+
+    def sent() -> int:
+        return ReminderDelivery.objects.filter(state=ReminderDelivery.State.SENT).count()
+
+    mailbox = {"EMAIL_BACKEND": "recruitment.email_files.MessageIdFileBackend"}
+    with stack(tmp_path, redis_db, **FAST, **mailbox) as s:
+        s.worker("w1")
+        s.worker("w2")
+        s.beat("beat")
+        kills = 0
+        for threshold in (40, 120, 200):
+            wait_for(lambda t=threshold: sent() >= t, timeout=120, what=f"{threshold} sent\n{s.logs()}")
+            victim = ("w1", "w2")[kills % 2]
+            s.kill(victim)
+            kills += 1
+            s.worker(victim)
+        wait_for(lambda: sent() == expected, timeout=180, what=f"all sent\n{s.logs()}")
+        time.sleep(FAST["REMINDER_REQUEUE_AFTER_SECONDS"] + 2)
+    deliveries = list(ReminderDelivery.objects.values_list("pk", "kind", "state"))
+    assert len(deliveries) == expected
+    assert {(k, st) for _, k, st in deliveries} == {("order_plan_late", "sent"), ("order_unresolved", "sent")}
+    mails = s.mails_by_delivery()
+    assert not {d: n for d, n in mails.items() if n > 1}
+    assert set(mails) == {str(pk) for pk, _, _ in deliveries}
