@@ -161,7 +161,9 @@ class RecordViewSet(viewsets.GenericViewSet):
         """An upsert by external id creates records of the caller's office only: one added
         to another office's record belongs to that office, where the caller's external ids
         do not find it again (create it with ``POST``)."""
-        if self.owner_field and self.owner_office(values).pk != self.office.pk:
+        owner = values.get(self.owner_field) if self.owner_field else None
+        # The owner's office id alone decides (no query per item on the bulk path).
+        if owner is not None and owner.office_id != self.office.pk:
             raise serializers.ValidationError(
                 {
                     self.owner_field: [

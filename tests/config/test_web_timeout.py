@@ -36,7 +36,7 @@ def test_image_and_run_command_use_the_same_timeout():
     commands = [p.read_text() for p in ROOT.glob("*/management/commands/*.py")]
     runners = [text for text in commands if '"gunicorn"' in text]
     assert runners
-    run = re.search(r'"--timeout", "(\d+)"', runners[0])
+    run = re.search(r'"--timeout",\s*"(\d+)"', runners[0])
     assert run is not None
     compose = _timeout(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"])
     assert image == int(run.group(1)) == compose >= SLOWEST_DOCUMENTED_SECONDS * MARGIN
