@@ -111,7 +111,6 @@ def _clean_dates(values: dict[str, Any]) -> None:
             raise _refuse(b, _("Planned milestones follow each other: this date is before the one before it."), "order")
 
 
-@transaction.atomic
 def plan_changes(current: dict[str, Any], plan: dict[str, Any], *, partial: bool) -> bool:
     """Would writing ``plan`` change the plan ``current``?"""
     for name, value in current.items():
@@ -129,6 +128,7 @@ def plan_changes(current: dict[str, Any], plan: dict[str, Any], *, partial: bool
     return False
 
 
+@transaction.atomic
 def project_plan_set(
     *,
     project: Project,

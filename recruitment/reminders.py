@@ -295,17 +295,18 @@ def orders_claim(*, now: datetime | None = None, publish: Publisher = publish_se
         sql = f"""
             INSERT INTO {_DELIVERY_TABLE}
                 (id, created_at, updated_at, kind, supervision_order_id, project_id, recipient_id, due_at,
-                 state, attempts, last_error, sent_to, next_attempt_at, queued_at)
+                 state, attempts, last_error, sent_to, next_attempt_at, queued_at, channel, note, link)
             SELECT gen_random_uuid(), %s, %s, %s, o.id, o.project_id, u.id,
                    ((o.{column} + 1)::timestamp AT TIME ZONE %s),
-                   %s, 0, '', '', %s, %s
+                   %s, 0, '', '', %s, %s, %s, '', ''
             FROM {table} o {_order_recipients_sql(who)}
             WHERE o.status = ANY(%s) AND ((o.{column} + 1)::timestamp AT TIME ZONE %s) + %s <= %s
               {before}
             ON CONFLICT DO NOTHING
             RETURNING id
         """
-        params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, list(states), settings.TIME_ZONE, offset, at]
+        params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, Channel.EMAIL]
+        params += [list(states), settings.TIME_ZONE, offset, at]
         if sign < 0:  # a reminder before the deadline is not sent after it (the escalation takes over)
             params += [settings.TIME_ZONE, at]
         with transaction.atomic():

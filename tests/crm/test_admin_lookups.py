@@ -69,7 +69,10 @@ def test_change_list_refuses_lookups_it_does_not_offer(client, superuser, record
     client.force_login(superuser)
     url = changelist(model)
     assert client.get(url).status_code == 200
+    offered = {getattr(f, "parameter_name", None) for f in model_admin.list_filter if isinstance(f, type)}
     for lookup in refused_lookups(model):
+        if lookup in offered:  # a filter of the list's own (the light colour) takes this name
+            continue
         value = "False" if lookup.endswith("isnull") else str(uuid.uuid4()) if "pk" not in lookup else "0"
         response = client.get(url, {lookup: value})
         assert response.status_code == 400, (lookup, response.status_code)
