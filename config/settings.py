@@ -339,9 +339,7 @@ LEDGER_HOME_PROVINCE = env_str("LEDGER_HOME_PROVINCE", "山西省")
 LEDGER_LARGE_PROJECT_YUAN = env_int("LEDGER_LARGE_PROJECT_YUAN", 100_000_000)
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
-EVIDENCE_CONTENT_TYPES = env_list(
-    "EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"]
-)
+EVIDENCE_CONTENT_TYPES = env_list("EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"])
 # Evidence files in an S3-compatible store (MinIO) when a bucket is named; the local file system otherwise.
 if env_str("EVIDENCE_S3_BUCKET"):
     STORAGES["evidence"] = {

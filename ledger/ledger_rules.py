@@ -39,6 +39,8 @@ def parse_month(text: str) -> dt.date:
     year, sep, mon = text.partition("-")
     if not sep or len(year) != 4 or len(mon) != 2 or not (year.isdigit() and mon.isdigit()):
         raise ValueError(text)
+    if not 1900 <= int(year) <= 2999:
+        raise ValueError(text)
     return dt.date(int(year), int(mon), 1)
 
 

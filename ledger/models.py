@@ -201,7 +201,9 @@ class SchemeIndicator(models.Model):
 class SchemeValue(models.Model):
     """A named value for one office in a scheme: a target, or a score given by hand (industry fit, peers)."""
 
-    scheme = models.ForeignKey(AssessmentScheme, on_delete=models.CASCADE, related_name="values", verbose_name=_("scheme"))
+    scheme = models.ForeignKey(
+        AssessmentScheme, on_delete=models.CASCADE, related_name="values", verbose_name=_("scheme")
+    )
     office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+", verbose_name=_("office"))
     name = models.SlugField(_("name"), max_length=60)
     value = models.DecimalField(_("value"), max_digits=18, decimal_places=4)

@@ -264,7 +264,8 @@ def submissions_overview(*, month: dt.date, today: dt.date | None = None) -> lis
     today = today or timezone.localdate()
     deadline = rules.deadline_for(month, day=settings.LEDGER_DEADLINE_DAY)
     submitted = {
-        s.office_id: s for s in LedgerSubmission.objects.filter(month=month).defer("snapshot").select_related("submitted_by")
+        s.office_id: s
+        for s in LedgerSubmission.objects.filter(month=month).defer("snapshot").select_related("submitted_by")
     }
     out = []
     for office in Office.objects.filter(kind=Office.Kind.PARK).order_by("code"):

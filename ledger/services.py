@@ -61,9 +61,7 @@ def ledger_submit(
         late=timezone.localdate(now) > deadline,
         snapshot=snapshot,
     )
-    LedgerCorrection.objects.filter(office=office, month__lt=month, reported_in__isnull=True).update(
-        reported_in=month
-    )
+    LedgerCorrection.objects.filter(office=office, month__lt=month, reported_in__isnull=True).update(reported_in=month)
     return submission
 
 

@@ -25,7 +25,9 @@ def test_signed_suspended_and_signed_again_counts_once(book: Ledgerbook) -> None
     p = book.signed(at(2026, 1, 10), amount="50000000")
     book.move(p, Status.SUSPENDED, at(2026, 2, 3), note="资金未到")
     book.move(p, Status.SIGNED, at(2026, 3, 4))
-    counted = {m: row_of(ledger_compute(office=book.office, month=m), p)["signed_amount_counted"] for m in (JAN, FEB, MAR)}
+    counted = {
+        m: row_of(ledger_compute(office=book.office, month=m), p)["signed_amount_counted"] for m in (JAN, FEB, MAR)
+    }
     assert counted == {JAN: "50000000.00", FEB: "0.00", MAR: "0.00"}
     assert ledger_compute(office=book.office, month=JAN)["totals"]["new_signed_count"] == 1
     assert ledger_compute(office=book.office, month=MAR)["totals"]["new_signed_count"] == 0

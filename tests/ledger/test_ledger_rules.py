@@ -77,7 +77,7 @@ def test_rates_are_four_places_and_none_without_a_denominator() -> None:
     assert rules.rate(5, 0) is None
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-1", "26-01", "2026/01", ""])
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "26-01", "2026/01", "", "9999-12", "0000-01"])
 def test_a_bad_month_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         rules.parse_month(text)
