@@ -337,6 +337,11 @@ LEDGER_REMINDER_DAYS_BEFORE = env_int("LEDGER_REMINDER_DAYS_BEFORE", 2)
 LEDGER_HOME_PROVINCE = env_str("LEDGER_HOME_PROVINCE", "山西省")
 # A "large" new signing for the assessment (1亿元).
 LEDGER_LARGE_PROJECT_YUAN = env_int("LEDGER_LARGE_PROJECT_YUAN", 100_000_000)
+# TrueType fonts with Chinese glyphs for the ledger's PDF, first found wins (Debian: fonts-wqy-microhei).
+LEDGER_PDF_FONTS = env_list(
+    "LEDGER_PDF_FONTS",
+    ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"],
+)
 MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
 EVIDENCE_CONTENT_TYPES = env_list("EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"])

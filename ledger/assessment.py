@@ -69,13 +69,13 @@ def _fact_values(row: dict[str, Any]) -> dict[str, Decimal]:
 @dataclass
 class Facts:
     values: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(FACTS, ZERO))
-    behind: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    behind: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def add(self, row: dict[str, Any], month: str) -> None:
         for name, value in _fact_values(row).items():
             if value:
                 self.values[name] += value
-                self.behind[name].append(
+                self.behind.setdefault(name, []).append(
                     {"project": row["project"], "title": row.get("title", ""), "month": month, "value": value}
                 )
 

@@ -197,6 +197,16 @@ class SchemeIndicator(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from ledger.formula import FormulaError, formula_parse
+
+        try:
+            formula_parse(self.formula)
+        except FormulaError as exc:
+            raise ValidationError({"formula": ValidationError(str(exc), code="formula")}) from exc
+
 
 class SchemeValue(models.Model):
     """A named value for one office in a scheme: a target, or a score given by hand (industry fit, peers)."""
