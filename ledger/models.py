@@ -13,7 +13,10 @@ Months are stored as the first day of the month, as in the landing models.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 from chains.models import TimestampedModel
@@ -99,11 +102,30 @@ class LedgerCorrection(models.Model):
         return f"{self.entry} ({self.month:%Y-%m})"
 
 
-def evidence_storage():  # type: ignore[no-untyped-def]
-    """The storage evidence files go to: ``STORAGES["evidence"]`` if configured, else the default."""
-    from django.core.files.storage import storages
+class _EvidenceStorage(LazyObject):
+    """The storage evidence files go to: ``STORAGES["evidence"]`` if configured, else the default.
 
-    return storages["evidence"] if "evidence" in settings.STORAGES else storages["default"]
+    Resolved on first use and again whenever ``STORAGES`` changes, so a deployment
+    (or a test) can point evidence at another backend (an S3-compatible store).
+    """
+
+    def _setup(self) -> None:
+        from django.core.files.storage import storages
+
+        self._wrapped = storages["evidence"] if "evidence" in settings.STORAGES else storages["default"]
+
+
+_evidence_storage = _EvidenceStorage()
+
+
+@receiver(setting_changed)
+def _evidence_storage_reset(*, setting: str, **kwargs: object) -> None:
+    if setting == "STORAGES":
+        _evidence_storage._wrapped = empty
+
+
+def evidence_storage() -> _EvidenceStorage:
+    return _evidence_storage
 
 
 def evidence_path(instance: EvidenceFile, filename: str) -> str:

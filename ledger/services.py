@@ -92,3 +92,77 @@ def locked_month_mark(*, entry: ProgressEntry) -> LedgerCorrection | None:
         recorded_by_id=entry.recorded_by_id,
         recorded_at=entry.recorded_at,
     )
+
+
+# --- evidence files -------------------------------------------------------------------------------
+
+_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "application/pdf": (b"%PDF-",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+}
+EVIDENCE_KINDS = ("funds", "milestone")
+
+
+def _sniff(head: bytes) -> str | None:
+    for content_type, signatures in _SIGNATURES.items():
+        if any(head.startswith(sig) for sig in signatures):
+            return content_type
+    return None
+
+
+@transaction.atomic
+def evidence_attach(
+    *,
+    entry: ProgressEntry,
+    upload,  # type: ignore[no-untyped-def]  # a Django File / UploadedFile
+    kind: str,
+    actor=None,  # type: ignore[no-untyped-def]
+    now: dt.datetime | None = None,
+):  # type: ignore[no-untyped-def]
+    """Store ``upload`` as evidence of ``entry`` through the evidence storage, within the limits of the settings.
+
+    The file's type is read from its first bytes, not from its name or the client's
+    word; only the types in ``EVIDENCE_CONTENT_TYPES`` are kept.
+    """
+    import uuid
+
+    from ledger.models import EvidenceFile
+
+    if entry.kind not in EVIDENCE_KINDS:
+        raise _refuse("entry", _("Evidence is kept for funds-in-place and milestone entries."), "not_evidenced_kind")
+    if kind not in EvidenceFile.Kind.values:
+        raise _refuse("kind", _("Unknown kind of evidence."), "invalid")
+    limit = settings.EVIDENCE_MAX_BYTES
+    if upload.size > limit:
+        raise _refuse(
+            "file",
+            _("The file is %(size)s bytes; at most %(limit)s bytes are accepted.")
+            % {"size": upload.size, "limit": limit},
+            "too_large",
+        )
+    upload.seek(0)
+    content_type = _sniff(upload.read(16))
+    upload.seek(0)
+    if content_type is None or content_type not in settings.EVIDENCE_CONTENT_TYPES:
+        raise _refuse(
+            "file",
+            _("This type of file is not accepted; send one of: %(types)s.")
+            % {"types": ", ".join(settings.EVIDENCE_CONTENT_TYPES)},
+            "type_not_allowed",
+        )
+    name = (getattr(upload, "name", "") or "evidence").rsplit("/", 1)[-1][:200]
+    evidence = EvidenceFile(
+        id=uuid.uuid4(),
+        entry=entry,
+        office_id=entry.office_id,
+        kind=kind,
+        name=name,
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=actor if getattr(actor, "pk", None) else None,
+        uploaded_at=now or timezone.now(),
+    )
+    evidence.file.save(name, upload, save=False)
+    evidence.save()
+    return evidence

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +22,7 @@ from rest_framework.views import APIView
 from api.schema import error
 from crm.models import Office
 from ledger import ledger_rules
+from ledger.evidence_views import evidence_for, evidence_response
 from ledger.selectors import ledger_month, ledger_public
 from ledger.services import ledger_submit
 
@@ -143,3 +146,22 @@ class MonthlySubmitView(APIView):
         body.is_valid(raise_exception=True)
         submission = ledger_submit(office=request.auth.office, month=body.validated_data["month"])
         return Response(ledger_public(submission.snapshot), status=201)
+
+
+class EvidenceDownloadView(APIView):
+    @extend_schema(
+        tags=["reports"],
+        summary="An evidence file, as a download (only for offices that may see its project)",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description=_("The file, as an attachment.")
+            ),
+            404: error("No such file, or another office's."),
+        },
+    )
+    def get(self, request: Request, pk: str):  # type: ignore[no-untyped-def]
+        try:
+            evidence = evidence_for(office=request.auth.office, pk=pk)
+        except Http404:
+            raise exceptions.NotFound() from None
+        return evidence_response(evidence)

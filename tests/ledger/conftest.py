@@ -11,7 +11,7 @@ import time_machine
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from ledger.models import EvidenceFile
+from ledger import services
 from recruitment.landing import progress_record
 from recruitment.pipeline import Status
 from recruitment.services import project_create, project_transition, project_update
@@ -60,22 +60,8 @@ class Ledgerbook:
         return entry
 
 
-def evidence_attach(entry, name: str = "slip.pdf") -> EvidenceFile:  # type: ignore[no-untyped-def]
-    import uuid
-
-    ev = EvidenceFile(
-        id=uuid.uuid4(),
-        entry=entry,
-        office_id=entry.office_id,
-        kind=EvidenceFile.Kind.BANK_SLIP,
-        name=name,
-        content_type="application/pdf",
-        size=8,
-        uploaded_at=timezone.now(),
-    )
-    ev.file.save(name, ContentFile(b"%PDF-1.4"), save=False)
-    ev.save()
-    return ev
+def evidence_attach(entry, name: str = "slip.pdf"):  # type: ignore[no-untyped-def]
+    return services.evidence_attach(entry=entry, upload=ContentFile(b"%PDF-1.4 slip", name=name), kind="bank_slip")
 
 
 @pytest.fixture
