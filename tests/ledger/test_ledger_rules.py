@@ -13,18 +13,19 @@ JAN, FEB, MAR = dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)
 
 
 def test_a_signing_counts_in_its_first_month_only() -> None:
-    # Signed in January, suspended in February, signed again in March.
-    first = rules.first_signing_month([dt.date(2026, 1, 20), dt.date(2026, 3, 2)])
+    # Signed in January, suspended in February, signed again in March; the amount never changed.
+    first = rules.first_signing_month([dt.date(2026, 3, 2), dt.date(2026, 1, 20)])
     assert first == JAN
+    history = [(dt.date(2026, 1, 20), Decimal("500"))]
     counted = [
         rules.signed_amount_counted(
-            first_month=first, month=m, amount_end=Decimal("500"), amount_previous_end=Decimal("500")
+            first_month=first,
+            month=m,
+            amount_end=rules.amount_at(history, before=rules.next_month(m)),
+            amount_previous_end=rules.amount_at(history, before=m),
         )
         for m in (JAN, FEB, MAR)
     ]
-    counted[0] = rules.signed_amount_counted(
-        first_month=first, month=JAN, amount_end=Decimal("500"), amount_previous_end=Decimal("0")
-    )
     assert counted == [Decimal("500"), Decimal("0"), Decimal("0")]
 
 
