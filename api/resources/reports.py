@@ -29,7 +29,10 @@ from ledger.services import ledger_submit
 AMOUNT = {"help_text": _("Amount in yuan, as a decimal string.")}
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-01"})
+MONTH_PATTERN = r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+@extend_schema_field({"type": "string", "pattern": MONTH_PATTERN, "example": "2026-01"})
 class MonthField(serializers.Field):
     """A month as ``YYYY-MM`` in, the first day of that month out."""
 
@@ -115,7 +118,7 @@ class MonthlyReportView(APIView):
         tags=["reports"],
         summary="The monthly ledger (月报台账) of an office or the province",
         parameters=[
-            OpenApiParameter("month", str, required=True, pattern=r"^\d{4}-\d{2}$", description=_("YYYY-MM")),
+            OpenApiParameter("month", str, required=True, pattern=MONTH_PATTERN, description=_("YYYY-MM")),
             OpenApiParameter("office", str, description=_("Office code (provincial office only).")),
         ],
         responses={
