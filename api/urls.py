@@ -13,6 +13,7 @@ from api.resources.interactions import InteractionViewSet
 from api.resources.progress import ProgressViewSet
 from api.resources.projects import ProjectViewSet
 from api.resources.reference import ChainViewSet, ParkViewSet, SectorViewSet
+from api.resources.reports import EvidenceDownloadView, MonthlyReportView, MonthlySubmitView
 from api.resources.supervision_orders import SupervisionOrderViewSet
 
 app_name = "api"
@@ -36,6 +37,9 @@ urlpatterns = [
     path("v1/changes/", ChangeFeedView.as_view(), name="changes"),
     path("v1/gaps/", GapListView.as_view(), name="gaps"),
     path("v1/gaps/candidates/", GapCandidatesView.as_view(), name="gap-candidates"),
+    path("v1/reports/monthly/", MonthlyReportView.as_view(), name="reports-monthly"),
+    path("v1/reports/monthly/submit/", MonthlySubmitView.as_view(), name="reports-monthly-submit"),
+    path("v1/evidence/<uuid:pk>/", EvidenceDownloadView.as_view(), name="evidence"),
     *router.urls,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

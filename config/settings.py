@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "chains.apps.ChainsConfig",
     "crm.apps.CrmConfig",
     "recruitment.apps.RecruitmentConfig",
+    "ledger.apps.LedgerConfig",
     "api.apps.ApiConfig",
     "push.apps.PushConfig",
     "seeds.apps.SeedsConfig",
@@ -405,6 +406,36 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
     "payment": [],
     "usb": [],
 }
+# --- Monthly ledger (月报台账), evidence files, assessment ------------------------------
+# The monthly ledger of a month is due on this day of the next month.
+LEDGER_DEADLINE_DAY = env_int("LEDGER_DEADLINE_DAY", 5)
+# A reminder goes to the park offices that have not submitted this many days before the deadline.
+LEDGER_REMINDER_DAYS_BEFORE = env_int("LEDGER_REMINDER_DAYS_BEFORE", 2)
+# The province whose enterprises are "in province"; others are out of province (省外).
+LEDGER_HOME_PROVINCE = env_str("LEDGER_HOME_PROVINCE", "山西省")
+# A "large" new signing for the assessment (1亿元).
+LEDGER_LARGE_PROJECT_YUAN = env_int("LEDGER_LARGE_PROJECT_YUAN", 100_000_000)
+# TrueType fonts with Chinese glyphs for the ledger's PDF, first found wins (Debian: fonts-wqy-microhei).
+LEDGER_PDF_FONTS = env_list(
+    "LEDGER_PDF_FONTS",
+    ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"],
+)
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(VAR_DIR / "media"))
+EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024)
+EVIDENCE_CONTENT_TYPES = env_list("EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"])
+# Evidence files in an S3-compatible store (MinIO) when a bucket is named; the local file system otherwise.
+if env_str("EVIDENCE_S3_BUCKET"):
+    STORAGES["evidence"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("EVIDENCE_S3_BUCKET"),
+            "endpoint_url": env_str("EVIDENCE_S3_ENDPOINT_URL") or None,
+            "access_key": env_str("EVIDENCE_S3_ACCESS_KEY") or None,
+            "secret_key": env_str("EVIDENCE_S3_SECRET_KEY") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
 
 LOGGING = {
     "version": 1,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/reports/", include("recruitment.reports_urls")),
+    path("admin/ledger/", include("ledger.urls")),
     path("admin/tools/", include("recruitment.tools_urls")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),

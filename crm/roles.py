@@ -34,10 +34,12 @@ _STAFF_VIEW = {
         "rulesuspension",
         "warningrule",
     ],
+    "ledger": ["ledgersubmission", "ledgercorrection", "evidencefile", "assessmentscheme"],
 }
 _MANAGER_EXTRA_CHANGE = {"crm": ["presence"]}
 _REFERENCE_CHANGE = {
     "chains": ["zone", "park", "sector", "chain", "chainpark", "stage", "stageedge"],
+    "ledger": ["assessmentscheme", "schemeindicator", "schemevalue", "schemeadjustment"],
     "crm": ["office", "presence"],
     "recruitment": ["warningrule"],
 }
