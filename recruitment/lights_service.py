@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone, translation
 
@@ -93,14 +93,12 @@ def facts_load(
     # last finished month, the effective investment up to it, the last month with an entry and
     # the milestones reached (an entry another entry corrects no longer counts).
     as_of = lights.month_of(lights.month_index(today) - 1)
-    schedule: dict[Any, list[tuple[dt.date, Any]]] = {
-        pid: [(month, cumulative)]
-        for pid, month, cumulative in _scoped(PlanInvestment.objects, project_ids)
-        .filter(month__lte=as_of)
-        .order_by("project_id", "-month")
-        .distinct("project_id")
-        .values_list("project_id", "month", "cumulative")
-    }
+    latest = _scoped(PlanInvestment.objects, project_ids).filter(month__lte=as_of).order_by("project_id", "-month")
+    if connection.vendor == "postgresql":
+        latest = latest.distinct("project_id")  # elsewhere the first row of each project is kept below
+    schedule: dict[Any, list[tuple[dt.date, Any]]] = {}
+    for pid, month, cumulative in latest.values_list("project_id", "month", "cumulative"):
+        schedule.setdefault(pid, [(month, cumulative)])
     effective = _scoped(ProgressEntry.objects, project_ids).filter(
         ~Exists(ProgressEntry.objects.filter(corrects=OuterRef("pk")))
     )

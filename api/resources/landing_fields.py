@@ -11,7 +11,8 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.db.models import Field
+from django.db import connection
+from django.db.models import Field, JSONField
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -124,9 +125,42 @@ FROM recruitment_projectlight l WHERE l.project_id = "recruitment_project"."id"
 """
 
 
+# SQLite (the embedded default) builds the same objects with its JSON functions; its
+# JSON text is parsed by JSONField, where psycopg already hands PostgreSQL's json over parsed.
+_PLAN_SQLITE = """
+SELECT json_object(
+  'registered', pp.registered,
+  'construction', pp.construction,
+  'production', pp.production,
+  'at_capacity', pp.at_capacity,
+  'investment', json(COALESCE((
+     SELECT json_group_array(json_object('month', substr(pi.month, 1, 7), 'cumulative', printf('%%.2f', pi.cumulative)))
+     FROM (SELECT month, cumulative FROM recruitment_planinvestment
+           WHERE project_id = "recruitment_project"."id" ORDER BY month) AS pi), '[]')))
+FROM (SELECT 1) AS one
+LEFT JOIN recruitment_projectplan pp ON pp.project_id = "recruitment_project"."id"
+"""
+
+_LIGHT_SQLITE = """
+SELECT json_object(
+  'color', l.color,
+  'since', l.since,
+  'reasons', json(COALESCE((
+     SELECT json_group_array(json_object('rule', json_extract(r.value, '$.rule'), 'detail', json_extract(r.value, '$.detail')))
+     FROM json_each(l.reasons) AS r), '[]')))
+FROM recruitment_projectlight l WHERE l.project_id = "recruitment_project"."id"
+"""
+
+
+def _json_column(pg_sql: str, sqlite_sql: str) -> RawSQL:
+    if connection.vendor == "postgresql":
+        return RawSQL(f"({pg_sql})", [], output_field=Field())
+    return RawSQL(f"({sqlite_sql})", [], output_field=JSONField())
+
+
 def plan_column() -> Column:
-    return Column("plan", "_plan", expression=lambda: RawSQL(f"({_PLAN_SQL})", [], output_field=Field()))
+    return Column("plan", "_plan", expression=lambda: _json_column(_PLAN_SQL, _PLAN_SQLITE))
 
 
 def light_column() -> Column:
-    return Column("light", "_light", expression=lambda: RawSQL(f"({_LIGHT_SQL})", [], output_field=Field()))
+    return Column("light", "_light", expression=lambda: _json_column(_LIGHT_SQL, _LIGHT_SQLITE))
