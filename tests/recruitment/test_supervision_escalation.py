@@ -51,6 +51,7 @@ def _claimed() -> list[tuple[str, str]]:
     return sorted(ReminderDelivery.objects.values_list("kind", "recipient__email"))
 
 
+@pytest.mark.postgres  # the ladder's deadlines are PostgreSQL time-zone arithmetic
 @pytest.mark.django_db
 def test_each_step_falls_due_at_its_offset_and_reaches_each_person_once(settings, time_machine) -> None:  # type: ignore[no-untyped-def]
     settings.TIME_ZONE = "Asia/Shanghai"
@@ -97,6 +98,7 @@ def test_each_step_falls_due_at_its_offset_and_reaches_each_person_once(settings
     assert order.project.title in by_kind["order_plan_late"].body
 
 
+@pytest.mark.postgres  # the ladder's deadlines are PostgreSQL time-zone arithmetic
 @pytest.mark.django_db
 def test_a_step_no_longer_needed_is_skipped(settings, time_machine) -> None:  # type: ignore[no-untyped-def]
     office = OfficeFactory(kind="park")
