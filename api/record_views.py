@@ -376,9 +376,39 @@ class RecordViewSet(viewsets.GenericViewSet):
         return items
 
     def bulk_upsert(self, values: list[dict[str, Any]]) -> list[Upserted]:
-        """Write the validated items set-based (a ``crm``/``recruitment`` bulk service); raise
-        ``BulkItemErrors`` for items the service refuses, before anything is written."""
-        raise NotImplementedError
+        """Write the validated items; raise ``BulkItemErrors`` for items refused.
+
+        Synced records override this with a set-based ``crm``/``recruitment`` bulk service.
+        This default (small resources such as webhook endpoints) writes item by item through
+        the resource's own create and update inside the request's transaction, so a refused
+        item still leaves nothing written."""
+        external_ids = [v["external_id"] for v in values]
+        existing = {
+            obj.external_id: obj
+            for obj in self.model._default_manager.select_for_update(no_key=True)
+            .filter(office=self.office, external_id__in=external_ids)
+            .order_by("pk")
+        }
+        results: list[Upserted] = []
+        errors: dict[int, Exception] = {}
+        for index, item in enumerate(values):
+            obj = existing.get(item["external_id"])
+            try:
+                with transaction.atomic():
+                    if obj is None:
+                        obj = self.perform_create(office=self.office, actor=self.request.user, values=item)
+                        created = True
+                    else:
+                        if self.has_changes(obj, item):
+                            obj = self.perform_update(obj=obj, actor=self.request.user, values=item)
+                        created = False
+            except DOMAIN_ERRORS as exc:
+                errors[index] = exc
+                continue
+            results.append(Upserted(external_id=item["external_id"], id=obj.pk, created=created))
+        if errors:
+            raise BulkItemErrors(errors)
+        return results
 
     def bulk_validate(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Every item through the input serializer's rules, errors by item index (400).

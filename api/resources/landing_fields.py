@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, JSONField
+from django.db.models import JSONField
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -154,7 +154,8 @@ FROM recruitment_projectlight l WHERE l.project_id = "recruitment_project"."id"
 
 def _json_column(pg_sql: str, sqlite_sql: str) -> RawSQL:
     if connection.vendor == "postgresql":
-        return RawSQL(f"({pg_sql})", [], output_field=Field())
+        # jsonb, not json: a filtered list may be DISTINCT, and json has no equality.
+        return RawSQL(f"({pg_sql})::jsonb", [], output_field=JSONField())
     return RawSQL(f"({sqlite_sql})", [], output_field=JSONField())
 
 
