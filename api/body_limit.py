@@ -26,7 +26,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
-from api.rendering import dumps
+from api.errors import plain_error as _error
 
 API_PREFIX = "/api/"
 _READ_CHUNK = 64 * 1024
@@ -34,13 +34,6 @@ _READ_CHUNK = 64 * 1024
 
 def api_max_body_bytes() -> int:
     return int(settings.API_MAX_BODY_BYTES)
-
-
-def _error(status: int, code: str, detail: str) -> HttpResponse:
-    body = dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]})
-    response = HttpResponse(body, status=status, content_type="application/json")
-    response["Content-Length"] = str(len(body))
-    return response
 
 
 def too_large(limit: int) -> HttpResponse:

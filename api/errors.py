@@ -15,13 +15,16 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
 from drf_standardized_errors.handler import ExceptionHandler
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.settings import api_settings
 
+from api.rendering import dumps
 from crm.access import EnterpriseChangeRefused, RecordNotFound
 from crm.records import DuplicateRecord, VersionConflict
 from recruitment.landing import ProgressImmutable
@@ -102,6 +105,21 @@ def _prefix_detail(detail: Any, prefix: str) -> Any:
 
 
 _DEADLOCK_CODES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def plain_error(status: int, code: str, detail: str) -> HttpResponse:
+    """An error in the API's format, for answers given outside DRF (middleware, URL resolution)."""
+    body = dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]})
+    response = HttpResponse(body, status=status, content_type="application/json")
+    response["Content-Length"] = str(len(body))
+    return response
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: under ``/api/`` a URL that matches no route answers in the API's format."""
+    if request.path.startswith("/api/"):
+        return plain_error(404, "not_found", str(_("Not found.")))
+    return defaults.page_not_found(request, exception)
 
 
 class ApiExceptionHandler(ExceptionHandler):

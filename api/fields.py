@@ -61,7 +61,10 @@ class DateTime(_JsonTyped, serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> Any:
         if isinstance(value, str) and not isinstance(value, bool):
-            parsed = parse_datetime(value) if _DATE_AND_TIME.match(value) else None
+            try:
+                parsed = parse_datetime(value) if _DATE_AND_TIME.match(value) else None
+            except ValueError:  # well formed, but no such time (minute 99, 30 February)
+                parsed = None
             if parsed is None:
                 raise serializers.ValidationError(
                     str(_("Expected a date and a time with its offset, e.g. 2026-03-01T10:00:00+08:00.")),

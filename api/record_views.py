@@ -92,6 +92,8 @@ class RecordViewSet(viewsets.GenericViewSet):
     owner_field: ClassVar[str | None] = None
     lookup_value_regex = "[^/]+"
     pagination_class = KeysetPagination
+    # Actions the resource refuses with 405 (kept out of the schema): left out of ``Allow`` too.
+    refused_actions: ClassVar[tuple[str, ...]] = ()
 
     # --- what a resource provides --------------------------------------------------------
 
@@ -108,6 +110,12 @@ class RecordViewSet(viewsets.GenericViewSet):
         """Refuse (403) a write the office may not make on a record it can see."""
 
     # --- shared machinery ----------------------------------------------------------------
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        action_map = getattr(self, "action_map", None) or {}
+        refused = {method.upper() for method, action in action_map.items() if action in self.refused_actions}
+        return [method for method in super().allowed_methods if method not in refused]
 
     @property
     def model(self) -> type[models.Model]:

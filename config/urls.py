@@ -16,3 +16,6 @@ urlpatterns = [
     path("api/", include("api.urls")),
     path("api/", include("push.urls")),
 ]
+
+# A URL under /api/ that matches no route answers in the API's error format, not an HTML page.
+handler404 = "api.errors.page_not_found"

@@ -110,7 +110,7 @@ class GapListView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = GapQuery(data=request.query_params)
+        query = GapQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         params = query.validated_data
         office: Office = request.auth.office
@@ -162,7 +162,7 @@ class GapCandidatesView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = CandidateQuery(data=request.query_params)
+        query = CandidateQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         errors: dict[str, Any] = {}
         park = stage = None

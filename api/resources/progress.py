@@ -124,6 +124,7 @@ class ProgressViewSet(RecordViewSet):
     input_serializer = ProgressInput
     output_serializer = ProgressOutput
     filterset_class = ProgressFilter
+    refused_actions = ("update", "partial_update", "destroy")
 
     def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> ProgressEntry:
         values = dict(values)

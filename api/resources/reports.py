@@ -128,7 +128,7 @@ class MonthlyReportView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = MonthlyQuery(data=request.query_params)
+        query = MonthlyQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         office = _office_for(request, query.validated_data.get("office"))
         return Response(ledger_public(ledger_month(office=office, month=query.validated_data["month"])))

@@ -120,6 +120,7 @@ class SupervisionOrderViewSet(RecordViewSet):
     input_serializer = OrderInput
     output_serializer = OrderOutput
     filterset_class = OrderFilter
+    refused_actions = ("destroy",)
 
     def perform_create(self, *, office: Office, actor: Any, values: dict[str, Any]) -> SupervisionOrder:
         return order_create(actor=actor, as_office=True, **values)

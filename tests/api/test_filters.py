@@ -36,3 +36,27 @@ def test_a_list_without_filter_parameters_builds_no_filter_set(api_a, office_a, 
     assert built == []
     api_a.get("enterprises/", city="太原")
     assert built == [EnterpriseFilter]
+
+
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("gaps/", "status"),
+        ("gaps/", "park"),
+        ("gaps/candidates/", "stage"),
+        ("reports/monthly/", "month"),
+    ],
+)
+def test_query_parameters_of_the_report_views_may_not_be_sent_empty(api_a, path, param):
+    """An empty ``?status=`` would otherwise read as "no filter" and answer everything."""
+    r = api_a.get(path, **{param: ""})
+    assert r.status_code == 400, r.content
+    assert param in [e["attr"] for e in r.json()["errors"]]
+
+
+def test_an_unknown_url_under_the_api_answers_in_the_error_format(api_a):
+    for path in ("no-such-resource/", "evidence/not-a-uuid/"):
+        r = api_a.get(path)
+        assert r.status_code == 404
+        assert r["Content-Type"] == "application/json"
+        assert r.json()["errors"][0]["code"] == "not_found"

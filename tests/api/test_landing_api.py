@@ -129,7 +129,10 @@ def test_progress_is_created_read_and_never_changed(api_b, project, time_machine
     assert api_b.get(f"progress/{entry['id']}/").json() == entry
     for method in ("put", "patch"):
         assert getattr(api_b, method)(f"progress/{entry['id']}/", {"amount": "1.00"}).status_code == 405
-    assert api_b.delete(f"progress/{entry['id']}/").status_code == 405
+    refused = api_b.delete(f"progress/{entry['id']}/")
+    assert refused.status_code == 405
+    # ``Allow`` names what the entry answers to, as the schema does: reads only.
+    assert refused["Allow"] == "GET, HEAD, OPTIONS"
     missing_reason = api_b.post("progress/", {**body, "amount": "900.00", "corrects": entry["id"]})
     assert missing_reason.status_code == 400
     assert missing_reason.json()["errors"][0]["attr"] == "reason"
@@ -222,7 +225,8 @@ def test_supervision_orders_by_the_office_and_the_province(api_b, province, proj
     assert closed.json()["status"] == "closed"
     moves = SupervisionOrder.objects.get(pk=order["id"]).moves.values_list("from_status", "to_status")
     assert list(moves) == [("", "open"), ("open", "plan_submitted"), ("plan_submitted", "closed")]
-    assert api_b.delete(f"supervision-orders/{order['id']}/").status_code == 405
+    refused = api_b.delete(f"supervision-orders/{order['id']}/")
+    assert refused.status_code == 405 and "DELETE" not in refused["Allow"] and "PATCH" in refused["Allow"]
 
 
 def test_a_park_office_issues_orders_only_on_its_own_projects(project, park, time_machine) -> None:  # type: ignore[no-untyped-def]

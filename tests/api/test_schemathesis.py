@@ -1,7 +1,7 @@
 """Schemathesis over the whole OpenAPI schema: every phase, every check.
 
 The API runs as it does in production, under gunicorn (2 workers × 4 threads) on
-the test database; Schemathesis's CLI drives it with 4 workers: examples,
+the test database; Schemathesis's CLI drives it (one worker): examples,
 coverage, fuzzing and stateful phases, all checks (``schemathesis.toml`` next to
 this file explains the one adjusted check). Any server error, schema violation or
 other failed check fails the test with Schemathesis's report and reproduction
@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(tran
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 EXAMPLES_PER_OPERATION = os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10")
+TOOL_CRASH = "AST constructor recursion depth mismatch"
 
 
 def _free_port() -> int:
@@ -59,14 +60,6 @@ def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 60) -> N
     raise AssertionError("the API server did not come up")
 
 
-@pytest.mark.xfail(
-    reason=(
-        "open findings on the new endpoints: /api/v1/evidence/<id>/ answers 404 where the schema's "
-        "path rule should refuse first (ST201), and a list with many repeated `limit` parameters "
-        "answers 414 from the server; no server error remains"
-    ),
-    strict=False,
-)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
     call_command("seed", verbosity=0)  # the Taixin parks, chains and stages the schema's examples name
     office = OfficeFactory(code="schemathesis", kind="partner", name="Schemathesis partner")
@@ -89,34 +82,39 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
     )
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
-        run = subprocess.run(
-            [
-                str(Path(sys.executable).with_name("st")),
-                "run",
-                f"http://127.0.0.1:{port}/api/schema/",
-                "--header",
-                f"Authorization: Bearer {key}",
-                "--checks",
-                "all",
-                "--phases",
-                # Not "coverage": its negative-case generator crashes inside schemathesis on this
-                # schema under CPython 3.11 ("AST constructor recursion depth mismatch"), a fault
-                # of the tool, not of the API; fuzzing still sends invalid input to every operation.
-                "examples,fuzzing,stateful",
-                "--max-examples",
-                EXAMPLES_PER_OPERATION,
-                "--workers",
-                "4",
-                "--no-color",
-                "--output-truncate",
-                "true",
-            ],
-            cwd=HERE,  # picks up schemathesis.toml
-            env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
+        command = [
+            str(Path(sys.executable).with_name("st")),
+            "run",
+            f"http://127.0.0.1:{port}/api/schema/",
+            "--header",
+            f"Authorization: Bearer {key}",
+            "--checks",
+            "all",
+            "--phases",
+            "examples,coverage,fuzzing,stateful",
+            "--max-examples",
+            EXAMPLES_PER_OPERATION,
+            # One worker: Hypothesis describes its strategies with ``ast.parse``, which on
+            # CPython 3.11 now and then fails when threads call it at once ("AST constructor
+            # recursion depth mismatch", CPython gh-106905), a crash of the tool, not the API.
+            "--workers",
+            "1",
+            "--no-color",
+            "--output-truncate",
+            "true",
+        ]
+        for _attempt in range(2):
+            run = subprocess.run(
+                command,
+                cwd=HERE,  # picks up schemathesis.toml
+                env={k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+                capture_output=True,
+                text=True,
+                timeout=900,
+            )
+            # The tool's own crash (see above) is run again once; a finding about the API never is.
+            if TOOL_CRASH not in run.stdout + run.stderr:
+                break
     finally:
         server.terminate()
         try:
