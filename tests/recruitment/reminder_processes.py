@@ -192,14 +192,18 @@ class Stack:
         return sum(p.read_text(errors="replace").count(text) for paths in self._logs.values() for p in paths)
 
 
-def wait_for(condition: Callable[[], object], *, timeout: float, interval: float = 0.5, what: str = "") -> object:
+def wait_for(
+    condition: Callable[[], object], *, timeout: float, interval: float = 0.5, what: str | Callable[[], str] = ""
+) -> object:
+    """Poll ``condition`` until it is true; on timeout fail with ``what`` (a callable is asked then, for fresh logs)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+            described = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {described or condition}")
         time.sleep(interval)
 
 

@@ -158,12 +158,12 @@ def test_the_ladder_is_emailed_exactly_once_while_workers_are_killed(tmp_path, r
         s.beat("beat")
         kills = 0
         for threshold in (40, 120, 200):
-            wait_for(lambda t=threshold: sent() >= t, timeout=120, what=f"{threshold} sent\n{s.logs()}")
+            wait_for(lambda t=threshold: sent() >= t, timeout=120, what=lambda t=threshold: f"{t} sent\n{s.logs()}")
             victim = ("w1", "w2")[kills % 2]
             s.kill(victim)
             kills += 1
             s.worker(victim)
-        wait_for(lambda: sent() == expected, timeout=180, what=f"all sent\n{s.logs()}")
+        wait_for(lambda: sent() == expected, timeout=180, what=lambda: f"all sent\n{s.logs()}")
         time.sleep(FAST["REMINDER_REQUEUE_AFTER_SECONDS"] + 2)
     deliveries = list(ReminderDelivery.objects.values_list("pk", "kind", "state"))
     assert len(deliveries) == expected

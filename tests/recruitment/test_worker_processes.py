@@ -98,13 +98,13 @@ def test_1000_due_followups_get_exactly_one_email_each_while_workers_are_killed(
         s.beat("beat")
         kills = 0
         for threshold in (100, 300, 500, 700):
-            wait_for(lambda t=threshold: _sent() >= t, timeout=90, what=f"{threshold} sent\n{s.logs()}")
+            wait_for(lambda t=threshold: _sent() >= t, timeout=90, what=lambda t=threshold: f"{t} sent\n{s.logs()}")
             victim = ("w1", "w2")[kills % 2]
             s.kill(victim)  # SIGKILL to the worker and its pool children, mid-run
             kills += 1
             timeline.append(f"{time.monotonic() - started:.0f}s: killed {victim} at {_sent()} sent")
             s.worker(victim)
-        wait_for(lambda: _sent() == 1000, timeout=120, what=f"all 1000 sent\n{s.logs()}")
+        wait_for(lambda: _sent() == 1000, timeout=120, what=lambda: f"all 1000 sent\n{s.logs()}")
         timeline.append(f"{time.monotonic() - started:.0f}s: all sent")
         time.sleep(FAST["REMINDER_REQUEUE_AFTER_SECONDS"] + 2)  # a late duplicate would show now
 
@@ -128,7 +128,7 @@ def test_two_beats_at_once_send_no_duplicate(tmp_path, redis_db):
         s.beat("beat2")
         s.worker("w1")
         s.worker("w2")
-        wait_for(lambda: _sent() == 200, timeout=90, what=f"all 200 sent\n{s.logs()}")
+        wait_for(lambda: _sent() == 200, timeout=90, what=lambda: f"all 200 sent\n{s.logs()}")
         # Both beats keep scanning; nothing more may go out.
         time.sleep(5)
         assert "recruitment.scan_reminders" in s.logs("beat1") and "recruitment.scan_reminders" in s.logs("beat2")
@@ -153,7 +153,7 @@ def test_with_redis_stopped_api_and_admin_keep_answering_and_missed_reminders_go
             s.web("web", port)
             s.worker("w1")
             s.beat("beat")
-            wait_for(lambda: _ok(f"{base}/readyz"), timeout=60, what=f"web ready\n{s.logs()}")
+            wait_for(lambda: _ok(f"{base}/readyz"), timeout=60, what=lambda: f"web ready\n{s.logs()}")
 
             # Committed before the outage, falling due during it.
             before = FollowUp.objects.bulk_create(
@@ -231,7 +231,7 @@ def test_with_redis_stopped_api_and_admin_keep_answering_and_missed_reminders_go
             wait_for(
                 lambda: ReminderDelivery.objects.filter(follow_up__in=due, state="sent").count() == len(due),
                 timeout=90,
-                what=f"missed reminders sent\n{s.logs()}",
+                what=lambda: f"missed reminders sent\n{s.logs('w1')}\n{s.logs('beat')}",
             )
             took = time.monotonic() - back
             time.sleep(3)

@@ -111,7 +111,7 @@ def var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_make_run_serves_and_a_demo_reminder_fires_in_the_console_then_ctrl_c_stops_everything(var_dir):
     product = Product(var_dir)
     try:
-        wait_for(lambda: "(pid " in product.output, timeout=400, what=f"start-up\n{product.output[-3000:]}")
+        wait_for(lambda: "(pid " in product.output, timeout=400, what=lambda: f"start-up\n{product.output[-3000:]}")
         assert "demo / chain-recruit-demo" in product.output  # the demo login, printed
         pids = product.pids()
         wait_for(lambda: _answers(f"http://127.0.0.1:{product.port}/healthz"), timeout=60, what="the web server")
@@ -119,7 +119,7 @@ def test_make_run_serves_and_a_demo_reminder_fires_in_the_console_then_ctrl_c_st
         wait_for(
             lambda: "Demo: falls due" in product.output and "reminder sent (due)" in product.output,
             timeout=120,
-            what=f"the demo reminder in the console\n{product.output[-3000:]}",
+            what=lambda: f"the demo reminder in the console\n{product.output[-3000:]}",
         )
 
         product.proc.send_signal(signal.SIGINT)  # Ctrl-C
@@ -132,7 +132,7 @@ def test_make_run_serves_and_a_demo_reminder_fires_in_the_console_then_ctrl_c_st
 def test_a_child_that_dies_is_reported_and_the_others_are_stopped(var_dir):
     product = Product(var_dir)  # migrated and seeded already: a quick start
     try:
-        wait_for(lambda: "(pid " in product.output, timeout=300, what=f"start-up\n{product.output[-3000:]}")
+        wait_for(lambda: "(pid " in product.output, timeout=300, what=lambda: f"start-up\n{product.output[-3000:]}")
         pids = product.pids()
         time.sleep(3)
         os.killpg(pids["worker"], signal.SIGKILL)
