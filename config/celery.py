@@ -64,6 +64,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": settings.LIGHTS_RECOMPUTE_CRONTAB,
             "description": "Recompute the warning lights of signed projects; red ones get a supervision order.",
         },
+        "ledger.remind_ledger_deadline": {
+            "task": "ledger.remind_ledger_deadline",
+            "crontab": settings.LEDGER_REMINDER_CRONTAB,
+            "description": "Remind park offices that have not submitted the monthly ledger before its deadline.",
+        },
         "api.purge_expired": {
             "task": "api.purge_expired",
             "crontab": "30 3 * * *",

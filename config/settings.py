@@ -411,6 +411,8 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 LEDGER_DEADLINE_DAY = env_int("LEDGER_DEADLINE_DAY", 5)
 # A reminder goes to the park offices that have not submitted this many days before the deadline.
 LEDGER_REMINDER_DAYS_BEFORE = env_int("LEDGER_REMINDER_DAYS_BEFORE", 2)
+# When the deadline reminder runs (cron, TIME_ZONE); it records each office's reminder once per deadline.
+LEDGER_REMINDER_CRONTAB = env_str("LEDGER_REMINDER_CRONTAB", "0 9 * * *")
 # The province whose enterprises are "in province"; others are out of province (省外).
 LEDGER_HOME_PROVINCE = env_str("LEDGER_HOME_PROVINCE", "山西省")
 # A "large" new signing for the assessment (1亿元).

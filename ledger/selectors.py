@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from chains.models import Chain
@@ -62,7 +62,7 @@ def _out_of_province(province: str) -> bool:
 
 
 def ledger_compute(*, office: Office | None, month: dt.date) -> dict[str, Any]:
-    """The ledger of ``office`` (None: the whole province) for ``month``, computed now (eight queries)."""
+    """The ledger of ``office`` (None: the whole province) for ``month``, computed now (nine queries)."""
     month = rules.month_of(month)
     following = rules.next_month(month)
     start, end = _local_midnight(month), _local_midnight(following)
@@ -97,13 +97,38 @@ def ledger_compute(*, office: Office | None, month: dt.date) -> dict[str, Any]:
         .values_list("id", "history_date", "signed_amount")
     ):
         history[pid].append((_local_date(when), amount))
-    entries: dict[Any, list[rules.Entry]] = defaultdict(list)
-    for eid, pid, kind, emonth, amount, milestone, corrects, evidenced in (
-        _scoped(ProgressEntry.objects.filter(month__lte=month), office)
-        .annotate(evidenced=Exists(EvidenceFile.objects.filter(entry=OuterRef("pk"))))
-        .values_list("id", "project_id", "kind", "month", "amount", "milestone", "corrects_id", "evidenced")
+    # Progress in two reads, not one row per entry: amounts summed per project in the database,
+    # milestone entries (a few per project) as rows. Both count only effective entries (none
+    # corrected by an entry of a month up to this one), as rules.effective does.
+    effective = _scoped(ProgressEntry.objects.filter(month__lte=month), office).filter(
+        ~Exists(ProgressEntry.objects.filter(corrects=OuterRef("pk"), month__lte=month))
+    )
+    evidenced = Exists(EvidenceFile.objects.filter(entry=OuterRef("pk")))
+    this_month = Q(month=month)
+    investment, funds = Q(kind="investment"), Q(kind="funds", evidenced=True)
+    sums: dict[Any, rules.EntrySums] = {}
+    for pid, inv_m, inv_c, funds_m, funds_t, unevidenced in (
+        effective.exclude(kind="milestone")
+        .annotate(evidenced=evidenced)
+        .order_by()
+        .values("project_id")
+        .annotate(
+            inv_m=Sum("amount", filter=investment & this_month),
+            inv_c=Sum("amount", filter=investment),
+            funds_m=Sum("amount", filter=funds & this_month),
+            funds_t=Sum("amount", filter=funds),
+            unevidenced=Count("pk", filter=Q(kind="funds", evidenced=False) & this_month),
+        )
+        .values_list("project_id", "inv_m", "inv_c", "funds_m", "funds_t", "unevidenced")
     ):
-        entries[pid].append(rules.Entry(eid, kind, emonth, amount, milestone, corrects, evidenced))
+        sums[pid] = rules.EntrySums(inv_m, inv_c, funds_m, funds_t, bool(unevidenced))
+    milestones: dict[Any, list[rules.Entry]] = defaultdict(list)
+    for eid, pid, emonth, milestone, has_evidence in (
+        effective.filter(kind="milestone")
+        .annotate(evidenced=evidenced)
+        .values_list("id", "project_id", "month", "milestone", "evidenced")
+    ):
+        milestones[pid].append(rules.Entry(eid, "milestone", emonth, None, milestone, None, has_evidence))
     chains: dict[Any, set[str]] = defaultdict(set)
     for pid, code in _scoped(Project.stages.through.objects.all(), office, "project__office").values_list(
         "project_id", "stage__chain__code"
@@ -130,10 +155,10 @@ def ledger_compute(*, office: Office | None, month: dt.date) -> dict[str, Any]:
             first_month=first, month=month, amount_end=amount_end, amount_previous_end=amount_prev
         )
         status_this_month = [s for s, w in moves if w >= start]
-        figures = rules.project_month(entries.get(pid, ()), month=month, status_milestones=status_this_month)
-        reached = [s for s, _w in moves] + [
-            e.milestone for e in rules.effective(entries.get(pid, ())) if e.kind == "milestone" and e.month <= month
-        ]
+        figures = rules.project_month_summed(
+            sums.get(pid), milestones.get(pid, ()), month=month, status_milestones=status_this_month
+        )
+        reached = [s for s, _w in moves] + [e.milestone for e in milestones.get(pid, ())]
         construction = rules.milestone_reached(reached, "construction")
         planned = p["landing_plan__construction"]
         rows.append(

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,8 +65,25 @@ def ledger_submit(
     return submission
 
 
+def _office_share_lock(office_id: int) -> None:
+    """Wait for a submission of the office that is under way (it holds the office row FOR UPDATE).
+
+    Without it, an entry checked just before a submission commits would be written for
+    the month it locks without the reason a correction needs. FOR KEY SHARE does not
+    make entries of the same office wait for each other.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {Office._meta.db_table} WHERE id = %s FOR KEY SHARE", [office_id])
+
+
 def locked_month_check(*, entry: ProgressEntry) -> None:
-    """Refuse an entry for a submitted month that gives no reason (before it is written)."""
+    """Refuse an entry for a submitted month that gives no reason (before it is written).
+
+    Called by ``recruitment.landing.progress_record`` (registered in ``LedgerConfig.ready``),
+    the one path that writes a progress entry.
+    """
+    _office_share_lock(entry.office_id)
     if entry.reason.strip():
         return
     if LedgerSubmission.objects.filter(office_id=entry.office_id, month=rules.month_of(entry.month)).exists():

@@ -11,7 +11,7 @@ light is recomputed in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -179,6 +179,25 @@ def project_plan_set(
 # --- progress -------------------------------------------------------------------------------------
 
 
+ProgressHook = Callable[..., Any]  # called as hook(entry=<the ProgressEntry>)
+_PROGRESS_HOOKS: dict[str, tuple[ProgressHook | None, ProgressHook | None]] = {}
+
+
+def progress_hooks_register(
+    *, name: str, before: ProgressHook | None = None, after: ProgressHook | None = None
+) -> None:
+    """Register a higher app's rule on every progress entry (the ledger's locked months), by name.
+
+    :func:`progress_record` is the one path that writes an entry (API single, upsert and
+    bulk, admin, seeds, commands), and it calls ``before(entry=…)`` before the entry is
+    written (it may refuse with a ``ValidationError``; nothing is written) and
+    ``after(entry=…)`` once it is, in the same transaction. An explicit call rather than
+    a model signal, so a set-based write can never skip it. Registering a name twice
+    replaces the first registration.
+    """
+    _PROGRESS_HOOKS[name] = (before, after)
+
+
 @transaction.atomic
 def progress_record(
     *,
@@ -245,6 +264,9 @@ def progress_record(
         recorded_at=now,
     )
     record_validate(entry)
+    for before, _after in list(_PROGRESS_HOOKS.values()):
+        if before is not None:
+            before(entry=entry)
     try:
         record_save(entry, actor=actor, created=True, validate=False)
     except ValidationError as exc:
@@ -253,6 +275,9 @@ def progress_record(
         raise
     except IntegrityError as exc:  # pragma: no cover - record_save turns these into ValidationError
         raise ValidationError(str(exc)) from exc
+    for _before, after in list(_PROGRESS_HOOKS.values()):
+        if after is not None:
+            after(entry=entry)
     landing_changed(project_ids=[project.pk])
     return entry
 

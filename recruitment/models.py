@@ -212,6 +212,7 @@ class ReminderDelivery(TimestampedModel):
         ORDER_PLAN = "order_plan", _("Supervision order: correction plan due")
         ORDER_PLAN_LATE = "order_plan_late", _("Supervision order: correction plan overdue")
         ORDER_UNRESOLVED = "order_unresolved", _("Supervision order: resolution overdue")
+        LEDGER_DUE = "ledger_due", _("Monthly ledger due")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("E-mail")
@@ -313,6 +314,18 @@ class ReminderDelivery(TimestampedModel):
                 fields=["supervision_order", "kind", "recipient", "channel"],
                 condition=models.Q(supervision_order__isnull=False),
                 name="delivery_once_per_order_step",
+            ),
+            # A notice to an office's managers before a deadline: each person, and each robot of the
+            # office, once per office, kind and deadline.
+            models.UniqueConstraint(
+                fields=["office", "kind", "due_at", "channel", "recipient"],
+                condition=models.Q(kind="ledger_due", recipient__isnull=False),
+                name="delivery_once_per_manager_notice",
+            ),
+            models.UniqueConstraint(
+                fields=["office", "kind", "due_at", "channel"],
+                condition=models.Q(kind="ledger_due", recipient__isnull=True),
+                name="delivery_once_per_manager_notice_robot",
             ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),

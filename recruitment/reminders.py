@@ -46,7 +46,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -409,6 +409,87 @@ def office_notice_record(*, office_id: int, kind: str, note: str, link: str, now
     return len(ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True))
 
 
+MANAGER_NOTICE_KINDS = frozenset({Kind.LEDGER_DUE})
+
+
+def manager_notices_claim(
+    *,
+    kind: str,
+    notices: dict[int, tuple[str, str]],
+    due_at: datetime,
+    now: datetime | None = None,
+    publish: Publisher = publish_sends,
+) -> list[uuid.UUID]:
+    """Record a notice to the managers of offices, once per office, kind and ``due_at``, and queue it.
+
+    ``notices`` maps an office id to the notice's ``(note, link)``. Each active
+    manager with an address gets an e-mail unless they switched e-mail off
+    (:class:`~recruitment.models.ChannelPreference`), and each robot the office
+    switched on gets the notice once. The unique constraints make a second call, a
+    second beat or a retry insert nothing; only the rows this call inserted are
+    queued, after commit. Whether the notice is still needed is asked again when it
+    is sent (:func:`notice_check_register`).
+    """
+    if kind not in MANAGER_NOTICE_KINDS:
+        raise ValueError(f"{kind} is not a notice to managers")
+    if not notices:
+        return []
+    now = now or timezone.now()
+    office_ids = list(notices)
+    managers = list(
+        selectors.managers_of_offices(office_ids=office_ids)
+        .exclude(Exists(ChannelPreference.objects.filter(user=OuterRef("pk"), channel=Channel.EMAIL, enabled=False)))
+        .order_by("pk")
+        .values_list("pk", "office_id")
+    )
+    rows = [
+        ReminderDelivery(
+            id=uuid.uuid4(),
+            kind=kind,
+            office_id=office_id,
+            recipient_id=user_id,
+            due_at=due_at,
+            next_attempt_at=now,
+            queued_at=now,
+            channel=Channel.EMAIL,
+            note=notices[office_id][0],
+            link=notices[office_id][1],
+        )
+        for user_id, office_id in managers
+    ]
+    rows += [
+        ReminderDelivery(
+            id=uuid.uuid4(),
+            kind=kind,
+            office_id=office_id,
+            due_at=due_at,
+            next_attempt_at=now,
+            queued_at=now,
+            channel=channel,
+            note=notices[office_id][0],
+            link=notices[office_id][1],
+        )
+        for office_id, channel in office_robots(office_ids=office_ids)
+    ]
+    with transaction.atomic():
+        ReminderDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        # The rows that conflicted were not written: only this call's own ids are found.
+        inserted = list(ReminderDelivery.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", flat=True))
+        _queue_after_commit(inserted, publish)
+    return inserted
+
+
+# A kind recorded for a higher app (the ledger's deadline) is asked again at send time whether
+# it is still needed: the higher app registers the question when it is ready (it may not be imported here).
+NoticeCheck = Callable[[ReminderDelivery], "str | None"]
+_NOTICE_CHECKS: dict[str, NoticeCheck] = {}
+
+
+def notice_check_register(*, kind: str, check: NoticeCheck) -> None:
+    """Register ``check(delivery) -> reason or None``: a reason skips the delivery instead of sending it."""
+    _NOTICE_CHECKS[kind] = check
+
+
 def digest_week_start(now: datetime) -> datetime:
     """Monday 00:00 (local time) of ``now``'s week: the key that makes a digest once a week."""
     local = timezone.localtime(now)
@@ -549,6 +630,11 @@ def _not_needed(delivery: ReminderDelivery) -> str | None:
         return "The project no longer exists."
     if delivery.channel != Channel.EMAIL and _robot(delivery) is None:
         return "The office's robot for this channel was removed or switched off."
+    if delivery.kind in MANAGER_NOTICE_KINDS:
+        check = _NOTICE_CHECKS.get(delivery.kind)
+        reason = check(delivery) if check is not None else None
+        if reason:
+            return reason
     if delivery.kind in ORDER_KINDS:
         order = delivery.supervision_order
         if order is None:
@@ -786,6 +872,11 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
         )
         cc = []
         context.update(link_url=delivery_link(delivery))
+    elif delivery.kind in MANAGER_NOTICE_KINDS:
+        if delivery.office is None:
+            return None
+        to, cc = _addresses([delivery.recipient] if delivery.recipient else []), []
+        context.update(office=delivery.office, link_url=delivery_link(delivery))
     elif delivery.kind in ORDER_KINDS:
         order = delivery.supervision_order
         assert order is not None and delivery.project is not None

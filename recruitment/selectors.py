@@ -6,6 +6,7 @@ moves to another office stops seeing the follow-ups and projects of the old one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -111,6 +112,11 @@ def projects_stale_for_user(*, user: User, now: datetime | None = None) -> Query
 def office_managers(*, office_id: object) -> QuerySet[User]:
     """Active managers of an office who have an e-mail address."""
     return User.objects.filter(office_id=office_id, is_manager=True, is_active=True).exclude(email="")
+
+
+def managers_of_offices(*, office_ids: Iterable[int]) -> QuerySet[User]:
+    """Active managers with an e-mail address of any of the offices."""
+    return User.objects.filter(office_id__in=list(office_ids), is_manager=True, is_active=True).exclude(email="")
 
 
 def provincial_office_ids() -> list[int]:

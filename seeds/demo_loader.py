@@ -33,6 +33,7 @@ from recruitment.models import FollowUp, Project, ProjectStatusChange
 from recruitment.pipeline import IllegalTransition, Status
 from recruitment.services import followup_complete, followup_create, project_create, project_transition
 from seeds.landing_demo import landing_demo_load
+from seeds.ledger_demo import ledger_demo_load
 from seeds.reference_loader import pick, presence_ensure
 from seeds.upserts import CREATED, UNCHANGED, UPDATED, SeedTally, differing, load_yaml, upsert
 
@@ -361,6 +362,7 @@ def load_demo(*, path: Path = DEMO_FILE, tally: SeedTally | None = None) -> list
         demo.load_enterprises()
         demo.load_projects()
         landing_demo_load(demo)
+        ledger_demo_load(demo)  # after the landing demo: its entries fall in months the ledger demo locks
     except KeyError as exc:
         raise CommandError(
             _("%(file)s: a required key is missing: %(key)s") % {"file": path.name, "key": exc}

@@ -89,3 +89,51 @@ def test_months_and_deadlines() -> None:
     assert rules.next_month(dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
     assert rules.previous_month(JAN) == dt.date(2025, 12, 1)
     assert rules.deadline_for(dt.date(2026, 12, 1), day=5) == dt.date(2027, 1, 5)
+
+
+def _summed(entries: list[rules.Entry], month: dt.date) -> rules.EntrySums:
+    """What the ledger's aggregate query returns for ``entries`` (effective, up to ``month``)."""
+    counted = [e for e in rules.effective(entries) if e.month <= month and e.kind != "milestone"]
+
+    def total(keep) -> Decimal | None:  # type: ignore[no-untyped-def]
+        chosen = [e.amount for e in counted if keep(e)]
+        return sum(chosen, Decimal(0)) if chosen else None
+
+    return rules.EntrySums(
+        total(lambda e: e.kind == "investment" and e.month == month),
+        total(lambda e: e.kind == "investment"),
+        total(lambda e: e.kind == "funds" and e.has_evidence and e.month == month),
+        total(lambda e: e.kind == "funds" and e.has_evidence),
+        any(e.kind == "funds" and not e.has_evidence and e.month == month for e in counted),
+    )
+
+
+def test_the_summed_figures_are_those_of_every_entry() -> None:
+    """The ledger reads sums and milestone rows instead of every entry: the figures must not change."""
+    import random
+
+    rng = random.Random(11)
+    months = [dt.date(2026, m, 1) for m in range(1, 7)]
+    for _case in range(300):
+        entries: list[rules.Entry] = []
+        for i in range(rng.randint(0, 12)):
+            kind = rng.choice(["investment", "funds", "milestone"])
+            corrects = rng.choice([None, None, *[e.id for e in entries]]) if entries else None
+            entries.append(
+                rules.Entry(
+                    i,
+                    kind,
+                    rng.choice(months),
+                    None if kind == "milestone" else Decimal(rng.randint(1, 900)),
+                    rng.choice(rules.MILESTONE_ORDER) if kind == "milestone" else "",
+                    corrects,
+                    rng.random() < 0.7,
+                )
+            )
+        month = rng.choice(months)
+        visible = [e for e in entries if e.month <= month]
+        status = rng.choice([(), ("construction",), ("registered", "production")])
+        milestones = [e for e in rules.effective(visible) if e.kind == "milestone"]
+        assert rules.project_month_summed(
+            _summed(visible, month), milestones, month=month, status_milestones=status
+        ) == rules.project_month(visible, month=month, status_milestones=status)

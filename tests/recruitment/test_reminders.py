@@ -656,6 +656,7 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
         "api.purge_expired",
         "push.dispatch_webhooks",
         "push.purge_webhook_log",
+        "ledger.remind_ledger_deadline",
     }
     lights = PeriodicTask.objects.get(name="recruitment.recompute_lights")
     assert (lights.task, lights.crontab.minute, lights.crontab.hour) == ("recruitment.recompute_lights", "30", "1")

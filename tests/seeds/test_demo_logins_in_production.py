@@ -18,6 +18,12 @@ from seeds.demo_loader import DEFAULT_DEMO_PASSWORD
 pytestmark = [pytest.mark.django_db]
 
 
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """The demo writes evidence files (the ledger demo): kept in a directory of the test's own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 def seed(**options):  # type: ignore[no-untyped-def]
     out = io.StringIO()
     with translation.override("en"):

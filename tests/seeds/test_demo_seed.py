@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.test import override_settings
 from django.utils import timezone, translation
 from stdnum.cn import uscc
 
@@ -51,13 +52,15 @@ def table_counts() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def demo_db(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """The reference data and the demo, loaded once for this module and rolled back after it."""
-    with django_db_blocker.unblock():
-        with transaction.atomic():
-            output = seed("--demo", "--allow-published-password")
-            yield output
-            transaction.set_rollback(True)
+def demo_db(django_db_setup, django_db_blocker, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The reference data and the demo, loaded once for this module and rolled back after it
+    (its evidence files in a directory of the test's own)."""
+    with override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("media"))):
+        with django_db_blocker.unblock():
+            with transaction.atomic():
+                output = seed("--demo", "--allow-published-password")
+                yield output
+                transaction.set_rollback(True)
 
 
 # --- Demo data ---------------------------------------------------------------------------
@@ -166,3 +169,72 @@ def test_demo_credit_codes_are_computed_valid_and_refuse_a_bad_region() -> None:
     assert code.startswith("91140100MA0000007") and uscc.is_valid(code)
     with pytest.raises(CommandError, match="region"):
         demo_credit_code("14A100", 7)
+
+
+# --- The monthly ledger's demo ------------------------------------------------------------------
+
+DEMO_PARKS = ("demo-yangqu", "demo-zhongbei", "demo-xinzhou", "demo-yuanping")
+
+
+@pytest.mark.django_db
+def test_demo_ledgers_cover_twelve_months_submitted_late_and_missed_with_a_correction(demo_db) -> None:  # type: ignore[no-untyped-def]
+    from ledger.models import LedgerCorrection, LedgerSubmission
+    from ledger.selectors import ledger_month
+
+    last = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    months = [last]
+    while len(months) < 12:
+        months.append((months[-1] - timedelta(days=1)).replace(day=1))
+    submitted = set(LedgerSubmission.objects.values_list("office__code", "month"))
+    # The first park submits every month (the last one once the 3rd of this month is past).
+    assert {m for o, m in submitted if o == "demo-yangqu"} >= set(months[1:])
+    assert ("demo-xinzhou", months[6]) not in submitted  # a missed report
+    assert ("demo-yuanping", months[0]) not in submitted  # last month: still open or missed
+    assert LedgerSubmission.objects.filter(late=True).count() >= 4
+    assert LedgerSubmission.objects.filter(late=False).count() >= 30
+    correction = LedgerCorrection.objects.get()
+    assert correction.reason and correction.reported_in is not None
+    assert correction.entry.corrects is not None and correction.month == months[9]
+    # The ledger of a month two months back: projects with figures, from the stored snapshot.
+    yangqu = Office.objects.get(code="demo-yangqu")
+    ledger = ledger_month(office=yangqu, month=months[1])
+    assert ledger["submitted_at"] and len(ledger["rows"]) >= 3
+    assert sum(float(r["investment_cumulative"]) for r in ledger["rows"]) > 0
+    assert float(ledger["totals"]["funds_total"]) > 0
+
+
+@pytest.mark.django_db
+def test_demo_evidence_files_are_real_pdfs_and_pngs_through_the_storage(demo_db) -> None:  # type: ignore[no-untyped-def]
+    from ledger.models import EvidenceFile
+
+    files = list(EvidenceFile.objects.all())
+    assert len(files) >= 30
+    assert {f.content_type for f in files} == {"application/pdf", "image/png"}
+    assert {f.kind for f in files} >= {"contract", "bank_slip", "licence", "permit"}
+    for f in files[:5] + files[-5:]:
+        with f.file.open("rb") as body:
+            head = body.read(8)
+        assert head.startswith(b"%PDF-") or head == b"\x89PNG\r\n\x1a\n"
+        assert f.size < 20_000
+
+
+@pytest.mark.django_db
+def test_demo_schemes_give_every_park_points_that_drill_down(demo_db, client) -> None:  # type: ignore[no-untyped-def]
+    from ledger.assessment import assessment_scores
+    from ledger.models import AssessmentScheme
+
+    schemes = list(AssessmentScheme.objects.filter(code__startswith="demo-"))
+    assert {s.code.rsplit("-", 1)[0] for s in schemes} == {"demo-province", "demo-city"}
+    province = next(s for s in schemes if s.code.startswith("demo-province"))
+    scores = assessment_scores(scheme=province)
+    assert {s.office.code for s in scores} >= set(DEMO_PARKS)
+    assert all(s.total > 0 for s in scores if s.office.code in DEMO_PARKS)
+    assert any(s.facts.behind.get("investment") for s in scores)
+    assert any(a["points"] > 0 for s in scores for a in s.adjustments)
+    client.force_login(User.objects.get(username="demo"))
+    page = client.get(f"/admin/ledger/leaderboard/{province.code}/")
+    assert page.status_code == 200
+    assert "阳曲产业园区招商局（示例）" in page.content.decode()
+    client.force_login(User.objects.get(username="demo-yangqu-manager"))
+    monthly = client.get("/admin/ledger/monthly/")
+    assert monthly.status_code == 200 and "示例" in monthly.content.decode()
