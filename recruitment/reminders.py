@@ -49,7 +49,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from recruitment import selectors
 from recruitment.channels import ChannelError, notice_markdown, office_robots, robot_send
@@ -721,6 +721,37 @@ def _followup_recipients(delivery: ReminderDelivery) -> tuple[list[str], list[st
     return to, []
 
 
+DIGEST_LIGHTS_LIMIT = 50
+
+
+def _digest_lights(*, user: Any) -> list[dict[str, Any]]:
+    """The user's signed projects under a yellow or red light, each with its reasons worded in both languages."""
+    from recruitment.lights import reason_text
+
+    projects = list(selectors.projects_lit_for_user(user=user)[:DIGEST_LIGHTS_LIMIT])
+    rows = []
+    for project in projects:
+        light = project.light
+        reasons: dict[str, list[str]] = {}
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                reasons[language] = [
+                    reason_text(r["kind"], r["params"]) if r.get("kind") and "params" in r else str(r.get("detail", ""))
+                    for r in light.reasons or []
+                ]
+        rows.append(
+            {
+                "project": project,
+                "color": light.color,
+                "since": light.since,
+                "reasons_zh": reasons["zh-hans"],
+                "reasons_en": reasons["en"],
+                "url": _admin_url("admin:recruitment_project_change", project.pk),
+            }
+        )
+    return rows
+
+
 def _render(template: str, context: dict[str, Any]) -> str:
     return render_to_string(f"recruitment/email/{template}", context)
 
@@ -751,7 +782,8 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
             selectors.followups_open_of_user(user=user).select_related("project__enterprise", "project__park")[:50]
         )
         stale = list(selectors.projects_stale_for_user(user=user, now=now)[:50])
-        if not followups and not stale:
+        warned = _digest_lights(user=user)
+        if not followups and not stale and not warned:
             return None
         late = now - selectors.overdue_after()
         context.update(
@@ -759,6 +791,7 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
             followups=[(f, f.due_at <= now, f.due_at <= late) for f in followups],
             stale_projects=stale,
             stale_days=settings.RECRUITMENT_STALE_AFTER_DAYS,
+            warned_projects=warned,
             my_followups_url=_admin_url("admin:recruitment_myfollowup_changelist"),
         )
         to, cc = _addresses([user]), []
