@@ -126,6 +126,30 @@ def projects_lit_for_user(*, user: User) -> QuerySet[Project]:
     return lit.select_related("enterprise", "park", "light").order_by("light__color", "light__since", "title", "pk")
 
 
+LIGHT_ORDER = ("red", "yellow", "green")
+
+
+def stage_lights(
+    *, stage_id: int, park_ids: list[int], user: User, worst: int = 5
+) -> tuple[dict[str, int], list[Project]]:
+    """The lights of the signed projects ``user`` may see that target a stage in these parks.
+
+    Counts by colour and the ``worst`` red or yellow projects (red first, longest
+    first), in two queries whatever the number of projects."""
+    targeting = Project.stages.through.objects.filter(stage_id=stage_id).values("project_id")
+    signed = scope_for_user(
+        Project.objects.filter(status__in=SIGNED_OR_LATER, light__isnull=False, park_id__in=park_ids, pk__in=targeting),
+        user=user,
+    )
+    counts = dict(signed.values_list("light__color").annotate(n=Count("pk")).order_by())
+    projects = list(
+        signed.filter(light__color__in=WARNING_COLORS)
+        .select_related("light", "park")
+        .order_by("light__color", "light__since", "title", "pk")[:worst]
+    )
+    return {color: counts.get(color, 0) for color in LIGHT_ORDER}, projects
+
+
 def office_managers(*, office_id: object) -> QuerySet[User]:
     """Active managers of an office who have an e-mail address."""
     return User.objects.filter(office_id=office_id, is_manager=True, is_active=True).exclude(email="")
