@@ -260,3 +260,76 @@ def test_the_ladder_is_emailed_exactly_once_while_workers_are_killed(tmp_path, r
     mails = s.mails_by_delivery()
     assert not {d: n for d, n in mails.items() if n > 1}
     assert set(mails) == {str(pk) for pk, _, _ in deliveries}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_the_ladder_reaches_each_robot_exactly_once_while_workers_are_killed(tmp_path, redis_db, settings) -> None:  # type: ignore[no-untyped-def]
+    # The workers open the DingTalk secret with the key it was sealed with.
+    settings.SEALING_KEYS = ["ladder-robots-test-key"]
+
+    def _states() -> str:
+        from django.db.models import Count
+
+        return str(
+            list(
+                ReminderDelivery.objects.values("kind", "channel", "state", "last_error")
+                .annotate(n=Count("pk"))
+                .order_by()
+            )
+        )
+
+    office = OfficeFactory(kind="park")
+    people = _people(office)
+    province = people["province"].office
+    today = timezone.localdate()
+    orders = _orders(
+        office,
+        people["responsible"],
+        100,
+        plan_due=today - dt.timedelta(days=5),
+        resolve_due=today - dt.timedelta(days=2),
+    )
+    # plan overdue → the manager by e-mail and the office's WeCom robot; resolution overdue → the
+    # province by e-mail and its DingTalk robot
+    expected = len(orders) * 4
+
+    def sent() -> int:
+        return ReminderDelivery.objects.filter(state=ReminderDelivery.State.SENT).count()
+
+    mailbox = {
+        "EMAIL_BACKEND": "recruitment.email_files.MessageIdFileBackend",
+        "SEALING_KEYS": settings.SEALING_KEYS[0],
+    }
+    with robot_servers() as robots:
+        OfficeChannel.objects.create(office=office, channel="wecom", url=robots.wecom_url)
+        OfficeChannel.objects.create(
+            office=province, channel="dingtalk", url=robots.dingtalk_url, secret_sealed=seal(DINGTALK_SECRET)
+        )
+        with stack(tmp_path, redis_db, **FAST, **mailbox) as s:
+            s.worker("w1")
+            s.worker("w2")
+            s.beat("beat")
+            kills = 0
+            for threshold in (60, 160, 260):  # of 400
+                wait_for(lambda t=threshold: sent() >= t, timeout=120, what=f"{threshold} sent\n{_states()}")
+                victim = ("w1", "w2")[kills % 2]
+                s.kill(victim)
+                kills += 1
+                s.worker(victim)
+            wait_for(lambda: sent() == expected, timeout=240, what=f"all sent\n{_states()}\n{s.logs()[-6000:]}")
+            time.sleep(FAST["REMINDER_REQUEUE_AFTER_SECONDS"] + 2)
+        posted = {
+            "wecom": [body["markdown"]["content"] for body in robots.of("wecom")],
+            "dingtalk": [body["markdown"]["text"] for body in robots.of("dingtalk")],
+        }
+    assert ReminderDelivery.objects.count() == expected
+    assert set(ReminderDelivery.objects.values_list("state", flat=True)) == {"sent"}
+    for channel, texts in posted.items():
+        links = sorted(text.split("/admin/recruitment/supervisionorder/")[1].split("/")[0] for text in texts)
+        assert links == sorted(str(o.pk) for o in orders), channel  # every order once, none twice
+    mails = s.mails_by_delivery()
+    assert not {d: n for d, n in mails.items() if n > 1}
+    assert len(mails) == len(orders) * 2
