@@ -41,8 +41,9 @@ class RecordNotFound(Exception):
 
 
 def is_office_owned(model: type[models.Model]) -> bool:
-    """Office-owned records are scoped; the shared enterprise directory is not."""
-    return model._meta.label in {
+    """Office-owned records are scoped; the shared enterprise directory is not. A proxy model
+    ("my supervision orders") is its table's."""
+    return model._meta.concrete_model._meta.label in {
         "crm.Contact",
         "crm.Interaction",
         "recruitment.Project",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from crm import exports as crm_exports
 from crm.exports import Exporter, register_exporter, stage_codes, wan
 from recruitment.imports import PROJECT_COLUMNS
+from recruitment.landing_exports import LANDING_EXPORTERS
 from recruitment.models import Project
 
 
@@ -57,7 +58,11 @@ PROJECT_EXPORTER = Exporter(
 )
 register_exporter(PROJECT_EXPORTER)
 
-EXPORTERS: dict[str, Exporter] = {**crm_exports.EXPORTERS, PROJECT_EXPORTER.kind: PROJECT_EXPORTER}
+EXPORTERS: dict[str, Exporter] = {
+    **crm_exports.EXPORTERS,
+    PROJECT_EXPORTER.kind: PROJECT_EXPORTER,
+    **LANDING_EXPORTERS,
+}
 """Every kind of record the export page offers, by the ``kind`` in its URL."""
 
 # The admin actions, for ``actions = [...]`` of the enterprise, contact and project admins.

@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from crm.admin_tenancy import TenantModelAdminMixin, user_sees_everything
 from crm.models import User
 from recruitment import lights
+from recruitment.exports import export_csv_action, export_xlsx_action
 from recruitment.landing import landing_changed, progress_record
 from recruitment.landing_chart import plan_vs_actual_svg
 from recruitment.landing_models import (
@@ -182,6 +183,7 @@ class ProgressEntryAdmin(TenantModelAdminMixin, admin.ModelAdmin):
     list_display = ["project", "month", "kind", "amount", "milestone", "date", "corrects", "recorded_by", "recorded_at"]
     list_filter = ["kind", "milestone"]
     list_select_related = ["project", "recorded_by", "corrects"]
+    actions = [export_xlsx_action, export_csv_action]
     autocomplete_fields = ["project"]
     search_fields = ["project__title"]
     date_hierarchy = "month"
@@ -291,6 +293,7 @@ class SupervisionOrderAdmin(TenantModelAdminMixin, admin.ModelAdmin):
     list_display = ["project", "park", "status", "responsible", "leader", "plan_due", "resolve_due", "overdue", "auto"]
     list_filter = ["status", OverdueFilter, "auto", ("project__park", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["project__park", "responsible", "leader"]
+    actions = [export_xlsx_action, export_csv_action]
     autocomplete_fields = ["project"]
     search_fields = ["project__title", "required"]
     inlines = [OrderMoveInline]

@@ -112,7 +112,7 @@ def worst(colors: Iterable[str]) -> str:
 
 
 def _by_threshold(value: Decimal | int, rule: Rule, *, red_strictly_above: bool = False) -> str:
-    value = Decimal(value)
+    # Decimal and int compare exactly with each other: no conversion (evaluated 40,000 times a night).
     if rule.red_at is not None and (value > rule.red_at if red_strictly_above else value >= rule.red_at):
         return RED
     if rule.yellow_at is not None and value >= rule.yellow_at:
@@ -120,10 +120,14 @@ def _by_threshold(value: Decimal | int, rule: Rule, *, red_strictly_above: bool 
     return GREEN
 
 
+_MILESTONE_RANK = {name: rank for rank, name in enumerate(MILESTONE_ORDER)}
+
+
 def _reached(facts: Facts, milestone: str) -> bool:
     if milestone in facts.reached:
         return True
-    return facts.status in MILESTONE_ORDER and MILESTONE_ORDER.index(facts.status) >= MILESTONE_ORDER.index(milestone)
+    rank = _MILESTONE_RANK.get(facts.status)
+    return rank is not None and rank >= _MILESTONE_RANK[milestone]
 
 
 def _milestones(rule: Rule, facts: Facts, today: dt.date) -> list[Finding]:

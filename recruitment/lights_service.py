@@ -20,12 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone, translation
 
 from crm.changes import changes_lock_for_render, changes_record
+from crm.pg import array_literal
 from recruitment import lights
 from recruitment.landing_models import (
     LightPeriod,
@@ -66,10 +68,162 @@ def _scoped(qs: Any, project_ids: Sequence[Any] | None, *, field_name: str = "pr
     return qs.filter(**{f"{field_name}__status__in": SIGNED_OR_LATER})
 
 
-def facts_load(
-    *, project_ids: Sequence[Any] | None, today: dt.date
-) -> tuple[list[tuple[Any, ...]], dict[Any, lights.Facts], dict[Any, tuple[str, dt.date, Any]]]:
-    """The signed projects (id, office, enterprise, owner, status), each one's facts, and their lights now."""
+FactsLoaded = tuple[list[tuple[Any, ...]], dict[Any, lights.Facts], dict[Any, tuple[str, dt.date, Any]]]
+
+
+def facts_load(*, project_ids: Sequence[Any] | None, today: dt.date) -> FactsLoaded:
+    """The signed projects (id, office, enterprise, owner, status), each one's facts, and their lights now.
+
+    On PostgreSQL one statement reads everything (:func:`_facts_load_pg`); elsewhere
+    one query per table."""
+    if connection.vendor == "postgresql":
+        return _facts_load_pg(project_ids=project_ids, today=today)
+    return _facts_load_orm(project_ids=project_ids, today=today)
+
+
+_FACTS_SQL = """
+WITH p AS (
+  SELECT id, office_id, enterprise_id, owner_id, status FROM recruitment_project
+  WHERE status = ANY(%(signed)s::varchar[]) {only}
+), eff AS (
+  SELECT e.project_id, e.kind, e.month, e.amount, e.milestone, e.date
+  FROM recruitment_progressentry e JOIN p ON p.id = e.project_id
+  WHERE NOT EXISTS (SELECT 1 FROM recruitment_progressentry c WHERE c.corrects_id = e.id)
+), agg AS (
+  SELECT project_id,
+         SUM(amount) FILTER (WHERE kind = 'investment' AND month <= %(as_of)s) AS actual,
+         MAX(month) AS last_month,
+         MIN(date) FILTER (WHERE kind = 'milestone' AND milestone = 'registered') AS r_registered,
+         MIN(date) FILTER (WHERE kind = 'milestone' AND milestone = 'construction') AS r_construction,
+         MIN(date) FILTER (WHERE kind = 'milestone' AND milestone = 'production') AS r_production,
+         MIN(date) FILTER (WHERE kind = 'milestone' AND milestone = 'at_capacity') AS r_at_capacity,
+         -- milestones the four columns do not name (none today), kept for the pure layer
+         ARRAY_AGG(milestone || '=' || date::text) FILTER (
+           WHERE kind = 'milestone' AND milestone NOT IN ('registered', 'construction', 'production', 'at_capacity')
+         ) AS r_other
+  FROM eff GROUP BY project_id
+), planned AS (
+  SELECT DISTINCT ON (pi.project_id) pi.project_id, pi.month, pi.cumulative
+  FROM recruitment_planinvestment pi JOIN p ON p.id = pi.project_id
+  WHERE pi.month <= %(as_of)s ORDER BY pi.project_id, pi.month DESC
+), signed AS (
+  SELECT s.project_id, MIN(s.changed_at) AS at
+  FROM recruitment_projectstatuschange s JOIN p ON p.id = s.project_id
+  WHERE s.to_status = 'signed' GROUP BY s.project_id
+), suspended AS (
+  SELECT rs.project_id, ARRAY_AGG(w.code) AS codes
+  FROM recruitment_rulesuspension rs JOIN p ON p.id = rs.project_id
+  JOIN recruitment_warningrule w ON w.id = rs.rule_id
+  WHERE rs.until >= %(today)s GROUP BY rs.project_id
+)
+SELECT p.id, p.office_id, p.enterprise_id, p.owner_id, p.status, (s.at AT TIME ZONE %(tz)s)::date,
+       pl.registered, pl.construction, pl.production, pl.at_capacity,
+       pn.month, pn.cumulative, a.actual, a.last_month,
+       a.r_registered, a.r_construction, a.r_production, a.r_at_capacity, a.r_other,
+       su.codes, l.color, l.since, l.reasons::text
+FROM p
+LEFT JOIN recruitment_projectplan pl ON pl.project_id = p.id
+LEFT JOIN planned pn ON pn.project_id = p.id
+LEFT JOIN agg a ON a.project_id = p.id
+LEFT JOIN signed s ON s.project_id = p.id
+LEFT JOIN suspended su ON su.project_id = p.id
+LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
+"""
+
+
+def _facts_load_pg(*, project_ids: Sequence[Any] | None, today: dt.date) -> FactsLoaded:
+    """:func:`facts_load` in one statement: the rules' inputs aggregated by the database, one row a project.
+
+    The same reads as :func:`_facts_load_orm` (the planned amount by the last finished
+    month, the effective investment up to it, the last month with an entry, the first
+    date of each milestone reached, the valid reasons in force, the light as it stands)
+    with each table scanned once, and the current reasons as text for orjson.
+    """
+    as_of = lights.month_of(lights.month_index(today) - 1)
+    params: dict[str, Any] = {
+        "signed": array_literal(sorted(SIGNED_OR_LATER)),
+        "as_of": as_of,
+        "today": today,
+        "tz": timezone.get_current_timezone_name(),
+    }
+    only = ""
+    if project_ids is not None:
+        only = "AND id = ANY(%(ids)s::uuid[])"
+        params["ids"] = array_literal(project_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_FACTS_SQL.format(only=only), params)
+        rows = cursor.fetchall()
+    projects: list[tuple[Any, ...]] = []
+    facts: dict[Any, lights.Facts] = {}
+    current: dict[Any, tuple[str, dt.date, Any]] = {}
+    empty: frozenset[str] = frozenset()
+    for (
+        pid,
+        office,
+        enterprise,
+        owner,
+        status,
+        signed,
+        p_registered,
+        p_construction,
+        p_production,
+        p_at_capacity,
+        plan_month,
+        plan_cumulative,
+        actual,
+        last_month,
+        r_registered,
+        r_construction,
+        r_production,
+        r_at_capacity,
+        r_other,
+        suspended,
+        color,
+        since,
+        reasons,
+    ) in rows:
+        projects.append((pid, office, enterprise, owner, status, signed))
+        reached = {
+            name: day
+            for name, day in (
+                ("registered", r_registered),
+                ("construction", r_construction),
+                ("production", r_production),
+                ("at_capacity", r_at_capacity),
+            )
+            if day is not None
+        }
+        for item in r_other or ():
+            name, _sep, day = item.partition("=")
+            reached[name] = min(reached.get(name, dt.date.max), dt.date.fromisoformat(day))
+        if color is not None:
+            current[pid] = (color, since, reasons)  # reasons as text, decoded only when compared
+        facts[pid] = lights.Facts(
+            status=status,
+            signed_on=signed,  # the local date of signing, from the database
+            planned=(
+                {
+                    "registered": p_registered,
+                    "construction": p_construction,
+                    "production": p_production,
+                    "at_capacity": p_at_capacity,
+                }
+                if p_registered or p_construction or p_production or p_at_capacity
+                else {}
+            ),
+            reached=reached,
+            schedule=((plan_month, plan_cumulative),) if plan_month is not None else (),
+            investment=((as_of, actual),) if actual is not None else (),
+            last_entry_month=last_month,
+            suspended=frozenset(suspended) if suspended else empty,
+            current_color=color,
+            current_since=since,
+        )
+    return projects, facts, current
+
+
+def _facts_load_orm(*, project_ids: Sequence[Any] | None, today: dt.date) -> FactsLoaded:
+    """:func:`facts_load` one query per table (SQLite)."""
     signed_on = (
         ProjectStatusChange.objects.filter(project=OuterRef("pk"), to_status=Status.SIGNED)
         .values("project")
@@ -151,6 +305,23 @@ def facts_load(
     return projects, facts, current
 
 
+def same_reasons(stored: Any, findings: Sequence[lights.Finding]) -> bool:
+    """Whether the stored reasons (a list, or its JSON text) are these findings: the same rules,
+    kinds, colours and facts in the same order. The words follow from those, so they are not compared
+    (nor worded) for a light that stays as it is."""
+    if isinstance(stored, str):
+        if not findings:
+            return stored == "[]"
+        stored = orjson.loads(stored)
+    if len(stored) != len(findings):
+        return False
+    try:
+        old = [(r["rule"], r["kind"], r["color"], r["params"]) for r in stored]
+    except (KeyError, TypeError):  # written before reasons kept their facts: word them again
+        return False
+    return old == [(f.rule, f.kind, f.color, f.params) for f in findings]
+
+
 def lights_recompute(
     *, project_ids: Sequence[Any] | None = None, now: dt.datetime | None = None, open_orders: bool = True
 ) -> RecomputeResult:
@@ -170,7 +341,6 @@ def lights_recompute(
         for row in projects:
             pid = row[0]
             verdict = lights.evaluate(facts[pid], rules, today)
-            reasons = [f.as_json() for f in verdict.findings]
             old = current.get(pid)
             since = lights.since(
                 verdict.color,
@@ -178,8 +348,15 @@ def lights_recompute(
                 current_since=old[1] if old else None,
                 today=today,
             )
-            if old is not None and old[0] == verdict.color and old[1] == since and old[2] == reasons:
+            if (
+                old is not None
+                and old[0] == verdict.color
+                and old[1] == since
+                and same_reasons(old[2], verdict.findings)
+            ):
                 continue
+            # Worded only when written: most nights most lights stay as they are.
+            reasons = [f.as_json() for f in verdict.findings]
             changed_rows.append((row, verdict.color, since, reasons, old[0] if old else None))
     signed_ids = {row[0] for row in projects}
     stale = ProjectLight.objects.exclude(project__status__in=SIGNED_OR_LATER)

@@ -327,6 +327,12 @@ class ReminderDelivery(TimestampedModel):
                 condition=models.Q(kind="ledger_due", recipient__isnull=True),
                 name="delivery_once_per_manager_notice_robot",
             ),
+            # A step reaches an office's group robot once, whoever the step is for (no recipient).
+            models.UniqueConstraint(
+                fields=["supervision_order", "kind", "channel", "office"],
+                condition=models.Q(supervision_order__isnull=False, recipient__isnull=True),
+                name="delivery_once_per_order_step_robot",
+            ),
             models.CheckConstraint(
                 condition=models.Q(state__in=["pending", "sending", "sent", "failed", "skipped"]),
                 name="delivery_state_valid",

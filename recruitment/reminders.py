@@ -49,7 +49,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from recruitment import selectors
 from recruitment.channels import ChannelError, notice_markdown, office_robots, robot_send
@@ -263,23 +263,34 @@ def order_deadline(day: Any) -> datetime:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _order_recipients_sql(who: str) -> str:
-    users = "crm_user"
+def _order_recipients_where(who: str) -> str:
+    """The condition on ``u`` (crm_user) naming who a step of order ``o`` is for."""
     if who == "responsible":
-        return f"JOIN {users} u ON u.id = o.responsible_id AND u.is_active"
+        return "u.id = o.responsible_id AND u.is_active"
     if who == "managers":
-        return f"JOIN {users} u ON u.office_id = o.office_id AND u.is_manager AND u.is_active"
-    return (
-        f"JOIN {users} u ON u.is_manager AND u.is_active "
-        "AND u.office_id IN (SELECT id FROM crm_office WHERE kind = 'provincial')"
-    )
+        return "u.office_id = o.office_id AND u.is_manager AND u.is_active"
+    return "u.is_manager AND u.is_active AND u.office_id IN (SELECT id FROM crm_office WHERE kind = 'provincial')"
+
+
+def _order_robots_where(who: str) -> str:
+    """The condition on ``r`` (an office's robot) for the group a step of order ``o`` is posted to:
+    the order's office for its people, the provincial office for the province."""
+    if who == "province":
+        return "r.office_id IN (SELECT id FROM crm_office WHERE kind = 'provincial')"
+    return "r.office_id = o.office_id"
 
 
 def orders_claim(*, now: datetime | None = None, publish: Publisher = publish_sends) -> list[uuid.UUID]:
-    """Claim every step of the escalation ladder that fell due, one statement per step.
+    """Claim every step of the escalation ladder that fell due, on every channel, in one transaction per step.
 
     A step is due ``offset`` hours before (the reminder) or after (the escalations)
     the end of its deadline day, while the order is still in a state the step is about.
+    As for follow-ups (``recruitment.channels``), a step goes by e-mail to each person it
+    is for, and once to each robot of the office it concerns that is switched on
+    (the order's office; the provincial office for the last step); a person who switched
+    a channel off is not reached on it, and a robot is left out when everyone the step
+    is for switched it off. Unique constraints (order, kind, recipient, channel) and
+    (order, kind, channel, robot's office) make every row once, however many scans run.
     """
     now = now or timezone.now()
     if connection.vendor != "postgresql":  # pragma: no cover - the ladder needs PostgreSQL's time zone maths
@@ -287,32 +298,53 @@ def orders_claim(*, now: datetime | None = None, publish: Publisher = publish_se
     from recruitment.landing_models import SupervisionOrder
 
     table = SupervisionOrder._meta.db_table
+    robots = OfficeChannel._meta.db_table
+    preferences = ChannelPreference._meta.db_table
     at = connection.ops.adapt_datetimefield_value(now)
     claimed: list[uuid.UUID] = []
     for kind, states, column, setting, sign, who in _ORDER_STEPS:
         offset = timedelta(hours=float(getattr(settings, setting))) * sign
-        before = f"AND ((o.{column} + 1)::timestamp AT TIME ZONE %s) > %s" if sign < 0 else ""
-        sql = f"""
-            INSERT INTO {_DELIVERY_TABLE}
-                (id, created_at, updated_at, kind, supervision_order_id, project_id, recipient_id, due_at,
-                 state, attempts, last_error, sent_to, next_attempt_at, queued_at, channel, note, link)
-            SELECT gen_random_uuid(), %s, %s, %s, o.id, o.project_id, u.id,
-                   ((o.{column} + 1)::timestamp AT TIME ZONE %s),
-                   %s, 0, '', '', %s, %s, %s, '', ''
-            FROM {table} o {_order_recipients_sql(who)}
-            WHERE o.status = ANY(%s) AND ((o.{column} + 1)::timestamp AT TIME ZONE %s) + %s <= %s
-              {before}
+        deadline = f"((o.{column} + 1)::timestamp AT TIME ZONE %s)"
+        before = f"AND {deadline} > %s" if sign < 0 else ""
+        due_where = f"o.status = ANY(%s) AND {deadline} + %s <= %s {before}"
+        due_params: list[Any] = [list(states), settings.TIME_ZONE, offset, at]
+        if sign < 0:  # a reminder before the deadline is not sent after it (the escalation takes over)
+            due_params += [settings.TIME_ZONE, at]
+        columns = """(id, created_at, updated_at, kind, supervision_order_id, project_id, recipient_id, due_at,
+                      state, attempts, last_error, sent_to, next_attempt_at, queued_at, channel, office_id, note, link)"""
+        by_email = f"""
+            INSERT INTO {_DELIVERY_TABLE} {columns}
+            SELECT gen_random_uuid(), %s, %s, %s, o.id, o.project_id, u.id, {deadline},
+                   %s, 0, '', '', %s, %s, %s, NULL, '', ''
+            FROM {table} o JOIN crm_user u ON {_order_recipients_where(who)}
+            WHERE {due_where}
+              AND NOT EXISTS (SELECT 1 FROM {preferences} p
+                              WHERE p.user_id = u.id AND p.channel = %s AND NOT p.enabled)
             ON CONFLICT DO NOTHING
             RETURNING id
         """
-        params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, Channel.EMAIL]
-        params += [list(states), settings.TIME_ZONE, offset, at]
-        if sign < 0:  # a reminder before the deadline is not sent after it (the escalation takes over)
-            params += [settings.TIME_ZONE, at]
+        email_params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, Channel.EMAIL]
+        email_params += [*due_params, Channel.EMAIL]
+        by_robot = f"""
+            INSERT INTO {_DELIVERY_TABLE} {columns}
+            SELECT gen_random_uuid(), %s, %s, %s, o.id, o.project_id, NULL, {deadline},
+                   %s, 0, '', '', %s, %s, r.channel, r.office_id, '', ''
+            FROM {table} o JOIN {robots} r ON r.enabled AND {_order_robots_where(who)}
+            WHERE {due_where}
+              AND EXISTS (SELECT 1 FROM crm_user u
+                          WHERE {_order_recipients_where(who)}
+                            AND NOT EXISTS (SELECT 1 FROM {preferences} p
+                                            WHERE p.user_id = u.id AND p.channel = r.channel AND NOT p.enabled))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+        """
+        robot_params = [at, at, kind, settings.TIME_ZONE, State.PENDING, at, at, *due_params]
         with transaction.atomic():
+            inserted: list[uuid.UUID] = []
             with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                inserted = [ReminderDelivery._meta.pk.to_python(row[0]) for row in cursor.fetchall()]
+                for sql, params in ((by_email, email_params), (by_robot, robot_params)):
+                    cursor.execute(sql, params)
+                    inserted += [ReminderDelivery._meta.pk.to_python(row[0]) for row in cursor.fetchall()]
             _queue_after_commit(inserted, publish)
         claimed.extend(inserted)
     return claimed
@@ -732,6 +764,8 @@ def delivery_link(delivery: ReminderDelivery) -> str:
         return _admin_url("admin:recruitment_project_change", delivery.project_id)
     if delivery.kind == Kind.DIGEST:
         return _admin_url("admin:recruitment_myfollowup_changelist")
+    if delivery.kind in ORDER_KINDS and delivery.supervision_order_id:
+        return _admin_url("admin:recruitment_supervisionorder_change", delivery.supervision_order_id)
     if delivery.link:
         return settings.SITE_URL + delivery.link if delivery.link.startswith("/") else delivery.link
     return ""
@@ -807,6 +841,37 @@ def _followup_recipients(delivery: ReminderDelivery) -> tuple[list[str], list[st
     return to, []
 
 
+DIGEST_LIGHTS_LIMIT = 50
+
+
+def _digest_lights(*, user: Any) -> list[dict[str, Any]]:
+    """The user's signed projects under a yellow or red light, each with its reasons worded in both languages."""
+    from recruitment.lights import reason_text
+
+    projects = list(selectors.projects_lit_for_user(user=user)[:DIGEST_LIGHTS_LIMIT])
+    rows = []
+    for project in projects:
+        light = project.light
+        reasons: dict[str, list[str]] = {}
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                reasons[language] = [
+                    reason_text(r["kind"], r["params"]) if r.get("kind") and "params" in r else str(r.get("detail", ""))
+                    for r in light.reasons or []
+                ]
+        rows.append(
+            {
+                "project": project,
+                "color": light.color,
+                "since": light.since,
+                "reasons_zh": reasons["zh-hans"],
+                "reasons_en": reasons["en"],
+                "url": _admin_url("admin:recruitment_project_change", project.pk),
+            }
+        )
+    return rows
+
+
 def _render(template: str, context: dict[str, Any]) -> str:
     return render_to_string(f"recruitment/email/{template}", context)
 
@@ -837,7 +902,8 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
             selectors.followups_open_of_user(user=user).select_related("project__enterprise", "project__park")[:50]
         )
         stale = list(selectors.projects_stale_for_user(user=user, now=now)[:50])
-        if not followups and not stale:
+        warned = _digest_lights(user=user)
+        if not followups and not stale and not warned:
             return None
         late = now - selectors.overdue_after()
         context.update(
@@ -845,6 +911,7 @@ def compose(delivery: ReminderDelivery, *, now: datetime | None = None) -> Email
             followups=[(f, f.due_at <= now, f.due_at <= late) for f in followups],
             stale_projects=stale,
             stale_days=settings.RECRUITMENT_STALE_AFTER_DAYS,
+            warned_projects=warned,
             my_followups_url=_admin_url("admin:recruitment_myfollowup_changelist"),
         )
         to, cc = _addresses([user]), []

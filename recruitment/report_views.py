@@ -45,9 +45,11 @@ from recruitment.gap_map import (
     wrap_label,
 )
 from recruitment.gaps import StageGap, gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone
+from recruitment.landing_models import Color
 from recruitment.models import Project
 from recruitment.pipeline import Status
 from recruitment.report_links import ChangelistLinker, ChangeUrls, change_url
+from recruitment.selectors import stage_lights
 
 
 def _label(obj: Any) -> str:
@@ -333,6 +335,7 @@ def _stage_detail(
     ]
     status = display_status(row.status, being_filled=row.being_filled)
     return {
+        "lights": _stage_lights(request, stage=stage, park=park, zone=zone, parks=parks),
         "row": row,
         "park": park,
         "status": status,
@@ -350,6 +353,45 @@ def _stage_detail(
 
 
 CANDIDATE_LIMIT = 20
+WORST_LIGHTS = 5
+
+
+def _stage_lights(
+    request: HttpRequest, *, stage: Stage, park: Park | None, zone: Zone, parks: dict[str, Park]
+) -> dict[str, Any]:
+    """The signed projects at the stage by light (each count opens the project list behind it) and the worst."""
+    from recruitment.landing_admin import light_badge_html, reasons_in_words
+
+    park_ids = [park.pk] if park is not None else [p.pk for p in parks.values()]
+    counts, worst = stage_lights(stage_id=stage.pk, park_ids=park_ids, user=request.user, worst=WORST_LIGHTS)
+    link = ChangelistLinker(request)
+    where = {"park__id__exact": str(park.pk)} if park is not None else {"park__zone__id__exact": str(zone.pk)}
+    change = ChangeUrls(request)
+    labels = dict(Color.choices)
+    return {
+        "total": sum(counts.values()),
+        "cells": [
+            {
+                "color": color,
+                "label": labels[color],
+                "count": n,
+                "url": link(Project, {"light": color, "stage": str(stage.pk), **where}) if n else None,
+            }
+            for color, n in counts.items()
+        ],
+        "worst": [
+            {
+                "title": p.title,
+                "park": p.park.name,
+                "color": p.light.color,
+                "badge": light_badge_html(p.light.color),
+                "since": p.light.since,
+                "reasons": reasons_in_words(p.light.reasons or []),
+                "url": change(Project, p.pk),
+            }
+            for p in worst
+        ],
+    }
 
 
 def _chain_context(request: HttpRequest, code: str) -> dict[str, Any]:

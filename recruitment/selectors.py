@@ -16,7 +16,7 @@ from django.utils import timezone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office, User
 from recruitment.models import FollowUp, Project, ReminderDelivery
-from recruitment.pipeline import CLOSED
+from recruitment.pipeline import CLOSED, SIGNED_OR_LATER
 
 
 def overdue_after() -> timedelta:
@@ -109,6 +109,48 @@ def projects_stale_for_user(*, user: User, now: datetime | None = None) -> Query
     return stale.filter(owner=user)
 
 
+WARNING_COLORS = ("red", "yellow")
+
+
+def projects_lit_for_user(*, user: User) -> QuerySet[Project]:
+    """The signed projects with a yellow or red light ``user`` should hear about, red first, longest first.
+
+    The same people as the stale projects: their own, and for a manager their office's
+    (every office's for a provincial manager)."""
+    lit = scope_for_user(Project.objects.filter(status__in=SIGNED_OR_LATER, light__color__in=WARNING_COLORS), user=user)
+    if user.is_manager and user.office_id:
+        if not office_sees_everything(user.office):
+            lit = lit.filter(Q(owner=user) | Q(office_id=user.office_id))
+    else:
+        lit = lit.filter(owner=user)
+    # "red" sorts before "yellow"
+    return lit.select_related("enterprise", "park", "light").order_by("light__color", "light__since", "title", "pk")
+
+
+LIGHT_ORDER = ("red", "yellow", "green")
+
+
+def stage_lights(
+    *, stage_id: int, park_ids: list[int], user: User, worst: int = 5
+) -> tuple[dict[str, int], list[Project]]:
+    """The lights of the signed projects ``user`` may see that target a stage in these parks.
+
+    Counts by colour and the ``worst`` red or yellow projects (red first, longest
+    first), in two queries whatever the number of projects."""
+    targeting = Project.stages.through.objects.filter(stage_id=stage_id).values("project_id")
+    signed = scope_for_user(
+        Project.objects.filter(status__in=SIGNED_OR_LATER, light__isnull=False, park_id__in=park_ids, pk__in=targeting),
+        user=user,
+    )
+    counts = dict(signed.values_list("light__color").annotate(n=Count("pk")).order_by())
+    projects = list(
+        signed.filter(light__color__in=WARNING_COLORS)
+        .select_related("light", "park")
+        .order_by("light__color", "light__since", "title", "pk")[:worst]
+    )
+    return {color: counts.get(color, 0) for color in LIGHT_ORDER}, projects
+
+
 def office_managers(*, office_id: object) -> QuerySet[User]:
     """Active managers of an office who have an e-mail address."""
     return User.objects.filter(office_id=office_id, is_manager=True, is_active=True).exclude(email="")
@@ -135,13 +177,16 @@ def provincial_recipients() -> tuple[list[User], list[str]]:
 
 
 def digest_recipients(*, now: datetime) -> QuerySet[User]:
-    """Active users with an address who have open follow-ups or own an open project."""
+    """Active users with an address who have open follow-ups, own an open project or one under a warning light."""
     has_open_followups = FollowUp.objects.filter(assignee=OuterRef("pk"), status=FollowUp.Status.OPEN)
     owns_open_project = Project.objects.filter(owner=OuterRef("pk")).exclude(status__in=CLOSED)
+    owns_warned_project = Project.objects.filter(owner=OuterRef("pk"), light__color__in=WARNING_COLORS)
     return (
         User.objects.filter(is_active=True)
         .exclude(email="")
-        .filter(Exists(has_open_followups) | Exists(owns_open_project) | Q(is_manager=True))
+        .filter(
+            Exists(has_open_followups) | Exists(owns_open_project) | Exists(owns_warned_project) | Q(is_manager=True)
+        )
         .order_by("pk")
     )
 

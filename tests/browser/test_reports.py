@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -75,5 +76,12 @@ def test_manager_reviews_dashboard_filters_by_park_and_sees_candidates_on_the_ma
     expect(page.locator("#stage-candidates tr.cr-courted")).to_have_count(courted)
     expect(page.locator(f"svg#chain-map a.cr-stage.selected[data-stage={stage.code}]")).to_have_count(1)
     assert f"stage={stage.code}" in page.url  # the panel opened in place; the address still says which
+    # The stage's signed projects by light, each count the list behind it.
+    lit = Project.objects.filter(park=park, stages=stage, light__isnull=False).distinct()
+    for color in ("red", "yellow", "green") if lit.exists() else ():
+        n = lit.filter(light__color=color).count()
+        expect(page.locator(f"#stage-lights td[data-light={color}]")).to_have_text(re.compile(rf":\s*{n}\s*$"))
+    if not lit.exists():
+        expect(page.locator("#stage-lights .cr-empty")).to_be_visible()
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts / "carbon-fibre-map.png"), full_page=True)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.models import Office
 from crm.roles import MANAGER, STAFF, role_assign
+from recruitment.models import Project, ProjectLight
 from tests.factories import (
     ChainFactory,
     EnterpriseFactory,
@@ -273,3 +276,96 @@ def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(client, chain_worl
     assert len(response.context["detail"]["candidates"]) > 20 - 1
     assert len(small.captured_queries) == len(large.captured_queries)
     assert len(large.captured_queries) <= 35, [q["sql"] for q in large.captured_queries]
+
+
+def _lit(project, color: str, since: str, reasons: list | None = None) -> None:  # type: ignore[no-untyped-def,type-arg]
+    ProjectLight.objects.create(
+        project=project,
+        color=color,
+        since=dt.date.fromisoformat(since),
+        reasons=reasons or [],
+        computed_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def lit_world(chain_world, provincial_office, park_office):  # type: ignore[no-untyped-def]
+    """At the fibre stage: the park office's signed project red, a provincial one yellow in Yangqu,
+    a green one in Xinzhou; a red one at another stage."""
+    a, b, c, d = chain_world["stages"]
+    red = Project.objects.get(title="碳纤维扩产项目")
+    overdue = {
+        "rule": "milestone-overdue",
+        "kind": "milestone_overdue",
+        "color": "red",
+        "detail": "…",
+        "params": {"milestone": "construction", "planned": "2026-02-15", "months": 3},
+    }
+    _lit(red, "red", "2026-04-03", [overdue])
+    yellow = ProjectFactory(
+        office=provincial_office, park=chain_world["yangqu"], title="省厅碳纤维落地项目", status="construction"
+    )
+    yellow.stages.set([c])
+    _lit(yellow, "yellow", "2026-04-20")
+    green = ProjectFactory(office=park_office, park=chain_world["xinzhou"], title="忻州碳纤维项目", status="signed")
+    green.stages.set([c])
+    _lit(green, "green", "2026-01-10")
+    elsewhere = ProjectFactory(office=park_office, park=chain_world["yangqu"], title="丙烯腈项目", status="signed")
+    elsewhere.stages.set([a])
+    _lit(elsewhere, "red", "2026-03-01")
+    return {**chain_world, "red": red, "yellow": yellow, "green": green, "elsewhere": elsewhere}
+
+
+def _light_cells(page: str) -> dict[str, tuple[str, str | None]]:
+    panel = page.split('id="stage-lights"')[1].split("</section>")[0]
+    cells = {}
+    for color, body in re.findall(r'<td class="num" data-light="(\w+)">(.*?)</td>', panel, re.S):
+        link = re.search(r'<a href="([^"]+)">(\d+)</a>', body)
+        cells[color] = (link.group(2), link.group(1).replace("&amp;", "&")) if link else (body.split()[-1], None)
+    return cells
+
+
+def test_stage_panel_counts_signed_projects_by_light_each_linking_to_its_list(client, lit_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+    fibre = lit_world["stages"][2]
+
+    page = client.get(map_url(), {"park": "yangqu", "stage": "fibre"}).content.decode()
+
+    cells = _light_cells(page)
+    assert {color: n for color, (n, _url) in cells.items()} == {"red": "1", "yellow": "1", "green": "0"}
+    red_url = cells["red"][1]
+    assert red_url is not None and cells["green"][1] is None
+    assert "light=red" in red_url and f"stage={fibre.pk}" in red_url
+    assert f"park__id__exact={lit_world['yangqu'].pk}" in red_url
+    listed = client.get(red_url)
+    assert listed.status_code == 200
+    assert [p.title for p in listed.context["cl"].result_list] == ["碳纤维扩产项目"]
+    # The worst, red first, with the reasons in words and their since.
+    worst = page.split('class="cr-worst"')[1].split("</ul>\n")[0]
+    assert worst.index("碳纤维扩产项目") < worst.index("省厅碳纤维落地项目")
+    assert "开工计划于 2026-02-15 完成" in worst and "2026-04-03" in worst
+    assert "丙烯腈项目" not in worst and "忻州碳纤维项目" not in worst
+
+
+def test_zone_stage_panel_counts_lights_across_the_zones_parks(client, lit_world, manager) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(manager)
+
+    page = client.get(map_url(), {"stage": "fibre"}).content.decode()
+
+    cells = _light_cells(page)
+    assert {color: n for color, (n, _url) in cells.items()} == {"red": "1", "yellow": "1", "green": "1"}
+    green_url = cells["green"][1]
+    assert green_url is not None and f"park__zone__id__exact={lit_world['zone'].pk}" in green_url
+    assert [p.title for p in client.get(green_url).context["cl"].result_list] == ["忻州碳纤维项目"]
+
+
+def test_park_staff_see_the_lights_of_their_own_offices_projects_only(client, lit_world, park_staff) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(park_staff)
+
+    page = client.get(reverse("reports:chain-map-stage", args=["carbon-fibre", "fibre"]), {"park": "yangqu"})
+    page = page.content.decode()
+
+    cells = _light_cells(page)
+    assert {color: n for color, (n, _url) in cells.items()} == {"red": "1", "yellow": "0", "green": "0"}
+    assert "省厅碳纤维落地项目" not in page
+    assert "碳纤维扩产项目" in page.split('id="stage-lights"')[1]

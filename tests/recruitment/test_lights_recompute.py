@@ -3,6 +3,7 @@ one automatic order per red project even when two recomputes race, constant quer
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import threading
@@ -220,3 +221,73 @@ def test_two_concurrent_recomputes_open_one_order(park_office, time_machine) -> 
     assert SupervisionOrder.objects.filter(project=project).count() == 1
     assert sum(opened) == 1
     assert LightPeriod.objects.filter(project=project, ended__isnull=True).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_one_statement_facts_are_the_facts_read_table_by_table(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL reads a project's facts in one statement; it must read what the per-table reads do
+    (plans, the latest schedule month, corrected entries left out, milestones, valid reasons, lights)."""
+    import orjson
+
+    from recruitment.lights_service import _facts_load_orm, _facts_load_pg
+
+    time_machine.move_to("2026-01-10T07:30:00+08:00", tick=False)  # signed on the 10th local time, the 9th in UTC
+    bare = signed_project(park_office, title="无计划项目")
+    full = signed_project(park_office, title="完整项目")
+    project_transition(project=full, to=Status.REGISTERED)
+    project_plan_set(
+        project=full,
+        plan={
+            "registered": dt.date(2026, 2, 1),
+            "construction": dt.date(2026, 4, 15),
+            "investment": [
+                {"month": dt.date(2026, 2, 1), "cumulative": Decimal("1000000")},
+                {"month": dt.date(2026, 3, 1), "cumulative": Decimal("3000000")},
+                {"month": dt.date(2026, 9, 1), "cumulative": Decimal("9000000")},
+            ],
+        },
+    )
+    time_machine.move_to("2026-05-20T09:00:00+08:00", tick=False)
+    wrong = progress_record(project=full, kind="investment", month=dt.date(2026, 2, 1), amount=Decimal("900000"))
+    progress_record(
+        project=full,
+        kind="investment",
+        month=dt.date(2026, 2, 1),
+        amount=Decimal("800000"),
+        corrects=wrong,
+        reason="重复计入",
+    )
+    progress_record(project=full, kind="investment", month=dt.date(2026, 5, 1), amount=Decimal("500000"))
+    progress_record(project=full, kind="funds", month=dt.date(2026, 3, 1), amount=Decimal("2000000"))
+    progress_record(
+        project=full, kind="milestone", month=dt.date(2026, 4, 1), milestone="construction", date=dt.date(2026, 4, 28)
+    )
+    RuleSuspension.objects.create(
+        project=full, rule=WarningRule.objects.get(code="no-progress"), reason="停工待审批", until=dt.date(2026, 6, 30)
+    )
+    RuleSuspension.objects.create(
+        project=full, rule=WarningRule.objects.get(code="milestone-overdue"), reason="已过期", until=dt.date(2026, 5, 1)
+    )
+    lights_recompute()
+    today = dt.date(2026, 5, 20)
+
+    for ids in (None, [bare.pk, full.pk], [full.pk]):
+        pg_projects, pg_facts, pg_current = _facts_load_pg(project_ids=ids, today=today)
+        orm_projects, orm_facts, orm_current = _facts_load_orm(project_ids=ids, today=today)
+        assert sorted(p[:5] for p in pg_projects) == sorted(p[:5] for p in orm_projects)
+        for pid, facts in orm_facts.items():
+            expected = dataclasses.replace(
+                facts,
+                planned=facts.planned if any(facts.planned.values()) else {},
+                schedule=tuple(facts.schedule),
+                investment=tuple(facts.investment),
+            )
+            assert pg_facts[pid] == expected, pid
+        assert {pid: (c, s, orjson.loads(r)) for pid, (c, s, r) in pg_current.items()} == orm_current
+    facts = _facts_load_pg(project_ids=[full.pk], today=today)[1][full.pk]
+    assert facts.signed_on == dt.date(2026, 1, 10)
+    assert facts.schedule == ((dt.date(2026, 3, 1), Decimal("3000000")),)
+    assert facts.investment == ((dt.date(2026, 4, 1), Decimal("800000")),)
+    assert facts.reached == {"construction": dt.date(2026, 4, 28)}
+    assert facts.suspended == frozenset({"no-progress"})
