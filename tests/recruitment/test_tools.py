@@ -82,6 +82,31 @@ def test_a_bad_file_is_previewed_with_every_bad_row_and_cannot_be_imported(clien
     assert Enterprise.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("kind", "rows"),
+    [
+        ("enterprises", [["企业名称", "planed_investment"], ["甲企业", "100"]]),
+        ("contacts", [["企业名称", "姓名", "prority"], ["甲企业", "张三", "high"]]),
+        ("projects", [["项目名称", "企业名称", "prority"], ["项目", "甲企业", "high"]]),
+    ],
+)
+def test_an_unknown_column_is_an_error_naming_it_and_the_file_cannot_be_imported(client, staff, kind, rows):
+    enterprise_create(office=staff.office, name="甲企业")
+    client.force_login(staff)
+    preview_url = upload(client, rows, kind=kind)
+    html = page(client.get(preview_url))
+    errors = html.split('id="import-errors"')[1].split("</table>")[0]
+    unknown = rows[0][-1]
+    assert f"<td>{unknown}</td>" in errors
+    assert f"Unknown column “{unknown}”" in errors or f"未知的列“{unknown}”" in errors
+    assert 'id="import-confirm"' not in html
+    html = page(client.post(preview_url))
+    assert 'class="errornote"' in html and 'class="success"' not in html
+    assert Enterprise.objects.count() == 1
+    assert Contact.objects.count() == 0
+    assert Project.objects.count() == 0
+
+
 def test_a_good_file_is_previewed_then_imported_and_the_upload_is_discarded(client, staff, park_office):
     client.force_login(staff)
     preview_url = upload(
