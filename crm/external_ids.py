@@ -8,12 +8,18 @@ of a path segment that need no percent-encoding). Not allowed: spaces (inside or
 at either end), ``/``, ``?``, ``#``, ``%``, quotes, control characters, and the
 ids ``.`` and ``..`` (clients resolve them as "this" and "parent" folder, so no
 URL reaches them). Pure.
+
+Every path asks this module: the API's serializers and URLs, imports, the admin
+forms (:class:`crm.admin_writes.ExternalIdFormMixin`, which also stops Django's
+form fields from trimming the value) and, under them all, every service write
+(:func:`crm.records.record_validate`).
 """
 
 from __future__ import annotations
 
 import unicodedata
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 EXTERNAL_ID_MAX = 128
@@ -44,3 +50,13 @@ def external_id_problem(value: object) -> str | None:
             "An external id may hold letters, digits and - . _ ~ ! $ & ' ( ) * + , ; = : @ only; not %(chars)s."
         ) % {"chars": " ".join(repr(c) for c in bad[:5])}
     return None
+
+
+def external_id_validate(value: object) -> None:
+    """Raise ``ValidationError`` (code ``invalid``) unless ``value`` is blank ("no external id")
+    or follows the rule."""
+    if value == "" or value is None:
+        return
+    problem = external_id_problem(value)
+    if problem:
+        raise ValidationError(problem, code="invalid")
