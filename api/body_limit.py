@@ -11,8 +11,9 @@ middleware runs first on every ``/api/`` request:
   is handed on with its length, so the API reads it as it reads any other body
   (Django alone would read it as empty). This needs a server that decodes the
   chunks and marks the stream as terminated (``wsgi.input_terminated``, as
-  gunicorn does); behind any other server a chunked body answers 411, never an
-  empty body taken for the request.
+  gunicorn does); behind any other server (``runserver``, whose wsgiref hands the
+  raw chunk framing with no length) a chunked body answers 411 and the connection
+  is closed, never an empty body taken for the request.
 
 Both refusals use the API's error format.
 """
@@ -23,7 +24,7 @@ import io
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 
 from api.rendering import dumps
@@ -36,8 +37,15 @@ def api_max_body_bytes() -> int:
     return int(settings.API_MAX_BODY_BYTES)
 
 
-def _error(status: int, code: str, detail: str) -> HttpResponse:
+def _error(status: int, code: str, detail: str, *, close: bool = False) -> HttpResponse | StreamingHttpResponse:
     body = dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]})
+    if close:
+        # The body is left unread on the connection: the server must close it after
+        # answering, or it would take the rest of the body for the next request.
+        # An application may not send ``Connection: close`` (a hop-by-hop header);
+        # an answer of unknown length makes every server close (runserver says so
+        # and does, gunicorn ends such an answer with the connection).
+        return StreamingHttpResponse(iter([body]), status=status, content_type="application/json")
     response = HttpResponse(body, status=status, content_type="application/json")
     response["Content-Length"] = str(len(body))
     return response
@@ -67,14 +75,14 @@ class ApiBodyLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         if request.path_info.startswith(API_PREFIX):
             refused = self.check_body(request)
             if refused is not None:
                 return refused
         return self.get_response(request)
 
-    def check_body(self, request: HttpRequest) -> HttpResponse | None:
+    def check_body(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse | None:
         limit = api_max_body_bytes()
         meta = request.META
         raw_length = meta.get("CONTENT_LENGTH")
@@ -93,6 +101,7 @@ class ApiBodyLimitMiddleware:
                 411,
                 "length_required",
                 _("Send the body with a Content-Length header; this server cannot read a chunked body."),
+                close=True,
             )
         body = _read_at_most(meta["wsgi.input"], limit + 1)
         if len(body) > limit:
