@@ -125,6 +125,9 @@ def test_unknown_fields_in_bulk_name_the_item_on_the_fast_path_and_the_serialize
         ("2026-03-01 10:00", "offset_required"),
         ("2026-03-01", "invalid"),
         ("20260301", "invalid"),
+        ("2026-02-30T10:00:00+08:00", "invalid"),  # well formed, no such day (was a server error)
+        ("2026-03-01T24:30:00Z", "invalid"),
+        ("0001-01-01T00:00:00+08:00", "overflow"),
     ],
 )
 def test_times_without_an_offset_and_bare_dates_are_refused_everywhere(api_a, records, value, code):
