@@ -11,8 +11,9 @@ middleware runs first on every ``/api/`` request:
   is handed on with its length, so the API reads it as it reads any other body
   (Django alone would read it as empty). This needs a server that decodes the
   chunks and marks the stream as terminated (``wsgi.input_terminated``, as
-  gunicorn does); behind any other server a chunked body answers 411, never an
-  empty body taken for the request.
+  gunicorn does); behind any other server (``runserver``, whose wsgiref hands the
+  raw chunk framing with no length) a chunked body answers 411 and the connection
+  is closed, never an empty body taken for the request.
 
 Both refusals use the API's error format.
 """
@@ -23,7 +24,7 @@ import io
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 
 from api.errors import plain_error as _error
@@ -60,14 +61,14 @@ class ApiBodyLimitMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         if request.path_info.startswith(API_PREFIX):
             refused = self.check_body(request)
             if refused is not None:
                 return refused
         return self.get_response(request)
 
-    def check_body(self, request: HttpRequest) -> HttpResponse | None:
+    def check_body(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse | None:
         limit = api_max_body_bytes()
         meta = request.META
         raw_length = meta.get("CONTENT_LENGTH")
@@ -86,6 +87,7 @@ class ApiBodyLimitMiddleware:
                 411,
                 "length_required",
                 _("Send the body with a Content-Length header; this server cannot read a chunked body."),
+                close=True,
             )
         body = _read_at_most(meta["wsgi.input"], limit + 1)
         if len(body) > limit:

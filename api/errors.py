@@ -15,7 +15,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from drf_standardized_errors.handler import ExceptionHandler
@@ -107,9 +107,16 @@ def _prefix_detail(detail: Any, prefix: str) -> Any:
 _DEADLOCK_CODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
-def plain_error(status: int, code: str, detail: str) -> HttpResponse:
+def plain_error(status: int, code: str, detail: str, *, close: bool = False) -> HttpResponse | StreamingHttpResponse:
     """An error in the API's format, for answers given outside DRF (middleware, URL resolution)."""
     body = dumps({"type": "client_error", "errors": [{"code": code, "detail": detail, "attr": None}]})
+    if close:
+        # The body is left unread on the connection: the server must close it after
+        # answering, or it would take the rest of the body for the next request.
+        # An application may not send ``Connection: close`` (a hop-by-hop header);
+        # an answer of unknown length makes every server close (runserver says so
+        # and does, gunicorn ends such an answer with the connection).
+        return StreamingHttpResponse(iter([body]), status=status, content_type="application/json")
     response = HttpResponse(body, status=status, content_type="application/json")
     response["Content-Length"] = str(len(body))
     return response

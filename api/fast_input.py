@@ -7,7 +7,8 @@ a bulk request's time in Python. :class:`FastInput` is built from the serializer
 itself and only ever *accepts*: a text, a choice or an amount that is plainly valid
 by the field's own rules is taken as the serializer would take it; every other
 field is run through its own ``run_validation``; the serializer's ``validate_<field>``
-methods run as they would. Whatever it cannot vouch for (a wrong type, a value a
+methods run as they would; a field with a ``fast_check`` method (external ids, stage
+codes) vouches for its own plain values. Whatever it cannot vouch for (a wrong type, a value a
 rule refuses, a missing required field) it hands back as ``None``, and the caller
 puts that item through the serializer, which reports the error. So errors always
 come from the serializer, and a test holds every accepted item equal to the
@@ -38,7 +39,7 @@ _PLAIN_URL = re.compile(
     r"https?://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?\Z"
 )
 # Validators CharField adds from its own arguments; the fast text check does their work.
-_BUILT_IN = (
+BUILT_IN_TEXT_VALIDATORS = (
     django_validators.MaxLengthValidator,
     django_validators.MinLengthValidator,
     django_validators.ProhibitNullCharactersValidator,
@@ -104,6 +105,10 @@ def _plain(field: drf_fields.Field, base: type) -> bool:
 
 
 def _check(field: drf_fields.Field) -> Check:
+    # A field may vouch for its plain values itself (``fast_check``: same rules, no machinery).
+    own = getattr(field, "fast_check", None)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
     if isinstance(field, Money) and field.max_value is None and field.min_value == 0:
         return _money_check(field)
     if isinstance(field, Text) and _plain(field, Text):
@@ -136,7 +141,7 @@ def _text_check(field: drf_fields.CharField, plainly_valid: re.Pattern[str] | No
     trim = field.trim_whitespace
     allow_blank = field.allow_blank
     allow_null = field.allow_null
-    extra = [v for v in field.validators if not isinstance(v, _BUILT_IN)]
+    extra = [v for v in field.validators if not isinstance(v, BUILT_IN_TEXT_VALIDATORS)]
 
     def check(value: Any) -> tuple[bool, Any]:
         if type(value) is not str:

@@ -8,14 +8,16 @@ around. Money travels as a decimal string, never a binary float.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any, ClassVar
 
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
 from rest_framework.exceptions import ErrorDetail
+from rest_framework.settings import api_settings
 
 
 class _JsonTyped:
@@ -63,7 +65,7 @@ class DateTime(_JsonTyped, serializers.DateTimeField):
         if isinstance(value, str) and not isinstance(value, bool):
             try:
                 parsed = parse_datetime(value) if _DATE_AND_TIME.match(value) else None
-            except ValueError:  # well formed, but no such time (minute 99, 30 February)
+            except ValueError:  # well formed, but no such day or time (30 February, minute 99)
                 parsed = None
             if parsed is None:
                 raise serializers.ValidationError(
@@ -76,6 +78,28 @@ class DateTime(_JsonTyped, serializers.DateTimeField):
                     code="offset_required",
                 )
         return super().to_internal_value(value)
+
+    def fast_check(self, data: Any) -> tuple[bool, Any]:
+        """For ``api.fast_input``: a date and time written as ISO 8601 with its offset, taken as
+        :meth:`run_validation` takes it (``parse_datetime`` reads it with ``fromisoformat``, then
+        DRF's ``enforce_timezone``); anything else is left to it."""
+        if (
+            type(data) is not str
+            or not _PLAIN_DATE_TIME.match(data)
+            or self.validators
+            or getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)[:1] != [ISO_8601]
+        ):
+            return False, None
+        try:
+            return True, self.enforce_timezone(dt.datetime.fromisoformat(data))
+        except (ValueError, OverflowError, serializers.ValidationError):
+            return False, None
+
+
+# What the fast check takes: a full date and time with seconds, optional fraction and an offset.
+_PLAIN_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})\Z"
+)
 
 
 class Integer(_JsonTyped, serializers.IntegerField):

@@ -267,7 +267,6 @@ class EnterpriseAdmin(
         "name_pinyin",
         "name_initials",
         "merged_into",
-        "external_id",
         "version",
         "created_at",
         "updated_at",
@@ -335,9 +334,10 @@ class EnterpriseAdmin(
         super().save_model(request, obj, form, change)
 
     def _external_id_visible(self, request: HttpRequest, obj: Enterprise | None) -> bool:
-        return obj is not None and enterprise_external_id_visible(
-            enterprise_office_id=obj.office_id, office_id=getattr(request.user, "office_id", None)
-        )
+        office_id = getattr(request.user, "office_id", None)
+        if obj is None:  # a new enterprise is the user's office's: its id in that office's system
+            return office_id is not None
+        return enterprise_external_id_visible(enterprise_office_id=obj.office_id, office_id=office_id)
 
     def get_fieldsets(self, request: HttpRequest, obj: Enterprise | None = None):  # type: ignore[no-untyped-def]
         """The external id is the creating office's own id for the enterprise: shown to that office only."""

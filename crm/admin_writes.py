@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from crm.access import EnterpriseChangeRefused
 from crm.credit_code import normalize_credit_code
+from crm.external_ids import external_id_validate
 from crm.records import DuplicateRecord, VersionConflict
 
 _ERRORS_ATTR = "_service_refusals"
@@ -77,8 +78,31 @@ def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:
             form.add_error(None, [f"{label}{message}" for e in errors for message in e.messages])
 
 
-class ServiceErrorsForm(forms.ModelForm):
-    """A model form that shows a refusal the service gave on the previous attempt."""
+class ExternalIdFormMixin:
+    """The external-id rule of :mod:`crm.external_ids` on an admin form.
+
+    Django's text fields trim what is typed; an external id is never trimmed (the API
+    refuses ``" A-1"`` in a body and a URL alike), so the value is kept as typed and
+    a new one must follow the rule. A value kept unchanged from before the rule is
+    not refused on every later edit of the record.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("external_id")  # type: ignore[attr-defined]
+        if isinstance(field, forms.CharField):
+            field.strip = False
+
+    def clean_external_id(self) -> str:
+        value = self.cleaned_data.get("external_id") or ""  # type: ignore[attr-defined]
+        if value != (self.initial.get("external_id") or ""):  # type: ignore[attr-defined]
+            external_id_validate(value)
+        return value
+
+
+class ServiceErrorsForm(ExternalIdFormMixin, forms.ModelForm):
+    """A model form that shows a refusal the service gave on the previous attempt,
+    with the external-id rule on its ``external_id`` field."""
 
     service_errors: dict[str, ValidationError] = {}
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from crm.access import EnterpriseChangeRefused, actor_may_change_enterprise
-from crm.bulk_save import BulkItemErrors, Upserted
+from crm.bulk_save import BulkItemErrors, Upserted, instance_factory
 from crm.credit_code import normalize_credit_code
 from crm.models import Enterprise, Office
 from crm.pg import values_lock
@@ -56,6 +56,7 @@ def enterprises_upsert(
     }
     stages_now = current_m2m(Enterprise, "stages", [e.pk for e in existing.values()])
     errors: dict[int, Exception] = {}
+    new_enterprise = instance_factory(Enterprise, office=office)
     plans: list[tuple[Enterprise, bool, bool]] = []  # (record, created, changed)
     wanted_stages: dict[Any, list[Any]] = {}
     for index, item in enumerate(items):
@@ -66,7 +67,8 @@ def enterprises_upsert(
             errors[index] = EnterpriseChangeRefused()
             continue
         if enterprise is None:
-            enterprise = Enterprise(office=office, external_id=item["external_id"])
+            enterprise = new_enterprise()
+            enterprise.external_id = item["external_id"]
         before = None if created else tuple(getattr(enterprise, f) for f in ENTERPRISE_DATA_FIELDS)
         for name in ENTERPRISE_DATA_FIELDS:
             if name in item:

@@ -21,6 +21,7 @@ from crm.bulk_save import (
     Upserted,
     columns_of,
     existing_by_external_id,
+    instance_factory,
     m2m_now,
     records_save,
     values_differ,
@@ -41,12 +42,13 @@ def contacts_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
     creates: list[Contact] = []
     updates: list[Contact] = []
     results: list[Upserted] = []
+    new_contact = instance_factory(Contact, office=office)
     for index, item in enumerate(items):
         values = dict(item)
         contact = existing.get(item["external_id"])
         created = contact is None
         if contact is None:
-            contact = Contact(office=office)
+            contact = new_contact()
             values_set(contact, values)
             try:
                 enterprise_check_not_merged(contact.enterprise if contact.enterprise_id else None)
@@ -78,13 +80,14 @@ def interactions_upsert(*, office: Office, actor: Any, items: Sequence[dict[str,
     updates: list[Interaction] = []
     wanted: dict[Any, list[Any]] = {}
     results: list[Upserted] = []
+    new_interaction = instance_factory(Interaction, office=office)
     for index, item in enumerate(items):
         values = dict(item)
         contacts = values.pop("contacts", None)
         interaction = existing.get(item["external_id"])
         created = interaction is None
         if interaction is None:
-            interaction = Interaction(office=office)
+            interaction = new_interaction()
             contacts = list(contacts or ())
         elif not values_differ(interaction, item, current):
             results.append(Upserted(external_id=item["external_id"], id=interaction.pk, created=False))

@@ -16,6 +16,13 @@ from stdnum import exceptions as stdnum_exceptions
 from stdnum.cn import uscc
 
 _STORED_FORM = re.compile(r"[0-9A-Z]+")
+# stdnum's rule as one pattern (8 digits, then 10 of its alphabet) and its arithmetic with a
+# table: a valid code is recognised in a few microseconds; anything else goes to stdnum,
+# whose exceptions say what is wrong.
+_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+_WELL_FORMED = re.compile(r"[0-9]{8}[0-9A-HJ-NP-RTUWXY]{10}")
 
 
 def normalize_credit_code(value: str | None) -> str | None:
@@ -30,6 +37,10 @@ def normalize_credit_code(value: str | None) -> str | None:
 
 def credit_code_error(value: str) -> str | None:
     """Why ``value`` (already normalised) is not a valid code, or None when it is valid."""
+    if _WELL_FORMED.fullmatch(value):
+        total = sum(_VALUE[c] * w for c, w in zip(value[:17], _WEIGHTS, strict=True))
+        if value[17] == _ALPHABET[(31 - total) % 31]:
+            return None
     try:
         uscc.validate(value)
     except stdnum_exceptions.InvalidLength:

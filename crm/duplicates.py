@@ -97,10 +97,12 @@ class DuplicateGroup:
     @property
     def suggested_survivor(self) -> Enterprise:
         """The entry to keep: one with a credit code, then the one with the most records, then the oldest."""
-        return min(
-            self.members,
-            key=lambda m: (m.credit_code is None, -_weight(m), m.created_at, str(m.pk)),
-        )
+        return self.survivor_among(self.members)
+
+    @staticmethod
+    def survivor_among(members: list[Enterprise]) -> Enterprise:
+        """:attr:`suggested_survivor`'s choice among ``members`` (those a user may merge)."""
+        return min(members, key=lambda m: (m.credit_code is None, -_weight(m), m.created_at, str(m.pk)))
 
     def reason_labels(self) -> list[str]:
         return [f"{REASON_LABELS[kind]}: {value}" for kind, value in self.reasons]
@@ -122,32 +124,34 @@ def _count(relation: str, user: Any) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
-def _repeated(qs: QuerySet, field_name: str, limit: int) -> list[str]:
-    return list(
-        qs.exclude(**{field_name: ""})
-        .values(field_name)
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .order_by(field_name)
-        .values_list(field_name, flat=True)[:limit]
-    )
+def _repeated(qs: QuerySet, field_name: str, limit: int, office_id: Any = None) -> list[str]:
+    repeated = qs.exclude(**{field_name: ""}).values(field_name).annotate(n=Count("pk")).filter(n__gt=1)
+    if office_id is not None:
+        repeated = repeated.annotate(own=Count("pk", filter=Q(office_id=office_id))).filter(own__gt=0)
+    return list(repeated.order_by(field_name).values_list(field_name, flat=True)[:limit])
 
 
-def duplicate_groups(*, user: Any = None, limit: int = 200) -> list[DuplicateGroup]:
+def duplicate_groups(*, user: Any = None, limit: int = 200, office_id: Any = None) -> list[DuplicateGroup]:
     """Groups of likely duplicates (at most ``limit``), largest first; four queries in all.
 
     Counts of contacts, interactions and projects on each member are those ``user``
-    may see (their office's, or everything for the province).
+    may see (their office's, or everything for the province). With ``office_id``,
+    only the groups with a member that office created (the ones it may act on).
     """
     live = Enterprise.objects.filter(merged_into__isnull=True)
-    names = _repeated(live, "name_normalized", limit)  # query 1
-    pinyins = _repeated(live, "name_pinyin", limit)  # query 2
+    names = _repeated(live, "name_normalized", limit, office_id)  # query 1
+    pinyins = _repeated(live, "name_pinyin", limit, office_id)  # query 2
     by_host: dict[str, list[Any]] = defaultdict(list)
-    for pk, website in live.exclude(website="").values_list("pk", "website"):  # query 3
+    own_hosts: set[str] = set()
+    for pk, website, owner in live.exclude(website="").values_list("pk", "website", "office_id"):  # query 3
         host = website_host(website)
         if host:
             by_host[host].append(pk)
-    hosts = {host: pks for host, pks in sorted(by_host.items()) if len(pks) > 1}
+            if owner == office_id:
+                own_hosts.add(host)
+    hosts = {
+        host: pks for host, pks in sorted(by_host.items()) if len(pks) > 1 and (office_id is None or host in own_hosts)
+    }
     host_pks = [pk for pks in list(hosts.values())[:limit] for pk in pks]
     if not (names or pinyins or host_pks):
         return []

@@ -466,7 +466,19 @@ class Importer:
                 continue
             col = lookup.get(header_key(text))
             if col is None:
-                plan.warnings.append(RowIssue(sheet.header_row, text, _("Unknown column; it is ignored.")))
+                # A misspelt header must not drop its column's data without a word (the
+                # API's ``unknown_field``): the file is refused, naming the column.
+                plan.errors.append(
+                    RowIssue(
+                        sheet.header_row,
+                        text,
+                        _(
+                            "Unknown column “%(name)s” (column %(letter)s): this import has no such column. "
+                            "Correct the header (the template lists the columns) or remove the column."
+                        )
+                        % {"name": text, "letter": get_column_letter(position + 1)},
+                    )
+                )
             elif col.key in seen:
                 plan.errors.append(
                     RowIssue(
@@ -481,6 +493,19 @@ class Importer:
                 index[position] = col
             else:
                 seen[col.key] = position
+        for position, first_row in sorted(sheet.unnamed_columns.items()):
+            letter = get_column_letter(position + 1)
+            plan.errors.append(
+                RowIssue(
+                    sheet.header_row,
+                    letter,
+                    _(
+                        "Column %(letter)s holds values (from row %(row)d) but has no header: "
+                        "give it the header of a column of this import, or clear it."
+                    )
+                    % {"letter": letter, "row": first_row},
+                )
+            )
         for col in self.columns:
             if col.required and col.key not in seen:
                 plan.errors.append(RowIssue(sheet.header_row, col.header(), _("This required column is missing.")))

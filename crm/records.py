@@ -16,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
 from crm.changes import changes_record
+from crm.external_ids import external_id_validate
 from crm.models import ChangeEntry
 
 R = TypeVar("R", bound=models.Model)
@@ -51,8 +52,31 @@ def record_lock(qs: models.QuerySet[R], *, pk: object, expected_version: int | N
 
 
 def record_validate(obj: models.Model, *, exclude: Sequence[str] = ()) -> None:
-    """Field, model and constraint validation with messages naming the field."""
-    obj.full_clean(exclude=list(exclude) or None, validate_unique=True, validate_constraints=True)
+    """Field, model and constraint validation with messages naming the field, and the
+    external-id rule of :mod:`crm.external_ids` (whatever path the value came by)."""
+    errors: dict[str, list[ValidationError]] = {}
+    try:
+        obj.full_clean(exclude=list(exclude) or None, validate_unique=True, validate_constraints=True)
+    except ValidationError as exc:
+        errors = exc.update_error_dict(errors)
+    if "external_id" not in exclude and any(f.name == "external_id" for f in obj._meta.concrete_fields):
+        try:
+            external_id_validate(obj.external_id)  # type: ignore[attr-defined]
+        except ValidationError as exc:
+            if not _stored_unchanged(obj, "external_id"):
+                errors.setdefault("external_id", []).extend(exc.error_list)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _stored_unchanged(obj: models.Model, name: str) -> bool:
+    """The record is saved with ``name`` as stored (a value kept from before a rule is not
+    refused on every later edit; only a new value must follow it). One query, asked only
+    when the value breaks the rule."""
+    if obj._state.adding:
+        return False
+    stored = type(obj)._base_manager.filter(pk=obj.pk).values_list(name, flat=True).first()
+    return stored == getattr(obj, name)
 
 
 def history_actor(actor):  # type: ignore[no-untyped-def]

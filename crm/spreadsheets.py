@@ -69,6 +69,9 @@ class Sheet:
     rows: list[tuple[int, list[Any]]] = field(repr=False)
     rows_seen: int = 0
     cells_seen: int = 0
+    # Columns (0-based) holding values under no header, each with the first row that
+    # has one: the values there belong to no column, so an import refuses the file.
+    unnamed_columns: dict[int, int] = field(default_factory=dict)
 
 
 def header_key(text: object) -> str:
@@ -108,8 +111,9 @@ def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None, max_b
     Reading costs in proportion to the cells the file really holds: the size a
     workbook declares for its sheet is ignored (openpyxl would pad every declared
     row to every declared column: ``A1:XFD10000`` is 164 million cells), no row is
-    read beyond :data:`MAX_COLUMNS` cells, and once the header is known nothing
-    right of its last column. More than ``max_rows`` data rows, or more than
+    read beyond :data:`MAX_COLUMNS` cells, and once the header is known the cells
+    right of its last column are only checked for being blank (a value there, or
+    under a blank header, is noted in ``unnamed_columns``). More than ``max_rows`` data rows, or more than
     ``max_bytes`` bytes, are refused with a message saying so.
     """
     if max_bytes is not None and len(data) > max_bytes:
@@ -122,6 +126,8 @@ def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None, max_b
     rows: list[tuple[int, list[Any]]] = []
     rows_seen = cells_seen = 0
     blank: Sequence[Any] | None = None
+    unnamed: dict[int, int] = {}
+    blank_headers: list[int] = []
     for number, values in raw_rows:
         rows_seen += 1
         if values is blank:  # openpyxl hands every missing row as the same empty tuple
@@ -131,6 +137,13 @@ def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None, max_b
         read = values[:width]
         cells_seen += len(read)
         cleaned = [_clean_cell(v) for v in read]
+        if header is not None:
+            # Values right of the header would be dropped without a word: note where they are.
+            tail = values[width:MAX_COLUMNS]
+            if tail and tail.count(None) != len(tail):
+                for offset, value in enumerate(tail):
+                    if _clean_cell(value) is not None:
+                        unnamed.setdefault(width + offset, number)
         if all(v is None for v in cleaned):
             blank = values
             continue
@@ -140,13 +153,24 @@ def sheet_read(data: bytes, *, filename: str, max_rows: int | None = None, max_b
                 header.pop()
             header_row = number
             width = len(header)
+            blank_headers = [position for position, text in enumerate(header) if not text]
             continue
         rows.append((number, cleaned))
+        for position in blank_headers:  # and values under a blank header
+            if position < len(cleaned) and cleaned[position] is not None:
+                unnamed.setdefault(position, number)
         if max_rows is not None and len(rows) > max_rows:
             raise SheetError(too_many_rows_message(max_rows))
     if header is None:
         raise SheetError(_("The file is empty: the first row must hold the column headers."))
-    return Sheet(header=header, header_row=header_row, rows=rows, rows_seen=rows_seen, cells_seen=cells_seen)
+    return Sheet(
+        header=header,
+        header_row=header_row,
+        rows=rows,
+        rows_seen=rows_seen,
+        cells_seen=cells_seen,
+        unnamed_columns=unnamed,
+    )
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:

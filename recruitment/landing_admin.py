@@ -25,6 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from crm.admin_tenancy import TenantModelAdminMixin, user_sees_everything
+from crm.admin_writes import ExternalIdFormMixin
 from crm.models import User
 from recruitment import lights
 from recruitment.exports import export_csv_action, export_xlsx_action
@@ -276,7 +277,7 @@ class OverdueFilter(admin.SimpleListFilter):
         return queryset
 
 
-class OrderForm(forms.ModelForm):
+class OrderForm(ExternalIdFormMixin, forms.ModelForm):
     class Meta:
         model = SupervisionOrder
         fields = ["project", "responsible", "leader", "required", "plan_due", "resolve_due", "external_id"]

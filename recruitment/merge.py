@@ -49,7 +49,8 @@ from django.db import models, transaction
 from django.utils.translation import gettext as _
 
 from chains.models import Chain
-from crm.access import actor_may_change_enterprise
+from crm.access import actor_may_change_enterprise, office_sees_everything
+from crm.duplicates import DuplicateGroup, duplicate_groups
 from crm.models import Contact, Enterprise, Interaction, Office, Presence
 from crm.records import record_save
 from recruitment.models import Project
@@ -101,6 +102,64 @@ def merge_refusal(*, actor: Any, survivor: Enterprise, duplicate: Enterprise) ->
             "may merge them (not yours: %(names)s)."
         ) % {"names": "、".join(f"“{e.name}”" for e in others)}
     return None
+
+
+@dataclass
+class GroupMerges:
+    """What ``actor`` may do with a group of likely duplicates (:func:`duplicate_group_merges`)."""
+
+    survivor: Enterprise | None  # the entry to keep among those actor may merge; None: nothing to merge
+    refused: dict[Any, str]  # member pk → why actor may not merge it
+    reason: str = ""  # why the group cannot be merged by actor, when it cannot
+
+    @property
+    def mergeable(self) -> bool:
+        return self.survivor is not None
+
+
+def duplicate_group_merges(*, group: DuplicateGroup, actor: Any) -> GroupMerges:
+    """Which members of ``group`` ``actor`` may merge, into which survivor, and why not the others.
+
+    The same rule as :func:`merge_refusal` (merging changes both enterprises), so the
+    duplicates page offers only merges the merge page would carry out.
+    """
+    allowed = [m for m in group.members if actor_may_change_enterprise(actor, m)]
+    refused = {m.pk: _member_refusal(m) for m in group.members if m not in allowed}
+    if len(allowed) > 1:
+        return GroupMerges(survivor=group.survivor_among(allowed), refused=refused)
+    return GroupMerges(
+        survivor=None,
+        refused=refused,
+        reason=_(
+            "Not mergeable by you: merging changes both enterprises, and only the office that created an "
+            "enterprise, or the provincial office, may change it. Ask them to merge these."
+        ),
+    )
+
+
+def duplicate_groups_for(*, actor: Any) -> list[tuple[DuplicateGroup, GroupMerges]]:
+    """The duplicate groups ``actor`` may act on, each with what actor may merge in it.
+
+    Whoever may change every enterprise (the provincial office) sees every group. An
+    office below it sees the groups holding an enterprise it created (the others are
+    other offices' to merge), with the members it may not merge marked and why.
+    """
+    office = getattr(actor, "office", None)
+    if office_sees_everything(office, is_superuser=bool(getattr(actor, "is_superuser", False))):
+        groups = duplicate_groups(user=actor)
+    elif office is None:
+        return []
+    else:
+        groups = duplicate_groups(user=actor, office_id=office.pk)
+    return [(group, duplicate_group_merges(group=group, actor=actor)) for group in groups]
+
+
+def _member_refusal(enterprise: Enterprise) -> str:
+    if enterprise.office_id is None:
+        return _("A reference enterprise: only the provincial office may merge it.")
+    return _("Created by %(office)s: only that office or the provincial office may merge it.") % {
+        "office": enterprise.office
+    }
 
 
 def _reason(text: str) -> str:

@@ -38,7 +38,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from crm.access import enterprise_external_id_visible, scope_for_user
-from crm.duplicates import duplicate_groups
 from crm.exports import changelist_queryset, export_response
 from crm.imports import (
     CREATE,
@@ -61,6 +60,7 @@ from recruitment.import_uploads import StagedUpload, upload_discard, upload_get,
 from recruitment.imports import IMPORTERS
 from recruitment.merge import (
     MergeRefused,
+    duplicate_groups_for,
     enterprise_merge,
     merge_allowed,
     merge_fills,
@@ -354,10 +354,13 @@ def _require_merger(request: HttpRequest) -> None:
 def duplicates(request: HttpRequest) -> HttpResponse:
     """Groups of likely duplicate enterprises, each with a suggested survivor, for a manager."""
     _require_merger(request)
-    groups = duplicate_groups(user=request.user)
-    for group in groups:
+    groups = []
+    for group, merges in duplicate_groups_for(actor=request.user):
+        group.merges = merges  # type: ignore[attr-defined]
         for member in group.members:
             member.admin_url = _admin_url("admin:crm_enterprise_change", member.pk)
+            member.merge_refusal = merges.refused.get(member.pk, "")
+        groups.append(group)
     return TemplateResponse(
         request,
         "recruitment/tools/duplicates.html",

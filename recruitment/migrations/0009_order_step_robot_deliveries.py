@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('crm', '0007_list_and_search_indexes'),
-        ('recruitment', '0007_landing_supervision'),
+        ('recruitment', '0008_manager_notices'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,9 +1,13 @@
-"""Request bodies through a real server (gunicorn, as in production), over raw sockets.
+"""Request bodies through the real servers, over raw sockets: gunicorn (production and
+``make run`` with DEBUG off) and Django's runserver (``make run``'s development server).
 
 The test client cannot show what a server does with a body it never reads or with
 chunked transfer encoding: here a Content-Length of 200 MB is answered 413 while
-the client has sent almost nothing, a chunked body is read (not taken as empty),
-and a chunked body over the limit is refused.
+the client has sent almost nothing, on both servers. A chunked body without
+Content-Length: gunicorn decodes it (``wsgi.input_terminated``), so it is read, and
+refused over the limit; runserver (wsgiref) hands the raw chunk framing with no
+length, which Django alone would read as an empty body and answer 201 with the
+body's fields missing: there it answers 411 ``length_required`` and writes nothing.
 """
 
 from __future__ import annotations
@@ -27,8 +31,28 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 LIMIT = 65_536
 
 
+def _server_command(kind: str, port: int) -> list[str]:
+    if kind == "runserver":
+        return [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    return [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "2"]
+
+
+@pytest.fixture(params=["gunicorn", "runserver"])
+def any_server(request, tmp_path):  # type: ignore[no-untyped-def]
+    yield from _serve(request.param, tmp_path)
+
+
 @pytest.fixture
 def server(tmp_path):  # type: ignore[no-untyped-def]
+    yield from _serve("gunicorn", tmp_path)
+
+
+@pytest.fixture
+def runserver(tmp_path):  # type: ignore[no-untyped-def]
+    yield from _serve("runserver", tmp_path)
+
+
+def _serve(kind: str, tmp_path):  # type: ignore[no-untyped-def]
     port = _free_port()
     env = {
         **os.environ,
@@ -39,7 +63,7 @@ def server(tmp_path):  # type: ignore[no-untyped-def]
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1", "--threads", "2"],
+        _server_command(kind, port),
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -103,7 +127,8 @@ def _head(port: int, key: str, path: str, extra: str) -> str:
     )
 
 
-def test_a_huge_content_length_is_413_before_the_body_is_sent(server):
+def test_a_huge_content_length_is_413_before_the_body_is_sent(any_server):
+    server = any_server
     key = api_key_create(office=OfficeFactory(code="big", kind="partner"), label="t").raw
     head = _head(server, key, "/api/v1/enterprises/bulk/", "Content-Length: 200000000\r\n")
     # Only the first bytes of the announced 200 MB are ever sent: the answer cannot wait for the rest.
@@ -131,3 +156,22 @@ def test_a_chunked_body_is_read_and_one_over_the_limit_is_413(server):
     assert status == 413, body
     assert body["errors"][0]["code"] == "request_too_large"
     assert Enterprise.objects.count() == 1
+
+
+def test_the_development_server_answers_a_chunked_body_411_and_never_reads_it_as_empty(runserver):
+    key = api_key_create(office=OfficeFactory(code="dev", kind="partner"), label="t").raw
+    small = json.dumps({"name": "分块企业", "external_id": "C-1"}, ensure_ascii=False).encode()
+    for path in ("/api/v1/enterprises/", "/api/v1/enterprises/bulk/", "/api/v1/enterprises/external/C-1/"):
+        head = _head(runserver, key, path, "Transfer-Encoding: chunked\r\n")
+        if path.endswith("C-1/"):
+            head = head.replace("POST ", "PUT ", 1)
+        status, body = _exchange(runserver, head, [_chunked(small)])
+        assert status == 411, (path, body)
+        assert body["errors"][0]["code"] == "length_required"
+    assert Enterprise.objects.count() == 0
+    # The same body with its length is taken: the refusal is about the framing only.
+    status, body = _exchange(
+        runserver, _head(runserver, key, "/api/v1/enterprises/", f"Content-Length: {len(small)}\r\n"), [small]
+    )
+    assert status == 201, body
+    assert Enterprise.objects.get(external_id="C-1").name == "分块企业"

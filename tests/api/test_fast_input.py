@@ -107,3 +107,35 @@ def test_object_level_validation_is_refused():
 
     with pytest.raises(TypeError):
         FastInput(Checked())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-03-01T10:00:00+08:00",
+        "2026-03-01T10:00:00Z",
+        "2026-03-01T10:00:00.5-05:30",
+        "2026-02-30T10:00:00Z",
+        "0001-01-01T00:00:00+08:00",
+        "2026-03-01T10:00:00",
+        "2026-03-01 10:00:00+08:00",
+        "2026-03-01",
+        5,
+        None,
+    ],
+)
+def test_a_time_the_fast_check_takes_is_the_fields_own_value(value):
+    from api.fields import DateTime
+
+    class Times(serializers.Serializer):
+        at = DateTime()
+
+    field = Times().fields["at"]
+    accepted, fast = field.fast_check(value)
+    try:
+        slow = field.run_validation(value)
+    except serializers.ValidationError:
+        assert not accepted
+        return
+    if accepted:
+        assert fast == slow and fast.utcoffset() == slow.utcoffset() and str(fast.tzinfo) == str(slow.tzinfo)

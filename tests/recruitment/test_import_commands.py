@@ -50,3 +50,33 @@ def test_a_good_file_imports_and_exports_back(tmp_path, staff, capsys):
     call_command("export_records", "enterprises", user=staff.username, format="csv", output=str(out))
     names = {row["企业名称"] for row in csv.DictReader(io.StringIO(out.read_bytes().decode("utf-8-sig")))}
     assert names == {"甲", "乙"}
+
+
+def test_an_unknown_column_is_an_error_naming_it_and_nothing_is_imported(tmp_path, staff, capsys):
+    path = tmp_path / "typo.csv"
+    write_csv(path, [["企业名称", "registerd_capital"], ["甲", "100"], ["乙", "200"]])
+    for check in (True, False):
+        with pytest.raises(SystemExit) as exit_info:
+            call_command(
+                "import_records", "enterprises", str(path), *(["--check"] if check else []), user=staff.username
+            )
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        # The command speaks the site's language: the column is named in both the place and the message.
+        line = next(line for line in err.splitlines() if line.startswith("row 1, registerd_capital: "))
+        assert "“registerd_capital”" in line and "B" in line
+        assert "Nothing was imported." in err
+    assert Enterprise.objects.count() == 0
+
+
+def test_values_in_a_column_without_header_are_an_error_and_nothing_is_imported(tmp_path, staff, capsys):
+    path = tmp_path / "unnamed.csv"
+    write_csv(path, [["企业名称", "", "城市"], ["甲", "", "太原"], ["乙", "x", "忻州"], ["丙", "", "", "", "9"]])
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("import_records", "enterprises", str(path), user=staff.username)
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    lines = {line.split(":")[0]: line for line in err.splitlines() if line.startswith("row 1, ")}
+    assert set(lines) == {"row 1, B", "row 1, E"}
+    assert "3" in lines["row 1, B"].split(": ", 1)[1] and "4" in lines["row 1, E"].split(": ", 1)[1]
+    assert Enterprise.objects.count() == 0

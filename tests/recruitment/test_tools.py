@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -80,6 +81,31 @@ def test_a_bad_file_is_previewed_with_every_bad_row_and_cannot_be_imported(clien
     html = page(client.post(preview_url))
     assert 'class="errornote"' in html and 'class="success"' not in html
     assert Enterprise.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "rows"),
+    [
+        ("enterprises", [["企业名称", "planed_investment"], ["甲企业", "100"]]),
+        ("contacts", [["企业名称", "姓名", "prority"], ["甲企业", "张三", "high"]]),
+        ("projects", [["项目名称", "企业名称", "prority"], ["项目", "甲企业", "high"]]),
+    ],
+)
+def test_an_unknown_column_is_an_error_naming_it_and_the_file_cannot_be_imported(client, staff, kind, rows):
+    enterprise_create(office=staff.office, name="甲企业")
+    client.force_login(staff)
+    preview_url = upload(client, rows, kind=kind)
+    html = page(client.get(preview_url))
+    errors = html.split('id="import-errors"')[1].split("</table>")[0]
+    unknown = rows[0][-1]
+    assert f"<td>{unknown}</td>" in errors
+    assert f"Unknown column “{unknown}”" in errors or f"未知的列“{unknown}”" in errors
+    assert 'id="import-confirm"' not in html
+    html = page(client.post(preview_url))
+    assert 'class="errornote"' in html and 'class="success"' not in html
+    assert Enterprise.objects.count() == 1
+    assert Contact.objects.count() == 0
+    assert Project.objects.count() == 0
 
 
 def test_a_good_file_is_previewed_then_imported_and_the_upload_is_discarded(client, staff, park_office):
@@ -172,6 +198,57 @@ def test_duplicates_and_merge_are_for_managers_only(client, staff, manager, park
     assert f"survivor={keep.pk}&amp;duplicate={drop.pk}" in html
     html = client.get(reverse("tools:merge"), {"survivor": keep.pk, "duplicate": drop.pk}).content.decode()
     assert 'id="merge-form"' in html
+
+
+def _group_html(html: str, member) -> str:  # type: ignore[no-untyped-def]
+    """The duplicates page's section holding ``member``."""
+    sections = [part.split("</section>")[0] for part in html.split('<section class="module cr-group"')[1:]]
+    (section,) = [part for part in sections if f"/{member.pk}/" in part]
+    return section
+
+
+def test_the_duplicates_page_offers_a_park_manager_only_the_merges_the_merge_page_allows(
+    client, manager, park_office, partner_office, provincial_user
+):
+    # Two of the manager's office's entries and a reference entry (no office) that look alike.
+    own_keep = enterprise_create(office=park_office, name="太钢集团", credit_code=valid_credit_code(11))
+    own_drop = enterprise_create(office=park_office, name="太钢集团有限公司")
+    reference = enterprise_create(office=None, name="太钢集团股份有限公司")
+    # The manager's entry and a partner office's entry: nothing the manager may merge.
+    mine = enterprise_create(office=park_office, name="晋阳碳材")
+    theirs = enterprise_create(office=partner_office, name="晋阳碳材有限公司")
+    # Two partner-office entries: not the park's business at all.
+    other_a = enterprise_create(office=partner_office, name="忻州精密")
+    other_b = enterprise_create(office=partner_office, name="忻州精密有限公司")
+
+    client.force_login(manager)
+    html = page(client.get(reverse("tools:duplicates")))
+    assert f"/{other_a.pk}/" not in html and f"/{other_b.pk}/" not in html
+
+    mixed = _group_html(html, own_keep)
+    assert mixed.count("tools/merge/?") == 1
+    assert f"survivor={own_keep.pk}&amp;duplicate={own_drop.pk}" in mixed
+    assert "cr-not-mergeable" in mixed and f"duplicate={reference.pk}" not in mixed
+
+    foreign = _group_html(html, mine)
+    assert "tools/merge/?" not in foreign
+    assert foreign.count("cr-not-mergeable") == 2  # the group's reason and the partner's entry
+    assert str(partner_office) in foreign
+
+    # Every merge the page offers is one the merge page carries out; the others are refused there.
+    for href in re.findall(r'href="(/[^"]*tools/merge/\?[^"]+)"', html):
+        confirm = page(client.get(href.replace("&amp;", "&")))
+        assert 'id="merge-form"' in confirm, href
+    for survivor, duplicate in ((own_keep, reference), (mine, theirs), (other_a, other_b)):
+        refused = page(client.get(reverse("tools:merge"), {"survivor": survivor.pk, "duplicate": duplicate.pk}))
+        assert 'id="merge-form"' not in refused
+
+    # The provincial office may change every enterprise: every group, every member mergeable.
+    client.force_login(provincial_user)
+    html = page(client.get(reverse("tools:duplicates")))
+    assert "cr-not-mergeable" not in html
+    for member in (own_drop, reference, theirs, other_b):
+        assert f"duplicate={member.pk}" in html or f"survivor={member.pk}" in html
 
 
 def test_a_manager_merges_from_the_confirmation_page(client, manager, park_office):
