@@ -86,8 +86,10 @@ class _CommittedOffices:
 
     def __init__(self) -> None:
         self.offices: set[int | None] = set()
+        self.called = False
 
     def __call__(self) -> None:
+        self.called = True
         offices = frozenset(self.offices)
         for listener in list(_COMMIT_LISTENERS):
             try:
@@ -106,7 +108,11 @@ def changes_notify_commit(*, office_ids: Iterable[int | None]) -> None:
     if not _COMMIT_LISTENERS:
         return
     pending = getattr(connection, "_feed_committed_offices", None)
-    if pending is None or not any(func is pending for _sids, func, _robust in connection.run_on_commit):
+    if (
+        pending is None
+        or pending.called
+        or not any(func is pending for _sids, func, _robust in connection.run_on_commit)
+    ):
         pending = _CommittedOffices()
         pending.offices.update(office_ids)
         connection._feed_committed_offices = pending  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from push.delivery import endpoint_deliver, endpoints_with_work
 from push.wakeup import local_wake
 
-EAGER_SECONDS = 2.0
+EAGER_SECONDS = 5.0
 
 
 def _deliver(endpoint_id: object) -> int:
