@@ -326,3 +326,18 @@ def test_a_dead_endpoint_does_not_delay_another(office_a, enterprise, receiver, 
     for m in WebhookMessage.objects.all():
         counts[(m.endpoint_id, m.state)] += 1
     assert counts[(dead.pk, "pending")] == 3 and counts[(live.pk, "delivered")] == 3
+
+
+def test_another_offices_enterprise_arrives_as_changes_shows_it_without_their_external_id(
+    api_a, office_a, office_b, receiver
+):
+    from crm.services import enterprise_create
+
+    endpoint, _secret = endpoint_create(office=office_a, url=receiver.url, events=["enterprise.upsert"])
+    theirs = enterprise_create(office=office_b, name="阳曲新材料有限公司", external_id="B-ENT-1")
+    deliver_until_idle(endpoint.pk)
+    got = [r.entry for r in receiver.accepted() if r.entry["id"] == str(theirs.pk)]
+    assert len(got) == 1 and got[0]["data"]["external_id"] is None
+    feed, _next = drain(api_a)
+    shown = next(e for e in feed if e["id"] == str(theirs.pk))
+    assert got[0]["data"] == shown["data"]  # exactly as changes/ renders it for office A
