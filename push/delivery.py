@@ -408,6 +408,20 @@ def _rows_ahead(endpoint: WebhookEndpoint) -> bool:
     return rows.exists()
 
 
+def _horizon_moving(within: float) -> bool:
+    """Whether every transaction holding the feed back (one with an id, anywhere on the server that
+    this role may see) began less than ``within`` seconds ago: then the rows ahead show up soon.
+    A long transaction holds them for longer than a wake-up should wait; the scan delivers them."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(xact_start)), 0) FROM pg_stat_activity "
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+        )
+        return float(cursor.fetchone()[0]) < within
+
+
 def endpoint_deliver(
     *,
     endpoint_id: object,
@@ -418,8 +432,10 @@ def endpoint_deliver(
     """Deliver what an endpoint is owed, in feed order, for at most ``budget_seconds``; safe to call any time.
 
     ``linger_seconds`` (a wake-up right after a commit): while rows past the cursor are
-    not yet visible in the feed (an older transaction elsewhere is still running), look
-    again every 50 ms for that long instead of leaving them to the next scan.
+    not yet visible in the feed (an older transaction is still running, and began less
+    than that long ago), look again every 50 ms for that long instead of leaving them to
+    the next scan. One task per endpoint lingers at a time (the lease), and not behind a
+    long transaction, so lingering never ties up the workers.
     """
     if not endpoint_id:
         return DeliverResult(claimed=False)
@@ -443,7 +459,7 @@ def endpoint_deliver(
                 if filled is None:
                     break
                 if not filled:
-                    if time.monotonic() < linger_until and _rows_ahead(endpoint):
+                    if time.monotonic() < linger_until and _rows_ahead(endpoint) and _horizon_moving(linger_seconds):
                         time.sleep(0.05)
                         continue
                     break

@@ -38,7 +38,7 @@ from push.models import WebhookEndpoint
 logger = logging.getLogger(__name__)
 
 # How long a woken task waits for the change to become visible in the feed (push.delivery).
-LINGER = 1.0
+LINGER = 0.5
 # Set on every committed feed write; an in-process dispatcher waits on it between scans.
 local_wake = threading.Event()
 

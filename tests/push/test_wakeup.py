@@ -97,3 +97,42 @@ def test_a_broker_that_is_down_never_fails_the_write_and_pauses_wake_ups(
     assert "wake-ups paused" in caplog.text
     assert wakeup._paused_until > 0
     monkeypatch.setattr(wakeup, "_broker", None)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_woken_delivery_waits_briefly_for_a_change_an_older_young_transaction_holds_back(
+    office_a, enterprise, receiver
+):
+    import threading
+
+    from django.db import connection
+
+    from push.delivery import endpoint_deliver
+    from tests.api.conftest import wait_for_feed_horizon
+    from tests.push.conftest import new_contacts
+
+    endpoint, _secret = endpoint_create(office=office_a, url=receiver.url, events=["contact.upsert"])
+    wait_for_feed_horizon()
+    opened, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a transaction with an id, begun before the change: the feed waits for it
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_current_xact_id()")
+                opened.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert opened.wait(10)
+        new_contacts(office_a, enterprise, 1)
+        assert endpoint_deliver(endpoint_id=endpoint.pk).delivered == 0  # not visible yet: the scan's business
+        threading.Timer(0.3, release.set).start()
+        assert endpoint_deliver(endpoint_id=endpoint.pk, linger_seconds=3).delivered == 1
+    finally:
+        release.set()
+        holder.join(10)
