@@ -345,6 +345,12 @@ WEBHOOK_TASK_BUDGET_SECONDS = env_int("WEBHOOK_TASK_BUDGET_SECONDS", 20)
 WEBHOOK_DISABLE_AFTER_DAYS = env_int("WEBHOOK_DISABLE_AFTER_DAYS", 5)
 WEBHOOK_LOG_RETENTION_DAYS = env_int("WEBHOOK_LOG_RETENTION_DAYS", 30)
 WEBHOOK_SECRET_GRACE_HOURS = env_int("WEBHOOK_SECRET_GRACE_HOURS", 24)
+# A committed change wakes its endpoints' deliveries at once (the scan above is the safety net):
+# at most one wake-up per endpoint per this many seconds and process, and none for this long
+# after the broker failed to take one.
+WEBHOOK_WAKE_ON_COMMIT = env_bool("WEBHOOK_WAKE_ON_COMMIT", True)
+WEBHOOK_WAKE_DEBOUNCE_SECONDS = env_float("WEBHOOK_WAKE_DEBOUNCE_SECONDS", 0.25)
+WEBHOOK_WAKE_PAUSE_SECONDS = env_float("WEBHOOK_WAKE_PAUSE_SECONDS", 30)
 
 # --- Brute-force protection for the admin login -------------------------------------
 # Two locks, each for AXES_COOLOFF_HOURS: a user name tried from one address

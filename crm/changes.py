@@ -33,6 +33,7 @@ client's cursor can no longer be trusted to have seen every deletion.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from django.utils import timezone
 
 from crm.models import ChangeEntry
 from crm.pg import array_literal, json_rows, recordset
+
+logger = logging.getLogger(__name__)
 
 # model label (e.g. "crm.Contact") -> (feed type, renderer of a list of instances)
 Renderer = Callable[[Sequence[models.Model]], list[dict[str, Any]]]
@@ -64,6 +67,58 @@ _DEPENDENTS: dict[str, list[Dependents]] = {}
 # model label -> functions naming the render locks a write of the given records must hold
 RenderLocks = Callable[[Sequence[models.Model]], Iterable[str]]
 _RENDER_LOCKS: dict[str, list[RenderLocks]] = {}
+
+
+# Called after the commit of a transaction that wrote feed rows, once per transaction, with the
+# offices whose rows it wrote (None: a row every office reads). Higher apps register them (push
+# wakes its deliveries); a listener's failure is logged and never reaches the writer.
+CommitListener = Callable[[frozenset[int | None]], None]
+_COMMIT_LISTENERS: list[CommitListener] = []
+
+
+def register_commit_listener(listener: CommitListener) -> None:
+    if listener not in _COMMIT_LISTENERS:
+        _COMMIT_LISTENERS.append(listener)
+
+
+class _CommittedOffices:
+    """The offices one transaction wrote feed rows for; called once, after its commit."""
+
+    def __init__(self) -> None:
+        self.offices: set[int | None] = set()
+        self.called = False
+
+    def __call__(self) -> None:
+        self.called = True
+        offices = frozenset(self.offices)
+        for listener in list(_COMMIT_LISTENERS):
+            try:
+                listener(offices)
+            except Exception:  # noqa: BLE001 - the write has committed; a listener only speeds things up
+                logger.exception("change feed commit listener failed")
+
+
+def changes_notify_commit(*, office_ids: Iterable[int | None]) -> None:
+    """Tell the commit listeners, after this transaction commits, which offices' feed rows it wrote.
+
+    One callback per transaction however many writes it makes: the callback already
+    registered is found among the connection's on-commit callbacks (a rolled-back
+    savepoint drops it, and the next write registers a new one).
+    """
+    if not _COMMIT_LISTENERS:
+        return
+    pending = getattr(connection, "_feed_committed_offices", None)
+    if (
+        pending is None
+        or pending.called
+        or not any(func is pending for _sids, func, _robust in connection.run_on_commit)
+    ):
+        pending = _CommittedOffices()
+        pending.offices.update(office_ids)
+        connection._feed_committed_offices = pending  # type: ignore[attr-defined]
+        transaction.on_commit(pending)  # outside a transaction: at once
+        return
+    pending.offices.update(office_ids)
 
 
 def change_type_for(model: type[models.Model]) -> str:
@@ -187,6 +242,7 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
                 """,
                 [(type_name, str(objects[i].pk).replace("-", ""), offices[i], op, _json(data[i]), now) for i in order],
             )
+    changes_notify_commit(office_ids=offices)
     if op == ChangeEntry.Op.UPSERT and not created:
         for dependents in _DEPENDENTS.get(model._meta.label, ()):
             changes_record(objects=list(dependents(objects)))
@@ -364,6 +420,30 @@ def changes_page_json(
             )
             for (t, s, ty, oid, o, d) in changes_page(after=after, office_ids=office_ids, limit=limit)
         ]
+    sql, params = changes_page_json_sql(
+        after=after,
+        office_ids=office_ids,
+        limit=limit,
+        cursor_prefix=cursor_prefix,
+        reader_office_code=reader_office_code,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT txid, seq, convert_to(entry, 'UTF8') FROM ({sql}) AS page", params)
+        return [(t, s, bytes(entry)) for t, s, entry in cursor.fetchall()]
+
+
+def changes_page_json_sql(
+    *,
+    after: Position | None,
+    office_ids: Iterable[int] | None,
+    limit: int,
+    cursor_prefix: str = "",
+    reader_office_code: str | None = None,
+) -> tuple[str, list[Any]]:
+    """The PostgreSQL query behind :func:`changes_page_json` and its parameters, to embed in a
+    larger statement: columns ``txid, seq, type, op, object_id, entry`` (``entry`` as text),
+    oldest first.
+    """
     table = ChangeEntry._meta.db_table
     after_sql, params = _after_filter(after, office_ids)
     if reader_office_code is None:
@@ -377,13 +457,11 @@ def changes_page_json(
         data_params = [_office_marker(reader_office_code), _EXTERNAL_ID_VALUE, _EXTERNAL_ID_NULL]
     # type and op are fixed words, object_id a uuid and the prefix digits: nothing to escape.
     sql = f"""
-        SELECT txid, seq, convert_to(
+        SELECT txid, seq, type, op, object_id,
             '{{"cursor":"' || %s || txid || '.' || seq || '","type":"' || type || '","id":"' || object_id
-            || '","op":"' || op || '","data":' || {data_sql} || '}}', 'UTF8')
+            || '","op":"' || op || '","data":' || {data_sql} || '}}' AS entry
         FROM {table}
         WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
         ORDER BY txid, seq LIMIT %s
     """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [cursor_prefix, *data_params, *params, limit])
-        return [(t, s, bytes(entry)) for t, s, entry in cursor.fetchall()]
+    return sql, [cursor_prefix, *data_params, *params, limit]

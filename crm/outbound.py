@@ -169,14 +169,31 @@ class OutboundSession:
     address that check returned. Not thread-safe: one per worker thread or task.
     """
 
+    # How long a URL's check (DNS answer and address rules) serves the session's next requests.
+    # The connection still goes to the checked address, so a DNS change in between can delay
+    # the refusal by this long but can never redirect a request.
+    RECHECK_SECONDS = 1.0
+
     def __init__(self, *, timeout: float | None = None) -> None:
         self.timeout = float(timeout if timeout is not None else settings.WEBHOOK_TIMEOUT_SECONDS)
         self._connections: dict[tuple[str, str, int, str], _PinnedHTTPConnection] = {}
+        self._checked: dict[str, tuple[float, Target]] = {}
+
+    def _target(self, url: str) -> Target:
+        now = time.monotonic()
+        checked = self._checked.get(url)
+        if checked is not None and now - checked[0] < self.RECHECK_SECONDS:
+            return checked[1]
+        self._checked.pop(url, None)
+        target = url_check(url)
+        self._checked[url] = (now, target)
+        return target
 
     def close(self) -> None:
         for conn in self._connections.values():
             conn.close()
         self._connections.clear()
+        self._checked.clear()
 
     def __enter__(self) -> OutboundSession:
         return self
@@ -195,7 +212,7 @@ class OutboundSession:
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> Answer:
         """POST ``body``; the answer, :class:`AddressRefused`, or an ``OSError`` (connection, timeout)."""
-        target = url_check(url)
+        target = self._target(url)
         host_header = target.host if target.port in (80, 443) else f"{target.host}:{target.port}"
         if ":" in target.host and not target.host.startswith("["):
             host_header = f"[{target.host}]" if target.port in (80, 443) else f"[{target.host}]:{target.port}"

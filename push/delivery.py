@@ -39,7 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from api.models import ChangeFeedRetention
-from crm.changes import Position, changes_page_json
+from crm.changes import Position, changes_page_json, changes_page_json_sql
 from crm.models import ChangeEntry
 from crm.outbound import AddressRefused, Answer, OutboundSession
 from push import signing
@@ -111,6 +111,7 @@ def messages_fill(*, endpoint_id: object, token: uuid.UUID, limit: int = FILL_BA
 
     None when the lease was lost. The cursor moves in the transaction that records the
     messages, so a row is either turned into a message or still ahead of the cursor.
+    Each entry is rendered as ``changes/`` renders it for the endpoint's office.
     """
     with transaction.atomic():
         endpoint = (
@@ -121,11 +122,15 @@ def messages_fill(*, endpoint_id: object, token: uuid.UUID, limit: int = FILL_BA
         )
         if endpoint is None:
             return None
+        after = Position(endpoint.cursor_txid, endpoint.cursor_seq)
+        if connection.vendor == "postgresql":
+            return _fill_in_sql(endpoint, after=after, limit=limit)
         rows = changes_page_json(
-            after=Position(endpoint.cursor_txid, endpoint.cursor_seq),
+            after=after,
             office_ids=endpoint_office_ids(endpoint),
             limit=limit,
             cursor_prefix=f"{_generation()}.",
+            reader_office_code=endpoint.office.code,
         )
         if not rows:
             return 0
@@ -153,6 +158,46 @@ def messages_fill(*, endpoint_id: object, token: uuid.UUID, limit: int = FILL_BA
         WebhookMessage.objects.bulk_create(messages, ignore_conflicts=True)
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(cursor_txid=rows[-1][0], cursor_seq=rows[-1][1])
         return len(rows)
+
+
+def _fill_in_sql(endpoint: WebhookEndpoint, *, after: Position, limit: int) -> int:
+    """The fill as one statement: the feed page, its messages and the cursor's move, all in SQL.
+
+    The entries never travel to Python and back: PostgreSQL renders them (the same
+    query as ``changes/``, ``crm.changes.changes_page_json_sql``) straight into the messages.
+    """
+    page_sql, page_params = changes_page_json_sql(
+        after=after,
+        office_ids=endpoint_office_ids(endpoint),
+        limit=limit,
+        cursor_prefix=f"{_generation()}.",
+        reader_office_code=endpoint.office.code,
+    )
+    msg, ep = WebhookMessage._meta.db_table, WebhookEndpoint._meta.db_table
+    events = [e for e in endpoint.events if e != ALL_EVENTS]
+    now = timezone.now()
+    sql = f"""
+        WITH page AS MATERIALIZED ({page_sql}),
+        last AS (SELECT txid, seq FROM page ORDER BY txid DESC, seq DESC LIMIT 1),
+        added AS (
+            INSERT INTO {msg} (id, endpoint_id, txid, seq, event_type, object_id, payload, state, attempts,
+                               next_attempt_at, created_at, updated_at)
+            SELECT gen_random_uuid(), %s, txid, seq, type || '.' || op, object_id, entry, 'pending', 0, %s, %s, %s
+            FROM page WHERE %s OR (type || '.' || op) = ANY(%s::text[])
+            ON CONFLICT (endpoint_id, txid, seq) DO NOTHING
+            RETURNING 1
+        ),
+        moved AS (
+            UPDATE {ep} SET cursor_txid = last.txid, cursor_seq = last.seq FROM last WHERE {ep}.id = %s
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM page), (SELECT count(*) FROM added), (SELECT count(*) FROM moved)
+    """
+    params = [*page_params, endpoint.pk, now, now, now, ALL_EVENTS in endpoint.events, events, endpoint.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        read, _added, _moved = cursor.fetchone()
+    return int(read)
 
 
 # --- 2. Deliver and 3. mark --------------------------------------------------------------------------
@@ -198,8 +243,7 @@ def _attempt(message: Owed, *, at: datetime, answer: Answer | None, error: str, 
 
 _MARK_DELIVERED = f"""
     WITH d AS (
-        SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::int[], %s::int[], %s::text[])
-            AS d(id, at, status, ms, excerpt)
+        SELECT * FROM json_to_recordset(%s::json) AS d(id uuid, at timestamptz, status int, ms int, excerpt text)
     ), marked AS (
         UPDATE {WebhookMessage._meta.db_table} w
         SET state = 'delivered', attempts = w.attempts + 1, last_status = d.status, delivered_at = %s,
@@ -212,7 +256,11 @@ _MARK_DELIVERED = f"""
 """
 
 
-def _mark_delivered(done: list[tuple[Owed, WebhookAttempt]], *, endpoint: WebhookEndpoint) -> None:
+# A success as the batch keeps it until marked: the message, when it was sent, what came back.
+Done = tuple[Owed, datetime, Answer]
+
+
+def _mark_delivered(done: list[Done], *, endpoint: WebhookEndpoint) -> None:
     """Log the attempts and mark the messages delivered: one statement for the batch on PostgreSQL."""
     if not done:
         return
@@ -223,33 +271,39 @@ def _mark_delivered(done: list[tuple[Owed, WebhookAttempt]], *, endpoint: Webhoo
                 cursor.execute(
                     _MARK_DELIVERED,
                     [
-                        [m.pk for m, _a in done],
-                        [a.attempted_at for _m, a in done],
-                        [a.status_code for _m, a in done],
-                        [a.duration_ms for _m, a in done],
-                        [a.response_excerpt for _m, a in done],
+                        # One JSON parameter: psycopg adapts list parameters element by element.
+                        orjson.dumps(
+                            [
+                                {
+                                    "id": m.pk,
+                                    "at": at,
+                                    "status": answer.status,
+                                    "ms": answer.elapsed_ms,
+                                    "excerpt": answer.excerpt,
+                                }
+                                for m, at, answer in done
+                            ]
+                        ).decode(),
                         now,
                         now,
                         endpoint.pk,
                     ],
                 )
-            if endpoint.failing_since is not None:
-                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-                endpoint.failing_since = None
-            done.clear()
-            return
-        WebhookAttempt.objects.bulk_create([attempt for _m, attempt in done])
-        by_status: dict[int | None, list[uuid.UUID]] = {}
-        for message, attempt in done:
-            by_status.setdefault(attempt.status_code, []).append(message.pk)
-        for status, ids in by_status.items():
-            WebhookMessage.objects.filter(pk__in=ids, state=Pending).update(
-                state=WebhookMessage.State.DELIVERED,
-                attempts=F("attempts") + 1,
-                last_status=status,
-                delivered_at=now,
-                updated_at=now,
+        else:
+            WebhookAttempt.objects.bulk_create(
+                [_attempt(m, at=at, answer=answer, error="", succeeded=True) for m, at, answer in done]
             )
+            by_status: dict[int | None, list[uuid.UUID]] = {}
+            for message, _at, answer in done:
+                by_status.setdefault(answer.status, []).append(message.pk)
+            for status, ids in by_status.items():
+                WebhookMessage.objects.filter(pk__in=ids, state=Pending).update(
+                    state=WebhookMessage.State.DELIVERED,
+                    attempts=F("attempts") + 1,
+                    last_status=status,
+                    delivered_at=now,
+                    updated_at=now,
+                )
         if endpoint.failing_since is not None:
             WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
             endpoint.failing_since = None
@@ -310,23 +364,22 @@ def _deliver_batch(
     session: OutboundSession, endpoint: WebhookEndpoint, batch: list[Owed], result: DeliverResult
 ) -> bool:
     """Deliver ``batch`` (the oldest pending messages) in order; False when the endpoint must wait or stop."""
-    now = timezone.now()
-    keys = endpoint_signing_keys(endpoint, now=now)
-    done: list[tuple[Owed, WebhookAttempt]] = []
+    keys = endpoint_signing_keys(endpoint, now=timezone.now())
+    done: list[Done] = []
     try:
         for message in batch:
-            if message.next_attempt_at > timezone.now():
+            at = timezone.now()
+            if message.next_attempt_at > at:
                 result.waiting_until = message.next_attempt_at
                 return False
-            at = timezone.now()
             answer, error, succeeded = _send(session, endpoint, message, keys)
-            attempt = _attempt(message, at=at, answer=answer, error=error, succeeded=succeeded)
             if succeeded:
-                done.append((message, attempt))
+                done.append((message, at, answer))
                 result.delivered += 1
                 continue
             _mark_delivered(done, endpoint=endpoint)
             result.failed += 1
+            attempt = _attempt(message, at=at, answer=answer, error=error, succeeded=False)
             next_at, disabled = _record_failure(message, attempt, endpoint=endpoint, answer=answer, now=at)
             result.waiting_until, result.disabled = next_at, disabled
             return False
@@ -344,10 +397,46 @@ def _pending_head(endpoint_id: object, limit: int) -> list[Owed]:
     return [Owed(*r) for r in rows]
 
 
+def _rows_ahead(endpoint: WebhookEndpoint) -> bool:
+    """Whether feed rows the endpoint may read lie past its cursor, visible yet or not."""
+    rows = ChangeEntry.objects.filter(
+        Q(txid__gt=endpoint.cursor_txid) | Q(txid=endpoint.cursor_txid, seq__gt=endpoint.cursor_seq)
+    )
+    office_ids = endpoint_office_ids(endpoint)
+    if office_ids is not None:
+        rows = rows.filter(Q(office__isnull=True) | Q(office_id__in=office_ids))
+    return rows.exists()
+
+
+def _horizon_moving(within: float) -> bool:
+    """Whether every transaction holding the feed back (one with an id, anywhere on the server that
+    this role may see) began less than ``within`` seconds ago: then the rows ahead show up soon.
+    A long transaction holds them for longer than a wake-up should wait; the scan delivers them."""
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(xact_start)), 0) FROM pg_stat_activity "
+            "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+        )
+        return float(cursor.fetchone()[0]) < within
+
+
 def endpoint_deliver(
-    *, endpoint_id: object, budget_seconds: float | None = None, session: OutboundSession | None = None
+    *,
+    endpoint_id: object,
+    budget_seconds: float | None = None,
+    session: OutboundSession | None = None,
+    linger_seconds: float = 0.0,
 ) -> DeliverResult:
-    """Deliver what an endpoint is owed, in feed order, for at most ``budget_seconds``; safe to call any time."""
+    """Deliver what an endpoint is owed, in feed order, for at most ``budget_seconds``; safe to call any time.
+
+    ``linger_seconds`` (a wake-up right after a commit): while rows past the cursor are
+    not yet visible in the feed (an older transaction is still running, and began less
+    than that long ago), look again every 50 ms for that long instead of leaving them to
+    the next scan. One task per endpoint lingers at a time (the lease), and not behind a
+    long transaction, so lingering never ties up the workers.
+    """
     if not endpoint_id:
         return DeliverResult(claimed=False)
     token = endpoint_claim(endpoint_id=endpoint_id, now=timezone.now())
@@ -355,6 +444,7 @@ def endpoint_deliver(
         return DeliverResult(claimed=False)
     budget = float(budget_seconds if budget_seconds is not None else settings.WEBHOOK_TASK_BUDGET_SECONDS)
     deadline = time.monotonic() + budget
+    linger_until = time.monotonic() + linger_seconds
     result = DeliverResult()
     own_session = session is None
     session = session or OutboundSession()
@@ -366,7 +456,12 @@ def endpoint_deliver(
             batch = _pending_head(endpoint_id, SEND_BATCH)
             if not batch:
                 filled = messages_fill(endpoint_id=endpoint_id, token=token)
+                if filled is None:
+                    break
                 if not filled:
+                    if time.monotonic() < linger_until and _rows_ahead(endpoint) and _horizon_moving(linger_seconds):
+                        time.sleep(0.05)
+                        continue
                     break
                 continue
             if not _deliver_batch(session, endpoint, batch, result):

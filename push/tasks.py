@@ -16,9 +16,13 @@ def dispatch_webhooks(**kwargs: Any) -> int:
 
 
 @shared_task(name="push.deliver_endpoint", ignore_result=True)
-def deliver_endpoint(endpoint_id: str, **kwargs: Any) -> int:
-    """Deliver what one endpoint is owed, in order, within a time budget; quiet when another worker holds it."""
-    return delivery.endpoint_deliver(endpoint_id=endpoint_id).delivered
+def deliver_endpoint(endpoint_id: str, linger: float = 0.0, **kwargs: Any) -> int:
+    """Deliver what one endpoint is owed, in order, within a time budget; quiet when another worker holds it.
+
+    ``linger``: sent by a wake-up after a commit (push.wakeup), how long to wait for
+    the committed change to become visible in the feed.
+    """
+    return delivery.endpoint_deliver(endpoint_id=endpoint_id, linger_seconds=min(float(linger), 2.0)).delivered
 
 
 @shared_task(name="push.purge_webhook_log", ignore_result=True)

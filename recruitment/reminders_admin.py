@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
@@ -25,10 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from chains.admin_lookups import OfferedLookupsOnlyMixin
+from crm.admin_writes import add_service_error
 from crm.models import Office
-from crm.outbound import AddressRefused, url_check
-from crm.sealing import seal
-from recruitment import reminders, selectors, services
+from recruitment import channel_settings, reminders, selectors, services
 from recruitment.models import ChannelPreference, FollowUp, MyFollowUp, OfficeChannel, ReminderDelivery
 
 
@@ -260,6 +259,8 @@ class ReminderDeliveryAdmin(OfferedLookupsOnlyMixin, ReadOnlyPageMixin, admin.Mo
 
 
 class OfficeChannelForm(forms.ModelForm):
+    """The robot form; its checks are the service's (``recruitment.channel_settings``), shown on their fields."""
+
     url = forms.URLField(label=_("robot webhook URL"), max_length=1000, assume_scheme="https")
     secret = forms.CharField(
         label=_("signing secret"),
@@ -267,18 +268,30 @@ class OfficeChannelForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False),
         help_text=_("DingTalk robots with signing (加签): the SEC… secret. Leave empty to keep the current one."),
     )
+    actor: Any = None  # the user saving, set by the admin
 
     class Meta:
         model = OfficeChannel
         fields = ("office", "channel", "url", "enabled")
 
-    def clean_url(self) -> str:
-        url = self.cleaned_data["url"]
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
         try:
-            url_check(url)
-        except AddressRefused as exc:
-            raise forms.ValidationError(str(exc), code=exc.code) from None
-        return url
+            data["url"] = channel_settings.office_channel_check(
+                actor=self.actor,
+                office=data.get("office"),
+                channel=data.get("channel", ""),
+                url=data.get("url"),
+                secret=data.get("secret", ""),
+                robot=self.instance if self.instance.pk else None,
+            )
+        except PermissionDenied as exc:
+            self.add_error("office", str(exc))
+        except ValidationError as exc:
+            add_service_error(self, exc)
+        return data
 
 
 @admin.register(OfficeChannel)
@@ -289,11 +302,22 @@ class OfficeChannelAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     list_display = ("office", "channel", "enabled", "updated_at")
     list_filter = ("channel", "enabled")
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        # Another person's or office's row is "not found", as everywhere (never a redirect saying it exists).
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request).select_related("office")
         if request.user.is_superuser:
             return qs
         return qs.filter(office_id=getattr(request.user, "office_id", None))
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "office" and not request.user.is_superuser:
@@ -309,22 +333,77 @@ class OfficeChannelAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     has_add_permission = has_change_permission = has_delete_permission = has_view_permission  # type: ignore[assignment]
 
     def save_model(self, request: HttpRequest, obj: OfficeChannel, form: Any, change: bool) -> None:
-        if form.cleaned_data.get("secret"):
-            obj.secret_sealed = seal(form.cleaned_data["secret"])
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        robot = channel_settings.office_channel_save(
+            actor=request.user,
+            office=data["office"],
+            channel=data["channel"],
+            url=data["url"],
+            secret=data.get("secret", ""),
+            enabled=data.get("enabled", False),
+            robot=obj if change else None,
+        )
+        obj.pk = robot.pk
+
+    def delete_model(self, request: HttpRequest, obj: OfficeChannel) -> None:
+        channel_settings.office_channel_delete(actor=request.user, robot=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for robot in queryset.select_related("office"):
+            channel_settings.office_channel_delete(actor=request.user, robot=robot)
+
+
+class ChannelPreferenceForm(forms.ModelForm):
+    """A person's channel choice; the service's checks shown on their fields."""
+
+    actor: Any = None
+
+    class Meta:
+        model = ChannelPreference
+        fields = ("channel", "enabled")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        user = self.instance.user if self.instance.pk else self.actor
+        try:
+            channel_settings.channel_preference_clean(
+                actor=self.actor,
+                user=user,
+                channel=data.get("channel", ""),
+                preference=self.instance if self.instance.pk else None,
+            )
+        except PermissionDenied as exc:
+            self.add_error(None, str(exc))
+        except ValidationError as exc:
+            add_service_error(self, exc)
+        return data
 
 
 @admin.register(ChannelPreference)
 class ChannelPreferenceAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     """Each person chooses the channels of their own reminders (no row: yes)."""
 
+    form = ChannelPreferenceForm
     list_display = ("user", "channel", "enabled")
     list_filter = ("channel", "enabled")
     fields = ("channel", "enabled")
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        # Another person's or office's row is "not found", as everywhere (never a redirect saying it exists).
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404
+        return obj
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         qs = super().get_queryset(request).select_related("user")
         return qs if request.user.is_superuser else qs.filter(user=request.user)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_staff(request)
@@ -335,6 +414,18 @@ class ChannelPreferenceAdmin(OfferedLookupsOnlyMixin, admin.ModelAdmin):
     has_add_permission = has_change_permission = has_delete_permission = has_view_permission  # type: ignore[assignment]
 
     def save_model(self, request: HttpRequest, obj: ChannelPreference, form: Any, change: bool) -> None:
-        if not change:
-            obj.user = request.user
-        super().save_model(request, obj, form, change)
+        saved = channel_settings.channel_preference_set(
+            actor=request.user,
+            user=obj.user if change else request.user,
+            channel=form.cleaned_data["channel"],
+            enabled=form.cleaned_data.get("enabled", False),
+            preference=obj if change else None,
+        )
+        obj.pk, obj.user = saved.pk, saved.user
+
+    def delete_model(self, request: HttpRequest, obj: ChannelPreference) -> None:
+        channel_settings.channel_preference_delete(actor=request.user, preference=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for preference in queryset.select_related("user"):
+            channel_settings.channel_preference_delete(actor=request.user, preference=preference)

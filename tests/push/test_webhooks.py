@@ -121,7 +121,8 @@ def test_receiver_down_72_hours_then_up_loses_nothing_and_retries_keep_their_web
         assert len({r.webhook_id for r in failures}) == 1  # the head of the queue, retried, never skipped
         assert len({r.body for r in failures}) == 1
         up["value"] = True
-        clock.move_to(start + timedelta(hours=80))
+        # Past the last retry's latest time (an attempt at hour 72 + 10 h + 20 % jitter).
+        clock.move_to(start + timedelta(hours=85))
         deliver_until_idle(created["id"])
 
     got = receiver.accepted()
@@ -289,7 +290,20 @@ def test_delivery_connects_to_the_checked_address_not_to_a_new_lookup(office_a, 
     got = receiver.accepted()
     assert len(got) == 2
     assert got[0].headers["host"] == f"receiver.partner.test:{receiver.port}"
-    assert lookups.count("receiver.partner.test") == 1 + 2  # registration, then once per delivery
+    # Registration, then once for the deliveries that follow within OutboundSession.RECHECK_SECONDS.
+    assert lookups.count("receiver.partner.test") == 1 + 1
+
+
+def test_a_session_checks_the_url_again_once_its_check_is_older_than_the_recheck_period(receiver, monkeypatch):
+    answers = iter(["127.0.0.1", "10.1.2.3"])
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: [ipaddress.ip_address(next(answers))])
+    url = f"http://receiver.partner.test:{receiver.port}/hooks"
+    with outbound.OutboundSession() as session:
+        session.RECHECK_SECONDS = 0
+        assert session.post(url, b"{}", {}).status == 200
+        with pytest.raises(outbound.AddressRefused):
+            session.post(url, b"{}", {})  # DNS now says 10.1.2.3
+    assert len(receiver.accepted()) == 1
 
 
 def test_a_dead_endpoint_does_not_delay_another(office_a, enterprise, receiver, settings):
@@ -312,3 +326,18 @@ def test_a_dead_endpoint_does_not_delay_another(office_a, enterprise, receiver, 
     for m in WebhookMessage.objects.all():
         counts[(m.endpoint_id, m.state)] += 1
     assert counts[(dead.pk, "pending")] == 3 and counts[(live.pk, "delivered")] == 3
+
+
+def test_another_offices_enterprise_arrives_as_changes_shows_it_without_their_external_id(
+    api_a, office_a, office_b, receiver
+):
+    from crm.services import enterprise_create
+
+    endpoint, _secret = endpoint_create(office=office_a, url=receiver.url, events=["enterprise.upsert"])
+    theirs = enterprise_create(office=office_b, name="阳曲新材料有限公司", external_id="B-ENT-1")
+    deliver_until_idle(endpoint.pk)
+    got = [r.entry for r in receiver.accepted() if r.entry["id"] == str(theirs.pk)]
+    assert len(got) == 1 and got[0]["data"]["external_id"] is None
+    feed, _next = drain(api_a)
+    shown = next(e for e in feed if e["id"] == str(theirs.pk))
+    assert got[0]["data"] == shown["data"]  # exactly as changes/ renders it for office A
