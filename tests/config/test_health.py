@@ -1,6 +1,7 @@
 import pytest
 
 from config.celery import app as celery_app
+from tests.brokers import use_broker
 
 
 @pytest.fixture
@@ -8,12 +9,8 @@ def broker_url():
     """Point the Celery app at another broker for one test, then restore it."""
     original = celery_app.conf.broker_url
 
-    def use(url: str) -> None:
-        celery_app.conf.broker_url = url
-        celery_app.pool.force_close_all()
-
-    yield use
-    use(original)
+    yield use_broker
+    use_broker(original)
 
 
 def test_liveness_answers_without_the_database(client):

@@ -10,6 +10,7 @@ from crm.models import Contact
 from crm.services import contact_create, enterprise_create
 from push import wakeup
 from push.endpoints import endpoint_create
+from tests.brokers import use_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -89,10 +90,13 @@ def test_a_broker_that_is_down_never_fails_the_write_and_pauses_wake_ups(
     monkeypatch.setattr(wakeup, "_last_woken", {})
     monkeypatch.setattr(wakeup, "_paused_until", 0.0)
     monkeypatch.setattr(wakeup, "_broker", None)
-    monkeypatch.setattr(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")  # nothing listens there
-    monkeypatch.setattr(current_app.conf, "broker_write_url", None)
-    with django_capture_on_commit_callbacks(execute=True):
-        contact = contact_create(office=office_a, enterprise=enterprise, name="张三")
+    original = current_app.conf.broker_url
+    use_broker("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            contact = contact_create(office=office_a, enterprise=enterprise, name="张三")
+    finally:
+        use_broker(original)
     assert Contact.objects.filter(pk=contact.pk).exists()
     assert "wake-ups paused" in caplog.text
     assert wakeup._paused_until > 0

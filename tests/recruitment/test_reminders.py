@@ -26,6 +26,7 @@ from config.celery import app as celery_app
 from config.celery import beat_schedule_sync
 from recruitment import reminders, selectors, services, tasks
 from recruitment.models import ReminderDelivery
+from tests.brokers import use_broker
 from tests.factories import (
     EnterpriseFactory,
     FollowUpFactory,
@@ -457,12 +458,8 @@ def test_the_sweep_gives_up_on_a_reminder_whose_worker_dies_every_time(
 @pytest.fixture
 def broker_at():  # type: ignore[no-untyped-def]
     original = celery_app.conf.broker_url
-
-    def use(url: str) -> None:
-        celery_app.conf.broker_url = url
-
-    yield use
-    use(original)
+    yield use_broker
+    use_broker(original)
 
 
 def test_with_the_broker_down_the_scan_leaves_its_claims_to_the_next_scan(

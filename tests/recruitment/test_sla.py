@@ -16,6 +16,7 @@ from crm.models import ChangeEntry
 from recruitment import services
 from recruitment.models import FollowUp, ReminderDelivery
 from recruitment.pipeline import Status
+from tests.brokers import use_broker
 from tests.factories import EnterpriseFactory, ParkFactory, StageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -198,14 +199,18 @@ def test_a_project_at_or_below_the_threshold_records_no_notice_until_it_grows(pa
 def broker_down():  # type: ignore[no-untyped-def]
     """Point the Celery app at a port where nothing listens, then restore it."""
     original = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    use_broker("redis://127.0.0.1:1/0")
     yield
-    celery_app.conf.broker_url = original
+    use_broker(original)
 
 
 def test_project_and_followup_writes_never_talk_to_the_broker(
-    park_office, park_user, broker_down, django_capture_on_commit_callbacks
+    park_office, park_user, broker_down, django_capture_on_commit_callbacks, monkeypatch
 ):
+    from push import wakeup
+
+    published: list = []
+    monkeypatch.setattr(wakeup, "_publish", published.append)  # what would reach the broker
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         project = _project(park_office, park_user, planned_investment=Decimal("900000000"))
         follow_up = services.followup_create(
@@ -215,7 +220,10 @@ def test_project_and_followup_writes_never_talk_to_the_broker(
         services.followup_complete(follow_up=_sla(project)["report"], actor=park_user)
         services.project_transition(project=project, to=Status.LOST, actor=park_user, reason="放弃")
 
-    assert callbacks == []
+    # After the commit, the change feed tells its listeners once (webhook wake-ups): with no
+    # webhook endpoint that may read these rows, nothing is published.
+    assert [type(c).__name__ for c in callbacks] == ["_CommittedOffices"]
+    assert published == []
     assert ReminderDelivery.objects.filter(queued_at__isnull=False).count() == 0
 
 
