@@ -35,7 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -557,7 +557,10 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
         .order_by("last", "created_at", "pk")
         .values_list("pk", "last")[:limit]
     )
-    ids = list(never.union(since, all=True)[:limit])
+    if connections[qs.db].features.supports_slicing_ordering_in_compound:
+        ids = list(never.union(since, all=True)[:limit])
+    else:  # SQLite: both parts, one after the other (always two statements)
+        ids = (list(never) + list(since))[:limit]
     rows = {
         p.pk: p
         for p in Project.objects.select_related("owner", "park", "enterprise").filter(pk__in=[i for i, _ in ids])
