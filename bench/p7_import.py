@@ -280,7 +280,7 @@ def run(args: Any) -> list[dict[str, object]]:
             target="<= 30 s",
         ),
         row(
-            f"P7 export {count} rows to .xlsx (streamed)",
+            f"P7 export {count} rows to .xlsx (written, then sent)",
             export_xlsx,
             copy_time,
             "copy",
