@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -238,12 +238,38 @@ def enterprise_rows(n: int, *, rng: random.Random, office_ids: list[int], now: d
 
 
 def _copy_rows(cursor: Any, table: str, columns: list[str], rows: Iterable[list[Any]]) -> int:
+    """COPY on PostgreSQL; on SQLite (the embedded default) INSERTs in batches."""
+    from django.db import connection
+
     n = 0
+    if connection.vendor != "postgresql":
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+        batch: list[list[Any]] = []
+        for row in rows:
+            batch.append([_sqlite_value(v) for v in row])
+            n += 1
+            if len(batch) >= 5000:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+        return n
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
             n += 1
     return n
+
+
+def _sqlite_value(value: Any) -> Any:
+    """Values as Django stores them in SQLite: uuids as 32 hex digits, times in UTC ISO, decimals as text."""
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def _model_copy(cursor: Any, model: Any, rows: Iterable[dict[str, Any]]) -> int:
@@ -280,6 +306,10 @@ def _wipe(cursor: Any) -> None:
     offices = [r[0] for r in cursor.fetchall()]
     if not offices:
         return
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise RuntimeError("another directory is in this SQLite database: start from a new file")
     for sql in (
         "DELETE FROM recruitment_followup WHERE office_id = ANY(%(o)s)",
         "DELETE FROM crm_interaction WHERE office_id = ANY(%(o)s)",
@@ -329,8 +359,9 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
         Interaction._meta.db_table,
         FollowUp._meta.db_table,
     ]
+    postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as django_cursor:
-        cursor = django_cursor.cursor
+        cursor = django_cursor.cursor if postgres else django_cursor
         _wipe(cursor)
         offices = [
             Office.objects.create(code=f"{code}-{i:02d}", name=f"基准{kind}办公室{i}", kind=kind, park_id=park)
@@ -339,13 +370,15 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
             )
         ]
         office_ids = [o.pk for o in offices]
-        # Deferred checks queued by the wipe would forbid building indexes later.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        indexes = _secondary_indexes(cursor, tables)
-        for name, _definition in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
-        # The rows are consistent by construction: no per-row foreign-key triggers.
-        cursor.execute("SET LOCAL session_replication_role = replica")
+        indexes: list[tuple[str, str]] = []
+        if postgres:
+            # Deferred checks queued by the wipe would forbid building indexes later.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            indexes = _secondary_indexes(cursor, tables)
+            for name, _definition in indexes:
+                cursor.execute(f'DROP INDEX "{name}"')
+            # The rows are consistent by construction: no per-row foreign-key triggers.
+            cursor.execute("SET LOCAL session_replication_role = replica")
         say(f"dropped {len(indexes)} secondary indexes; writing enterprises")
 
         enterprise_ids: list[uuid.UUID] = []
@@ -456,14 +489,15 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
 
         _model_copy(cursor, FollowUp, follow_ups())
         say("interactions and follow-ups; building indexes")
-        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
-        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for _name, definition in indexes:
-            cursor.execute(definition)
-        say(f"{len(indexes)} indexes built")
+        if postgres:
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for _name, definition in indexes:
+                cursor.execute(definition)
+            say(f"{len(indexes)} indexes built")
     with connection.cursor() as cursor:
         for table in tables:
-            cursor.execute(f"VACUUM ANALYZE {table}")
+            cursor.execute(f"VACUUM ANALYZE {table}" if postgres else f"ANALYZE {table}")
     say("analysed")
     return Directory(n_enterprises, n_projects, office_ids, built=True, seconds=time.perf_counter() - started)
 

@@ -252,15 +252,18 @@ def _cpu_ms(fn: Callable[[], object]) -> str:
     from django.db import connection
 
     connection.ensure_connection()
-    path = f"/proc/{connection.connection.info.backend_pid}/stat"
-    if not os.path.exists(path):
-        return "n/a"
-    tick = os.sysconf("SC_CLK_TCK")
+    if connection.vendor != "postgresql":  # SQLite runs in this process: its time is ours
 
-    def backend() -> float:
-        with open(path) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        def backend() -> float:
+            return 0.0
+    else:
+        path = f"/proc/{connection.connection.info.backend_pid}/stat"
+        if not os.path.exists(path):
+            return "n/a"
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def backend() -> float:
+            return _proc_cpu(path, tick)
 
     # Clock ticks are 10 ms: enough calls for the sum to mean something.
     calls, started = 0, time.perf_counter()
@@ -269,6 +272,12 @@ def _cpu_ms(fn: Callable[[], object]) -> str:
         fn()
         calls += 1
     return f"{(backend() + time.process_time() - before) / calls * 1000:.1f}"
+
+
+def _proc_cpu(path: str, tick: int) -> float:
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
 
 
 def _queries(fn: Callable[[], object]) -> int:

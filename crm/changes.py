@@ -148,16 +148,31 @@ def register_render_locks(model_label: str, locks: RenderLocks) -> None:
         registered.append(locks)
 
 
+# Render locks are striped: a name maps to one of this many advisory locks. A write of
+# 100,000 records (an import) then holds at most this many locks, not one per record:
+# PostgreSQL's lock table (``max_locks_per_transaction`` × connections, shared by every
+# database of the server) would otherwise run out ("out of shared memory"). Two writers
+# of unrelated records share a stripe once in this many times and then take turns.
+RENDER_LOCK_STRIPES = 1024
+# The stripes are ``(class, stripe)`` advisory locks: a key space of their own, apart
+# from the 64-bit keys of the other advisory locks.
+RENDER_LOCK_CLASS = 0x52454E44  # "REND"
+
+
 def _lock_for_render(objects: Sequence[models.Model]) -> None:
     names = {name for locks in _RENDER_LOCKS.get(objects[0]._meta.label, ()) for name in locks(objects)}
     if not names or not _is_postgres():
         return
     keys = sorted(
-        {int.from_bytes(hashlib.sha256(f"render:{n}".encode()).digest()[:8], "big", signed=True) for n in names}
+        {
+            int.from_bytes(hashlib.sha256(f"render:{n}".encode()).digest()[:8], "big") % RENDER_LOCK_STRIPES
+            for n in names
+        }
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [array_literal(keys)]
+            "SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) AS k ORDER BY k",
+            [RENDER_LOCK_CLASS, array_literal(keys)],
         )
 
 

@@ -13,18 +13,19 @@ number of chunks, not on the number of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from copy import copy
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
-from django.db import models
+from django.db import connections, models
 from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from crm.access import enterprise_external_id_visible, scope_for_user
 from crm.contact_imports import CONTACT_COLUMNS
@@ -39,6 +40,32 @@ EXPORT_CHUNK = 2000
 def wan(value: Decimal | None) -> Decimal | None:
     """CNY in 万元 (ten thousand yuan), exactly."""
     return None if value is None else value / WAN
+
+
+def related_rows(obj: Any, name: str) -> Iterable[Any]:
+    """The prefetched rows of a many-to-many (no manager built per row), else the query."""
+    cache = getattr(obj, "_prefetched_objects_cache", None)
+    if cache is not None and name in cache:
+        return cache[name]
+    return getattr(obj, name).all()
+
+
+def choice_label(model: type[models.Model], field_name: str) -> Callable[[Any], Any]:
+    """``obj.get_<field>_display()`` for an export's rows, each label translated once per
+    language rather than once per row (an export of 100,000 rows calls it 100,000 times)."""
+    choices = {value: label for value, label in model._meta.get_field(field_name).flatchoices}
+    labels: dict[tuple[str | None, Any], str] = {}
+
+    def label(obj: Any) -> Any:
+        value = getattr(obj, field_name)
+        if value not in choices:
+            return value  # as get_<field>_display() gives a value without a label
+        key = (get_language(), value)
+        if key not in labels:
+            labels[key] = str(choices[value])
+        return labels[key]
+
+    return label
 
 
 def stage_codes(stages: Iterable[Any]) -> str:
@@ -74,8 +101,32 @@ class Exporter:
             (lambda obj, get=reader[c.key]: get(obj, office_id)) if c.key in reader else self.values[c.key]
             for c in self.columns
         ]
-        for obj in self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK):
-            yield [get(obj) for get in getters]
+        with _whole_result_plans(qs.db):
+            for obj in self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK):
+                yield [get(obj) for get in getters]
+
+
+@contextmanager
+def _whole_result_plans(alias: str) -> Iterator[None]:
+    """Plan the export's cursor for reading every row (PostgreSQL).
+
+    ``iterator()`` reads through a server-side cursor, which PostgreSQL plans for the
+    first tenth of the rows (``cursor_tuple_fraction``): an export of one office's
+    100,000 enterprises in name order then walks the name index over the whole
+    directory of millions, fetching each row at random (minutes), instead of reading
+    the office's rows and sorting them (seconds).
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET cursor_tuple_fraction = 1.0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET cursor_tuple_fraction")
 
 
 def _attr(name: str) -> Callable[[Any], Any]:
@@ -98,13 +149,13 @@ ENTERPRISE_EXPORTER = Exporter(
         "name": _attr("name"),
         "name_en": _attr("name_en"),
         "credit_code": _attr("credit_code"),
-        "ownership": lambda e: e.get_ownership_display(),
+        "ownership": choice_label(Enterprise, "ownership"),
         "province": _attr("province"),
         "city": _attr("city"),
         "registered_capital": _attr("registered_capital"),
         "registered_capital_wan": lambda e: wan(e.registered_capital),
         "website": _attr("website"),
-        "capabilities": lambda e: stage_codes(e.stages.all()),
+        "capabilities": lambda e: stage_codes(related_rows(e, "stages")),
         "source": _attr("source"),
         "office": lambda e: e.office.code if e.office else "",
         "version": _attr("version"),

@@ -28,7 +28,7 @@ from django.apps import apps
 from django.db import connection, models
 from django.utils import timezone
 
-from crm.changes import changes_record
+from crm.changes import changes_lock_for_render, changes_record
 from crm.pg import array_literal, column_type, json_rows, recordset
 from crm.records import history_actor
 
@@ -75,6 +75,9 @@ def bulk_write(
         obj.version += 1
         obj.updated_at = now
     postgres = connection.vendor == "postgresql"
+    # Every render lock the batches will need, at once and in key order: taken batch by
+    # batch, two large writers could each hold a part the other's next batch needs.
+    changes_lock_for_render(objects=[*creates, *updates])
     for batch, created in [(b, True) for b in chunked(creates, BATCH)] + [(b, False) for b in chunked(updates, BATCH)]:
         if postgres:
             if created:

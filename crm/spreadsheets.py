@@ -188,6 +188,10 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
             _("The workbook unpacks to more than %(mb)d MB; split it into smaller files.")
             % {"mb": XLSX_MAX_UNPACKED_BYTES >> 20}
         )
+    plain = _plain_xlsx_rows(data)
+    if plain is not None:
+        yield from _padded(plain)
+        return
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -206,6 +210,171 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, Sequence[Any]]]:
         raise SheetError(_("The workbook cannot be read: %(error)s") % {"error": exc}) from exc
     finally:
         workbook.close()
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_DOC_RELS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]+)$")
+# Past this many rows the plain reader (which holds the rows until the file is read)
+# leaves the file to openpyxl's streaming reader.
+_PLAIN_MAX_ROWS = 200_000
+
+
+class _NotPlain(Exception):
+    """The workbook holds something the plain reader leaves to openpyxl."""
+
+
+def _plain_xlsx_rows(data: bytes) -> list[tuple[int, dict[int, Any]]] | None:
+    """The first worksheet's rows of a plain workbook, read from its XML directly.
+
+    openpyxl's reader costs about 16 µs a cell in Python (8 s for 100,000 rows of
+    eight columns, read once for the preview and again for the import); this reads
+    the same values in a quarter of that. "Plain" means what exports and most saved
+    files hold: numbers, shared or inline text, no formulas, no dates or other typed
+    cells, every cell and row with its reference. Anything else (or anything it
+    cannot parse) returns None and openpyxl reads the file as before, so values,
+    errors and limits are exactly openpyxl's.
+    """
+    from xml.etree.ElementTree import iterparse
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            sheet_path = _first_sheet_path(archive)
+            dates = _date_styles(archive) if "xl/styles.xml" in names else set()
+            strings: list[str] = []
+            if "xl/sharedStrings.xml" in names:
+                with archive.open("xl/sharedStrings.xml") as part:
+                    for _event, element in iterparse(part):
+                        if element.tag == _MAIN + "si":
+                            strings.append(_text_of(element))
+                            element.clear()
+            rows: list[tuple[int, dict[int, Any]]] = []
+            with archive.open(sheet_path) as part:
+                for _event, element in iterparse(part):
+                    if element.tag != _MAIN + "row":
+                        continue
+                    number = int(element.attrib["r"])
+                    cells: dict[int, Any] = {}
+                    for cell in element:
+                        if cell.tag != _MAIN + "c":
+                            raise _NotPlain
+                        ref = _CELL_REF.match(cell.attrib["r"])
+                        if ref is None or int(ref.group(2)) != number:
+                            raise _NotPlain
+                        if cell.get("s") is not None and int(cell.attrib["s"]) in dates:
+                            raise _NotPlain
+                        column = _column_index(ref.group(1))
+                        if column > MAX_COLUMNS:
+                            continue
+                        cells[column] = _cell_value(cell, strings)
+                    rows.append((number, cells))
+                    element.clear()
+                    if len(rows) > _PLAIN_MAX_ROWS:
+                        raise _NotPlain  # openpyxl streams it and stops at the row limit
+    except (_NotPlain, KeyError, ValueError, IndexError, OSError, zipfile.BadZipFile, SyntaxError):
+        return None
+    if any(b[0] <= a[0] for a, b in zip(rows, rows[1:], strict=False)):
+        return None
+    return rows
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str:
+    from xml.etree.ElementTree import fromstring
+
+    workbook = fromstring(archive.read("xl/workbook.xml"))
+    properties = workbook.find(_MAIN + "workbookPr")
+    if properties is not None and properties.get("date1904") not in (None, "0", "false"):
+        raise _NotPlain
+    sheets = workbook.find(_MAIN + "sheets")
+    if sheets is None or not len(sheets):
+        raise _NotPlain
+    rel_id = sheets[0].attrib[_DOC_RELS + "id"]
+    for rel in fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(_RELS + "Relationship"):
+        if rel.get("Id") == rel_id:
+            if not rel.get("Type", "").endswith("/worksheet"):
+                raise _NotPlain
+            target = rel.attrib["Target"]
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    raise _NotPlain
+
+
+def _date_styles(archive: zipfile.ZipFile) -> set[int]:
+    """Indexes of the cell styles whose number format shows a date, a time or a duration."""
+    from xml.etree.ElementTree import fromstring
+
+    from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+
+    styles = fromstring(archive.read("xl/styles.xml"))
+    formats = dict(BUILTIN_FORMATS)
+    custom = styles.find(_MAIN + "numFmts")
+    for number_format in custom if custom is not None else ():
+        formats[int(number_format.attrib["numFmtId"])] = number_format.get("formatCode", "")
+    xfs = styles.find(_MAIN + "cellXfs")
+    dates = set()
+    for index, xf in enumerate(xfs if xfs is not None else ()):
+        code = formats.get(int(xf.get("numFmtId", 0)), "")
+        if is_date_format(code) or "[h" in code.lower() or "[m" in code.lower() or "[s" in code.lower():
+            dates.add(index)
+    return dates
+
+
+def _text_of(element: Any) -> str:
+    """The text of a string item: its ``t``, or its runs' ``t`` (phonetic runs left out, as openpyxl does)."""
+    parts = []
+    for child in element:
+        if child.tag == _MAIN + "t":
+            parts.append(child.text or "")
+        elif child.tag == _MAIN + "r":
+            for run_text in child.iter(_MAIN + "t"):
+                parts.append(run_text.text or "")
+    return "".join(parts)
+
+
+def _cell_value(cell: Any, strings: list[str]) -> Any:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        inline = cell.find(_MAIN + "is")
+        return None if inline is None else _text_of(inline)
+    if cell.find(_MAIN + "f") is not None:
+        raise _NotPlain
+    value = cell.find(_MAIN + "v")
+    if value is None or value.text is None:
+        if kind not in ("n", "s"):
+            raise _NotPlain
+        return None
+    text = value.text
+    if kind == "s":
+        return strings[int(text)]
+    if kind != "n":
+        raise _NotPlain
+    if "." in text or "E" in text or "e" in text:
+        return float(text)
+    return int(text)
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index
+
+
+def _padded(rows: list[tuple[int, dict[int, Any]]]) -> Iterator[tuple[int, Sequence[Any]]]:
+    """The rows as openpyxl hands them: every row ``MAX_COLUMNS`` wide, the rows missing
+    between real ones as one shared empty row, numbered as Excel numbers them."""
+    empty = (None,) * MAX_COLUMNS
+    expected = 1
+    for number, cells in rows:
+        while expected < number:
+            yield expected, empty
+            expected += 1
+        values = [None] * MAX_COLUMNS
+        for column, value in cells.items():
+            values[column - 1] = value
+        yield number, tuple(values)
+        expected = number + 1
 
 
 def _decode(data: bytes) -> str:

@@ -35,8 +35,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db import connections, models
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -521,9 +521,56 @@ def stale_projects(qs: models.QuerySet[Project], *, now: datetime) -> models.Que
     The same rule as the weekly digest: an interaction counts when it is logged
     against the project, and a project younger than the period is not stale yet.
     """
+    return qs.filter(status__in=OPEN).filter(_stale_condition(now))
+
+
+def _stale_condition(now: datetime) -> Q:
+    """An open project is stale when it is older than the period and no interaction
+    was logged on it within the period."""
     cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
     recent = Interaction.objects.filter(project_id=OuterRef("pk"), occurred_at__gt=cutoff)
-    return qs.filter(status__in=OPEN, created_at__lte=cutoff).filter(~Exists(recent))
+    return Q(created_at__lte=cutoff) & ~Q(Exists(recent))
+
+
+def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST_LIMIT) -> list[Project]:
+    """The ``limit`` stale projects of ``qs`` longest without contact (never contacted
+    first, then by their last interaction, then oldest), each with ``last_interaction_at``.
+
+    The ids come first, without the joins of the rows, in two parts of one statement:
+    the projects never contacted, oldest first (the creation order's index, stopping
+    at ``limit``), then the others by their last interaction. PostgreSQL reads the
+    second part only when the first leaves room, so with enough projects never
+    contacted the cost does not grow with the table. The rows of those ids follow.
+    """
+    stale = stale_projects(qs.order_by(), now=now)
+    touched = Interaction.objects.filter(project_id=OuterRef("pk"))
+    last_touch = Subquery(touched.order_by("-occurred_at").values("occurred_at")[:1])
+    never = (
+        stale.filter(~Exists(touched))
+        .annotate(last=models.Value(None, output_field=models.DateTimeField()))
+        .order_by("created_at", "pk")
+        .values_list("pk", "last")[:limit]
+    )
+    since = (
+        stale.filter(Exists(touched))
+        .annotate(last=last_touch)
+        .order_by("last", "created_at", "pk")
+        .values_list("pk", "last")[:limit]
+    )
+    if connections[qs.db].features.supports_slicing_ordering_in_compound:
+        ids = list(never.union(since, all=True)[:limit])
+    else:  # SQLite: both parts, one after the other (always two statements)
+        ids = (list(never) + list(since))[:limit]
+    rows = {
+        p.pk: p
+        for p in Project.objects.select_related("owner", "park", "enterprise").filter(pk__in=[i for i, _ in ids])
+    }
+    result = []
+    for pk, last in ids:
+        project = rows[pk]
+        project.last_interaction_at = last  # type: ignore[attr-defined]
+        result.append(project)
+    return result
 
 
 def overdue_follow_ups(*, user: Any, projects: models.QuerySet[Project], now: datetime) -> models.QuerySet[FollowUp]:
@@ -537,9 +584,9 @@ def _user_name(first: str, last: str, display: str, username: str) -> str:
     return display or f"{first} {last}".strip() or username
 
 
-def _workload(
-    *, user: Any, base: models.QuerySet[Project], stale: models.QuerySet[Project], now: datetime
-) -> dict[int | None, WorkloadRow]:
+def _workload(*, user: Any, base: models.QuerySet[Project], now: datetime) -> dict[int | None, WorkloadRow]:
+    """Open projects, stale projects, open and overdue follow-ups per person: two grouped
+    queries (the stale and overdue totals are their sums, not queries of their own)."""
     rows: dict[int | None, WorkloadRow] = {}
     name_fields = ("first_name", "last_name", "display_name", "username")
 
@@ -557,14 +604,13 @@ def _workload(
     for data in (
         base.filter(status__in=OPEN)
         .values(*owner_values)
-        .annotate(n=Count("pk"), planned=Sum("planned_investment"))
+        .annotate(n=Count("pk"), planned=Sum("planned_investment"), stale=Count("pk", filter=_stale_condition(now)))
         .order_by()
     ):
         row = row_for(data["owner_id"], "owner", data)
         row.open_projects = data["n"]
         row.open_planned_investment = data["planned"] or ZERO
-    for data in stale.values(*owner_values).annotate(n=Count("pk")).order_by():
-        row_for(data["owner_id"], "owner", data).stale_projects = data["n"]
+        row.stale_projects = data["stale"]
     assignee_values = ["assignee_id", *(f"assignee__{f}" for f in name_fields)]
     for data in (
         scope_for_user(FollowUp.objects.all(), user=user)
@@ -738,24 +784,17 @@ def dashboard_build(
         target.achieved_url = project_link(**target.params, **status_in(SIGNED_OR_LATER))
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
-    stale_qs = stale_projects(base, now=now)
-    last_touch = Subquery(
-        Interaction.objects.filter(project_id=OuterRef("pk")).order_by("-occurred_at").values("occurred_at")[:1]
-    )
+    workload_rows = _workload(user=user, base=base, now=now)
     stale = ListWithTotal(
-        total=stale_qs.count(),
-        rows=list(
-            stale_qs.select_related("owner", "park", "enterprise")
-            .annotate(last_interaction_at=last_touch)
-            .order_by(F("last_interaction_at").asc(nulls_first=True), "created_at")[:LIST_LIMIT]
-        ),
+        total=sum(r.stale_projects for r in workload_rows.values()),
+        rows=stale_list(base, now=now),
         # Linked only once the project change list offers a "stale" list filter.
         url=project_link(stale="1"),
     )
 
     overdue_qs = overdue_follow_ups(user=user, projects=base, now=now)
     overdue = ListWithTotal(
-        total=overdue_qs.count(),
+        total=sum(r.overdue_follow_ups for r in workload_rows.values()),
         rows=list(overdue_qs.select_related("assignee", "project", "project__park").order_by("due_at")[:LIST_LIMIT]),
         url=link(
             FollowUp,
@@ -767,7 +806,6 @@ def dashboard_build(
         ),
     )
 
-    workload_rows = _workload(user=user, base=base, stale=stale_qs, now=now)
     workload = sorted(
         workload_rows.values(), key=lambda r: (-r.overdue_follow_ups, -r.open_projects, r.owner_id is None, r.name)
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy
 
 from crm import exports as crm_exports
-from crm.exports import Exporter, register_exporter, stage_codes, wan
+from crm.exports import Exporter, choice_label, register_exporter, related_rows, stage_codes, wan
 from recruitment.imports import PROJECT_COLUMNS
 from recruitment.landing_exports import LANDING_EXPORTERS
 from recruitment.models import Project
@@ -33,13 +33,13 @@ PROJECT_EXPORTER = Exporter(
         "enterprise_id": lambda p: str(p.enterprise_id),
         "park": lambda p: p.park.code,
         "park_name": lambda p: p.park.name,
-        "stages": lambda p: stage_codes(p.stages.all()),
-        "stage_names": lambda p: ", ".join(s.name for s in p.stages.all()),
+        "stages": lambda p: stage_codes(related_rows(p, "stages")),
+        "stage_names": lambda p: ", ".join(s.name for s in related_rows(p, "stages")),
         "owner": lambda p: p.owner.username if p.owner else "",
-        "status": lambda p: p.get_status_display(),
+        "status": choice_label(Project, "status"),
         "status_note": lambda p: p.lost_reason,
-        "priority": lambda p: p.get_priority_display(),
-        "chain_role": lambda p: p.get_chain_role_display(),
+        "priority": choice_label(Project, "priority"),
+        "chain_role": choice_label(Project, "chain_role"),
         "chain_role_set_by_hand": lambda p: "✓" if p.chain_role_overridden else "",
         **_money("planned_investment"),
         **_money("signed_amount"),

@@ -132,3 +132,23 @@ def test_a_key_taken_meanwhile_is_djangos_integrity_error_and_nothing_is_written
     with pytest.raises(IntegrityError), transaction.atomic():  # what the API answers 409 to
         _written(clash)
     assert (Enterprise.objects.count(), Enterprise.history.count()) == before
+
+
+@pytest.mark.postgres
+def test_a_large_write_holds_a_bounded_number_of_render_locks():
+    """Render locks are striped: writing 3,000 enterprises in one transaction holds at
+    most RENDER_LOCK_STRIPES advisory locks, not one per record (a 100,000-row import
+    would otherwise exhaust PostgreSQL's shared lock table)."""
+    from django.db import connection, transaction
+
+    from crm.changes import RENDER_LOCK_STRIPES
+
+    office = OfficeFactory()
+    objs = [Enterprise(office=office, name=f"条纹锁企业{i}", credit_code=None) for i in range(3000)]
+    with transaction.atomic():
+        _written(objs)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+            held = cursor.fetchone()[0]
+    assert 0 < held <= RENDER_LOCK_STRIPES
+    assert ChangeEntry.objects.filter(type="enterprise").count() == 3000

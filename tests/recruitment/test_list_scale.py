@@ -221,3 +221,82 @@ def test_the_duplicate_check_on_create_uses_indexes(big):
         cursor.execute("EXPLAIN " + ctx.captured_queries[0]["sql"])
         plan = "\n".join(r[0] for r in cursor.fetchall())
     assert "Seq Scan" not in plan, plan
+
+
+def _stale_projects(n: int, *, world, enterprises, start: int = 0) -> list[Project]:  # type: ignore[no-untyped-def]
+    """``n`` open projects two months old: one in three never contacted, the others
+    last contacted between 40 and 59 days ago."""
+    now = timezone.now()
+    projects = Project.objects.bulk_create(
+        [
+            Project(
+                id=uuid.uuid4(),
+                office=world["office"],
+                title=f"沉寂项目{start + i}",
+                enterprise=enterprises[i % len(enterprises)],
+                park=world["park"],
+                status="negotiating",
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )
+    for i, p in enumerate(projects):  # created_at is set on insert: backdate it
+        p.created_at = now - timedelta(days=60, minutes=start + i)
+    Project.objects.bulk_update(projects, ["created_at"], batch_size=1000)
+    Interaction.objects.bulk_create(
+        [
+            Interaction(
+                office=world["office"],
+                enterprise=p.enterprise,
+                project=p,
+                kind="call",
+                occurred_at=now - timedelta(days=40 + (start + i) % 20),
+                summary="电话",
+            )
+            for i, p in enumerate(projects)
+            if i % 3
+        ]
+    )
+    return projects
+
+
+def test_the_dashboards_stale_list_costs_the_same_queries_for_10_and_1000_stale_projects(
+    client, provincial_user, world
+):
+    """The stale list, its total and each owner's stale count: the same statements
+    whether 10 or 1,000 projects are stale (no count or list query per project)."""
+    sign_in_manager(client, provincial_user)
+    url = reverse("reports:dashboard")
+    enterprises = _enterprises(10)
+    _stale_projects(10, world=world, enterprises=enterprises)
+    client.get(url)
+    small = _queries(client, url)
+    _stale_projects(990, world=world, enterprises=enterprises, start=10)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert len(ctx.captured_queries) == small
+    board = response.context["board"]
+    assert board.stale.total == 1000
+    # Never contacted first, oldest first; the list has its limit.
+    rows = board.stale.rows
+    assert len(rows) == 20
+    assert all(r.last_interaction_at is None for r in rows)
+    assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
+
+
+def test_the_stale_list_goes_on_with_the_longest_silent_when_few_were_never_contacted(provincial_user, world):
+    from recruitment.dashboard import stale_list
+
+    enterprises = _enterprises(3)
+    projects = _stale_projects(30, world=world, enterprises=enterprises)
+    never = [p for i, p in enumerate(projects) if i % 3 == 0]
+    rows = stale_list(Project.objects.all(), now=timezone.now())
+    assert [r.pk for r in rows[:10]] == [p.pk for p in sorted(never, key=lambda p: p.created_at)]
+    contacted = rows[10:]
+    assert len(contacted) == 10
+    lasts = [r.last_interaction_at for r in contacted]
+    assert None not in lasts and lasts == sorted(lasts)
+    # The ten oldest last contacts of the twenty contacted projects.
+    all_lasts = sorted(Interaction.objects.values_list("occurred_at", flat=True))
+    assert lasts == all_lasts[:10]
