@@ -11,8 +11,8 @@ kept-alive connection, with no database at all. Target: ours ≥ 0.5× its rate.
 Latency: changes then committed at a steady 40 per second for 10 seconds while the
 dispatcher polls; for every (endpoint, change), the time from the commit to the
 receiver's first request. Target: p99 ≤ 2 s. (The feed shows a change once every
-transaction older than it has finished, cluster-wide: a long transaction in
-another database on the same server delays it; the figure includes that.)
+transaction of this database older than it has finished; another database's
+transactions on the same server do not count.)
 
 The receivers run in a process of their own so they do not share the GIL.
 """
@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 
 from bench.harness import analyze, row
+from crm.changes import HORIZON_SQL
 
 OFFICE = "bench-p12"
 # The receivers are on 127.0.0.1; no Celery worker runs here, so commits wake only the
@@ -153,7 +154,7 @@ def _watch_horizon(txids: dict[int, float | None], stop: threading.Event) -> Non
 
     with connection.cursor() as cursor:
         while not stop.is_set():
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(f"SELECT {HORIZON_SQL}")
             horizon = cursor.fetchone()[0]
             now = time.time()
             for txid, seen in list(txids.items()):
@@ -170,10 +171,7 @@ def _wait_horizon(timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            cursor.execute(
-                "SELECT COALESCE(MAX(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-                "FROM crm_changeentry"
-            )
+            cursor.execute(f"SELECT COALESCE(MAX(txid), 0) < {HORIZON_SQL} FROM crm_changeentry")
             if cursor.fetchone()[0]:
                 return
             time.sleep(0.1)

@@ -20,14 +20,15 @@ import uuid
 import orjson
 
 from bench.harness import analyze, row, timeit
+from crm.changes import HORIZON_SQL
 
 OFFICE = "bench-p4"
 TOTAL = 100_000
 PAGE = 1000
 
-KEYSET = """
+KEYSET = f"""
 SELECT txid, seq, type, object_id, op, data FROM crm_changeentry
-WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+WHERE txid < {HORIZON_SQL}
   AND (txid, seq) > (%s, %s) AND (office_id IS NULL OR office_id IN (%s))
 ORDER BY txid, seq LIMIT %s
 """

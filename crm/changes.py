@@ -7,10 +7,10 @@ keeps one row per record, moved to a new position ``(txid, seq)`` on every write
 * ``txid`` is the writing transaction's id (``pg_current_xact_id()``);
 * ``seq`` comes from a sequence, so it orders rows inside one transaction.
 
-A reader only returns rows with ``txid`` below ``pg_snapshot_xmin`` of its own
-snapshot: every transaction with a smaller id has finished, so no row can ever be
-added behind a position a client has already passed, however concurrent writers
-interleave and in whatever order they commit. (A plain auto-increment or
+A reader only returns rows with ``txid`` below the horizon of its own snapshot
+(:data:`HORIZON_SQL`): every transaction of this database with a smaller id has
+finished, so no row can ever be added behind a position a client has already
+passed, however concurrent writers interleave and in whatever order they commit. (A plain auto-increment or
 ``updated_at`` cursor fails exactly there: ids are allocated in one order and
 committed in another.) On SQLite, writers are serialised by the database lock, so
 allocation order is commit order and ``txid`` is 0.
@@ -263,12 +263,35 @@ def changes_record(*, objects: Sequence[models.Model], op: str = ChangeEntry.Op.
             changes_record(objects=list(dependents(objects)))
 
 
+# The feed's horizon, as one SQL expression: the oldest transaction that was running when
+# the statement's snapshot was taken (``pg_snapshot_xip``; ``xmax`` when none was), leaving
+# out those that are known to run in *another* database of the server. Transaction ids are
+# unique across the server and a transaction writes to one database only, so another
+# database's transaction can never add a row here, and a long one there (a report, a backup,
+# another application) no longer holds this feed back. A transaction whose database cannot
+# be told (it ended meanwhile; a prepared one; a session this role may not see) counts as
+# ours: the horizon only ever errs towards waiting, as ``pg_snapshot_xmin`` did.
+HORIZON_SQL = """(
+    SELECT COALESCE(
+        (
+            SELECT MIN(x) FROM pg_snapshot_xip(s) AS x
+            WHERE x::xid NOT IN (
+                SELECT backend_xid FROM pg_stat_activity
+                WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database()
+            )
+        ),
+        pg_snapshot_xmax(s)
+    )::text::bigint
+    FROM pg_current_snapshot() AS s
+)"""
+
+
 def changes_visible_horizon() -> int | None:
-    """The ``txid`` below which every transaction has finished (None: no limit, SQLite)."""
+    """The ``txid`` below which every transaction of this database has finished (None: no limit, SQLite)."""
     if not _is_postgres():
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+        cursor.execute(f"SELECT {HORIZON_SQL}")
         return int(cursor.fetchone()[0])
 
 
@@ -334,7 +357,7 @@ def changes_page(*, after: Position | None, office_ids: Iterable[int] | None, li
     if _is_postgres():
         sql = f"""
             SELECT txid, seq, type, object_id::text, op, data::text FROM {table}
-            WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
+            WHERE txid < {HORIZON_SQL} AND {after_sql}
             ORDER BY txid, seq LIMIT %s
         """
     else:
@@ -476,7 +499,7 @@ def changes_page_json_sql(
             '{{"cursor":"' || %s || txid || '.' || seq || '","type":"' || type || '","id":"' || object_id
             || '","op":"' || op || '","data":' || {data_sql} || '}}' AS entry
         FROM {table}
-        WHERE txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint AND {after_sql}
+        WHERE txid < {HORIZON_SQL} AND {after_sql}
         ORDER BY txid, seq LIMIT %s
     """
     return sql, [cursor_prefix, *data_params, *params, limit]

@@ -361,7 +361,7 @@ class ChangeEntry(models.Model):
 
     One row per record (compacted): each write moves the row to a new position
     ``(txid, seq)``. Readers only return rows whose transaction id is below the
-    oldest transaction still running (``pg_snapshot_xmin``), so a row can never
+    oldest transaction of this database still running (``HORIZON_SQL``), so a row can never
     appear behind a cursor that a client has already passed, whatever order
     concurrent writers commit in. See ``crm/changes.py``.
     """

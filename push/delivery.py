@@ -39,7 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from api.models import ChangeFeedRetention
-from crm.changes import Position, changes_page_json, changes_page_json_sql
+from crm.changes import HORIZON_SQL, Position, changes_page_json, changes_page_json_sql
 from crm.models import ChangeEntry
 from crm.outbound import AddressRefused, Answer, OutboundSession
 from push import signing
@@ -488,11 +488,7 @@ def endpoints_with_work(*, now: datetime | None = None, requeue_after: timedelta
     now = now or timezone.now()
     requeue_after = requeue_after or lease()
     ep, msg, feed = WebhookEndpoint._meta.db_table, WebhookMessage._meta.db_table, ChangeEntry._meta.db_table
-    horizon = (
-        "AND c.txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-        if connection.vendor == "postgresql"
-        else ""
-    )
+    horizon = f"AND c.txid < {HORIZON_SQL}" if connection.vendor == "postgresql" else ""
     sql = f"""
         SELECT e.id FROM {ep} e JOIN crm_office o ON o.id = e.office_id
         WHERE e.enabled AND (e.leased_until IS NULL OR e.leased_until <= %s)

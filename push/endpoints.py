@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from crm.access import office_sees_everything
+from crm.changes import HORIZON_SQL
 from crm.models import ChangeEntry, Office
 from crm.outbound import AddressRefused, url_check
 from crm.sealing import seal, unseal
@@ -71,7 +72,7 @@ def _feed_start() -> tuple[int, int]:
     """A cursor just below every transaction still running: later changes are delivered, earlier ones not."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(f"SELECT {HORIZON_SQL}")
             return int(cursor.fetchone()[0]) - 1, 2**62
     last = ChangeEntry.objects.order_by("-txid", "-seq").values_list("txid", "seq").first()
     return (int(last[0]), int(last[1])) if last else (0, 0)

@@ -11,6 +11,7 @@ from django.test import Client
 
 from api.api_keys import api_key_create
 from api.throttling import counter
+from crm.changes import HORIZON_SQL
 from tests.factories import OfficeFactory, ParkFactory, StageFactory
 
 
@@ -105,9 +106,9 @@ def stages(db):  # type: ignore[no-untyped-def]
 def wait_for_feed_horizon(timeout: float = 300.0) -> None:
     """Wait until every change written so far is below the feed's visibility horizon.
 
-    The horizon is the oldest transaction still running anywhere in the PostgreSQL
-    cluster, so an unrelated open transaction (another database's test run) holds
-    the feed back for a while; it never lets the feed skip anything. A client that
+    The horizon is the oldest transaction of this database still running (another
+    database's transactions do not count), so only this test run's own open
+    transactions hold the feed back; it never lets the feed skip anything. A client that
     drains "until an empty page" only knows it is up to date once nothing older is
     still running: this is that wait, for tests.
     """
@@ -120,10 +121,7 @@ def wait_for_feed_horizon(timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(
-                "SELECT COALESCE(MAX(txid), 0) < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-                "FROM crm_changeentry"
-            )
+            cursor.execute(f"SELECT COALESCE(MAX(txid), 0) < {HORIZON_SQL} FROM crm_changeentry")
             if cursor.fetchone()[0]:
                 return
             if time.monotonic() > deadline:
