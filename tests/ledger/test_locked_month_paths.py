@@ -162,6 +162,8 @@ def test_the_rule_is_an_explicit_call_not_a_model_signal() -> None:
     assert "ledger.locked_month" in landing._PROGRESS_HOOKS
 
 
+# Row locks between two connections: PostgreSQL's (SQLite serialises writers on one database lock).
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_entry_recorded_while_the_month_is_being_submitted_waits_and_is_refused(park_office) -> None:  # type: ignore[no-untyped-def]
     """The submission holds the office row; the entry's check waits for it instead of reading the month as open."""
