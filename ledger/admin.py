@@ -47,7 +47,9 @@ class LedgerSubmissionAdmin(ReadOnlyAdmin):
     @admin.display(description=_("ledger"))
     def ledger_link(self, obj: LedgerSubmission) -> str:
         url = reverse("ledger:monthly")
-        return format_html('<a href="{}?month={:%Y-%m}&office={}">{}</a>', url, obj.month, obj.office.code, _("open"))
+        return format_html(
+            '<a href="{}?month={}&office={}">{}</a>', url, obj.month.strftime("%Y-%m"), obj.office.code, _("open")
+        )
 
 
 @admin.register(LedgerCorrection)
