@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -214,6 +214,21 @@ class RecordViewSet(viewsets.GenericViewSet):
         if status_code == status.HTTP_201_CREATED:
             headers["Location"] = self.location(item["id"])
         return Response(item, status=status_code, headers=headers)
+
+    def move_response(
+        self, pk: str, input_serializer: type[serializers.Serializer], move: Callable[[Any, dict[str, Any]], None]
+    ) -> Response:
+        """A state move (``POST …/<id>/transition/``): If-Match, the input checked, the record
+        locked and moved by ``move(record, values)`` (a service call), rendered in one transaction."""
+        expected = if_match_version(self.request)
+        data = input_serializer(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        with transaction.atomic():
+            obj = self.lock(pk)
+            check_version(obj, expected)
+            move(obj, data.validated_data)
+            item = self.presenter.render_one(obj)
+        return self.detail_response(item)
 
     def lock(self, pk: str, *, deleting: bool = False) -> Any:
         """The visible record ``pk``, row-locked (404 otherwise).

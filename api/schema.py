@@ -6,7 +6,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
 from api.concurrency import IF_MATCH_PATTERN
@@ -93,6 +93,23 @@ TOO_LARGE = error(
 UNSUPPORTED_MEDIA_TYPE = error("The body is not sent as `Content-Type: application/json`: nothing was written.")
 PRECONDITION_FAILED = error("If-Match does not match the record's current ETag: nothing was changed.")
 IDEMPOTENCY_REUSED = error("The Idempotency-Key was used before with a different request.")
+
+
+def move_schema(*, tag: str, summary: str, request: Any, output: Any) -> Any:
+    """The OpenAPI description of a record's ``POST …/<id>/transition/`` (a state move)."""
+    return extend_schema(
+        tags=[tag],
+        summary=summary,
+        request=request,
+        parameters=[
+            OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH),
+            IF_MATCH,
+            IDEMPOTENCY_KEY,
+            etag_header(200),
+            replayed_header(200),
+        ],
+        responses={200: output, 409: CONFLICT, 412: PRECONDITION_FAILED, 422: IDEMPOTENCY_REUSED},
+    )
 
 
 class BulkResultSerializer(serializers.Serializer):

@@ -10,16 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db import models, transaction
+from django.db import models
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import schema as docs
-from api.concurrency import check_version, if_match_version
 from api.errors import validation_error_from
 from api.fields import Integer, StrictInput, Text
 from api.idempotency import idempotent
@@ -206,41 +204,16 @@ class ProjectViewSet(RecordViewSet):
         # The service also unlinks its interactions (each moves in the feed) and tombstones its follow-ups.
         project_delete(project=obj, actor=actor)
 
-    @extend_schema(
-        tags=["projects"],
-        summary="Move a project to another status",
-        request=TransitionInput,
-        parameters=[
-            OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH),
-            docs.IF_MATCH,
-            docs.IDEMPOTENCY_KEY,
-            docs.etag_header(200),
-            docs.replayed_header(200),
-        ],
-        responses={
-            200: ProjectOutput,
-            409: docs.CONFLICT,
-            412: docs.PRECONDITION_FAILED,
-            422: docs.IDEMPOTENCY_REUSED,
-        },
+    @docs.move_schema(
+        tag="projects", summary="Move a project to another status", request=TransitionInput, output=ProjectOutput
     )
     @action(detail=True, methods=["post"], url_path="transition")
     def transition(self, request: Request, pk: str) -> Response:
-        return idempotent(request, lambda: self._transition(pk))
+        return idempotent(request, lambda: self.move_response(pk, TransitionInput, self._move))
 
-    def _transition(self, pk: str) -> Response:
-        expected = if_match_version(self.request)
-        data = TransitionInput(data=self.request.data)
-        data.is_valid(raise_exception=True)
-        note = data.validated_data.get("note", "")
-        with transaction.atomic():
-            obj = self.lock(pk)
-            check_version(obj, expected)
-            try:
-                project_transition(
-                    project=obj, to=data.validated_data["to"], note=note, reason=note, actor=self.request.user
-                )
-            except IllegalTransition as exc:
-                raise validation_error_from(exc, status_field="to") from None
-            item = self.presenter.render_one(obj)
-        return self.detail_response(item)
+    def _move(self, project: Project, values: dict[str, Any]) -> None:
+        note = values.get("note", "")
+        try:
+            project_transition(project=project, to=values["to"], note=note, reason=note, actor=self.request.user)
+        except IllegalTransition as exc:
+            raise validation_error_from(exc, status_field="to") from None

@@ -12,16 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from api import schema as docs
-from api.concurrency import check_version, if_match_version
 from api.fields import Text
 from api.idempotency import idempotent
 from api.presenters import Column, Presenter
@@ -134,43 +132,22 @@ class SupervisionOrderViewSet(RecordViewSet):
             request.method or "DELETE", detail=str(_("Supervision orders are kept; close one instead."))
         )
 
-    @extend_schema(
-        tags=["supervision-orders"],
+    @docs.move_schema(
+        tag="supervision-orders",
         summary="Move a supervision order to another state",
         request=OrderTransitionInput,
-        parameters=[
-            OpenApiParameter("id", {"type": "string", "format": "uuid"}, OpenApiParameter.PATH),
-            docs.IF_MATCH,
-            docs.IDEMPOTENCY_KEY,
-            docs.etag_header(200),
-            docs.replayed_header(200),
-        ],
-        responses={
-            200: OrderOutput,
-            409: docs.CONFLICT,
-            412: docs.PRECONDITION_FAILED,
-            422: docs.IDEMPOTENCY_REUSED,
-        },
+        output=OrderOutput,
     )
     @action(detail=True, methods=["post"], url_path="transition")
     def transition(self, request: Request, pk: str) -> Response:
-        return idempotent(request, lambda: self._transition(pk))
+        return idempotent(request, lambda: self.move_response(pk, OrderTransitionInput, self._move))
 
-    def _transition(self, pk: str) -> Response:
-        expected = if_match_version(self.request)
-        data = OrderTransitionInput(data=self.request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        with transaction.atomic():
-            obj = self.lock(pk)
-            check_version(obj, expected)
-            order_transition(
-                order=obj,
-                to=values["to"],
-                note=values.get("note", ""),
-                plan=values.get("plan", ""),
-                actor=self.request.user,
-                as_office=True,
-            )
-            item = self.presenter.render_one(obj)
-        return self.detail_response(item)
+    def _move(self, order: SupervisionOrder, values: dict[str, Any]) -> None:
+        order_transition(
+            order=order,
+            to=values["to"],
+            note=values.get("note", ""),
+            plan=values.get("plan", ""),
+            actor=self.request.user,
+            as_office=True,
+        )
