@@ -131,6 +131,22 @@ class Stack:
             module=("gunicorn",),
         )
 
+    def restart_exited(self, *names: str) -> list[str]:
+        """Start again the named processes that have exited, as docker-compose's
+        ``restart: unless-stopped`` does for the deployed stack; returns the names restarted."""
+        restarted = []
+        for name in names:
+            proc = self.processes.get(name)
+            if proc is not None and proc.poll() is not None:
+                if name.startswith("w"):
+                    self.worker(name)
+                elif name == "beat":
+                    self.beat(name)
+                else:
+                    continue
+                restarted.append(name)
+        return restarted
+
     def kill(self, name: str) -> None:
         """SIGKILL the process and its pool children (its whole process group)."""
         proc = self.processes[name]

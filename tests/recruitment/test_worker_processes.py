@@ -228,10 +228,18 @@ def test_with_redis_stopped_api_and_admin_keep_answering_and_missed_reminders_go
             redis.start()  # an empty Redis: whatever was queued before is gone
             back = time.monotonic()
             due = list(before) + list(FollowUp.objects.filter(pk__in=created))
+            restarts: list[str] = []
+
+            def all_sent() -> bool:
+                # Celery's worker may give up on a broker connection lost mid-ack and exit; the
+                # deployed stack restarts it (docker-compose ``restart: unless-stopped``), so does this.
+                restarts.extend(s.restart_exited("w1", "beat"))
+                return ReminderDelivery.objects.filter(follow_up__in=due, state="sent").count() == len(due)
+
             wait_for(
-                lambda: ReminderDelivery.objects.filter(follow_up__in=due, state="sent").count() == len(due),
-                timeout=90,
-                what=lambda: f"missed reminders sent\n{s.logs('w1')}\n{s.logs('beat')}",
+                all_sent,
+                timeout=120,
+                what=lambda: f"missed reminders sent (restarted: {restarts})\n{s.logs('w1')}\n{s.logs('beat')}",
             )
             took = time.monotonic() - back
             time.sleep(3)
