@@ -8,7 +8,7 @@ code's prefix. Each query asks for the first 100 matching rows:
 * ``ours``: ``search_enterprises`` (the service the admin, the API and the
   candidate search call), the rows as the ORM reads them;
 * ``limit``: the bare index query: only the indexed condition of the same kind
-  (``cr_name_grams(name) @> …``, the trigram ``LIKE``, the prefix ``LIKE``), ids only,
+  (``cr_name_grams(name) @> …``, ``cr_key_grams(…) @> …``, the prefix ``LIKE``), ids only,
   nothing verified — what the index alone costs;
 * ``ilike``: the scan the index replaces (``name ILIKE '%…%' OR …`` over every
   column), on ten queries of each kind (a scan of a million rows costs seconds).
@@ -63,14 +63,15 @@ def draw_queries(rng: random.Random, rows: list[tuple[str, str, str, str]]) -> d
 
 
 def _bare_sql(kind: str, term: str) -> tuple[str, list[object]]:
-    from crm.search import ascii_lower, query_grams
+    from crm.search import KEY_GRAMS_INDEX, KEYS_SQL, ascii_lower, gram_lookup, key_query_grams, query_grams
 
     if kind in ("1-2 chars", "3+ chars"):
         return "SELECT id FROM crm_enterprise WHERE cr_name_grams(name) @> %s::text[] LIMIT 100", [query_grams(term)]
     if kind in ("pinyin", "initials"):
+        grams = key_query_grams(ascii_lower(term))
         return (
-            "SELECT id FROM crm_enterprise WHERE cr_search_keys(name_pinyin, name_initials, name_en) LIKE %s LIMIT 100",
-            [f"%{ascii_lower(term)}%"],
+            f"SELECT id FROM crm_enterprise WHERE cr_key_grams({KEYS_SQL}) @> %s::text[] LIMIT 100",
+            [gram_lookup(grams, index=KEY_GRAMS_INDEX) or grams],
         )
     return "SELECT id FROM crm_enterprise WHERE credit_code LIKE %s LIMIT 100", [f"{term}%"]
 

@@ -115,8 +115,12 @@ if _DATABASE_URL:
         # Session settings sent when connecting. JIT compilation is off by default: this is
         # short OLTP work, and on a table whose statistics lag (right after a bulk load) the
         # planner's cost estimate crosses jit_above_cost and a 5 ms query spends 30-40 ms
-        # compiling. Empty to send nothing (e.g. behind a pooler that refuses start-up options).
-        _PG_OPTIONS = env_str("DATABASE_PG_OPTIONS", "-c jit=off")
+        # compiling. Parallel workers cost ten times the default to start: a query that reads
+        # a page of rows (a search stopping at its first matches) gained nothing from them
+        # and lost 10-20 ms starting them on a busy server; a report over whole tables
+        # still gets them. Empty to send nothing (e.g. behind a pooler that refuses
+        # start-up options).
+        _PG_OPTIONS = env_str("DATABASE_PG_OPTIONS", "-c jit=off -c parallel_setup_cost=10000")
         if _PG_OPTIONS:
             DATABASES["default"].setdefault("OPTIONS", {})["options"] = _PG_OPTIONS
 else:

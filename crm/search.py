@@ -11,16 +11,26 @@ What a query matches, on every database:
   a query that reads as a code's beginning (six or more, a digit first, four digits
   in all) matches credit codes only.
 
-On PostgreSQL each condition has an index (migration ``crm.0007_search_indexes``):
+On PostgreSQL each condition has an index (migrations ``crm.0007`` and ``crm.0008``):
 
 * ``cr_name_grams(name)``: the name's single characters and character pairs, lower-cased,
   as a ``text[]`` under a GIN index. A query is looked up by the pairs it is made of
-  (its one character when it has one), which every name containing it has; the rows
-  found are then checked with ``LIKE`` — so one- and two-character Chinese queries,
-  which trigram indexes cannot serve, are answered from the index;
-* ``cr_search_keys(name_pinyin, name_initials, name_en)``: the pinyin without spaces,
-  the initials and the English name in one string under a trigram (pg_trgm) GIN index;
+  (its one character when it has one), which every name containing it has; for three
+  characters or more the rows found are then checked with ``LIKE``. So one- and
+  two-character Chinese queries, which trigram indexes cannot serve, are answered from
+  the index alone;
+* ``cr_key_grams(cr_search_keys(name_pinyin, name_initials, name_en))``: the pinyin
+  without spaces, the initials and the English name, each cut into its runs of three
+  and of four letters, under a GIN index. A query of four letters or more is looked up
+  by its four-letter runs, one of three by itself, then checked with ``LIKE``;
 * the initials and the credit code under btree ``pattern_ops`` indexes for prefixes.
+
+A query is looked up by its *rarest* grams only (the planner's statistics of the
+index, ``pg_stats``, say how common each gram is). When even its rarest gram is in
+more than :data:`COMMON_SHARE` of the rows, the query is common (``有限``, ``jituan``):
+matches are everywhere, so a plain scan finds a page of them after a few hundred rows,
+where the index would first collect every match. The condition is then written without
+the index, and the planner scans (or walks the list's order index) and stops early.
 
 The functions are expressions of the columns, so no write path has to maintain
 anything: every insert and update (services, set-based bulk, imports, merges) keeps
@@ -63,6 +73,27 @@ SQL_FUNCTIONS = [
     END
     $$
     """,
+    # The runs of three and of four characters of each part of a key string (parts are
+    # separated by "|"): what a query of three letters or more is looked up by.
+    """
+    CREATE OR REPLACE FUNCTION cr_key_grams(keys text) RETURNS text[]
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    DECLARE
+        grams text[] := '{}';
+        part text;
+    BEGIN
+        FOREACH part IN ARRAY string_to_array(keys, '|') LOOP
+            FOR i IN 1 .. char_length(part) - 2 LOOP
+                grams := grams || substr(part, i, 3);
+            END LOOP;
+            FOR i IN 1 .. char_length(part) - 3 LOOP
+                grams := grams || substr(part, i, 4);
+            END LOOP;
+        END LOOP;
+        RETURN grams;
+    END
+    $$
+    """,
     # The ASCII keys of an enterprise in one string: pinyin without spaces, initials, English name.
     """
     CREATE OR REPLACE FUNCTION cr_search_keys(pinyin text, initials text, name_en text) RETURNS text
@@ -74,13 +105,19 @@ SQL_FUNCTIONS = [
 ]
 
 
-# The indexes the search reads, PostgreSQL only (created by migration crm.0007 and
-# recruitment.0005 through :func:`create_search_indexes`).
+KEYS_SQL = "cr_search_keys(name_pinyin, name_initials, name_en)"
+# The indexes the search reads, PostgreSQL only (created by migrations crm.0007/0008 and
+# recruitment.0005).
 ENTERPRISE_INDEXES = [
     "CREATE INDEX IF NOT EXISTS enterprise_name_grams_idx ON crm_enterprise USING gin (cr_name_grams(name))",
-    "CREATE INDEX IF NOT EXISTS enterprise_search_keys_idx ON crm_enterprise "
-    "USING gin (cr_search_keys(name_pinyin, name_initials, name_en) gin_trgm_ops)",
+    f"CREATE INDEX IF NOT EXISTS enterprise_key_grams_idx ON crm_enterprise USING gin (cr_key_grams({KEYS_SQL}))",
 ]
+KEYS_STATISTICS = f"CREATE STATISTICS IF NOT EXISTS enterprise_search_keys_stats ON ({KEYS_SQL}) FROM crm_enterprise"
+# Until crm.0008 the keys were served by a trigram index, which collects every match
+# of a query before the first row is read: tens of milliseconds for common syllables.
+TRIGRAM_KEYS_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS enterprise_search_keys_idx ON crm_enterprise USING gin ({KEYS_SQL} gin_trgm_ops)"
+)
 PROJECT_INDEXES = [
     "CREATE INDEX IF NOT EXISTS project_title_grams_idx ON recruitment_project USING gin (cr_name_grams(title))",
 ]
@@ -95,6 +132,29 @@ def create_search_functions(apps: object, schema_editor: object) -> None:
         schema_editor.execute(sql)  # type: ignore[attr-defined]
     for sql in ENTERPRISE_INDEXES:
         schema_editor.execute(sql)  # type: ignore[attr-defined]
+
+
+def use_key_grams(apps: object, schema_editor: object) -> None:
+    """Migration crm.0008: the key grams index in place of the trigram index."""
+    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+        return
+    for sql in SQL_FUNCTIONS:
+        schema_editor.execute(sql)  # type: ignore[attr-defined]
+    schema_editor.execute("DROP INDEX IF EXISTS enterprise_search_keys_idx")  # type: ignore[attr-defined]
+    for sql in ENTERPRISE_INDEXES:
+        schema_editor.execute(sql)  # type: ignore[attr-defined]
+    # The trigram index gave the planner statistics of the keys (how many rows a LIKE
+    # matches: a scan stops early, or a parallel one is not worth starting); these keep them.
+    schema_editor.execute(KEYS_STATISTICS)  # type: ignore[attr-defined]
+
+
+def use_trigram_keys(apps: object, schema_editor: object) -> None:
+    """Reverse of :func:`use_key_grams`."""
+    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+        return
+    schema_editor.execute("DROP INDEX IF EXISTS enterprise_key_grams_idx")  # type: ignore[attr-defined]
+    schema_editor.execute("DROP STATISTICS IF EXISTS enterprise_search_keys_stats")  # type: ignore[attr-defined]
+    schema_editor.execute(TRIGRAM_KEYS_INDEX)  # type: ignore[attr-defined]
 
 
 def create_project_search_indexes(apps: object, schema_editor: object) -> None:
@@ -124,6 +184,17 @@ class NameGrams(Func):
     """``cr_name_grams(text)`` (PostgreSQL): the single characters and pairs of a text."""
 
     function = "cr_name_grams"
+
+    def __init__(self, expression: object) -> None:
+        from django.contrib.postgres.fields import ArrayField
+
+        super().__init__(expression, output_field=ArrayField(TextField()))
+
+
+class KeyGrams(Func):
+    """``cr_key_grams(keys)`` (PostgreSQL): the runs of three and four letters of each key."""
+
+    function = "cr_key_grams"
 
     def __init__(self, expression: object) -> None:
         from django.contrib.postgres.fields import ArrayField
@@ -186,12 +257,27 @@ def _keys_contain_q(prefix: str, compact: str, *, vendor: str) -> Q:
     """Pinyin without spaces, initials or English name without spaces contain ``compact``."""
     pinyin, initials, name_en = F(f"{prefix}name_pinyin"), F(f"{prefix}name_initials"), F(f"{prefix}name_en")
     if vendor == "postgresql":
-        return _lookup(SearchKeys(pinyin, initials, name_en), "contains", compact)
+        keys = SearchKeys(pinyin, initials, name_en)
+        contains = _lookup(keys, "contains", compact)
+        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX)
+        if lookup is None:
+            return contains
+        # The LIKE first: the heap rows the index finds are checked in the written
+        # order, and the LIKE settles most of them before the grams are worked out.
+        return contains & _lookup(KeyGrams(keys), "contains", lookup)
     return (
         _lookup(Replace(pinyin, Value(" "), Value(""), output_field=TextField()), "contains", compact)
         | _lookup(initials, "contains", compact)
         | _lookup(Replace(Lower(name_en), Value(" "), Value(""), output_field=TextField()), "contains", compact)
     )
+
+
+def key_query_grams(compact: str) -> list[str]:
+    """The runs every key containing ``compact`` (three letters or more) has: its runs
+    of four letters, or the three letters themselves."""
+    if len(compact) <= 3:
+        return [compact]
+    return sorted({compact[i : i + 4] for i in range(len(compact) - 3)})
 
 
 def _contains_q(field: str, term: str, *, vendor: str) -> Q:
@@ -204,33 +290,49 @@ def _contains_q(field: str, term: str, *, vendor: str) -> Q:
     if any("a" <= c <= "z" for c in lowered):
         contains = _lookup(Lower(F(field), output_field=TextField()), "contains", lowered)
     else:
-        # No letters with case: the column itself, whose statistics tell the planner
-        # how common the term is (a scan for 有限, the index for 碳纤维).
         contains = Q(**{f"{field}__contains": term})
     if vendor != "postgresql":
         return contains
-    # The LIKE first: when the planner scans instead of using the index (a common
-    # term, a few rows wanted), the cheap test runs on every row, the grams on matches only.
-    grams = telling_grams(query_grams(term), index=_GRAM_INDEXES.get(field.rsplit("__", 1)[-1], ""))
-    return contains & _lookup(NameGrams(F(field)), "contains", grams)
+    lookup = gram_lookup(query_grams(term), index=_GRAM_INDEXES.get(field.rsplit("__", 1)[-1], ""))
+    if lookup is None:
+        return contains
+    grams = _lookup(NameGrams(F(field)), "contains", lookup)
+    if len(lowered) <= 2 and all(c.isascii() or c.lower() == c.upper() for c in term):
+        # A text contains a term of one or two characters exactly when its grams hold
+        # the term: the index alone answers, and the planner reads one estimate, not
+        # the product of two that go together.
+        return grams
+    # The LIKE first (see _keys_contain_q).
+    return contains & grams
 
 
 _GRAM_INDEXES = {"name": "enterprise_name_grams_idx", "title": "project_title_grams_idx"}
-# Grams in more than this share of the rows tell the index little (有限, 公司): a query
-# is looked up by its other grams when it has any. The shares are the planner's own
-# statistics of the index (pg_stats), read once every few minutes per process.
-COMMON_GRAM_SHARE = 0.05
+KEY_GRAMS_INDEX = "enterprise_key_grams_idx"
+# A query whose rarest gram is in more than this share of the rows is common: it is
+# looked up by a scan, not the index (see the module's text). About where a scan that
+# stops at a page of matches and an index that first collects every match cost the same.
+COMMON_SHARE = 0.01
+# A query is looked up by at most this many of its rarest grams, none in more than
+# LOOKUP_SHARE of the rows: the index intersects them (walking the rarest, skipping
+# through the others), and a further or a commoner gram costs more than it removes.
+LOOKUP_GRAMS = 3
+LOOKUP_SHARE = 0.1
+# The shares are the planner's own statistics of the index (pg_stats), read once every
+# few minutes per process.
 _STATS_SECONDS = 600.0
 _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def telling_grams(grams: list[str], *, index: str) -> list[str]:
-    """``grams`` without those common in ``index`` (the rarest one kept when all are common)."""
-    if not index or len(grams) < 2:
+def gram_lookup(grams: list[str], *, index: str) -> list[str] | None:
+    """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
+    the rarest is common (a scan is cheaper)."""
+    if not index:
         return grams
     shares = _common_grams(index)
-    rare = [g for g in grams if shares.get(g, 0.0) <= COMMON_GRAM_SHARE]
-    return rare or [min(grams, key=lambda g: shares.get(g, 0.0))]
+    ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
+    if shares.get(ordered[0], 0.0) > COMMON_SHARE:
+        return None
+    return sorted(g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE)
 
 
 def _common_grams(index: str) -> dict[str, float]:
@@ -247,7 +349,7 @@ def _common_grams(index: str) -> dict[str, float]:
         )
         row = cursor.fetchone()
     if row:
-        shares = {g: f for g, f in zip(row[0], row[1], strict=False) if f > COMMON_GRAM_SHARE}
+        shares = dict(zip(row[0], row[1], strict=False))
     _common[index] = (now, shares)
     return shares
 

@@ -51,10 +51,27 @@ def _found(alias: str, term: str) -> set[str]:
     return set(search_enterprises(Enterprise.objects.using(alias).all(), term).values_list("name", flat=True))
 
 
-@pytest.fixture
-def directory() -> list[Enterprise]:
+@pytest.fixture(params=["rare", "common"])
+def directory(request, monkeypatch) -> list[Enterprise]:
+    """The directory, searched as on a large one where every gram is rare (looked up
+    through the indexes) or where every gram is common (a scan with the plain check)."""
+    if request.param == "common":
+        import crm.search
+
+        every_gram_common = {crm.search.KEY_GRAMS_INDEX: (float("inf"), _AllCommon())}
+        for index in crm.search._GRAM_INDEXES.values():
+            every_gram_common[index] = (float("inf"), _AllCommon())
+        monkeypatch.setattr(crm.search, "_common", every_gram_common)
+        monkeypatch.setattr(crm.search.time, "monotonic", lambda: 0.0)
     _enterprises("sqlite")
     return _enterprises("default")
+
+
+class _AllCommon(dict):
+    """Gram shares as the statistics of a table where every gram is everywhere."""
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def]
+        return 0.9
 
 
 def test_every_substring_of_one_to_six_characters_finds_its_enterprise(directory):
@@ -95,6 +112,22 @@ def test_sqlite_and_postgresql_find_the_same_enterprises(directory):
         terms += [enterprise.name_initials[:2], enterprise.credit_code[:8]]
     for term in terms:
         assert _found("default", term) == _found("sqlite", term), term
+
+
+def test_a_common_query_is_checked_by_a_scan_and_a_rare_one_through_the_indexes(monkeypatch):
+    import crm.search
+
+    def sql(term: str) -> str:
+        return str(search_enterprises(Enterprise.objects.all(), term).query)
+
+    common = {"有限": 0.8, "youx": 0.8, "ouxi": 0.8, "uxia": 0.9, "xian": 0.3, "jitu": 0.05}
+    monkeypatch.setattr(crm.search, "_common_grams", lambda index: common)
+    assert "cr_name_grams" not in sql("有限")  # every gram common: the plain LIKE
+    assert "cr_name_grams" in sql("碳纤维")
+    assert "cr_key_grams" not in sql("youxian")
+    assert "cr_key_grams" in sql("jituan")
+    monkeypatch.setattr(crm.search, "_common_grams", lambda index: {"jitu": 0.05, "ituan": 0.2, "tuan": 0.5})
+    assert crm.search.gram_lookup(["jitu", "ituan", "tuan", "itua"], index="x") == ["itua", "jitu"]
 
 
 def test_query_grams_are_the_pairs_a_containing_name_has():

@@ -198,7 +198,7 @@ def test_each_change_list_query_uses_an_index(client, provincial_user, big):
         ENTERPRISES + "?o=6": "enterprise_capital_page_idx",
         ENTERPRISES + f"?office__id__exact={big['office'].pk}": "enterprise_office_name_idx",
         ENTERPRISES + f"?q={short}": "enterprise_name_grams_idx",
-        ENTERPRISES + f"?q={rare.name_pinyin.replace(' ', '')[3:12]}": "enterprise_search_keys_idx",
+        ENTERPRISES + f"?q={rare.name_pinyin.replace(' ', '')[3:12]}": "enterprise_key_grams_idx",
         ENTERPRISES + f"?q={rare.credit_code[:12]}": "enterprise_code_prefix_idx",
         PROJECTS: "project_created_page_idx",
         PROJECTS + "?o=1": "project_title_page_idx",
