@@ -28,9 +28,11 @@ On PostgreSQL each condition has an index (migrations ``crm.0007`` and ``crm.000
 A query is looked up by its *rarest* grams only (the planner's statistics of the
 index, ``pg_stats``, say how common each gram is). When even its rarest gram is in
 more than :data:`COMMON_SHARE` of the rows, the query is common (``有限``, ``jituan``):
-matches are everywhere, so a plain scan finds a page of them after a few hundred rows,
-where the index would first collect every match. The condition is then written without
-the index, and the planner scans (or walks the list's order index) and stops early.
+matches are everywhere, so a plain scan finds the first hundred after a few thousand
+rows, where the index would first collect every match. The condition is then written
+without the index, and the planner scans and stops early. A list in an order (the
+admin's, the API's) keeps the index up to :data:`ORDERED_COMMON_SHARE`: there a walk
+of the order's index may have to pass a long run of rows without a match first.
 
 The functions are expressions of the columns, so no write path has to maintain
 anything: every insert and update (services, set-based bulk, imports, merges) keeps
@@ -226,12 +228,14 @@ def clean_term(term: str) -> str:
     return " ".join((term or "").split())[:MAX_QUERY]
 
 
-def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = None) -> Q:
+def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = None, any_order: bool = False) -> Q:
     """The condition "this enterprise matches ``term``" (see the module's text).
 
     ``prefix`` names the enterprise from another model (``"enterprise__"``).
-    An empty term matches nothing.
+    ``any_order``: the caller reads the first matches in no particular order (see
+    :func:`gram_lookup`). An empty term matches nothing.
     """
+    common = COMMON_SHARE if any_order else ORDERED_COMMON_SHARE
     term = clean_term(term)
     if not term:
         return Q(pk__in=[])
@@ -247,19 +251,21 @@ def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = Non
     compact = "".join(ascii_lower(term).split())
     if compact.isascii() and "|" not in compact:
         if len(compact) >= 3:
-            result |= _keys_contain_q(prefix, compact, vendor=vendor)
-        else:
-            result |= Q(**{f"{prefix}name_initials__startswith": compact})
-    return result | _contains_q(f"{prefix}name", term, vendor=vendor)
+            # The pinyin keeps a name's ASCII runs as they are, lower-cased, so an ASCII
+            # term the name contains is in the pinyin without spaces too: the keys alone
+            # decide, in one condition the index answers without checking its grams again.
+            return result | _keys_contain_q(prefix, compact, vendor=vendor, common=common)
+        result |= Q(**{f"{prefix}name_initials__startswith": compact})
+    return result | _contains_q(f"{prefix}name", term, vendor=vendor, any_order=any_order)
 
 
-def _keys_contain_q(prefix: str, compact: str, *, vendor: str) -> Q:
+def _keys_contain_q(prefix: str, compact: str, *, vendor: str, common: float) -> Q:
     """Pinyin without spaces, initials or English name without spaces contain ``compact``."""
     pinyin, initials, name_en = F(f"{prefix}name_pinyin"), F(f"{prefix}name_initials"), F(f"{prefix}name_en")
     if vendor == "postgresql":
         keys = SearchKeys(pinyin, initials, name_en)
         contains = _lookup(keys, "contains", compact)
-        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX)
+        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX, common=common)
         if lookup is None:
             return contains
         # The LIKE first: the heap rows the index finds are checked in the written
@@ -280,7 +286,7 @@ def key_query_grams(compact: str) -> list[str]:
     return sorted({compact[i : i + 4] for i in range(len(compact) - 3)})
 
 
-def _contains_q(field: str, term: str, *, vendor: str) -> Q:
+def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False) -> Q:
     """``field`` contains ``term`` (ASCII case ignored); on PostgreSQL found through the gram index."""
     lowered = ascii_lower(term)
     if lowered != term.lower():
@@ -293,16 +299,19 @@ def _contains_q(field: str, term: str, *, vendor: str) -> Q:
         contains = Q(**{f"{field}__contains": term})
     if vendor != "postgresql":
         return contains
-    lookup = gram_lookup(query_grams(term), index=_GRAM_INDEXES.get(field.rsplit("__", 1)[-1], ""))
+    index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
+    lookup = gram_lookup(query_grams(term), index=index, common=COMMON_SHARE if any_order else ORDERED_COMMON_SHARE)
     if lookup is None:
         return contains
     grams = _lookup(NameGrams(F(field)), "contains", lookup)
-    if len(lowered) <= 2 and all(c.isascii() or c.lower() == c.upper() for c in term):
+    if any_order and len(lowered) <= 2 and all(c.isascii() or c.lower() == c.upper() for c in term):
         # A text contains a term of one or two characters exactly when its grams hold
-        # the term: the index alone answers, and the planner reads one estimate, not
-        # the product of two that go together.
+        # it: the index alone answers, with one estimate the planner can trust.
         return grams
-    # The LIKE first (see _keys_contain_q).
+    # The LIKE first (see _keys_contain_q). In a list in an order the LIKE stays even
+    # for one or two characters: the two estimates multiplied make the planner expect
+    # few matches, and so sort the matches it collected rather than walk the order's
+    # index through what may be a long run of rows without one.
     return contains & grams
 
 
@@ -312,6 +321,12 @@ KEY_GRAMS_INDEX = "enterprise_key_grams_idx"
 # looked up by a scan, not the index (see the module's text). About where a scan that
 # stops at a page of matches and an index that first collects every match cost the same.
 COMMON_SHARE = 0.01
+# The same for a list in an order (the admin's, the API's) or a whole set (a subquery):
+# the matches of a common term may sit together in the order (names starting with 太原
+# come after every name starting with 上海), so a walk of the order's index can read most
+# of the table before a page is full; collecting every match and sorting them costs
+# less until they are most of the table.
+ORDERED_COMMON_SHARE = 0.3
 # A query is looked up by at most this many of its rarest grams, none in more than
 # LOOKUP_SHARE of the rows: the index intersects them (walking the rarest, skipping
 # through the others), and a further or a commoner gram costs more than it removes.
@@ -323,16 +338,16 @@ _STATS_SECONDS = 600.0
 _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def gram_lookup(grams: list[str], *, index: str) -> list[str] | None:
+def gram_lookup(grams: list[str], *, index: str, common: float = COMMON_SHARE) -> list[str] | None:
     """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
-    the rarest is common (a scan is cheaper)."""
+    the rarest is in more than ``common`` of the rows (a scan is cheaper)."""
     if not index:
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
-    if shares.get(ordered[0], 0.0) > COMMON_SHARE:
+    if shares.get(ordered[0], 0.0) > common:
         return None
-    return sorted(g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE)
+    return sorted([g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1])
 
 
 def _common_grams(index: str) -> dict[str, float]:
@@ -363,7 +378,7 @@ def _lookup(expression: object, lookup: str, value: object) -> Q:
 
 def search_enterprises(queryset: QuerySet, term: str) -> QuerySet:
     """Enterprises of ``queryset`` matching ``term``."""
-    return queryset.filter(enterprise_search_q(term, vendor=_vendor(queryset)))
+    return queryset.filter(enterprise_search_q(term, vendor=_vendor(queryset), any_order=not queryset.ordered))
 
 
 def search_projects(queryset: QuerySet, term: str) -> QuerySet:

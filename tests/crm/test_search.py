@@ -117,15 +117,20 @@ def test_sqlite_and_postgresql_find_the_same_enterprises(directory):
 def test_a_common_query_is_checked_by_a_scan_and_a_rare_one_through_the_indexes(monkeypatch):
     import crm.search
 
-    def sql(term: str) -> str:
-        return str(search_enterprises(Enterprise.objects.all(), term).query)
+    def sql(term: str, *, ordered: bool = False) -> str:
+        queryset = Enterprise.objects.order_by("name") if ordered else Enterprise.objects.order_by()
+        return str(search_enterprises(queryset, term).query)
 
-    common = {"有限": 0.8, "youx": 0.8, "ouxi": 0.8, "uxia": 0.9, "xian": 0.3, "jitu": 0.05}
+    common = {"有限": 0.8, "公司": 0.2, "youx": 0.8, "ouxi": 0.8, "uxia": 0.9, "xian": 0.2, "jitu": 0.05}
     monkeypatch.setattr(crm.search, "_common_grams", lambda index: common)
-    assert "cr_name_grams" not in sql("有限")  # every gram common: the plain LIKE
+    # The first matches in any order: a gram in more than 1% of the rows makes a scan.
+    assert "cr_name_grams" not in sql("有限") and "cr_name_grams" not in sql("公司")
     assert "cr_name_grams" in sql("碳纤维")
     assert "cr_key_grams" not in sql("youxian")
     assert "cr_key_grams" in sql("jituan")
+    # A list in an order keeps the index up to 30% of the rows, looked up by the rarest gram.
+    assert "cr_name_grams" not in sql("有限", ordered=True) and "cr_name_grams" in sql("公司", ordered=True)
+    assert "@> (ARRAY['xian'])" in sql("youxian", ordered=True).replace("[xian]", "['xian']")
     monkeypatch.setattr(crm.search, "_common_grams", lambda index: {"jitu": 0.05, "ituan": 0.2, "tuan": 0.5})
     assert crm.search.gram_lookup(["jitu", "ituan", "tuan", "itua"], index="x") == ["itua", "jitu"]
 
