@@ -12,6 +12,7 @@ number of chunks, not on the number of rows.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from copy import copy
@@ -21,7 +22,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import connections, models
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext_lazy
@@ -32,7 +34,7 @@ from crm.contact_imports import CONTACT_COLUMNS
 from crm.enterprise_imports import ENTERPRISE_COLUMNS
 from crm.imports import WAN, Column
 from crm.models import Contact, Enterprise
-from crm.spreadsheets import CONTENT_TYPES, CSV, XLSX, OutColumn, sheet_write_csv, sheet_write_xlsx
+from crm.spreadsheets import CONTENT_TYPES, CSV, XLSX, OutColumn, sheet_write_csv, sheet_write_xlsx_file
 
 EXPORT_CHUNK = 2000
 
@@ -204,19 +206,30 @@ def export_filename(exporter: Exporter, fmt: str) -> str:
     return f"{exporter.kind}-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
 
 
-def export_response(*, exporter: Exporter, queryset: models.QuerySet, user: Any, fmt: str) -> HttpResponse:
-    """The file download: an .xlsx built in memory, or a CSV streamed as it is written."""
+def export_response(
+    *, exporter: Exporter, queryset: models.QuerySet | None, user: Any, fmt: str
+) -> StreamingHttpResponse:
+    """The file download, streamed: a CSV as it is written, an .xlsx from the temporary file it was written to."""
     qs = export_queryset(exporter=exporter, user=user, queryset=queryset)
     filename = export_filename(exporter, fmt)
     columns = exporter.out_columns()
     rows = exporter.rows(qs, office_id=getattr(user, "office_id", None))
     if fmt == CSV:
-        response: HttpResponse = StreamingHttpResponse(
+        response: StreamingHttpResponse = StreamingHttpResponse(
             sheet_write_csv(columns=columns, rows=rows), content_type=CONTENT_TYPES[CSV]
         )
     else:
-        data = sheet_write_xlsx(columns=columns, rows=rows, title=str(exporter.verbose_name))
-        response = HttpResponse(data, content_type=CONTENT_TYPES[XLSX])
+        # An .xlsx is a zip, complete only once the last row is in: written to a temporary
+        # file (memory stays flat), then sent from it in blocks. The file goes when the
+        # response is closed.
+        file = tempfile.TemporaryFile()
+        try:
+            sheet_write_xlsx_file(file, columns=columns, rows=rows, title=str(exporter.verbose_name))
+            file.seek(0)
+        except BaseException:
+            file.close()
+            raise
+        response = FileResponse(file, content_type=CONTENT_TYPES[XLSX])
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
@@ -239,8 +252,10 @@ def changelist_queryset(
     return changelist.queryset
 
 
-def _export_action(fmt: str, description: str) -> Callable[..., HttpResponse | None]:
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+def _export_action(fmt: str, description: str) -> Callable[..., HttpResponseBase | None]:
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet
+    ) -> HttpResponseBase | None:
         exporter = exporter_for_model(queryset.model)
         if exporter is None:
             modeladmin.message_user(request, _("This list cannot be exported."), level="error")

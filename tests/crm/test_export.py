@@ -40,7 +40,8 @@ def csv_table(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
 
 
 def xlsx_table(response) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    sheet = load_workbook(io.BytesIO(content(response)), read_only=True).worksheets[0]
+    data = response if isinstance(response, bytes) else content(response)
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
@@ -86,13 +87,13 @@ def test_enterprise_export_has_money_in_cny_and_wan_and_imports_back_unchanged(p
         stages=[stage],
     )
     enterprise_create(office=park_office, name="无代码企业", city="忻州")
-    response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx")
-    rows = {row["企业名称"]: row for row in xlsx_table(response)}
+    data = content(export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx"))
+    rows = {row["企业名称"]: row for row in xlsx_table(data)}
     assert rows["山西钢科碳材料有限公司"]["注册资本（元）"] == 12345678
     assert rows["山西钢科碳材料有限公司"]["注册资本（万元）"] == pytest.approx(1234.5678)
     assert rows["山西钢科碳材料有限公司"]["可供环节"] == f"{stage.chain.code}/carbon-fibre"
     versions = dict(Enterprise.objects.values_list("pk", "version"))
-    plan = import_commit(importer=EnterpriseImporter(), data=content(response), filename="back.xlsx", user=park_user)
+    plan = import_commit(importer=EnterpriseImporter(), data=data, filename="back.xlsx", user=park_user)
     assert plan.committed, plan.errors
     assert (plan.created, plan.updated, plan.unchanged) == (0, 0, 2)
     assert dict(Enterprise.objects.values_list("pk", "version")) == versions
