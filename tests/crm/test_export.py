@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from django.contrib import admin
 from django.db import connection
+from django.http import FileResponse
 from django.test import RequestFactory
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from crm.enterprise_imports import EnterpriseImporter
@@ -139,3 +143,40 @@ def test_export_queries_do_not_grow_with_rows(park_office, provincial_user, djan
     with django_assert_num_queries(3 + EXPORT_PLAN_SETTINGS):
         response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=provincial_user, fmt="xlsx")
     assert len(xlsx_table(response)) == count
+
+
+def _as_read_back(value: object) -> object:
+    """A value as openpyxl reads it back from the export."""
+    if value == "":
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).replace(tzinfo=None, microsecond=0)
+    return value
+
+
+def test_the_xlsx_export_is_sent_from_a_file_and_holds_every_row_as_exported(park_user, park_office):
+    stage = StageFactory(code="carbon-fibre")
+    for n in range(25):
+        enterprise_create(
+            office=park_office,
+            name=f"=企业{n}" if n == 3 else f"企业{n}",
+            credit_code=valid_credit_code(10 + n),
+            registered_capital=Decimal(n) * 10_000 + Decimal("0.5") if n % 3 else None,
+            ownership="private",
+            stages=[stage] if n % 2 else [],
+        )
+    response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx")
+    # Streamed from the temporary file it was written to, never built in memory as one value.
+    assert isinstance(response, FileResponse)
+    data = content(response)
+    response.file_to_stream.close()  # as response.close() does (which in a test would also end the connection)
+    assert len(data) == int(response["Content-Length"])
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert header == [c.header for c in ENTERPRISE_EXPORTER.out_columns()]
+    qs = export_queryset(exporter=ENTERPRISE_EXPORTER, user=park_user)
+    expected = [[_as_read_back(v) for v in row] for row in ENTERPRISE_EXPORTER.rows(qs, office_id=park_office.pk)]
+    assert len(rows) == len(expected) == 25
+    assert rows == expected
