@@ -6,13 +6,15 @@ office's contacts, whether it comes from the export page, an admin action or a
 crafted URL. A file uses the import's columns and headers (Chinese, or English
 when English is the active language), so an exported file, edited, imports back
 as updates. Money is written in CNY and again in 万元. Rows are read a chunk at a
-time with their related records prefetched: the number of queries depends on the
-number of chunks, not on the number of rows.
+time with their related records (prefetched, or read for the whole chunk in one
+query: ``chunk_values``): the number of queries depends on the number of chunks,
+not on the number of rows.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from copy import copy
@@ -75,6 +77,55 @@ def stage_codes(stages: Iterable[Any]) -> str:
     return ", ".join(f"{s.chain.code}/{s.code}" for s in stages)
 
 
+# A column whose values are read for a chunk of rows at once: the chunk's objects in,
+# ``{pk: value}`` out (a row missing from it gets ""). One query a chunk, where Django's
+# prefetch builds a related manager and a queryset for every row (about 100 µs a row:
+# 10 s of an export of 100,000 enterprises).
+ChunkValues = Callable[[list[Any]], dict[Any, Any]]
+
+
+def stage_codes_by_row(model: type[models.Model], field_name: str = "stages") -> ChunkValues:
+    """:func:`stage_codes` of each row's stages, for a chunk of rows in one query."""
+    from chains.models import Stage
+
+    field = model._meta.get_field(field_name)
+    through = field.remote_field.through  # type: ignore[union-attr]
+    source = f"{field.m2m_field_name()}_id"  # type: ignore[union-attr]
+    order = [f"stage__{name}" for name in Stage._meta.ordering or ["pk"]]
+
+    def load(objs: list[Any]) -> dict[Any, Any]:
+        codes: dict[Any, list[str]] = defaultdict(list)
+        links = (
+            through._default_manager.filter(**{f"{source}__in_array": [o.pk for o in objs]})
+            .order_by(*order)
+            .values_list(source, "stage__chain__code", "stage__code")
+        )
+        for pk, chain, stage in links:
+            codes[pk].append(f"{chain}/{stage}")
+        return {pk: ", ".join(c) for pk, c in codes.items()}
+
+    return load
+
+
+def office_codes_by_row(objs: list[Any]) -> dict[Any, Any]:
+    """The code of each row's office, for a chunk of rows in one query (no Office built per row)."""
+    from crm.models import Office
+
+    codes = dict(Office.objects.filter(pk__in={o.office_id for o in objs}).values_list("pk", "code"))
+    return {o.pk: codes[o.office_id] for o in objs if o.office_id in codes}
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 @dataclass(frozen=True)
 class Exporter:
     """How one kind of record is written: the file's columns and each column's value."""
@@ -89,6 +140,8 @@ class Exporter:
     default_filter: dict[str, Any] | None = None
     # Columns whose value depends on who reads it: ``(obj, reader's office id) -> value``.
     reader_values: dict[str, Callable[[Any, int | None], Any]] | None = None
+    # Columns read for a chunk of rows at once (``ChunkValues``).
+    chunk_values: dict[str, ChunkValues] | None = None
 
     def out_columns(self) -> list[OutColumn]:
         return [OutColumn(c.header(), c.kind, c.width) for c in self.columns]
@@ -99,13 +152,22 @@ class Exporter:
 
     def rows(self, qs: models.QuerySet, *, office_id: int | None = None) -> Iterator[list[Any]]:
         reader = self.reader_values or {}
+        chunked = self.chunk_values or {}
         getters = [
-            (lambda obj, get=reader[c.key]: get(obj, office_id)) if c.key in reader else self.values[c.key]
+            (lambda obj, get=reader[c.key]: get(obj, office_id))
+            if c.key in reader
+            else (None if c.key in chunked else self.values[c.key])
             for c in self.columns
         ]
         with _whole_result_plans(qs.db):
-            for obj in self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK):
-                yield [get(obj) for get in getters]
+            for chunk in _chunks(self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK):
+                looked_up = {key: load(chunk) for key, load in chunked.items()}
+                chunk_getters = [
+                    (lambda obj, found=looked_up[c.key]: found.get(obj.pk, "")) if c.key in looked_up else get
+                    for c, get in zip(self.columns, getters, strict=True)
+                ]
+                for obj in chunk:
+                    yield [get(obj) for get in chunk_getters]
 
 
 @contextmanager
@@ -157,16 +219,13 @@ ENTERPRISE_EXPORTER = Exporter(
         "registered_capital": _attr("registered_capital"),
         "registered_capital_wan": lambda e: wan(e.registered_capital),
         "website": _attr("website"),
-        "capabilities": lambda e: stage_codes(related_rows(e, "stages")),
         "source": _attr("source"),
-        "office": lambda e: e.office.code if e.office else "",
         "version": _attr("version"),
         "updated_at": _attr("updated_at"),
     },
-    select_related=("office",),
-    prefetch_related=("stages__chain",),
     default_filter={"merged_into__isnull": True},
     reader_values={"external_id": _own_external_id},
+    chunk_values={"capabilities": stage_codes_by_row(Enterprise), "office": office_codes_by_row},
 )
 
 CONTACT_EXPORTER = Exporter(
