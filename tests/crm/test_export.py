@@ -23,11 +23,12 @@ from crm.exports import (
     export_queryset,
     export_response,
     export_xlsx_action,
+    stage_codes,
 )
 from crm.imports import import_commit
 from crm.models import Contact, Enterprise
 from crm.services import contact_create, enterprise_create
-from tests.factories import StageFactory, valid_credit_code
+from tests.factories import ChainFactory, StageFactory, valid_credit_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -180,3 +181,22 @@ def test_the_xlsx_export_is_sent_from_a_file_and_holds_every_row_as_exported(par
     expected = [[_as_read_back(v) for v in row] for row in ENTERPRISE_EXPORTER.rows(qs, office_id=park_office.pk)]
     assert len(rows) == len(expected) == 25
     assert rows == expected
+
+
+def test_each_row_gets_its_own_stage_codes_and_office_in_the_stages_order(park_user, park_office, monkeypatch):
+    monkeypatch.setattr("crm.exports.EXPORT_CHUNK", 2)  # rows from several chunks
+    steel, carbon = ChainFactory(code="steel"), ChainFactory(code="carbon")
+    late, early = StageFactory(chain=steel, code="rolling", order=2), StageFactory(chain=steel, code="ore", order=1)
+    fibre = StageFactory(chain=carbon, code="fibre")
+    stages = {"甲": [late, fibre, early], "乙": [], "丙": [fibre], "丁": [early], "戊": [late, early]}
+    for name, chosen in stages.items():
+        enterprise_create(office=park_office, name=name, stages=chosen)
+    rows = {
+        row["企业名称"]: row
+        for row in xlsx_table(export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx"))
+    }
+    assert rows["甲"]["可供环节"] == "carbon/fibre, steel/ore, steel/rolling"
+    assert rows["乙"]["可供环节"] is None
+    for enterprise in Enterprise.objects.all():
+        assert (rows[enterprise.name]["可供环节"] or "") == stage_codes(enterprise.stages.all())
+        assert rows[enterprise.name]["创建办公室"] == park_office.code
