@@ -474,20 +474,20 @@ def sheet_write_xlsx_file(
     """
     import xlsxwriter
 
+    # Closed (zipped into ``out``) only once every row is in: a failure part way leaves
+    # nothing to zip, and the rows' temporary files go with the workbook.
     workbook = xlsxwriter.Workbook(out, _XLSX_OPTIONS)
-    try:
-        formats: dict[str, Any] = {}
+    formats: dict[str, Any] = {}
 
-        def number_format(pattern: str) -> Any:
-            if pattern not in formats:
-                formats[pattern] = workbook.add_format({"num_format": pattern})
-            return formats[pattern]
+    def number_format(pattern: str) -> Any:
+        if pattern not in formats:
+            formats[pattern] = workbook.add_format({"num_format": pattern})
+        return formats[pattern]
 
-        written = _write_sheet(workbook, number_format, title, columns, rows)
-        for sheet_title, sheet_columns, sheet_rows in extra_sheets:
-            _write_sheet(workbook, number_format, sheet_title, sheet_columns, sheet_rows)
-    finally:
-        workbook.close()
+    written = _write_sheet(workbook, number_format, title, columns, rows)
+    for sheet_title, sheet_columns, sheet_rows in extra_sheets:
+        _write_sheet(workbook, number_format, sheet_title, sheet_columns, sheet_rows)
+    workbook.close()
     return written
 
 

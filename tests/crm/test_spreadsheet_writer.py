@@ -128,3 +128,14 @@ def test_memory_does_not_grow_with_the_rows():
     # Ten times the rows, the same memory: each row is on disk once the next one starts
     # (a workbook kept in memory until it is saved holds about 1 KB a row here).
     assert large_peak < small_peak + 256 * 1024
+
+
+def test_a_failure_part_way_is_raised_and_leaves_no_workbook():
+    def rows():  # type: ignore[no-untyped-def]
+        yield ["钢科", None, 1, None, None]
+        raise RuntimeError("the database went away")
+
+    out = io.BytesIO()
+    with pytest.raises(RuntimeError, match="went away"):
+        sheet_write_xlsx_file(out, columns=COLUMNS, rows=rows(), title="t")
+    assert out.getvalue() == b""
