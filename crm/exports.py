@@ -6,12 +6,15 @@ office's contacts, whether it comes from the export page, an admin action or a
 crafted URL. A file uses the import's columns and headers (Chinese, or English
 when English is the active language), so an exported file, edited, imports back
 as updates. Money is written in CNY and again in 万元. Rows are read a chunk at a
-time with their related records prefetched: the number of queries depends on the
-number of chunks, not on the number of rows.
+time with their related records (prefetched, or read for the whole chunk in one
+query: ``chunk_values``): the number of queries depends on the number of chunks,
+not on the number of rows.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from copy import copy
@@ -21,7 +24,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import connections, models
-from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import get_language, gettext_lazy
@@ -32,7 +36,7 @@ from crm.contact_imports import CONTACT_COLUMNS
 from crm.enterprise_imports import ENTERPRISE_COLUMNS
 from crm.imports import WAN, Column
 from crm.models import Contact, Enterprise
-from crm.spreadsheets import CONTENT_TYPES, CSV, XLSX, OutColumn, sheet_write_csv, sheet_write_xlsx
+from crm.spreadsheets import CONTENT_TYPES, CSV, XLSX, OutColumn, sheet_write_csv, sheet_write_xlsx_file
 
 EXPORT_CHUNK = 2000
 
@@ -73,6 +77,55 @@ def stage_codes(stages: Iterable[Any]) -> str:
     return ", ".join(f"{s.chain.code}/{s.code}" for s in stages)
 
 
+# A column whose values are read for a chunk of rows at once: the chunk's objects in,
+# ``{pk: value}`` out (a row missing from it gets ""). One query a chunk, where Django's
+# prefetch builds a related manager and a queryset for every row (about 100 µs a row:
+# 10 s of an export of 100,000 enterprises).
+ChunkValues = Callable[[list[Any]], dict[Any, Any]]
+
+
+def stage_codes_by_row(model: type[models.Model], field_name: str = "stages") -> ChunkValues:
+    """:func:`stage_codes` of each row's stages, for a chunk of rows in one query."""
+    from chains.models import Stage
+
+    field = model._meta.get_field(field_name)
+    through = field.remote_field.through  # type: ignore[union-attr]
+    source = f"{field.m2m_field_name()}_id"  # type: ignore[union-attr]
+    order = [f"stage__{name}" for name in Stage._meta.ordering or ["pk"]]
+
+    def load(objs: list[Any]) -> dict[Any, Any]:
+        codes: dict[Any, list[str]] = defaultdict(list)
+        links = (
+            through._default_manager.filter(**{f"{source}__in_array": [o.pk for o in objs]})
+            .order_by(*order)
+            .values_list(source, "stage__chain__code", "stage__code")
+        )
+        for pk, chain, stage in links:
+            codes[pk].append(f"{chain}/{stage}")
+        return {pk: ", ".join(c) for pk, c in codes.items()}
+
+    return load
+
+
+def office_codes_by_row(objs: list[Any]) -> dict[Any, Any]:
+    """The code of each row's office, for a chunk of rows in one query (no Office built per row)."""
+    from crm.models import Office
+
+    codes = dict(Office.objects.filter(pk__in={o.office_id for o in objs}).values_list("pk", "code"))
+    return {o.pk: codes[o.office_id] for o in objs if o.office_id in codes}
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 @dataclass(frozen=True)
 class Exporter:
     """How one kind of record is written: the file's columns and each column's value."""
@@ -87,6 +140,8 @@ class Exporter:
     default_filter: dict[str, Any] | None = None
     # Columns whose value depends on who reads it: ``(obj, reader's office id) -> value``.
     reader_values: dict[str, Callable[[Any, int | None], Any]] | None = None
+    # Columns read for a chunk of rows at once (``ChunkValues``).
+    chunk_values: dict[str, ChunkValues] | None = None
 
     def out_columns(self) -> list[OutColumn]:
         return [OutColumn(c.header(), c.kind, c.width) for c in self.columns]
@@ -97,13 +152,22 @@ class Exporter:
 
     def rows(self, qs: models.QuerySet, *, office_id: int | None = None) -> Iterator[list[Any]]:
         reader = self.reader_values or {}
+        chunked = self.chunk_values or {}
         getters = [
-            (lambda obj, get=reader[c.key]: get(obj, office_id)) if c.key in reader else self.values[c.key]
+            (lambda obj, get=reader[c.key]: get(obj, office_id))
+            if c.key in reader
+            else (None if c.key in chunked else self.values[c.key])
             for c in self.columns
         ]
         with _whole_result_plans(qs.db):
-            for obj in self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK):
-                yield [get(obj) for get in getters]
+            for chunk in _chunks(self.prepare(qs).iterator(chunk_size=EXPORT_CHUNK), EXPORT_CHUNK):
+                looked_up = {key: load(chunk) for key, load in chunked.items()}
+                chunk_getters = [
+                    (lambda obj, found=looked_up[c.key]: found.get(obj.pk, "")) if c.key in looked_up else get
+                    for c, get in zip(self.columns, getters, strict=True)
+                ]
+                for obj in chunk:
+                    yield [get(obj) for get in chunk_getters]
 
 
 @contextmanager
@@ -155,16 +219,13 @@ ENTERPRISE_EXPORTER = Exporter(
         "registered_capital": _attr("registered_capital"),
         "registered_capital_wan": lambda e: wan(e.registered_capital),
         "website": _attr("website"),
-        "capabilities": lambda e: stage_codes(related_rows(e, "stages")),
         "source": _attr("source"),
-        "office": lambda e: e.office.code if e.office else "",
         "version": _attr("version"),
         "updated_at": _attr("updated_at"),
     },
-    select_related=("office",),
-    prefetch_related=("stages__chain",),
     default_filter={"merged_into__isnull": True},
     reader_values={"external_id": _own_external_id},
+    chunk_values={"capabilities": stage_codes_by_row(Enterprise), "office": office_codes_by_row},
 )
 
 CONTACT_EXPORTER = Exporter(
@@ -204,19 +265,30 @@ def export_filename(exporter: Exporter, fmt: str) -> str:
     return f"{exporter.kind}-{timezone.localtime():%Y%m%d-%H%M}.{fmt}"
 
 
-def export_response(*, exporter: Exporter, queryset: models.QuerySet, user: Any, fmt: str) -> HttpResponse:
-    """The file download: an .xlsx built in memory, or a CSV streamed as it is written."""
+def export_response(
+    *, exporter: Exporter, queryset: models.QuerySet | None, user: Any, fmt: str
+) -> StreamingHttpResponse:
+    """The file download, streamed: a CSV as it is written, an .xlsx from the temporary file it was written to."""
     qs = export_queryset(exporter=exporter, user=user, queryset=queryset)
     filename = export_filename(exporter, fmt)
     columns = exporter.out_columns()
     rows = exporter.rows(qs, office_id=getattr(user, "office_id", None))
     if fmt == CSV:
-        response: HttpResponse = StreamingHttpResponse(
+        response: StreamingHttpResponse = StreamingHttpResponse(
             sheet_write_csv(columns=columns, rows=rows), content_type=CONTENT_TYPES[CSV]
         )
     else:
-        data = sheet_write_xlsx(columns=columns, rows=rows, title=str(exporter.verbose_name))
-        response = HttpResponse(data, content_type=CONTENT_TYPES[XLSX])
+        # An .xlsx is a zip, complete only once the last row is in: written to a temporary
+        # file (memory stays flat), then sent from it in blocks. The file goes when the
+        # response is closed.
+        file = tempfile.TemporaryFile()
+        try:
+            sheet_write_xlsx_file(file, columns=columns, rows=rows, title=str(exporter.verbose_name))
+            file.seek(0)
+        except BaseException:
+            file.close()
+            raise
+        response = FileResponse(file, content_type=CONTENT_TYPES[XLSX])
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
 
@@ -239,8 +311,10 @@ def changelist_queryset(
     return changelist.queryset
 
 
-def _export_action(fmt: str, description: str) -> Callable[..., HttpResponse | None]:
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet) -> HttpResponse | None:
+def _export_action(fmt: str, description: str) -> Callable[..., HttpResponseBase | None]:
+    def action(
+        modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: models.QuerySet
+    ) -> HttpResponseBase | None:
         exporter = exporter_for_model(queryset.model)
         if exporter is None:
             modeladmin.message_user(request, _("This list cannot be exported."), level="error")

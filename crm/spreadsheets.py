@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -430,51 +430,117 @@ def _excel_value(value: Any) -> Any:
     return value
 
 
+# Number formats per column kind; a cell takes its column's format (XlsxWriter writes a
+# cell without a format of its own with the column's), so text stays text when edited.
+_XLSX_FORMATS = {"money": "#,##0.00", "number": "0", "datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "text": "@"}
+_XLSX_OPTIONS = {
+    # Each row goes to a temporary file once the next one starts: memory does not grow with the rows.
+    "constant_memory": True,
+    # User data is never a formula, a link or a number typed as text; the writers below are
+    # typed anyway, this keeps it so should a generic ``write`` ever be used.
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+
+
 def sheet_write_xlsx(
     *, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]], title: str, extra_sheets: Sequence[tuple] = ()
 ) -> bytes:
     """An .xlsx with a bold, frozen header row; text stays text, money gets a thousands format.
 
     ``extra_sheets`` are ``(title, columns, rows)`` triples (help and examples in a template).
+    For small files (templates, error files, the ledger); an export writes to a file with
+    :func:`sheet_write_xlsx_file`.
     """
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    _write_sheet(workbook, title, columns, rows)
-    for sheet_title, sheet_columns, sheet_rows in extra_sheets:
-        _write_sheet(workbook, sheet_title, sheet_columns, sheet_rows)
     out = io.BytesIO()
-    workbook.save(out)
+    sheet_write_xlsx_file(out, columns=columns, rows=rows, title=title, extra_sheets=extra_sheets)
     return out.getvalue()
 
 
-def _write_sheet(workbook: Any, title: str, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]]) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+def sheet_write_xlsx_file(
+    out: BinaryIO,
+    *,
+    columns: Sequence[OutColumn],
+    rows: Iterable[Sequence[Any]],
+    title: str,
+    extra_sheets: Sequence[tuple] = (),
+) -> int:
+    """:func:`sheet_write_xlsx` into ``out`` (a file), in memory that does not grow with the rows; rows written.
 
-    sheet = workbook.create_sheet(title=title[:31])
-    for index, column in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-    header_cells = []
-    for column in columns:
-        cell = WriteOnlyCell(sheet, value=column.header)
-        cell.font = bold
-        header_cells.append(cell)
-    sheet.append(header_cells)
-    formats = {"money": "#,##0.00", "number": "0", "datetime": "yyyy-mm-dd hh:mm", "date": "yyyy-mm-dd", "text": "@"}
-    for values in rows:
-        cells = []
-        for column, value in zip(columns, values, strict=True):
-            cell = WriteOnlyCell(sheet, value=_excel_value(value))
-            if isinstance(cell.value, str):
-                # openpyxl would store "=…" as a formula; user data is never a formula.
-                cell.data_type = "s"
-            cell.number_format = formats.get(column.kind, "General")
-            cells.append(cell)
-        sheet.append(cells)
+    Rows are written with XlsxWriter in its constant-memory mode: a row is on disk once
+    the next one starts, and the workbook is zipped into ``out`` at the end. Text is
+    always written as text (inline strings), so "=cmd|…" in user data is never a formula.
+    """
+    import xlsxwriter
+
+    # Closed (zipped into ``out``) only once every row is in: a failure part way leaves
+    # nothing to zip, and the rows' temporary files go with the workbook.
+    workbook = xlsxwriter.Workbook(out, _XLSX_OPTIONS)
+    formats: dict[str, Any] = {}
+
+    def number_format(pattern: str) -> Any:
+        if pattern not in formats:
+            formats[pattern] = workbook.add_format({"num_format": pattern})
+        return formats[pattern]
+
+    written = _write_sheet(workbook, number_format, title, columns, rows)
+    for sheet_title, sheet_columns, sheet_rows in extra_sheets:
+        _write_sheet(workbook, number_format, sheet_title, sheet_columns, sheet_rows)
+    workbook.close()
+    return written
+
+
+def _write_sheet(
+    workbook: Any, number_format: Any, title: str, columns: Sequence[OutColumn], rows: Iterable[Sequence[Any]]
+) -> int:
+    sheet = workbook.add_worksheet(title[:31])
+    for index, column in enumerate(columns):
+        sheet.set_column(index, index, column.width, number_format(_XLSX_FORMATS.get(column.kind, "General")))
+    sheet.freeze_panes(1, 0)
+    bold = workbook.add_format({"bold": True})
+    for index, column in enumerate(columns):
+        sheet.write_string(0, index, column.header, bold)
+    # A date or time in a column of another kind is still shown as one.
+    when = {
+        dt.datetime: number_format(_XLSX_FORMATS["datetime"]),
+        dt.date: number_format(_XLSX_FORMATS["date"]),
+        dt.time: number_format("hh:mm"),
+    }
+    dated = {i for i, c in enumerate(columns) if c.kind in ("datetime", "date")}
+    string, number, boolean, datetime = (
+        sheet.write_string,
+        sheet.write_number,
+        sheet.write_boolean,
+        sheet.write_datetime,
+    )
+    width = len(columns)
+    count = 0
+    for count, values in enumerate(rows, start=1):
+        if len(values) != width:
+            raise ValueError(f"row {count + 1} has {len(values)} values for {width} columns")
+        for col, value in enumerate(values):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    string(count, col, value)
+            elif value is None:
+                continue
+            elif kind is bool:
+                boolean(count, col, value)
+            elif kind is int or kind is float or kind is Decimal:
+                number(count, col, value)
+            elif kind is dt.datetime:
+                datetime(count, col, _excel_value(value), None if col in dated else when[dt.datetime])
+            elif kind is dt.date or kind is dt.time:
+                datetime(count, col, value, None if col in dated else when[kind])
+            else:
+                text = _excel_value(value)
+                if not isinstance(text, str):
+                    text = str(text)
+                if text:
+                    string(count, col, text)
+    return count
 
 
 def _csv_value(value: Any) -> str:

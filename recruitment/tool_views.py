@@ -26,6 +26,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -303,7 +304,7 @@ def _exporters_for(user: Any) -> dict[str, Any]:
     }
 
 
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: HttpRequest) -> HttpResponseBase:
     """With ``kind`` and ``format``: the file. Otherwise a form to choose them.
 
     ``_changelist_filters`` carries the admin change list's query string (as the

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from decimal import Decimal
 
 import pytest
 from django.contrib import admin
 from django.db import connection
+from django.http import FileResponse
 from django.test import RequestFactory
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from crm.enterprise_imports import EnterpriseImporter
@@ -19,11 +23,12 @@ from crm.exports import (
     export_queryset,
     export_response,
     export_xlsx_action,
+    stage_codes,
 )
 from crm.imports import import_commit
 from crm.models import Contact, Enterprise
 from crm.services import contact_create, enterprise_create
-from tests.factories import StageFactory, valid_credit_code
+from tests.factories import ChainFactory, StageFactory, valid_credit_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -40,7 +45,8 @@ def csv_table(response) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
 
 
 def xlsx_table(response) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    sheet = load_workbook(io.BytesIO(content(response)), read_only=True).worksheets[0]
+    data = response if isinstance(response, bytes) else content(response)
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
@@ -86,13 +92,13 @@ def test_enterprise_export_has_money_in_cny_and_wan_and_imports_back_unchanged(p
         stages=[stage],
     )
     enterprise_create(office=park_office, name="无代码企业", city="忻州")
-    response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx")
-    rows = {row["企业名称"]: row for row in xlsx_table(response)}
+    data = content(export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx"))
+    rows = {row["企业名称"]: row for row in xlsx_table(data)}
     assert rows["山西钢科碳材料有限公司"]["注册资本（元）"] == 12345678
     assert rows["山西钢科碳材料有限公司"]["注册资本（万元）"] == pytest.approx(1234.5678)
     assert rows["山西钢科碳材料有限公司"]["可供环节"] == f"{stage.chain.code}/carbon-fibre"
     versions = dict(Enterprise.objects.values_list("pk", "version"))
-    plan = import_commit(importer=EnterpriseImporter(), data=content(response), filename="back.xlsx", user=park_user)
+    plan = import_commit(importer=EnterpriseImporter(), data=data, filename="back.xlsx", user=park_user)
     assert plan.committed, plan.errors
     assert (plan.created, plan.updated, plan.unchanged) == (0, 0, 2)
     assert dict(Enterprise.objects.values_list("pk", "version")) == versions
@@ -138,3 +144,59 @@ def test_export_queries_do_not_grow_with_rows(park_office, provincial_user, djan
     with django_assert_num_queries(3 + EXPORT_PLAN_SETTINGS):
         response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=provincial_user, fmt="xlsx")
     assert len(xlsx_table(response)) == count
+
+
+def _as_read_back(value: object) -> object:
+    """A value as openpyxl reads it back from the export."""
+    if value == "":
+        return None
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime):
+        return timezone.localtime(value).replace(tzinfo=None, microsecond=0)
+    return value
+
+
+def test_the_xlsx_export_is_sent_from_a_file_and_holds_every_row_as_exported(park_user, park_office):
+    stage = StageFactory(code="carbon-fibre")
+    for n in range(25):
+        enterprise_create(
+            office=park_office,
+            name=f"=企业{n}" if n == 3 else f"企业{n}",
+            credit_code=valid_credit_code(10 + n),
+            registered_capital=Decimal(n) * 10_000 + Decimal("0.5") if n % 3 else None,
+            ownership="private",
+            stages=[stage] if n % 2 else [],
+        )
+    response = export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx")
+    # Streamed from the temporary file it was written to, never built in memory as one value.
+    assert isinstance(response, FileResponse)
+    data = content(response)
+    response.file_to_stream.close()  # as response.close() does (which in a test would also end the connection)
+    assert len(data) == int(response["Content-Length"])
+    sheet = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
+    header, *rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert header == [c.header for c in ENTERPRISE_EXPORTER.out_columns()]
+    qs = export_queryset(exporter=ENTERPRISE_EXPORTER, user=park_user)
+    expected = [[_as_read_back(v) for v in row] for row in ENTERPRISE_EXPORTER.rows(qs, office_id=park_office.pk)]
+    assert len(rows) == len(expected) == 25
+    assert rows == expected
+
+
+def test_each_row_gets_its_own_stage_codes_and_office_in_the_stages_order(park_user, park_office, monkeypatch):
+    monkeypatch.setattr("crm.exports.EXPORT_CHUNK", 2)  # rows from several chunks
+    steel, carbon = ChainFactory(code="steel"), ChainFactory(code="carbon")
+    late, early = StageFactory(chain=steel, code="rolling", order=2), StageFactory(chain=steel, code="ore", order=1)
+    fibre = StageFactory(chain=carbon, code="fibre")
+    stages = {"甲": [late, fibre, early], "乙": [], "丙": [fibre], "丁": [early], "戊": [late, early]}
+    for name, chosen in stages.items():
+        enterprise_create(office=park_office, name=name, stages=chosen)
+    rows = {
+        row["企业名称"]: row
+        for row in xlsx_table(export_response(exporter=ENTERPRISE_EXPORTER, queryset=None, user=park_user, fmt="xlsx"))
+    }
+    assert rows["甲"]["可供环节"] == "carbon/fibre, steel/ore, steel/rolling"
+    assert rows["乙"]["可供环节"] is None
+    for enterprise in Enterprise.objects.all():
+        assert (rows[enterprise.name]["可供环节"] or "") == stage_codes(enterprise.stages.all())
+        assert rows[enterprise.name]["创建办公室"] == park_office.code

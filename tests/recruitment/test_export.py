@@ -27,7 +27,7 @@ EXPORT_PLAN_SETTINGS = 2 if connection.vendor == "postgresql" else 0
 
 
 def xlsx_table(response) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+    sheet = load_workbook(io.BytesIO(response.getvalue()), read_only=True).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     return [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
 
@@ -79,7 +79,7 @@ def test_the_change_list_filters_narrow_the_project_export(projects, provincial_
 def test_an_exported_project_file_imports_back_without_changes(projects, park_user):
     response = export_response(exporter=PROJECT_EXPORTER, queryset=None, user=park_user, fmt="xlsx")
     versions = dict(Project.objects.values_list("pk", "version"))
-    plan = import_commit(importer=IMPORTERS["projects"], data=response.content, filename="p.xlsx", user=park_user)
+    plan = import_commit(importer=IMPORTERS["projects"], data=response.getvalue(), filename="p.xlsx", user=park_user)
     assert plan.committed, plan.errors
     assert (plan.created, plan.updated, plan.unchanged) == (0, 0, 2)
     assert dict(Project.objects.values_list("pk", "version")) == versions

@@ -85,7 +85,7 @@ def test_a_park_users_progress_export_never_holds_another_offices_entries(world)
     response = export_response(
         exporter=PROGRESS_EXPORTER, queryset=ProgressEntry.objects.all(), user=world["staff"], fmt="xlsx"
     )
-    rows = xlsx_rows(response.content)
+    rows = xlsx_rows(response.getvalue())
     assert sorted(row["项目"] for row in rows) == ["碳纤维扩产", "碳纤维扩产", "预浸料项目"]
     corrected, correction = sorted((r for r in rows if r["项目"] == "碳纤维扩产"), key=lambda r: r["金额（元）"])
     assert (corrected["金额（元）"], corrected["金额（万元）"], corrected["月份"]) == (30000000, 3000, "2026-03")
@@ -97,12 +97,12 @@ def test_a_park_users_order_export_never_holds_another_offices_orders(world, pro
     response = export_response(
         exporter=ORDER_EXPORTER, queryset=SupervisionOrder.objects.all(), user=world["staff"], fmt="xlsx"
     )
-    rows = {row["项目"]: row for row in xlsx_rows(response.content)}
+    rows = {row["项目"]: row for row in xlsx_rows(response.getvalue())}
     assert set(rows) == {"碳纤维扩产", "预浸料项目"}
     assert rows["碳纤维扩产"]["督办要求"] == "提交开工整改方案" and rows["碳纤维扩产"]["责任人"] == "wang.fang"
     assert rows["碳纤维扩产"]["整改方案期限"] == dt.datetime(2026, 5, 10)
     everything = export_response(exporter=ORDER_EXPORTER, queryset=None, user=provincial_user, fmt="xlsx")
-    assert len(xlsx_rows(everything.content)) == 3  # the provincial office sees every office
+    assert len(xlsx_rows(everything.getvalue())) == 3  # the provincial office sees every office
 
 
 def test_the_export_page_offers_both_with_the_change_lists_filters_and_scoped(client, world):
@@ -138,7 +138,7 @@ def test_the_progress_list_action_exports_only_the_offices_entries(world):
     request.user = world["staff"]
     model_admin = admin.site._registry[ProgressEntry]
     func, _name, _desc = model_admin.get_actions(request)["export_xlsx"]
-    rows = xlsx_rows(func(model_admin, request, ProgressEntry.objects.all()).content)
+    rows = xlsx_rows(func(model_admin, request, ProgressEntry.objects.all()).getvalue())
     assert {row["办公室"] for row in rows} == {"yangqu-office"} and len(rows) == 3
 
 
@@ -161,4 +161,4 @@ def test_the_exports_queries_do_not_grow_with_rows(world, exporter, provincial_u
     with CaptureQueriesContext(connection) as after:
         large = export_response(exporter=exporter, queryset=None, user=provincial_user, fmt="xlsx")
     assert len(after.captured_queries) == len(before.captured_queries)
-    assert len(xlsx_rows(large.content)) == len(xlsx_rows(small.content)) + 10
+    assert len(xlsx_rows(large.getvalue())) == len(xlsx_rows(small.getvalue())) + 10

@@ -181,7 +181,7 @@ def test_contacts_export_through_the_page_is_scoped(client, staff, park_office, 
     contact_create(office=partner_office, enterprise=ent, name="外人")
     client.force_login(staff)
     response = client.get(reverse("tools:export"), {"kind": "contacts", "format": "xlsx"})
-    sheet = load_workbook(io.BytesIO(response.content), read_only=True).worksheets[0]
+    sheet = load_workbook(io.BytesIO(response.getvalue()), read_only=True).worksheets[0]
     names = [row[4] for row in list(sheet.iter_rows(values_only=True))[1:]]
     assert names == ["自己人"]
     assert Contact.objects.count() == 2

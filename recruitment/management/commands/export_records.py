@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.exports import export_response
-from crm.spreadsheets import CSV, FORMATS, XLSX
+from crm.spreadsheets import FORMATS, XLSX
 from recruitment.exports import EXPORTERS
 
 
@@ -35,10 +35,10 @@ class Command(BaseCommand):
         fmt = options["format"]
         output = Path(options["output"] or f"{exporter.kind}.{fmt}")
         response = export_response(exporter=exporter, queryset=None, user=user, fmt=fmt)
-        with output.open("wb") as handle:
-            if fmt == CSV:
+        try:
+            with output.open("wb") as handle:
                 for chunk in response.streaming_content:
                     handle.write(chunk)
-            else:
-                handle.write(response.content)
+        finally:
+            response.close()
         self.stdout.write(str(output))
