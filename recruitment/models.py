@@ -426,6 +426,42 @@ class ChannelPreference(TimestampedModel):
         return f"{self.user} · {self.get_channel_display()}"
 
 
+class PipelineTally(models.Model):
+    """Running totals of projects for the dashboard (PostgreSQL), kept by database triggers.
+
+    Every write to a project, its target stages or its light adds signed rows here
+    (``n`` +1 or -1 and the money) in the same transaction, whatever wrote it: the
+    services, bulk actions, imports, merges, raw SQL. Rows are only appended, so
+    concurrent writers never wait on one another; the dashboard sums them, and a
+    periodic compaction folds them into one row per key. ``kind`` "p" counts each
+    project once; "c" and "s" count it once per chain and once per sector of its
+    stages. See ``recruitment/tally.py``. Unused (empty) on SQLite.
+    """
+
+    class Kind(models.TextChoices):
+        PROJECT = "p", _("project")
+        CHAIN = "c", _("chain")
+        SECTOR = "s", _("sector")
+
+    kind = models.CharField(max_length=1, choices=Kind.choices)
+    ref_id = models.BigIntegerField(null=True)  # the chain or sector (kinds "c" and "s")
+    office_id = models.BigIntegerField()
+    park_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True)  # kind "p" only
+    status = models.CharField(max_length=16)
+    light = models.CharField(max_length=8, blank=True)
+    n = models.IntegerField()
+    planned = models.DecimalField(max_digits=24, decimal_places=2)
+    signed = models.DecimalField(max_digits=24, decimal_places=2)
+    funds = models.DecimalField(max_digits=24, decimal_places=2)
+    output = models.DecimalField(max_digits=24, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("pipeline tally row")
+        verbose_name_plural = _("pipeline tally")
+        indexes = [models.Index(fields=["office_id", "kind"], name="tally_office_kind_idx")]
+
+
 # Landing supervision lives in its own module; imported here so Django registers its models.
 from recruitment.landing_models import (  # noqa: E402, F401
     Color,
