@@ -69,7 +69,11 @@ class Project(OfficeRecord):
     expected_jobs = models.PositiveIntegerField(_("expected jobs"), null=True, blank=True)
     description = models.TextField(_("description"), blank=True)
     is_demo = models.BooleanField(_("illustrative (demo) data"), default=False)
-    history = HistoricalRecords(m2m_fields=[stages])
+    # The later of its creation and its latest interaction: a project is stale when this is
+    # older than the period. Kept by the database on PostgreSQL (``recruitment/tally.py``),
+    # whatever a save writes; empty on SQLite, where staleness is read from the interactions.
+    last_touched_at = models.DateTimeField(_("last touched"), null=True, blank=True, editable=False)
+    history = HistoricalRecords(m2m_fields=[stages], excluded_fields=["last_touched_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +104,10 @@ class Project(OfficeRecord):
             models.Index(fields=["priority", "-id"], name="project_priority_page_idx"),
             models.Index(fields=["planned_investment", "-id"], name="project_planned_page_idx"),
             models.Index(fields=["signed_amount", "-id"], name="project_signed_page_idx"),
+            # The dashboard counts the projects touched within the period (an index-only range).
+            models.Index(
+                fields=["last_touched_at"], include=["status", "owner", "office", "park"], name="project_touched_idx"
+            ),
         ]
 
     def __str__(self) -> str:

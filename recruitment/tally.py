@@ -165,7 +165,7 @@ $$;
 """
 
 # The tally as it should be, counted from the tables (one row per key).
-_FRESH = f"""
+_FRESH = """
 SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, p.office_id, p.park_id, p.owner_id, p.status,
        COALESCE(l.color, '') AS light, COUNT(*)::integer AS n,
        SUM(COALESCE(p.planned_investment, 0)) AS planned, SUM(COALESCE(p.signed_amount, 0)) AS signed,
@@ -215,6 +215,44 @@ CREATE OR REPLACE FUNCTION recruitment_tally_compact() RETURNS void LANGUAGE sql
 $$;
 """
 
+# A project's last touch: the later of its creation and its latest interaction, set by
+# the database on every insert and update of the project whatever the row says; an
+# interaction written, moved or deleted updates its projects so that this runs again.
+_TOUCH = """
+CREATE OR REPLACE FUNCTION recruitment_touch_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.last_touched_at := GREATEST(
+        NEW.created_at, (SELECT MAX(occurred_at) FROM crm_interaction WHERE project_id = NEW.id)
+    );
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION recruitment_touch_on_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recruitment_project SET last_touched_at = NULL
+    WHERE id IN (
+        SELECT project_id FROM (VALUES (CASE WHEN TG_OP <> 'INSERT' THEN OLD.project_id END),
+                                       (CASE WHEN TG_OP <> 'DELETE' THEN NEW.project_id END)) v(project_id)
+        WHERE project_id IS NOT NULL
+    );
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER recruitment_touch_project BEFORE INSERT OR UPDATE ON recruitment_project
+    FOR EACH ROW EXECUTE FUNCTION recruitment_touch_on_project();
+CREATE TRIGGER recruitment_touch_interaction_insert_delete AFTER INSERT OR DELETE ON crm_interaction
+    FOR EACH ROW EXECUTE FUNCTION recruitment_touch_on_interaction();
+CREATE TRIGGER recruitment_touch_interaction_update AFTER UPDATE ON crm_interaction
+    FOR EACH ROW WHEN (OLD.project_id IS DISTINCT FROM NEW.project_id OR OLD.occurred_at IS DISTINCT FROM NEW.occurred_at)
+    EXECUTE FUNCTION recruitment_touch_on_interaction();
+"""
+# Projects whose last touch is not what it should be (after a load that bypassed the triggers).
+_UNTOUCHED = """
+    recruitment_project p WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
+        p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+    )
+"""
+
 _COUNTED = (
     "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
 )
@@ -249,6 +287,9 @@ CREATE TRIGGER recruitment_tally_light_truncate AFTER TRUNCATE ON recruitment_pr
 """
 
 _TRIGGER_TABLES = {
+    "recruitment_touch_project": "recruitment_project",
+    "recruitment_touch_interaction_insert_delete": "crm_interaction",
+    "recruitment_touch_interaction_update": "crm_interaction",
     "recruitment_tally_project_insert": "recruitment_project",
     "recruitment_tally_project_update": "recruitment_project",
     "recruitment_tally_project_delete": "recruitment_project",
@@ -262,6 +303,8 @@ _TRIGGER_TABLES = {
     "recruitment_tally_light_truncate": "recruitment_projectlight",
 }
 _FUNCTIONS = (
+    "recruitment_touch_on_project()",
+    "recruitment_touch_on_interaction()",
     "recruitment_tally_on_reference()",
     "recruitment_tally_rebuild()",
     "recruitment_tally_compact()",
@@ -277,8 +320,9 @@ def install(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
-        for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS):
+        for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
             cursor.execute(sql)
+        cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
         cursor.execute("SELECT recruitment_tally_rebuild()")
 
 
@@ -297,10 +341,19 @@ def available(using: str = "default") -> bool:
 
 
 def rebuild(using: str = "default") -> None:
-    """Recount the whole tally from the tables (after a load that bypassed the triggers)."""
+    """Recount the whole tally and every project's last touch from the tables (after a load
+    that bypassed the triggers)."""
     if available(using):
         with connections[using].cursor() as cursor:
+            cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
             cursor.execute("SELECT recruitment_tally_rebuild()")
+
+
+def untouched_count(using: str = "default") -> int:
+    """Projects whose last touch is wrong (0 when the triggers have kept it)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_UNTOUCHED}")
+        return cursor.fetchone()[0]
 
 
 def compact(using: str = "default") -> None:
