@@ -17,10 +17,12 @@ raw SQL all keep it true, and a rolled-back write leaves nothing behind:
 * a stage moved to another chain or a chain to another sector (reference data, rare):
   the whole tally rebuilt; TRUNCATE of a counted table: the same.
 
-Concurrency: each trigger first takes a transaction-scoped advisory lock on its
-project, so two transactions touching one project (its row, its stages, its light)
-are serialised and the second reads what the first committed (READ COMMITTED: each
-statement of a trigger takes a new snapshot). Rows are only ever appended, never
+Concurrency: every write that changes what a project counts for holds the project's
+row lock: an update or delete of the project holds it already, and the stage-link
+and light triggers take it first (``FOR NO KEY UPDATE``, as the services lock a
+project before changing it). So two transactions touching one project (its row, its
+stages, its light) are serialised and the second reads what the first committed
+(READ COMMITTED: each statement of a trigger takes a new snapshot). Rows are only ever appended, never
 updated in place, so writers on different projects never wait on one another and
 no lock order can deadlock them. Stage-link triggers run BEFORE each row, where
 links written earlier in the same statement are visible, so two stages of one
@@ -42,7 +44,6 @@ from typing import Any
 from django.db import connections
 
 TABLE = "recruitment_pipelinetally"
-LOCK_CLASS = 1414  # first key of the per-project advisory locks
 KEY = "kind, ref_id, office_id, park_id, owner_id, status, light"
 SUMS = "n, planned, signed, funds, output"
 
@@ -72,19 +73,17 @@ CREATE OR REPLACE FUNCTION recruitment_tally_put(
 $$;
 """
 
-_ON_PROJECT = f"""
+_ON_PROJECT = """
 CREATE OR REPLACE FUNCTION recruitment_tally_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     lt text;
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(OLD.id::text));
         SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = OLD.id;
         PERFORM recruitment_tally_put(OLD.id, -1, OLD.office_id, OLD.park_id, OLD.owner_id, OLD.status,
             OLD.planned_investment, OLD.signed_amount, OLD.funds_in_place, OLD.expected_output_value, lt);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(NEW.id::text));
         SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = NEW.id;
         PERFORM recruitment_tally_put(NEW.id, 1, NEW.office_id, NEW.park_id, NEW.owner_id, NEW.status,
             NEW.planned_investment, NEW.signed_amount, NEW.funds_in_place, NEW.expected_output_value, lt);
@@ -108,8 +107,7 @@ BEGIN
         RAISE EXCEPTION 'recruitment_project_stages rows are inserted or deleted, never updated';
     END IF;
     IF TG_OP = 'INSERT' THEN link := NEW; sign := 1; ELSE link := OLD; sign := -1; END IF;
-    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(link.project_id::text));
-    SELECT * INTO p FROM recruitment_project WHERE id = link.project_id;
+    SELECT * INTO p FROM recruitment_project WHERE id = link.project_id FOR NO KEY UPDATE;
     IF FOUND THEN
         SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = p.id;
         SELECT s.chain_id, c.sector_id INTO ch, sec
@@ -138,7 +136,7 @@ END
 $$;
 """
 
-_ON_LIGHT = f"""
+_ON_LIGHT = """
 CREATE OR REPLACE FUNCTION recruitment_tally_on_light() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pid uuid;
@@ -151,8 +149,7 @@ BEGIN
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN pid := OLD.project_id; old_light := OLD.color; END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN pid := NEW.project_id; new_light := NEW.color; END IF;
-    PERFORM pg_advisory_xact_lock({LOCK_CLASS}, hashtext(pid::text));
-    SELECT * INTO p FROM recruitment_project WHERE id = pid;
+    SELECT * INTO p FROM recruitment_project WHERE id = pid FOR NO KEY UPDATE;
     IF FOUND THEN
         PERFORM recruitment_tally_put(p.id, -1, p.office_id, p.park_id, p.owner_id, p.status,
             p.planned_investment, p.signed_amount, p.funds_in_place, p.expected_output_value, old_light);
