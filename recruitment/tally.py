@@ -250,6 +250,16 @@ _UNTOUCHED = """
     )
 """
 
+# Every project's last touch computed at once, triggers aside (a new install, a bulk load).
+TOUCH_FILL = """
+UPDATE recruitment_project p SET last_touched_at = GREATEST(
+    p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+)
+WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
+    p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+)
+"""
+
 _COUNTED = (
     "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
 )
@@ -317,9 +327,9 @@ def install(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
+        cursor.execute(TOUCH_FILL)  # before the trigger that would run for each row
         for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
             cursor.execute(sql)
-        cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
         cursor.execute("SELECT recruitment_tally_rebuild()")
 
 
