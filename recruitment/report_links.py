@@ -9,6 +9,7 @@ link rather than a broken one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -62,9 +63,9 @@ class ChangelistLinker:
         is asked once: the admin allows the lookup, the field exists and the value converts."""
         cache_key = (model, key, value)
         if cache_key not in self._params_ok:
-            self._params_ok[cache_key] = bool(
-                model_admin.lookup_allowed(key, value, self.request)
-            ) and _lookups_resolve(model, {key: prepare_lookup_value(key, value)})
+            self._params_ok[cache_key] = bool(model_admin.lookup_allowed(key, value, self.request)) and _param_resolves(
+                model, key, value
+            )
         return self._params_ok[cache_key]
 
     def _simple_filter_params(self, model: type[models.Model], model_admin: admin.ModelAdmin) -> set[str]:
@@ -75,6 +76,12 @@ class ChangelistLinker:
                 if isinstance(item, type) and issubclass(item, SimpleListFilter)
             }
         return self._simple_params[model]
+
+
+@functools.lru_cache(maxsize=4096)
+def _param_resolves(model: type[models.Model], key: str, value: str) -> bool:
+    """Whether ``key=value`` builds a filter on ``model``: the same answer for every request."""
+    return _lookups_resolve(model, {key: prepare_lookup_value(key, value)})
 
 
 def _lookups_resolve(model: type[models.Model], lookups: Mapping[str, object]) -> bool:
