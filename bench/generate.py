@@ -331,7 +331,7 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
 
     from chains.models import Park, Stage
     from crm.models import Enterprise, Interaction, Office, Presence
-    from recruitment.models import FollowUp, Project
+    from recruitment.models import FollowUp, PipelineTally, Project
     from recruitment.pipeline import Status
     from seeds.reference_loader import load_reference
 
@@ -358,6 +358,7 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
         Project.stages.through._meta.db_table,
         Interaction._meta.db_table,
         FollowUp._meta.db_table,
+        PipelineTally._meta.db_table,
     ]
     postgres = connection.vendor == "postgresql"
     with transaction.atomic(), connection.cursor() as django_cursor:
@@ -490,11 +491,18 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
         _model_copy(cursor, FollowUp, follow_ups())
         say("interactions and follow-ups; building indexes")
         if postgres:
-            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             for _name, definition in indexes:
                 cursor.execute(definition)
             say(f"{len(indexes)} indexes built")
+            # The load bypassed the triggers that keep the dashboard's tally and each
+            # project's last touch: compute them as the triggers would have.
+            from recruitment.tally import TOUCH_FILL
+
+            cursor.execute(TOUCH_FILL)
+            cursor.execute("SELECT recruitment_tally_rebuild()")
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+            say("last touches and the pipeline tally")
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"VACUUM ANALYZE {table}" if postgres else f"ANALYZE {table}")

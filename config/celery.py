@@ -59,6 +59,12 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "crontab": "45 3 * * *",
             "description": "Forget webhook attempts and delivered messages older than 30 days (daily, 03:45).",
         },
+        "recruitment.compact_pipeline_tally": {
+            "task": "recruitment.compact_pipeline_tally",
+            "every": int(settings.PIPELINE_TALLY_COMPACT_SECONDS),
+            "expire_seconds": max(int(settings.PIPELINE_TALLY_COMPACT_SECONDS), 1),
+            "description": "Fold the dashboard's pipeline tally to one row per key (PostgreSQL).",
+        },
         "recruitment.recompute_lights": {
             "task": "recruitment.recompute_lights",
             "crontab": settings.LIGHTS_RECOMPUTE_CRONTAB,

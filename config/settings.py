@@ -232,6 +232,8 @@ RECRUITMENT_SLA_REPORT_HOURS = env_float("RECRUITMENT_SLA_REPORT_HOURS", 336)
 RECRUITMENT_LARGE_PROJECT_CNY = env_int("RECRUITMENT_LARGE_PROJECT_CNY", 500_000_000)
 RECRUITMENT_OVERDUE_AFTER_HOURS = env_float("RECRUITMENT_OVERDUE_AFTER_HOURS", 24)
 RECRUITMENT_STALE_AFTER_DAYS = env_int("RECRUITMENT_STALE_AFTER_DAYS", 30)
+# The dashboard's pipeline tally (PostgreSQL) is folded to one row per key this often.
+PIPELINE_TALLY_COMPACT_SECONDS = env_int("PIPELINE_TALLY_COMPACT_SECONDS", 600)
 # Schedules (REMINDER_*_SECONDS, REMINDER_DIGEST_CRONTAB) seed beat's periodic tasks when
 # they are first created; afterwards they are edited in the admin (Periodic tasks).
 REMINDER_SCAN_SECONDS = env_int("REMINDER_SCAN_SECONDS", 60)

@@ -35,6 +35,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -43,7 +44,8 @@ from django.utils.translation import gettext_lazy as _
 from chains.models import Chain, Park, Sector, Zone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office
-from recruitment.models import FollowUp, Project
+from recruitment import tally
+from recruitment.models import FollowUp, PipelineTally, Project
 from recruitment.pipeline import CLOSED, MILESTONES, SIGNED_OR_LATER, Status
 
 ZERO = Decimal(0)
@@ -378,37 +380,14 @@ class LightBreakdown:
 
 
 def _light_breakdown(
-    base: models.QuerySet[Project], *, options: DashboardOptions, project_link: Callable[..., str | None]
+    counts: _Counts, *, names: Mapping[int, str], options: DashboardOptions, project_link: Callable[..., str | None]
 ) -> LightBreakdown:
-    """Lights by park, chain and owner: three grouped queries, whatever the number of projects."""
-    lit = base.filter(light__isnull=False)
-    by_park: dict[int, dict[str, int]] = {}
-    for park_id, color, n in lit.values_list("park_id", "light__color").annotate(n=Count("pk")).order_by():
-        by_park.setdefault(park_id, {})[color] = n
-    through = Project.stages.through
-    by_chain: dict[int, dict[str, int]] = {}
-    for chain_id, color, n in (
-        through.objects.filter(project__in=lit.values("pk"))
-        .values_list("stage__chain_id", "project__light__color")
-        .annotate(n=Count("project_id", distinct=True))
-        .order_by()
-    ):
-        by_chain.setdefault(chain_id, {})[color] = n
-    owners: dict[int | None, tuple[str, dict[str, int]]] = {}
-    for owner_id, first, last, display, username, color, n in (
-        lit.values_list(
-            "owner_id",
-            "owner__first_name",
-            "owner__last_name",
-            "owner__display_name",
-            "owner__username",
-            "light__color",
-        )
-        .annotate(n=Count("pk"))
-        .order_by()
-    ):
-        name = _user_name(first or "", last or "", display or "", username or "") if owner_id else str(_("Nobody"))
-        owners.setdefault(owner_id, (name, {}))[1][color] = n
+    """Lights by park, chain and owner, from the grouped counts (no query of its own)."""
+    by_park, by_chain = counts.lights_by_park, counts.lights_by_chain
+    owners = {
+        owner_id: (names.get(owner_id, "") if owner_id is not None else str(_("Nobody")), per_color)
+        for owner_id, per_color in counts.lights_by_owner.items()
+    }
 
     def row(key: str, label: str, counts: dict[str, int], **params: str) -> LightRow:
         urls = {c: project_link(**params, light=c) for c in LIGHT_COLORS}
@@ -515,6 +494,105 @@ def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[
     return result
 
 
+@dataclass
+class _Counts:
+    """The grouped totals behind the figures, read from the tally or counted from the tables."""
+
+    by_park: dict[int, Figures] = field(default_factory=dict)
+    by_chain: dict[int, Figures] = field(default_factory=dict)
+    by_sector: dict[int, Figures] = field(default_factory=dict)
+    open_by_owner: dict[int | None, Amounts] = field(default_factory=dict)
+    lights_by_park: dict[int, dict[str, int]] = field(default_factory=dict)
+    lights_by_chain: dict[int, dict[str, int]] = field(default_factory=dict)
+    lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
+
+
+def _counts_from_tables(base: models.QuerySet[Project]) -> _Counts:
+    """Seven grouped queries over the projects (and their stages) of ``base``."""
+    counts = _Counts(
+        by_park=_figures_by_park(base),
+        by_chain=_figures_by_stage_group(base, "chain_id"),
+        by_sector=_figures_by_stage_group(base, "chain__sector_id"),
+    )
+    for row in base.filter(status__in=OPEN).values("owner_id").annotate(n=Count("pk"), **_SUMS).order_by():
+        counts.open_by_owner[row["owner_id"]] = _amounts(row)
+    lit = base.filter(light__isnull=False)
+    for park_id, color, n in lit.values_list("park_id", "light__color").annotate(n=Count("pk")).order_by():
+        counts.lights_by_park.setdefault(park_id, {})[color] = n
+    for owner_id, color, n in lit.values_list("owner_id", "light__color").annotate(n=Count("pk")).order_by():
+        counts.lights_by_owner.setdefault(owner_id, {})[color] = n
+    for chain_id, color, n in (
+        Project.stages.through.objects.filter(project__in=lit.values("pk"))
+        .values_list("stage__chain_id", "project__light__color")
+        .annotate(n=Count("project_id", distinct=True))
+        .order_by()
+    ):
+        counts.lights_by_chain.setdefault(chain_id, {})[color] = n
+    return counts
+
+
+def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[str, Any] | None:
+    """The tally rows behind ``filters`` for ``user``, or None when the tally cannot answer.
+
+    The tally is keyed by office and park, so it answers the dashboard unfiltered or
+    filtered by office or park; a chain, a sector or a period needs the projects
+    themselves. The office scope is :func:`crm.access.scope_for_office`'s rule: every
+    office for a provincial user (or a superuser without an office), else their own.
+    """
+    if not tally.available(using) or any(
+        v is not None for v in (filters.chain, filters.sector, filters.start, filters.end)
+    ):
+        return None
+    if user is None or not user.is_authenticated:
+        return None  # the projects' queryset is empty already
+    office = getattr(user, "office", None)
+    lookups: dict[str, Any] = {}
+    if not office_sees_everything(office, is_superuser=user.is_superuser):
+        if office is None:
+            return None
+        lookups["office_id"] = office.pk
+    if filters.office is not None:
+        if lookups.get("office_id", filters.office.pk) != filters.office.pk:
+            return None  # another office than one's own: nothing, as the projects' queryset says
+        lookups["office_id"] = filters.office.pk
+    if filters.park is not None:
+        lookups["park_id"] = filters.park.pk
+    return lookups
+
+
+def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
+    """One grouped query over the tally (rows bounded by parks × owners × statuses × lights, chains, sectors)."""
+    counts = _Counts()
+    rows = (
+        PipelineTally.objects.using(using)
+        .filter(**lookups)
+        .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
+        .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
+        .order_by()
+    )
+    for row in rows:
+        if not row["n"]:
+            continue  # rows that cancel out (not compacted yet)
+        amounts, light, status = _amounts(row), row["light"], row["status"]
+        if row["kind"] == PipelineTally.Kind.PROJECT:
+            counts.by_park.setdefault(row["park_id"], Figures()).add(status, amounts)
+            if status in OPEN:
+                counts.open_by_owner.setdefault(row["owner_id"], Amounts()).add(amounts)
+            if light:
+                per_park = counts.lights_by_park.setdefault(row["park_id"], {})
+                per_park[light] = per_park.get(light, 0) + amounts.count
+                per_owner = counts.lights_by_owner.setdefault(row["owner_id"], {})
+                per_owner[light] = per_owner.get(light, 0) + amounts.count
+        elif row["kind"] == PipelineTally.Kind.CHAIN:
+            counts.by_chain.setdefault(row["ref_id"], Figures()).add(status, amounts)
+            if light:
+                per_chain = counts.lights_by_chain.setdefault(row["ref_id"], {})
+                per_chain[light] = per_chain.get(light, 0) + amounts.count
+        else:
+            counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
+    return counts
+
+
 def stale_projects(qs: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Project]:
     """Open projects of ``qs`` with no interaction for ``RECRUITMENT_STALE_AFTER_DAYS`` days.
 
@@ -584,45 +662,77 @@ def _user_name(first: str, last: str, display: str, username: str) -> str:
     return display or f"{first} {last}".strip() or username
 
 
-def _workload(*, user: Any, base: models.QuerySet[Project], now: datetime) -> dict[int | None, WorkloadRow]:
-    """Open projects, stale projects, open and overdue follow-ups per person: two grouped
-    queries (the stale and overdue totals are their sums, not queries of their own)."""
+def _workload(
+    *, user: Any, base: models.QuerySet[Project], counts: _Counts, now: datetime
+) -> tuple[dict[int | None, WorkloadRow], dict[int, str]]:
+    """Open projects (from the counts), stale projects, open and overdue follow-ups per person,
+    and everyone's name: three queries (the stale and overdue totals are their sums)."""
+    stale = _stale_by_owner(base, open_by_owner=counts.open_by_owner, now=now)
+    follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
+    if base.query.where:
+        # With neither scope nor filter every follow-up's project is in ``base``: no semi-join needed.
+        follow_ups = follow_ups.filter(project_id__in=base.values("pk"))
+    by_assignee = {
+        data["assignee_id"]: data
+        for data in follow_ups.values("assignee_id")
+        .annotate(n=Count("*"), overdue=Count("due_at", filter=Q(due_at__lt=now)))
+        .order_by()
+    }
+    people = {*counts.open_by_owner, *by_assignee, *counts.lights_by_owner} - {None}
+    User = get_user_model()
+    names = {
+        pk: _user_name(first or "", last or "", display or "", username or "")
+        for pk, first, last, display, username in User.objects.filter(pk__in=sorted(people)).values_list(
+            "pk", "first_name", "last_name", "display_name", "username"
+        )
+    }
     rows: dict[int | None, WorkloadRow] = {}
-    name_fields = ("first_name", "last_name", "display_name", "username")
 
-    def row_for(owner_id: int | None, prefix: str, data: Mapping[str, Any]) -> WorkloadRow:
-        if owner_id not in rows:
-            name = (
-                _user_name(*(data[f"{prefix}__{f}"] or "" for f in name_fields))
-                if owner_id is not None
-                else str(_("(no owner)"))
-            )
-            rows[owner_id] = WorkloadRow(owner_id=owner_id, name=name)
-        return rows[owner_id]
+    def row_for(person: int | None) -> WorkloadRow:
+        if person not in rows:
+            name = names.get(person, "") if person is not None else str(_("(no owner)"))
+            rows[person] = WorkloadRow(owner_id=person, name=name)
+        return rows[person]
 
-    owner_values = ["owner_id", *(f"owner__{f}" for f in name_fields)]
-    for data in (
-        base.filter(status__in=OPEN)
-        .values(*owner_values)
-        .annotate(n=Count("pk"), planned=Sum("planned_investment"), stale=Count("pk", filter=_stale_condition(now)))
-        .order_by()
-    ):
-        row = row_for(data["owner_id"], "owner", data)
-        row.open_projects = data["n"]
-        row.open_planned_investment = data["planned"] or ZERO
-        row.stale_projects = data["stale"]
-    assignee_values = ["assignee_id", *(f"assignee__{f}" for f in name_fields)]
-    for data in (
-        scope_for_user(FollowUp.objects.all(), user=user)
-        .filter(status=FollowUp.Status.OPEN, project_id__in=base.values("pk"))
-        .values(*assignee_values)
-        .annotate(n=Count("pk"), overdue=Count("pk", filter=Q(due_at__lt=now)))
-        .order_by()
-    ):
-        row = row_for(data["assignee_id"], "assignee", data)
+    for owner_id, amounts in counts.open_by_owner.items():
+        row = row_for(owner_id)
+        row.open_projects = amounts.count
+        row.open_planned_investment = amounts.planned_investment
+        row.stale_projects = stale.get(owner_id, 0)
+    for assignee_id, data in by_assignee.items():
+        row = row_for(assignee_id)
         row.open_follow_ups = data["n"]
         row.overdue_follow_ups = data["overdue"]
-    return rows
+    return rows, names
+
+
+def _stale_by_owner(
+    base: models.QuerySet[Project], *, open_by_owner: Mapping[int | None, Amounts], now: datetime
+) -> dict[int | None, int]:
+    """Stale projects (:func:`stale_projects`) of ``base`` per owner: one grouped query.
+
+    On PostgreSQL each project carries its last touch (the later of its creation and
+    its latest interaction, kept by the database), so stale = open − open touched
+    within the period: an index-only range over the recently touched projects, not a
+    pass over every open one. Elsewhere the stale projects are counted as listed.
+    """
+    if not tally.available(base.db):
+        return dict(
+            stale_projects(base, now=now)
+            .values_list("owner_id")
+            .annotate(n=Count("*"))
+            .order_by()
+            .values_list("owner_id", "n")
+        )
+    cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+    touched = dict(
+        base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
+        .values_list("owner_id")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("owner_id", "n")
+    )
+    return {owner: amounts.count - touched.get(owner, 0) for owner, amounts in open_by_owner.items()}
 
 
 def _targets(
@@ -685,10 +795,18 @@ def dashboard_build(
     options: DashboardOptions,
     link: Linker = _no_link,
     now: datetime | None = None,
+    use_tally: bool | None = None,
 ) -> Dashboard:
-    """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries."""
+    """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries.
+
+    The grouped totals come from the pipeline tally (``recruitment/tally.py``) when it
+    can answer (PostgreSQL; no chain, sector or period filter), otherwise from the
+    projects; ``use_tally=False`` always counts from the projects (the tests compare both).
+    """
     now = now or timezone.now()
     base = projects_for_dashboard(user=user, filters=filters)
+    lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
+    counts = _counts_from_tables(base) if lookups is None else _counts_from_tally(lookups, using=base.db)
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:
@@ -734,7 +852,7 @@ def dashboard_build(
         ]
 
     # One grouped query gives the funnel, the totals, the parks and the zones.
-    by_park_figures = _figures_by_park(base)
+    by_park_figures = counts.by_park
     figures = Figures()
     for park_figures in by_park_figures.values():
         for status, amounts in park_figures.by_status.items():
@@ -774,17 +892,15 @@ def dashboard_build(
         return rows
 
     by_park = breakdown(options.parks, by_park_figures, "park__id__exact")
-    by_chain = breakdown(options.chains, _figures_by_stage_group(base, "chain_id"), "stages__chain__id__exact")
-    by_sector = breakdown(
-        options.sectors, _figures_by_stage_group(base, "chain__sector_id"), "stages__chain__sector__id__exact"
-    )
+    by_chain = breakdown(options.chains, counts.by_chain, "stages__chain__id__exact")
+    by_sector = breakdown(options.sectors, counts.by_sector, "stages__chain__sector__id__exact")
 
     targets = _targets(options=options, filters=filters, by_park_figures=by_park_figures, figures=figures)
     for target in targets:
         target.achieved_url = project_link(**target.params, **status_in(SIGNED_OR_LATER))
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
-    workload_rows = _workload(user=user, base=base, now=now)
+    workload_rows, names = _workload(user=user, base=base, counts=counts, now=now)
     stale = ListWithTotal(
         total=sum(r.stale_projects for r in workload_rows.values()),
         rows=stale_list(base, now=now),
@@ -839,5 +955,5 @@ def dashboard_build(
         overdue=overdue,
         workload=workload,
         projects_url=project_link(),
-        lights=_light_breakdown(base, options=options, project_link=project_link),
+        lights=_light_breakdown(counts, names=names, options=options, project_link=project_link),
     )

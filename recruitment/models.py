@@ -69,7 +69,11 @@ class Project(OfficeRecord):
     expected_jobs = models.PositiveIntegerField(_("expected jobs"), null=True, blank=True)
     description = models.TextField(_("description"), blank=True)
     is_demo = models.BooleanField(_("illustrative (demo) data"), default=False)
-    history = HistoricalRecords(m2m_fields=[stages])
+    # The later of its creation and its latest interaction: a project is stale when this is
+    # older than the period. Kept by the database on PostgreSQL (``recruitment/tally.py``),
+    # whatever a save writes; empty on SQLite, where staleness is read from the interactions.
+    last_touched_at = models.DateTimeField(_("last touched"), null=True, blank=True, editable=False)
+    history = HistoricalRecords(m2m_fields=[stages], excluded_fields=["last_touched_at"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,6 +104,10 @@ class Project(OfficeRecord):
             models.Index(fields=["priority", "-id"], name="project_priority_page_idx"),
             models.Index(fields=["planned_investment", "-id"], name="project_planned_page_idx"),
             models.Index(fields=["signed_amount", "-id"], name="project_signed_page_idx"),
+            # The dashboard counts the projects touched within the period (an index-only range).
+            models.Index(
+                fields=["last_touched_at"], include=["status", "owner", "office", "park"], name="project_touched_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -424,6 +432,42 @@ class ChannelPreference(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_channel_display()}"
+
+
+class PipelineTally(models.Model):
+    """Running totals of projects for the dashboard (PostgreSQL), kept by database triggers.
+
+    Every write to a project, its target stages or its light adds signed rows here
+    (``n`` +1 or -1 and the money) in the same transaction, whatever wrote it: the
+    services, bulk actions, imports, merges, raw SQL. Rows are only appended, so
+    concurrent writers never wait on one another; the dashboard sums them, and a
+    periodic compaction folds them into one row per key. ``kind`` "p" counts each
+    project once; "c" and "s" count it once per chain and once per sector of its
+    stages. See ``recruitment/tally.py``. Unused (empty) on SQLite.
+    """
+
+    class Kind(models.TextChoices):
+        PROJECT = "p", _("project")
+        CHAIN = "c", _("chain")
+        SECTOR = "s", _("sector")
+
+    kind = models.CharField(max_length=1, choices=Kind.choices)
+    ref_id = models.BigIntegerField(null=True)  # the chain or sector (kinds "c" and "s")
+    office_id = models.BigIntegerField()
+    park_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(null=True)  # kind "p" only
+    status = models.CharField(max_length=16)
+    light = models.CharField(max_length=8, blank=True)
+    n = models.IntegerField()
+    planned = models.DecimalField(max_digits=24, decimal_places=2)
+    signed = models.DecimalField(max_digits=24, decimal_places=2)
+    funds = models.DecimalField(max_digits=24, decimal_places=2)
+    output = models.DecimalField(max_digits=24, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("pipeline tally row")
+        verbose_name_plural = _("pipeline tally")
+        indexes = [models.Index(fields=["office_id", "kind"], name="tally_office_kind_idx")]
 
 
 # Landing supervision lives in its own module; imported here so Django registers its models.

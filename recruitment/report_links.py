@@ -9,6 +9,7 @@ link rather than a broken one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -28,26 +29,44 @@ class ChangelistLinker:
         self.request = request
         self.site = site or admin.site
         self._simple_params: dict[type[models.Model], set[str]] = {}
+        # A report links hundreds of figures with a few dozen distinct parameters: each
+        # answer (the model's list URL, one parameter's validity) is worked out once.
+        self._urls: dict[type[models.Model], str | None] = {}
+        self._params_ok: dict[tuple[type[models.Model], str, str], bool] = {}
 
     def __call__(self, model: type[models.Model], params: Mapping[str, str]) -> str | None:
-        model_admin = self.site._registry.get(model)
-        if model_admin is None or not model_admin.has_view_permission(self.request):
+        url = self._changelist_url(model)
+        if url is None:
             return None
+        model_admin = self.site._registry[model]
         simple = self._simple_filter_params(model, model_admin)
-        lookups: dict[str, object] = {}
         for key, value in params.items():
-            if key in simple:
-                continue
-            if not model_admin.lookup_allowed(key, value, self.request):
+            if key not in simple and not self._param_ok(model, model_admin, key, value):
                 return None
-            lookups[key] = prepare_lookup_value(key, value)
-        if lookups and not _lookups_resolve(model, lookups):
-            return None
-        try:
-            url = reverse(f"{self.site.name}:{model._meta.app_label}_{model._meta.model_name}_changelist")
-        except NoReverseMatch:
-            return None
         return f"{url}?{urlencode(sorted(params.items()))}" if params else url
+
+    def _changelist_url(self, model: type[models.Model]) -> str | None:
+        """The change list's URL when the model is registered and the user may view it."""
+        if model not in self._urls:
+            model_admin = self.site._registry.get(model)
+            url = None
+            if model_admin is not None and model_admin.has_view_permission(self.request):
+                try:
+                    url = reverse(f"{self.site.name}:{model._meta.app_label}_{model._meta.model_name}_changelist")
+                except NoReverseMatch:
+                    url = None
+            self._urls[model] = url
+        return self._urls[model]
+
+    def _param_ok(self, model: type[models.Model], model_admin: admin.ModelAdmin, key: str, value: str) -> bool:
+        """Does the change list accept ``key=value``? Parameters resolve one by one, so each
+        is asked once: the admin allows the lookup, the field exists and the value converts."""
+        cache_key = (model, key, value)
+        if cache_key not in self._params_ok:
+            self._params_ok[cache_key] = bool(model_admin.lookup_allowed(key, value, self.request)) and _param_resolves(
+                model, key, value
+            )
+        return self._params_ok[cache_key]
 
     def _simple_filter_params(self, model: type[models.Model], model_admin: admin.ModelAdmin) -> set[str]:
         if model not in self._simple_params:
@@ -57,6 +76,12 @@ class ChangelistLinker:
                 if isinstance(item, type) and issubclass(item, SimpleListFilter)
             }
         return self._simple_params[model]
+
+
+@functools.lru_cache(maxsize=4096)
+def _param_resolves(model: type[models.Model], key: str, value: str) -> bool:
+    """Whether ``key=value`` builds a filter on ``model``: the same answer for every request."""
+    return _lookups_resolve(model, {key: prepare_lookup_value(key, value)})
 
 
 def _lookups_resolve(model: type[models.Model], lookups: Mapping[str, object]) -> bool:

@@ -1,4 +1,4 @@
-"""Celery entry points for reminders: thin, explicitly named, safe to run twice.
+"""Celery entry points for reminders, lights and the pipeline tally: thin, explicitly named, safe to run twice.
 
 Each task translates a message into a call of :mod:`recruitment.reminders` and holds
 no rule of its own. They take ids, accept (and ignore) optional arguments a newer
@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from recruitment import lights_service, reminders
+from recruitment import lights_service, reminders, tally
 
 
 @shared_task(name="recruitment.scan_reminders", ignore_result=True)
@@ -45,3 +45,9 @@ def recompute_lights(**kwargs: Any) -> dict[str, int]:
     """Beat, nightly (and on demand): recompute every signed project's light; red ones get an order."""
     result = lights_service.lights_recompute()
     return {"evaluated": result.evaluated, "changed": len(result.changed), "orders": len(result.orders)}
+
+
+@shared_task(name="recruitment.compact_pipeline_tally", ignore_result=True)
+def compact_pipeline_tally(**kwargs: Any) -> None:
+    """Beat, every few minutes: fold the dashboard's tally rows (safe beside writers and a second run)."""
+    tally.compact()

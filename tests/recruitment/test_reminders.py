@@ -650,6 +650,7 @@ def test_the_beat_schedule_in_code_is_seeded_once_and_admin_edits_survive():
         "recruitment.sweep_reminders",
         "recruitment.send_weekly_digests",
         "recruitment.recompute_lights",
+        "recruitment.compact_pipeline_tally",
         "api.purge_expired",
         "push.dispatch_webhooks",
         "push.purge_webhook_log",

@@ -1,0 +1,392 @@
+"""The pipeline tally: the dashboard's totals kept by PostgreSQL triggers, one rule for every path.
+
+What the dashboard counts of a project depends on its row (office, park, owner,
+status, the four amounts), its target stages (the chains and sectors they belong to)
+and its light. Triggers on those three tables append signed rows to
+``recruitment_pipelinetally`` (:class:`recruitment.models.PipelineTally`) in the same
+transaction as the write, so the services, bulk actions, imports, merges, deletes and
+raw SQL all keep it true, and a rolled-back write leaves nothing behind:
+
+* a project inserted, changed (in a counted column) or deleted: its old contribution
+  out, its new one in: one "p" row, one "c" row per distinct chain and one "s" row per
+  distinct sector of its current stages, with its current light;
+* a stage link inserted or deleted: a "c" (or "s") row only when the project has no
+  other stage in that chain (sector), so a project counts once per chain;
+* a light inserted, changed in colour or deleted: the project's rows moved from the
+  old colour to the new one;
+* a stage moved to another chain or a chain to another sector (reference data, rare):
+  the whole tally rebuilt; TRUNCATE of a counted table: the same.
+
+Concurrency: every write that changes what a project counts for holds the project's
+row lock: an update or delete of the project holds it already, and the stage-link
+and light triggers take it first (``FOR NO KEY UPDATE``, as the services lock a
+project before changing it). So two transactions touching one project (its row, its
+stages, its light) are serialised and the second reads what the first committed
+(READ COMMITTED: each statement of a trigger takes a new snapshot). Rows are only ever appended, never
+updated in place, so writers on different projects never wait on one another and
+no lock order can deadlock them. Stage-link triggers run BEFORE each row, where
+links written earlier in the same statement are visible, so two stages of one
+chain added in one INSERT count the chain once.
+
+:func:`compact` folds the appended rows into one per key in a single statement
+(rows of transactions still running are not visible to it and stay as they are);
+:func:`rebuild` recomputes everything from the tables (after a bulk load that
+bypassed triggers, as ``bench.generate`` does). :func:`recount_differences` compares
+the tally with a fresh count and is what the tests assert on.
+
+SQLite has no tally: the dashboard counts from the tables there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+TABLE = "recruitment_pipelinetally"
+KEY = "kind, ref_id, office_id, park_id, owner_id, status, light"
+SUMS = "n, planned, signed, funds, output"
+
+# What one project counts for, as rows: the project itself, then each distinct chain
+# and sector of its stages (as they are when the statement reads them).
+_CONTRIBUTION = f"""
+CREATE OR REPLACE FUNCTION recruitment_tally_put(
+    pid uuid, sign integer, p_office bigint, p_park bigint, p_owner bigint, p_status text,
+    p_planned numeric, p_signed numeric, p_funds numeric, p_output numeric, p_light text
+) RETURNS void LANGUAGE sql VOLATILE AS $$
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    SELECT k.kind, k.ref_id, p_office, p_park, CASE WHEN k.kind = 'p' THEN p_owner END, p_status,
+           COALESCE(p_light, ''), sign, sign * COALESCE(p_planned, 0), sign * COALESCE(p_signed, 0),
+           sign * COALESCE(p_funds, 0), sign * COALESCE(p_output, 0)
+    FROM (
+        SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id
+        UNION ALL
+        SELECT DISTINCT 'c', s.chain_id
+        FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
+        WHERE t.project_id = pid
+        UNION ALL
+        SELECT DISTINCT 's', c.sector_id
+        FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
+        JOIN chains_chain c ON c.id = s.chain_id
+        WHERE t.project_id = pid
+    ) k
+$$;
+"""
+
+_ON_PROJECT = """
+CREATE OR REPLACE FUNCTION recruitment_tally_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    lt text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = OLD.id;
+        PERFORM recruitment_tally_put(OLD.id, -1, OLD.office_id, OLD.park_id, OLD.owner_id, OLD.status,
+            OLD.planned_investment, OLD.signed_amount, OLD.funds_in_place, OLD.expected_output_value, lt);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = NEW.id;
+        PERFORM recruitment_tally_put(NEW.id, 1, NEW.office_id, NEW.park_id, NEW.owner_id, NEW.status,
+            NEW.planned_investment, NEW.signed_amount, NEW.funds_in_place, NEW.expected_output_value, lt);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+_ON_STAGE_LINK = f"""
+CREATE OR REPLACE FUNCTION recruitment_tally_on_stage_link() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    link recruitment_project_stages%ROWTYPE;
+    p recruitment_project%ROWTYPE;
+    sign integer;
+    lt text;
+    ch bigint;
+    sec bigint;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'recruitment_project_stages rows are inserted or deleted, never updated';
+    END IF;
+    IF TG_OP = 'INSERT' THEN link := NEW; sign := 1; ELSE link := OLD; sign := -1; END IF;
+    SELECT * INTO p FROM recruitment_project WHERE id = link.project_id FOR NO KEY UPDATE;
+    IF FOUND THEN
+        SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = p.id;
+        SELECT s.chain_id, c.sector_id INTO ch, sec
+        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id WHERE s.id = link.stage_id;
+        IF NOT EXISTS (
+            SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
+            WHERE t.project_id = link.project_id AND t.id <> link.id AND s.chain_id = ch
+        ) THEN
+            INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES ('c', ch, p.office_id, p.park_id, NULL, p.status,
+                COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
+                sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0));
+        END IF;
+        IF NOT EXISTS (
+            SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
+            JOIN chains_chain c ON c.id = s.chain_id
+            WHERE t.project_id = link.project_id AND t.id <> link.id AND c.sector_id = sec
+        ) THEN
+            INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES ('s', sec, p.office_id, p.park_id, NULL, p.status,
+                COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
+                sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0));
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
+    RETURN OLD;
+END
+$$;
+"""
+
+_ON_LIGHT = """
+CREATE OR REPLACE FUNCTION recruitment_tally_on_light() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    pid uuid;
+    old_light text := '';
+    new_light text := '';
+    p recruitment_project%ROWTYPE;
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
+        RAISE EXCEPTION 'a light does not move to another project';
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN pid := OLD.project_id; old_light := OLD.color; END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN pid := NEW.project_id; new_light := NEW.color; END IF;
+    SELECT * INTO p FROM recruitment_project WHERE id = pid FOR NO KEY UPDATE;
+    IF FOUND THEN
+        PERFORM recruitment_tally_put(p.id, -1, p.office_id, p.park_id, p.owner_id, p.status,
+            p.planned_investment, p.signed_amount, p.funds_in_place, p.expected_output_value, old_light);
+        PERFORM recruitment_tally_put(p.id, 1, p.office_id, p.park_id, p.owner_id, p.status,
+            p.planned_investment, p.signed_amount, p.funds_in_place, p.expected_output_value, new_light);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+# The tally as it should be, counted from the tables (one row per key).
+_FRESH = """
+SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, p.office_id, p.park_id, p.owner_id, p.status,
+       COALESCE(l.color, '') AS light, COUNT(*)::integer AS n,
+       SUM(COALESCE(p.planned_investment, 0)) AS planned, SUM(COALESCE(p.signed_amount, 0)) AS signed,
+       SUM(COALESCE(p.funds_in_place, 0)) AS funds, SUM(COALESCE(p.expected_output_value, 0)) AS output
+FROM recruitment_project p LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
+GROUP BY p.office_id, p.park_id, p.owner_id, p.status, COALESCE(l.color, '')
+UNION ALL
+SELECT g.kind, g.ref_id, p.office_id, p.park_id, NULL, p.status, COALESCE(l.color, ''), COUNT(*)::integer,
+       SUM(COALESCE(p.planned_investment, 0)), SUM(COALESCE(p.signed_amount, 0)),
+       SUM(COALESCE(p.funds_in_place, 0)), SUM(COALESCE(p.expected_output_value, 0))
+FROM (
+    SELECT DISTINCT 'c'::varchar AS kind, s.chain_id AS ref_id, t.project_id
+    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
+    UNION ALL
+    SELECT DISTINCT 's', c.sector_id, t.project_id
+    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
+) g
+JOIN recruitment_project p ON p.id = g.project_id
+LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
+GROUP BY g.kind, g.ref_id, p.office_id, p.park_id, p.status, COALESCE(l.color, '')
+"""
+
+_REBUILD = f"""
+CREATE OR REPLACE FUNCTION recruitment_tally_rebuild() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    -- Writers append under ROW EXCLUSIVE: wait for those running, hold off new ones.
+    LOCK TABLE {TABLE} IN SHARE ROW EXCLUSIVE MODE;
+    WITH gone AS (DELETE FROM {TABLE} RETURNING 1)
+    INSERT INTO {TABLE} ({KEY}, {SUMS}) {_FRESH};
+END
+$$;
+CREATE OR REPLACE FUNCTION recruitment_tally_on_reference() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM recruitment_tally_rebuild();
+    RETURN NULL;
+END
+$$;
+"""
+
+_COMPACT = f"""
+CREATE OR REPLACE FUNCTION recruitment_tally_compact() RETURNS void LANGUAGE sql AS $$
+    WITH gone AS (DELETE FROM {TABLE} RETURNING {KEY}, {SUMS})
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
+    FROM gone GROUP BY {KEY}
+    HAVING SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <> 0 OR SUM(output) <> 0
+$$;
+"""
+
+# A project's last touch: the later of its creation and its latest interaction, set by
+# the database on every insert and update of the project whatever the row says; an
+# interaction written, moved or deleted updates its projects so that this runs again.
+_TOUCH = """
+CREATE OR REPLACE FUNCTION recruitment_touch_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.last_touched_at := GREATEST(
+        NEW.created_at, (SELECT MAX(occurred_at) FROM crm_interaction WHERE project_id = NEW.id)
+    );
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE FUNCTION recruitment_touch_on_interaction() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE recruitment_project SET last_touched_at = NULL
+    WHERE id IN (
+        SELECT project_id FROM (VALUES (CASE WHEN TG_OP <> 'INSERT' THEN OLD.project_id END),
+                                       (CASE WHEN TG_OP <> 'DELETE' THEN NEW.project_id END)) v(project_id)
+        WHERE project_id IS NOT NULL
+    );
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER recruitment_touch_project BEFORE INSERT OR UPDATE ON recruitment_project
+    FOR EACH ROW EXECUTE FUNCTION recruitment_touch_on_project();
+CREATE TRIGGER recruitment_touch_interaction_insert_delete AFTER INSERT OR DELETE ON crm_interaction
+    FOR EACH ROW EXECUTE FUNCTION recruitment_touch_on_interaction();
+CREATE TRIGGER recruitment_touch_interaction_update AFTER UPDATE ON crm_interaction
+    FOR EACH ROW WHEN (OLD.project_id IS DISTINCT FROM NEW.project_id OR OLD.occurred_at IS DISTINCT FROM NEW.occurred_at)
+    EXECUTE FUNCTION recruitment_touch_on_interaction();
+"""
+# Projects whose last touch is not what it should be (after a load that bypassed the triggers).
+_UNTOUCHED = """
+    recruitment_project p WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
+        p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+    )
+"""
+
+# Every project's last touch computed at once, triggers aside (a new install, a bulk load).
+TOUCH_FILL = """
+UPDATE recruitment_project p SET last_touched_at = GREATEST(
+    p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+)
+WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
+    p.created_at, (SELECT MAX(i.occurred_at) FROM crm_interaction i WHERE i.project_id = p.id)
+)
+"""
+
+_COUNTED = (
+    "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
+)
+_TRIGGERS = f"""
+CREATE TRIGGER recruitment_tally_project_insert AFTER INSERT ON recruitment_project
+    FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_project();
+CREATE TRIGGER recruitment_tally_project_update AFTER UPDATE ON recruitment_project
+    FOR EACH ROW WHEN ((OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")}) IS DISTINCT FROM
+                       (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}))
+    EXECUTE FUNCTION recruitment_tally_on_project();
+CREATE TRIGGER recruitment_tally_project_delete AFTER DELETE ON recruitment_project
+    FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_project();
+CREATE TRIGGER recruitment_tally_stage_link BEFORE INSERT OR UPDATE OR DELETE ON recruitment_project_stages
+    FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_stage_link();
+CREATE TRIGGER recruitment_tally_light_insert_delete AFTER INSERT OR DELETE ON recruitment_projectlight
+    FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_light();
+CREATE TRIGGER recruitment_tally_light_update AFTER UPDATE ON recruitment_projectlight
+    FOR EACH ROW WHEN (OLD.color IS DISTINCT FROM NEW.color OR OLD.project_id IS DISTINCT FROM NEW.project_id)
+    EXECUTE FUNCTION recruitment_tally_on_light();
+CREATE TRIGGER recruitment_tally_stage_moved AFTER UPDATE ON chains_stage
+    FOR EACH ROW WHEN (OLD.chain_id IS DISTINCT FROM NEW.chain_id)
+    EXECUTE FUNCTION recruitment_tally_on_reference();
+CREATE TRIGGER recruitment_tally_chain_moved AFTER UPDATE ON chains_chain
+    FOR EACH ROW WHEN (OLD.sector_id IS DISTINCT FROM NEW.sector_id)
+    EXECUTE FUNCTION recruitment_tally_on_reference();
+CREATE TRIGGER recruitment_tally_project_truncate AFTER TRUNCATE ON recruitment_project
+    FOR EACH STATEMENT EXECUTE FUNCTION recruitment_tally_on_reference();
+CREATE TRIGGER recruitment_tally_stage_link_truncate AFTER TRUNCATE ON recruitment_project_stages
+    FOR EACH STATEMENT EXECUTE FUNCTION recruitment_tally_on_reference();
+CREATE TRIGGER recruitment_tally_light_truncate AFTER TRUNCATE ON recruitment_projectlight
+    FOR EACH STATEMENT EXECUTE FUNCTION recruitment_tally_on_reference();
+"""
+
+_TRIGGER_TABLES = {
+    "recruitment_touch_project": "recruitment_project",
+    "recruitment_touch_interaction_insert_delete": "crm_interaction",
+    "recruitment_touch_interaction_update": "crm_interaction",
+    "recruitment_tally_project_insert": "recruitment_project",
+    "recruitment_tally_project_update": "recruitment_project",
+    "recruitment_tally_project_delete": "recruitment_project",
+    "recruitment_tally_stage_link": "recruitment_project_stages",
+    "recruitment_tally_light_insert_delete": "recruitment_projectlight",
+    "recruitment_tally_light_update": "recruitment_projectlight",
+    "recruitment_tally_stage_moved": "chains_stage",
+    "recruitment_tally_chain_moved": "chains_chain",
+    "recruitment_tally_project_truncate": "recruitment_project",
+    "recruitment_tally_stage_link_truncate": "recruitment_project_stages",
+    "recruitment_tally_light_truncate": "recruitment_projectlight",
+}
+_FUNCTIONS = (
+    "recruitment_touch_on_project()",
+    "recruitment_touch_on_interaction()",
+    "recruitment_tally_on_reference()",
+    "recruitment_tally_rebuild()",
+    "recruitment_tally_compact()",
+    "recruitment_tally_on_light()",
+    "recruitment_tally_on_stage_link()",
+    "recruitment_tally_on_project()",
+    "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
+)
+
+
+def install(apps: Any, schema_editor: Any) -> None:
+    """Migration step: functions and triggers, then the tally counted from what is there."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
+        cursor.execute(TOUCH_FILL)  # before the trigger that would run for each row
+        for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
+            cursor.execute(sql)
+        cursor.execute("SELECT recruitment_tally_rebuild()")
+
+
+def uninstall(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for trigger, table in _TRIGGER_TABLES.items():
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+    for function in _FUNCTIONS:
+        schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}")
+
+
+def available(using: str = "default") -> bool:
+    """The tally exists on PostgreSQL only."""
+    return connections[using].vendor == "postgresql"
+
+
+def rebuild(using: str = "default") -> None:
+    """Recount the whole tally and every project's last touch from the tables (after a load
+    that bypassed the triggers)."""
+    if available(using):
+        with connections[using].cursor() as cursor:
+            cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
+            cursor.execute("SELECT recruitment_tally_rebuild()")
+
+
+def untouched_count(using: str = "default") -> int:
+    """Projects whose last touch is wrong (0 when the triggers have kept it)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_UNTOUCHED}")
+        return cursor.fetchone()[0]
+
+
+def compact(using: str = "default") -> None:
+    """Fold the appended rows into one per key; safe beside running writers and other compactions."""
+    if available(using):
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT recruitment_tally_compact()")
+
+
+def recount_differences(using: str = "default") -> list[tuple[Any, ...]]:
+    """Keys where the tally and a fresh count from the tables disagree (empty when the tally is true)."""
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in SUMS.split(", "))
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH tally AS (SELECT {KEY}, {sums} FROM {TABLE} GROUP BY {KEY}),
+                 fresh AS ({_FRESH}),
+                 diff AS (
+                    (SELECT * FROM tally EXCEPT SELECT * FROM fresh)
+                    UNION ALL
+                    (SELECT * FROM fresh EXCEPT SELECT * FROM tally)
+                 )
+            SELECT * FROM diff
+            -- A key whose rows cancel out (not compacted yet) is no difference.
+            WHERE n <> 0 OR planned <> 0 OR signed <> 0 OR funds <> 0 OR output <> 0
+            ORDER BY 1, 2, 3, 4, 5, 6, 7
+            """
+        )
+        return cursor.fetchall()

@@ -1,0 +1,347 @@
+"""The pipeline tally and each project's last touch stay equal to a fresh count after every kind of write.
+
+The tally (``recruitment/tally.py``) is kept by PostgreSQL triggers, so every path is
+exercised here: the services, bulk upsert, merge, lights recompute, direct ORM and
+queryset writes, raw SQL, reference-data moves, rollbacks, concurrent transactions;
+after each, :func:`recount_differences` (the tally against the tables) must be empty.
+The dashboard read from the tally must equal the dashboard counted from the projects.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chains.models import Stage
+from crm.models import Interaction
+from recruitment import tally
+from recruitment.bulk import projects_upsert
+from recruitment.dashboard import DashboardFilters, dashboard_build, dashboard_options
+from recruitment.merge import enterprise_merge
+from recruitment.models import PipelineTally, Project, ProjectLight
+from recruitment.services import project_create, project_delete, project_transition, project_update
+from tests.factories import (
+    ChainFactory,
+    EnterpriseFactory,
+    FollowUpFactory,
+    InteractionFactory,
+    ParkFactory,
+    ProjectFactory,
+    SectorFactory,
+    StageFactory,
+    UserFactory,
+    ZoneFactory,
+)
+
+pytestmark = [pytest.mark.postgres]
+
+
+def assert_true() -> None:
+    assert tally.recount_differences() == []
+    assert tally.untouched_count() == 0
+
+
+@pytest.fixture
+def world(provincial_office, park_office):  # type: ignore[no-untyped-def]
+    zone = ZoneFactory()
+    parks = [ParkFactory(zone=zone), ParkFactory(zone=zone)]
+    metal, carbon = SectorFactory(), SectorFactory()
+    chains = [ChainFactory(sector=metal, zone=zone), ChainFactory(sector=metal, zone=zone), ChainFactory(sector=carbon)]
+    stages = [StageFactory(chain=chain) for chain in chains for _ in range(2)]  # two stages per chain
+    owners = [UserFactory(office=park_office), UserFactory(office=provincial_office)]
+    return {
+        "province": provincial_office,
+        "office": park_office,
+        "parks": parks,
+        "chains": chains,
+        "stages": stages,
+        "owners": owners,
+    }
+
+
+def _project(world, **kwargs):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("office", world["office"])
+    kwargs.setdefault("park", world["parks"][0])
+    kwargs.setdefault("planned_investment", Decimal("1000.50"))
+    stages = kwargs.pop("stages", world["stages"][:1])
+    project = ProjectFactory(**kwargs)
+    project.stages.set(stages)
+    return project
+
+
+@pytest.mark.django_db
+def test_every_kind_of_write_keeps_the_tally_and_last_touch_true(world) -> None:  # type: ignore[no-untyped-def]
+    s = world["stages"]
+    actor = UserFactory(office=world["province"], is_superuser=True)
+    # Services: create (two stages of one chain, one of another), move, update, delete.
+    created = project_create(
+        office=world["office"],
+        actor=actor,
+        stages=[s[0], s[1], s[2]],
+        title="新建项目",
+        enterprise=EnterpriseFactory(office=world["office"]),
+        park=world["parks"][0],
+        planned_investment=Decimal("300.00"),
+    )
+    assert_true()
+    assert PipelineTally.objects.filter(kind="c", n__gt=0).count() == 2  # two chains, not three stages
+    project_transition(project=created, to="screening", actor=actor)
+    project_transition(project=created, to="negotiating", actor=actor)
+    assert_true()
+    created.refresh_from_db()
+    project_update(
+        project=created,
+        actor=actor,
+        stages=[s[4]],
+        park=world["parks"][1],
+        owner=world["owners"][0],
+        signed_amount=Decimal("12.34"),
+    )
+    assert_true()
+    # Stage links directly: add, remove, clear, set (two stages of one chain in one INSERT).
+    other = _project(world, status="signed", owner=world["owners"][1])
+    other.stages.add(s[1], s[3])
+    assert_true()
+    other.stages.remove(s[0])
+    assert_true()
+    other.stages.clear()
+    assert_true()
+    other.stages.set([s[2], s[3], s[5]])
+    assert_true()
+    # Queryset and raw SQL writes bypass every service.
+    Project.objects.filter(pk=other.pk).update(status="construction", funds_in_place=Decimal("7.00"), owner=None)
+    assert_true()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE recruitment_project SET office_id = %s WHERE id = %s", [world["province"].pk, other.pk])
+        cursor.execute(
+            "DELETE FROM recruitment_project_stages WHERE project_id = %s AND stage_id = %s", [other.pk, s[2].pk]
+        )
+    assert_true()
+    # Lights: insert, change colour, the recompute's upsert, delete.
+    light = ProjectLight.objects.create(
+        project=other, color="green", since=timezone.localdate(), reasons=[], computed_at=timezone.now()
+    )
+    assert_true()
+    light.color = "red"
+    light.save()
+    assert_true()
+    ProjectLight.objects.bulk_create(
+        [
+            ProjectLight(
+                project=other, color="yellow", since=timezone.localdate(), reasons=[], computed_at=timezone.now()
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["project"],
+        update_fields=["color", "computed_at"],
+    )
+    assert_true()
+    # Interactions move the last touch: logged, moved in time, moved to another project, deleted.
+    old = timezone.now() - timedelta(days=400)
+    Project.objects.filter(pk=other.pk).update(created_at=old)
+    interaction = InteractionFactory(project=other, enterprise=other.enterprise, occurred_at=old)
+    assert_true()
+    interaction.occurred_at = timezone.now()
+    interaction.save()
+    assert_true()
+    other.refresh_from_db()
+    assert other.last_touched_at == interaction.occurred_at
+    stale_copy = Project.objects.get(pk=other.pk)
+    Interaction.objects.filter(pk=interaction.pk).update(project=created)
+    stale_copy.title = "保存一个过时的副本"
+    stale_copy.save()  # writes its old last touch: the database keeps the true one
+    assert_true()
+    interaction.delete()
+    assert_true()
+    # Reference data: a stage moves to another chain, a chain to another sector.
+    Stage.objects.filter(pk=s[3].pk).update(chain=world["chains"][2])
+    assert_true()
+    chain = world["chains"][0]
+    chain.sector = world["chains"][2].sector
+    chain.save()
+    assert_true()
+    # Merge moves projects to the surviving enterprise; deletes take the light and links along.
+    enterprise_merge(
+        survivor=EnterpriseFactory(office=world["office"], credit_code=None), duplicate=other.enterprise, actor=actor
+    )
+    assert_true()
+    project_delete(project=created, actor=actor)
+    other.delete()
+    assert_true()
+
+
+@pytest.mark.django_db
+def test_bulk_upsert_keeps_the_tally_true(world) -> None:  # type: ignore[no-untyped-def]
+    s = world["stages"]
+    actor = UserFactory(office=world["office"], is_superuser=True)
+    enterprise = EnterpriseFactory(office=world["office"])
+    items = [
+        {
+            "external_id": f"B-{i}",
+            "title": f"批量{i}",
+            "enterprise": enterprise,
+            "park": world["parks"][i % 2],
+            "stages": [s[0], s[1]] if i % 2 else [s[2]],
+            "planned_investment": Decimal(f"{100 + i}.00"),
+            **({"status": "signed"} if i % 3 == 0 else {}),
+        }
+        for i in range(6)
+    ]
+    projects_upsert(office=world["office"], actor=actor, items=items)
+    assert_true()
+    for item in items:
+        item["stages"] = [s[4], s[5]]
+        item["planned_investment"] = Decimal("1.00")
+    projects_upsert(office=world["office"], actor=actor, items=items)
+    assert_true()
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_write_leaves_the_tally_as_it_was(world) -> None:  # type: ignore[no-untyped-def]
+    project = _project(world)
+    before = list(PipelineTally.objects.order_by("pk").values_list("pk", "n"))
+    with transaction.atomic():
+        project.stages.add(world["stages"][3])
+        Project.objects.filter(pk=project.pk).update(status="lost")
+        transaction.set_rollback(True)
+    assert list(PipelineTally.objects.order_by("pk").values_list("pk", "n")) == before
+    assert_true()
+
+
+@pytest.mark.django_db
+def test_compaction_folds_the_rows_and_keeps_the_totals(world) -> None:  # type: ignore[no-untyped-def]
+    projects = [_project(world, stages=world["stages"][:3]) for _ in range(5)]
+    for project in projects:
+        Project.objects.filter(pk=project.pk).update(status="screening")
+        Project.objects.filter(pk=project.pk).update(status="negotiating")
+    rows = PipelineTally.objects.count()
+    tally.compact()
+    assert_true()
+    # One "negotiating" row per kind and key: the project, its two chains, their one sector.
+    assert PipelineTally.objects.count() == 4 < rows
+    tally.rebuild()
+    assert_true()
+    assert PipelineTally.objects.count() == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["provincial", "park"])
+@pytest.mark.parametrize("narrow", ["none", "office", "park"])
+def test_the_dashboard_from_the_tally_equals_the_dashboard_counted_from_projects(world, who, narrow) -> None:  # type: ignore[no-untyped-def]
+    s, (o1, o2), (p1, p2) = world["stages"], world["owners"], world["parks"]
+    old = timezone.now() - timedelta(days=90)
+    for i, (status, stages) in enumerate(
+        [("lead", [s[0], s[1]]), ("signed", [s[0], s[2]]), ("production", [s[4]]), ("lost", [s[1]]), ("signed", [])]
+    ):
+        for office in (world["office"], world["province"]):
+            project = _project(
+                world,
+                office=office,
+                park=(p1, p2)[i % 2],
+                status=status,
+                owner=(o1, o2, None)[i % 3],
+                stages=stages,
+                signed_amount=Decimal(i * 3),
+                expected_output_value=Decimal("0.01") * i,
+            )
+            if status == "signed":
+                ProjectLight.objects.create(
+                    project=project, color=("red", "green")[i % 2], since=old.date(), reasons=[], computed_at=old
+                )
+            if i != 2:  # the others are older than the period: stale unless touched since
+                Project.objects.filter(pk=project.pk).update(created_at=old)
+            if i == 1:
+                InteractionFactory(project=project, enterprise=project.enterprise, occurred_at=timezone.now())
+            FollowUpFactory(project=project, office=office, assignee=(o1, o2)[i % 2], due_at=old)
+    user = UserFactory(office=world["province"] if who == "provincial" else world["office"], is_staff=True)
+    filters = {
+        "none": DashboardFilters(),
+        "office": DashboardFilters(office=world["office"]),
+        "park": DashboardFilters(park=p2),
+    }[narrow]
+    options = dashboard_options(user=user)
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as from_tally:
+        board = dashboard_build(user=user, filters=filters, options=options, now=now)
+    counted = dashboard_build(user=user, filters=filters, options=options, now=now, use_tally=False)
+    assert any("recruitment_pipelinetally" in q["sql"] for q in from_tally.captured_queries)
+    assert board == counted
+    assert board.figures.total.count > 0
+    if narrow == "none":
+        assert board.stale.total > 0 and board.lights.totals.counts
+
+
+def _in_thread(work, barrier: threading.Barrier, errors: list[BaseException]) -> threading.Thread:  # type: ignore[no-untyped-def]
+    def run() -> None:
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                work()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writes_to_the_same_projects_keep_the_tally_true(world) -> None:  # type: ignore[no-untyped-def]
+    s = world["stages"]
+    # Every writer goes through the projects in one order (pk), as the services lock them:
+    # writers that lock rows in different orders can deadlock with or without the tally.
+    ids = sorted(_project(world, stages=[]).pk for _ in range(3))
+
+    def link(stage: Stage):  # type: ignore[no-untyped-def]
+        # Two stages of one chain linked to the same projects at the same time: the chain counts once.
+        return lambda: [Project.objects.get(pk=pk).stages.add(stage) for pk in ids]
+
+    def move(status: str):  # type: ignore[no-untyped-def]
+        def work() -> None:
+            list(Project.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+            Project.objects.filter(pk__in=ids).update(status=status, planned_investment=Decimal("9.99"))
+
+        return work
+
+    def light(color: str):  # type: ignore[no-untyped-def]
+        return lambda: [
+            ProjectLight.objects.update_or_create(
+                project_id=pk,
+                defaults={"color": color, "since": timezone.localdate(), "reasons": [], "computed_at": timezone.now()},
+            )
+            for pk in ids
+        ]
+
+    def touch():  # type: ignore[no-untyped-def]
+        return lambda: [
+            InteractionFactory(project_id=pk, enterprise_id=Project.objects.get(pk=pk).enterprise_id) for pk in ids
+        ]
+
+    for round_ in range(3):
+        works = [link(s[0]), link(s[1]), move("screening" if round_ % 2 else "signed"), light("red"), light("green")]
+        works += [touch(), link(s[2 + round_])]
+        barrier = threading.Barrier(len(works))
+        errors: list[BaseException] = []
+        threads = [_in_thread(work, barrier, errors) for work in works]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert_true()
+    barrier, errors = threading.Barrier(3), []
+    threads = [_in_thread(tally.compact, barrier, errors) for _ in range(2)] + [
+        _in_thread(move("lost"), barrier, errors)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert_true()
