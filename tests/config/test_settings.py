@@ -87,12 +87,14 @@ def test_production_static_files_come_only_from_the_collected_root():
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_postgres_sessions_start_with_jit_off():
+def test_postgres_sessions_start_with_jit_off_and_dear_parallel_workers():
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+        cursor.execute("SHOW parallel_setup_cost")
+        assert cursor.fetchone()[0] == "10000"
 
 
 def test_postgres_start_up_options_come_from_the_environment():
@@ -102,5 +104,5 @@ def test_postgres_start_up_options_come_from_the_environment():
         "DJANGO_SECRET_KEY": "k" * 64,
         "DATABASE_URL": "postgres://u@db.example:5432/x",
     }
-    assert "'options': '-c jit=off'" in _start(base, code).stdout
+    assert "'options': '-c jit=off -c parallel_setup_cost=10000'" in _start(base, code).stdout
     assert "options" not in _start({**base, "DATABASE_PG_OPTIONS": ""}, code).stdout
