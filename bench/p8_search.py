@@ -71,7 +71,7 @@ def _bare_sql(kind: str, term: str) -> tuple[str, list[object]]:
         grams = key_query_grams(ascii_lower(term))
         return (
             f"SELECT id FROM crm_enterprise WHERE cr_key_grams({KEYS_SQL}) @> %s::text[] LIMIT 100",
-            [gram_lookup(grams, index=KEY_GRAMS_INDEX) or grams],
+            [gram_lookup(grams, index=KEY_GRAMS_INDEX, any_order=True) or grams],
         )
     return "SELECT id FROM crm_enterprise WHERE credit_code LIKE %s LIMIT 100", [f"{term}%"]
 

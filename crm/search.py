@@ -235,7 +235,6 @@ def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = Non
     ``any_order``: the caller reads the first matches in no particular order (see
     :func:`gram_lookup`). An empty term matches nothing.
     """
-    common = COMMON_SHARE if any_order else ORDERED_COMMON_SHARE
     term = clean_term(term)
     if not term:
         return Q(pk__in=[])
@@ -254,18 +253,18 @@ def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = Non
             # The pinyin keeps a name's ASCII runs as they are, lower-cased, so an ASCII
             # term the name contains is in the pinyin without spaces too: the keys alone
             # decide, in one condition the index answers without checking its grams again.
-            return result | _keys_contain_q(prefix, compact, vendor=vendor, common=common)
+            return result | _keys_contain_q(prefix, compact, vendor=vendor, any_order=any_order)
         result |= Q(**{f"{prefix}name_initials__startswith": compact})
     return result | _contains_q(f"{prefix}name", term, vendor=vendor, any_order=any_order)
 
 
-def _keys_contain_q(prefix: str, compact: str, *, vendor: str, common: float) -> Q:
+def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool) -> Q:
     """Pinyin without spaces, initials or English name without spaces contain ``compact``."""
     pinyin, initials, name_en = F(f"{prefix}name_pinyin"), F(f"{prefix}name_initials"), F(f"{prefix}name_en")
     if vendor == "postgresql":
         keys = SearchKeys(pinyin, initials, name_en)
         contains = _lookup(keys, "contains", compact)
-        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX, common=common)
+        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX, any_order=any_order)
         if lookup is None:
             return contains
         # The LIKE first: the heap rows the index finds are checked in the written
@@ -300,7 +299,7 @@ def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False) 
     if vendor != "postgresql":
         return contains
     index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
-    lookup = gram_lookup(query_grams(term), index=index, common=COMMON_SHARE if any_order else ORDERED_COMMON_SHARE)
+    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order)
     if lookup is None:
         return contains
     grams = _lookup(NameGrams(F(field)), "contains", lookup)
@@ -338,14 +337,15 @@ _STATS_SECONDS = 600.0
 _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def gram_lookup(grams: list[str], *, index: str, common: float = COMMON_SHARE) -> list[str] | None:
+def gram_lookup(grams: list[str], *, index: str, any_order: bool = False) -> list[str] | None:
     """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
-    the rarest is in more than ``common`` of the rows (a scan is cheaper)."""
+    the rarest is common (:data:`COMMON_SHARE` of the rows when the caller reads the
+    first matches in any order, :data:`ORDERED_COMMON_SHARE` otherwise): a scan is cheaper."""
     if not index:
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
-    if shares.get(ordered[0], 0.0) > common:
+    if shares.get(ordered[0], 0.0) > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
         return None
     return sorted([g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1])
 

@@ -94,6 +94,15 @@ $$;
 """
 
 _ON_STAGE_LINK = f"""
+-- One chain's ("c") or sector's ("s") share of a project, signed: what a stage link adds or removes.
+CREATE OR REPLACE FUNCTION recruitment_tally_link_row(
+    k varchar, ref bigint, p recruitment_project, lt text, sign integer
+) RETURNS void LANGUAGE sql VOLATILE AS $$
+    INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES (k, ref, p.office_id, p.park_id, NULL, p.status,
+        COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
+        sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0))
+$$;
+
 CREATE OR REPLACE FUNCTION recruitment_tally_on_stage_link() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     link recruitment_project_stages%ROWTYPE;
@@ -116,18 +125,14 @@ BEGIN
             SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
             WHERE t.project_id = link.project_id AND t.id <> link.id AND s.chain_id = ch
         ) THEN
-            INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES ('c', ch, p.office_id, p.park_id, NULL, p.status,
-                COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
-                sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0));
+            PERFORM recruitment_tally_link_row('c', ch, p, lt, sign);
         END IF;
         IF NOT EXISTS (
             SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
             JOIN chains_chain c ON c.id = s.chain_id
             WHERE t.project_id = link.project_id AND t.id <> link.id AND c.sector_id = sec
         ) THEN
-            INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES ('s', sec, p.office_id, p.park_id, NULL, p.status,
-                COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
-                sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0));
+            PERFORM recruitment_tally_link_row('s', sec, p, lt, sign);
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
@@ -317,6 +322,7 @@ _FUNCTIONS = (
     "recruitment_tally_compact()",
     "recruitment_tally_on_light()",
     "recruitment_tally_on_stage_link()",
+    "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_on_project()",
     "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
 )
