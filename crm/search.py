@@ -44,6 +44,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connection as default_connection
 from django.db.models import (
@@ -169,7 +171,7 @@ def use_key_grams(apps: object, schema_editor: object) -> None:
 # writes it, and the history tables do not copy it. Its statistics (a histogram of 1,000
 # rows, as for the name) say how common a query is (:func:`estimated_share`), and the
 # covering index of the name order lets a list in that order be walked from the index
-# alone (:func:`ordered_page_ids`).
+# alone (:func:`ordered_page_rows`).
 STORED_KEYS = [
     f"ALTER TABLE crm_enterprise ADD COLUMN IF NOT EXISTS search_keys text GENERATED ALWAYS AS ({KEYS_SQL}) STORED",
     "ALTER TABLE crm_enterprise ALTER COLUMN search_keys SET STATISTICS 1000",
@@ -343,7 +345,12 @@ def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool, 
     if vendor == "postgresql":
         # The LIKE reads the stored keys; the index is of the same keys worked out.
         contains = _lookup(StoredKeys(prefix), "contains", compact)
-        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX, any_order=any_order) if indexed else None
+        lookup = None
+        if indexed:
+            grams = key_query_grams(compact)
+            lookup = gram_lookup(
+                grams, index=KEY_GRAMS_INDEX, any_order=any_order, term_share=lambda: estimated_share(compact)
+            )
         if lookup is None:
             return contains
         # The LIKE first: the heap rows the index finds are checked in the written
@@ -378,7 +385,8 @@ def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False, 
     if vendor != "postgresql" or not indexed:
         return contains
     index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
-    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order)
+    share = (lambda: estimated_share(term)) if index == _GRAM_INDEXES["name"] else None
+    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order, term_share=share)
     if lookup is None:
         return contains
     grams = _lookup(NameGrams(F(field)), "contains", lookup)
@@ -416,16 +424,24 @@ _STATS_SECONDS = 600.0
 _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def gram_lookup(grams: list[str], *, index: str, any_order: bool = False) -> list[str] | None:
+def gram_lookup(
+    grams: list[str], *, index: str, any_order: bool = False, term_share: Callable[[], float] | None = None
+) -> list[str] | None:
     """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
     the rarest is common (:data:`COMMON_SHARE` of the rows when the caller reads the
-    first matches in any order, :data:`ORDERED_COMMON_SHARE` otherwise): a scan is cheaper."""
+    first matches in any order, :data:`ORDERED_COMMON_SHARE` otherwise): a scan is cheaper.
+
+    Common grams can make a rare query (``zhinengyuanyou``: every run of four letters
+    in several percent of the directory, the whole in a few hundred rows), which a scan
+    would read most of the table for. ``term_share`` estimates the query's own share
+    (:func:`estimated_share`): in any order the scan is taken only when that is common too."""
     if not index:
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
     if shares.get(ordered[0], 0.0) > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
-        return None
+        if not (any_order and term_share is not None and term_share() < COMMON_SHARE):
+            return None
     return sorted([g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1])
 
 
@@ -493,13 +509,13 @@ def search_projects(queryset: QuerySet, term: str) -> QuerySet:
 
 # A term whose matches are estimated at this share of the directory or more is common
 # enough for a list in an order to be walked from its index rather than every match
-# collected and sorted (ordered_page_ids, the project search): a page of 50 is full after
+# collected and sorted (ordered_page_rows, the project search): a page of 50 is full after
 # some 5,000 rows, each as dear as a match collected; below it the walk may run long.
 WALK_SHARE = 0.01
 # The walk reads at most this many entries of the covering index (about 15 ms); a page
 # it has not filled by then is read as before.
 WALK_ROWS = 100_000
-_histograms: dict[tuple[str, str], tuple[float, list[str]]] = {}
+_histograms: dict[tuple[str, str], tuple[float, Any]] = {}
 
 
 def estimated_share(term: str, *, using: str = "default") -> float:
@@ -529,18 +545,21 @@ def _histogram(column: str, using: str) -> list[str]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT histogram_bounds::text::text[] FROM pg_stats WHERE tablename = 'crm_enterprise' AND attname = %s",
+                "SELECT s.histogram_bounds::text::text[], c.reltuples FROM pg_stats s "
+                "JOIN pg_class c ON c.relname = s.tablename AND c.relkind = 'r' "
+                "WHERE s.tablename = 'crm_enterprise' AND s.attname = %s",
                 [column],
             )
             row = cursor.fetchone()
         values = [ascii_lower(v) for v in (row[0] if row and row[0] else [])]
+        _histograms[(using, "rows")] = (now, float(row[1]) if row else 0.0)
     _histograms[(using, column)] = (now, values)
     return values
 
 
-def ordered_page_ids(base: QuerySet, term: str, ordered: QuerySet, *, offset: int, limit: int) -> list | None:
-    """The ids of a page of the enterprise list searched for a common ``term`` in the name
-    order, walked from the covering index of that order (``enterprise_name_walk_idx``:
+def ordered_page_rows(base: QuerySet, term: str, ordered: QuerySet, *, offset: int, limit: int) -> list | None:
+    """The rows of a page of the enterprise list searched for a common ``term`` in the name
+    order, its ids walked from the covering index of that order (``enterprise_name_walk_idx``:
     name, id and the stored keys, no table row read), or None where the page is read as
     usual (another order, a filter, a rare term, a page the walk did not fill).
 
@@ -571,7 +590,29 @@ def ordered_page_ids(base: QuerySet, term: str, ordered: QuerySet, *, offset: in
             [WALK_ROWS, *params, limit, offset],
         )
         ids = [row[0] for row in cursor.fetchall()]
-    return ids if len(ids) == limit else None
+    if len(ids) < limit:
+        return None
+    # The rows by their ids, without the search's conditions (the ids are its matches):
+    # checked again, the planner might collect every match of the index first.
+    rows = ordered.order_by()
+    rows.query.where = base.query.where.clone()
+    by_pk = {row.pk: row for row in rows.filter(pk__in=ids)}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def estimated_count(base: QuerySet, term: str) -> int | None:
+    """How many enterprises of the directory match ``term`` (no filter, PostgreSQL),
+    estimated from the sample of :func:`estimated_share`; None elsewhere."""
+    from django.db import connections
+
+    connection = connections[base.db]
+    if connection.vendor != "postgresql" or base.model._meta.label != "crm.Enterprise" or base.query.where:
+        return None
+    share = estimated_share(term, using=base.db)
+    if not share:
+        return None
+    rows = _histograms.get((base.db, "rows"), (0.0, 0.0))[1]
+    return round(share * rows) if rows > 0 else None
 
 
 def _walk_condition(term: str, connection: object) -> tuple[str, list[str]] | None:
