@@ -349,7 +349,11 @@ def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool, 
         if indexed:
             grams = key_query_grams(compact)
             lookup = gram_lookup(
-                grams, index=KEY_GRAMS_INDEX, any_order=any_order, term_share=lambda: estimated_share(compact)
+                grams,
+                index=KEY_GRAMS_INDEX,
+                any_order=any_order,
+                term_share=lambda: estimated_share(compact),
+                term=compact,
             )
         if lookup is None:
             return contains
@@ -386,7 +390,7 @@ def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False, 
         return contains
     index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
     share = (lambda: estimated_share(term)) if index == _GRAM_INDEXES["name"] else None
-    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order, term_share=share)
+    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order, term_share=share, term=lowered)
     if lookup is None:
         return contains
     grams = _lookup(NameGrams(F(field)), "contains", lookup)
@@ -413,6 +417,10 @@ COMMON_SHARE = 0.01
 # of the table before a page is full; collecting every match and sorting them costs
 # less until they are most of the table.
 ORDERED_COMMON_SHARE = 0.3
+# In any order, a query of common grams is scanned for when it is estimated in at least
+# this share of the rows itself (:func:`estimated_share`; five rows of the planner's
+# sample of 1,000): a page of matches is then found within some 20,000 rows.
+TERM_COMMON_SHARE = 0.0045
 # A query is looked up by at most this many of its rarest grams, none in more than
 # LOOKUP_SHARE of the rows: the index intersects them (walking the rarest, skipping
 # through the others), and a further or a commoner gram costs more than it removes.
@@ -425,7 +433,12 @@ _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
 def gram_lookup(
-    grams: list[str], *, index: str, any_order: bool = False, term_share: Callable[[], float] | None = None
+    grams: list[str],
+    *,
+    index: str,
+    any_order: bool = False,
+    term_share: Callable[[], float] | None = None,
+    term: str = "",
 ) -> list[str] | None:
     """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
     the rarest is common (:data:`COMMON_SHARE` of the rows when the caller reads the
@@ -434,15 +447,30 @@ def gram_lookup(
     Common grams can make a rare query (``zhinengyuanyou``: every run of four letters
     in several percent of the directory, the whole in a few hundred rows), which a scan
     would read most of the table for. ``term_share`` estimates the query's own share
-    (:func:`estimated_share`): in any order the scan is taken only when that is common too."""
+    (:func:`estimated_share`): in any order the scan is taken only when that is common too.
+
+    Given the ``term`` the grams are runs of, grams from apart in it come first: runs
+    that overlap are found together (``zhin``, ``hine``, ``inen`` are each in every
+    name with 智能), so the index would intersect them to little effect."""
     if not index:
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
     if shares.get(ordered[0], 0.0) > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
-        if not (any_order and term_share is not None and term_share() < COMMON_SHARE):
+        if not (any_order and term_share is not None and term_share() < TERM_COMMON_SHARE):
             return None
-    return sorted([g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1])
+    usable = [g for g in ordered if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1]
+    if term:
+        apart: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for gram in usable:
+            start = term.find(gram)
+            # Apart: sharing at most one character with a gram already taken.
+            if start >= 0 and all(start + len(gram) - 1 <= a or b - 1 <= start for a, b in spans):
+                apart.append(gram)
+                spans.append((start, start + len(gram)))
+        usable = apart + [g for g in usable if g not in apart]
+    return sorted(usable[:LOOKUP_GRAMS])
 
 
 def _common_grams(index: str) -> dict[str, float]:
