@@ -456,9 +456,15 @@ def gram_lookup(
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
-    if shares.get(ordered[0], 0.0) > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
-        if not (any_order and term_share is not None and term_share() < TERM_COMMON_SHARE):
+    rarest = shares.get(ordered[0], 0.0)
+    if any_order and term_share is not None:
+        # Every gram is in at least the rows the query is in (the statistics list the
+        # commonest grams only).
+        share = term_share()
+        if max(rarest, share) > COMMON_SHARE and share >= TERM_COMMON_SHARE:
             return None
+    elif rarest > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
+        return None
     usable = [g for g in ordered if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1]
     if term:
         apart: list[str] = []
