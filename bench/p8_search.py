@@ -116,7 +116,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
     def ours(term: str) -> Callable[[], object]:
         return lambda: list(search_enterprises(Enterprise.objects.order_by(), term).values_list("pk", flat=True)[:100])
 
-    def rows(term: str) -> Callable[[], object]:
+    def whole(term: str) -> Callable[[], object]:
         return lambda: list(search_enterprises(Enterprise.objects.order_by(), term)[:100])
 
     def bare(kind: str, term: str) -> Callable[[], object]:
@@ -140,12 +140,12 @@ def run(args: Namespace) -> list[dict[str, object]]:
     for kind, terms in queries.items():  # warm-up
         for term in terms:
             ours(term)()
-            rows(term)()
+            whole(term)()
             bare(kind, term)()
     rows: list[dict[str, object]] = []
     for kind, terms in queries.items():
         ours_ms = [_time(ours(t)) * 1000 for t in terms]
-        rows_ms = [_time(rows(t)) * 1000 for t in terms]
+        rows_ms = [_time(whole(t)) * 1000 for t in terms]
         bare_ms = [_time(bare(kind, t)) * 1000 for t in terms]
         scan_ms = [_time(ilike(t)) * 1000 for t in terms[:BASELINE_PER_KIND]]
         hits = statistics.median(len(search_enterprises(Enterprise.objects.order_by(), t)[:100]) for t in terms)
