@@ -219,3 +219,42 @@ def test_a_page_walked_from_the_name_order_is_the_page_of_the_list(term, monkeyp
         ordered_page_rows(filtered, term, search_enterprises(filtered, term).order_by("name", "-pk"), offset=0, limit=5)
         is None
     )
+
+
+def test_the_admin_list_of_a_common_term_shows_the_walked_page_and_an_estimated_count(
+    client, provincial_user, monkeypatch, settings
+):
+    """Through the admin view: the page walked from the name order is the page the list's
+    own query reads, and the count of a common term comes from the sample's estimate."""
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    import crm.search
+    from tests.crm.test_admin_support import sign_in_manager
+
+    sign_in_manager(client, provincial_user)
+    rows = []
+    for i in range(30):
+        name = f"{['太原', '大同', '长治'][i % 3]}{i:02d}碳纤维有限公司" if i % 2 else f"晋中{i:02d}钢铁有限公司"
+        pinyin, initials = pinyin_keys(name)
+        rows.append(
+            Enterprise(name=name, name_pinyin=pinyin, name_initials=initials, credit_code=credit_code("140100", i))
+        )
+    Enterprise.objects.bulk_create(rows)
+    from django.contrib import admin
+
+    # Pages of 5 (a list of one page is read without its paginator).
+    monkeypatch.setattr(admin.site._registry[Enterprise], "list_per_page", 5)
+    url = reverse("admin:crm_enterprise_changelist") + "?q=碳纤维&p=2"
+    settings.ADMIN_EXACT_COUNT_LIMIT = 20
+    plain = client.get(url).context["cl"]
+    assert plain.paginator.count == 15 and not plain.paginator.estimated
+    # The same list where the term is common in the directory's sample.
+    monkeypatch.setattr(crm.search, "estimated_share", lambda term, using="default": 0.5)
+    monkeypatch.setitem(crm.search._histograms, ("default", "rows"), (float("inf"), 60.0))
+    with CaptureQueriesContext(connections["default"]) as queries:
+        walked = client.get(url).context["cl"]
+    assert any(") e WHERE e.name LIKE" in q["sql"] for q in queries.captured_queries)
+    assert [e.pk for e in walked.result_list] == [e.pk for e in plain.result_list]
+    assert walked.paginator.estimated and walked.paginator.count == 30  # half of 60 rows
+    assert len(queries.captured_queries) <= 10
