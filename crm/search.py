@@ -22,22 +22,28 @@ On PostgreSQL each condition has an index (migrations ``crm.0007`` and ``crm.000
 * ``cr_key_grams(cr_search_keys(name_pinyin, name_initials, name_en))``: the pinyin
   without spaces, the initials and the English name, each cut into its runs of three
   and of four letters, under a GIN index. A query of four letters or more is looked up
-  by its four-letter runs, one of three by itself, then checked with ``LIKE``;
+  by its four-letter runs, one of three by itself, then checked with ``LIKE`` against
+  the same keys stored in a generated column (``search_keys``, migration ``crm.0009``);
 * the initials and the credit code under btree ``pattern_ops`` indexes for prefixes.
 
 A query is looked up by its *rarest* grams only (the planner's statistics of the
-index, ``pg_stats``, say how common each gram is). When even its rarest gram is in
-more than :data:`COMMON_SHARE` of the rows, the query is common (``有限``, ``jituan``):
-matches are everywhere, so a plain scan finds the first hundred after a few thousand
-rows, where the index would first collect every match. The condition is then written
-without the index, and the planner scans and stops early. A list in an order (the
-admin's, the API's) keeps the index up to :data:`ORDERED_COMMON_SHARE`: there a walk
-of the order's index may have to pass a long run of rows without a match first.
+index, ``pg_stats``, say how common each gram is), grams from apart in it first. When
+even its rarest gram is in more than :data:`COMMON_SHARE` of the rows and the query
+itself is common in the planner's sample of names and keys (:func:`estimated_share`),
+the query is common (``有限``, ``jituan``): matches are everywhere, so a plain scan finds
+the first hundred after a few thousand rows, where the index would first collect every
+match. The condition is then written without the index, and the planner scans and
+stops early. A list in an order (the admin's, the API's) keeps the index up to
+:data:`ORDERED_COMMON_SHARE`: there a walk of the order's index may have to pass a long
+run of rows without a match first. For a term in :data:`WALK_SHARE` of the directory
+or more, the enterprise list's page in the name order is walked from a covering index
+with a bound (:func:`ordered_page_rows`), and the project list checks each project's
+enterprise by its key as it walks its own order (:func:`search_projects`).
 
-The functions are expressions of the columns, so no write path has to maintain
-anything: every insert and update (services, set-based bulk, imports, merges) keeps
-the indexes true. On SQLite (the embedded default) the same conditions run as plain
-``LIKE`` scans, with the same results.
+The functions are expressions of the columns and the stored keys a generated column,
+so no write path has to maintain anything: every insert and update (services,
+set-based bulk and COPY, imports, merges, raw SQL) keeps them true. On SQLite (the
+embedded default) the same conditions run as plain ``LIKE`` scans, with the same results.
 """
 
 from __future__ import annotations
