@@ -135,6 +135,9 @@ def test_a_common_query_is_checked_by_a_scan_and_a_rare_one_through_the_indexes(
     # A list in an order keeps the index up to 30% of the rows, looked up by the rarest gram.
     assert "cr_name_grams" not in sql("有限", ordered=True) and "cr_name_grams" in sql("公司", ordered=True)
     assert "@> (ARRAY['xian'])" in sql("youxian", ordered=True).replace("[xian]", "['xian']")
+    # Initials by prefix in an order: the test written twice (see enterprise_search_q).
+    assert 'LEFT("crm_enterprise"."name_initials", 2)' in sql("ty", ordered=True)
+    assert "LEFT(" not in sql("ty")
     monkeypatch.setattr(crm.search, "_common_grams", lambda index: {"jitu": 0.05, "ituan": 0.2, "tuan": 0.5})
     assert crm.search.gram_lookup(["jitu", "ituan", "tuan", "itua"], index="x") == ["itua", "jitu"]
     # Common grams, but the query itself rare in the sample of the directory: the index.
