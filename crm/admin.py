@@ -50,7 +50,7 @@ from crm.admin_writes import (
 from crm.duplicates import enterprise_duplicates_of
 from crm.exports import export_csv_action, export_xlsx_action
 from crm.models import ChangeEntry, Contact, Enterprise, Interaction, Office, Presence, User
-from crm.search import search_enterprises
+from crm.search import estimated_count, ordered_page_rows, search_enterprises
 
 admin.site.site_header = _("Chain Recruit")
 admin.site.site_title = _("Chain Recruit")
@@ -244,6 +244,8 @@ class EnterpriseAdmin(
     """
 
     search_function = staticmethod(search_enterprises)
+    search_page_function = staticmethod(ordered_page_rows)
+    search_count_function = staticmethod(estimated_count)
 
     form = EnterpriseForm
     actions = [export_xlsx_action, export_csv_action]

@@ -22,32 +22,52 @@ On PostgreSQL each condition has an index (migrations ``crm.0007`` and ``crm.000
 * ``cr_key_grams(cr_search_keys(name_pinyin, name_initials, name_en))``: the pinyin
   without spaces, the initials and the English name, each cut into its runs of three
   and of four letters, under a GIN index. A query of four letters or more is looked up
-  by its four-letter runs, one of three by itself, then checked with ``LIKE``;
+  by its four-letter runs, one of three by itself, then checked with ``LIKE`` against
+  the same keys stored in a generated column (``search_keys``, migration ``crm.0009``);
 * the initials and the credit code under btree ``pattern_ops`` indexes for prefixes.
 
 A query is looked up by its *rarest* grams only (the planner's statistics of the
-index, ``pg_stats``, say how common each gram is). When even its rarest gram is in
-more than :data:`COMMON_SHARE` of the rows, the query is common (``有限``, ``jituan``):
-matches are everywhere, so a plain scan finds the first hundred after a few thousand
-rows, where the index would first collect every match. The condition is then written
-without the index, and the planner scans and stops early. A list in an order (the
-admin's, the API's) keeps the index up to :data:`ORDERED_COMMON_SHARE`: there a walk
-of the order's index may have to pass a long run of rows without a match first.
+index, ``pg_stats``, say how common each gram is), grams from apart in it first. When
+even its rarest gram is in more than :data:`COMMON_SHARE` of the rows and the query
+itself is common in the planner's sample of names and keys (:func:`estimated_share`),
+the query is common (``有限``, ``jituan``): matches are everywhere, so a plain scan finds
+the first hundred after a few thousand rows, where the index would first collect every
+match. The condition is then written without the index, and the planner scans and
+stops early. A list in an order (the admin's, the API's) keeps the index up to
+:data:`ORDERED_COMMON_SHARE`: there a walk of the order's index may have to pass a long
+run of rows without a match first. For a term in :data:`WALK_SHARE` of the directory
+or more, the enterprise list's page in the name order is walked from a covering index
+with a bound (:func:`ordered_page_rows`), and the project list checks each project's
+enterprise by its key as it walks its own order (:func:`search_projects`).
 
-The functions are expressions of the columns, so no write path has to maintain
-anything: every insert and update (services, set-based bulk, imports, merges) keeps
-the indexes true. On SQLite (the embedded default) the same conditions run as plain
-``LIKE`` scans, with the same results.
+The functions are expressions of the columns and the stored keys a generated column,
+so no write path has to maintain anything: every insert and update (services,
+set-based bulk and COPY, imports, merges, raw SQL) keeps them true. On SQLite (the
+embedded default) the same conditions run as plain ``LIKE`` scans, with the same results.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.db import connection as default_connection
-from django.db.models import F, Func, Q, QuerySet, TextField, Value
-from django.db.models.functions import Lower, Replace
+from django.db.models import (
+    BooleanField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Left, Lower, Replace
 
 # Queries longer than this are cut (no name is longer than the field).
 MAX_QUERY = 200
@@ -150,6 +170,42 @@ def use_key_grams(apps: object, schema_editor: object) -> None:
     schema_editor.execute(KEYS_STATISTICS)  # type: ignore[attr-defined]
 
 
+# Migration crm.0009: the keys in a stored generated column. PostgreSQL computes it on
+# every insert and update, whatever writes the row (services, COPY, bulk upserts, imports,
+# merges, raw SQL), so a scan reads a plain column instead of working the keys out for
+# every row (about three times cheaper). The model does not declare it: Django never
+# writes it, and the history tables do not copy it. Its statistics (a histogram of 1,000
+# rows, as for the name) say how common a query is (:func:`estimated_share`), and the
+# covering index of the name order lets a list in that order be walked from the index
+# alone (:func:`ordered_page_rows`).
+STORED_KEYS = [
+    f"ALTER TABLE crm_enterprise ADD COLUMN IF NOT EXISTS search_keys text GENERATED ALWAYS AS ({KEYS_SQL}) STORED",
+    "ALTER TABLE crm_enterprise ALTER COLUMN search_keys SET STATISTICS 1000",
+    "ALTER TABLE crm_enterprise ALTER COLUMN name SET STATISTICS 1000",
+    "CREATE INDEX IF NOT EXISTS enterprise_name_walk_idx ON crm_enterprise (name, id DESC) INCLUDE (search_keys)",
+    "DROP STATISTICS IF EXISTS enterprise_search_keys_stats",
+    "ANALYZE crm_enterprise",
+]
+
+
+def store_search_keys(apps: object, schema_editor: object) -> None:
+    """Migration crm.0009 (see :data:`STORED_KEYS`)."""
+    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+        return
+    for sql in STORED_KEYS:
+        schema_editor.execute(sql)  # type: ignore[attr-defined]
+
+
+def drop_stored_search_keys(apps: object, schema_editor: object) -> None:
+    """Reverse of :func:`store_search_keys`."""
+    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+        return
+    schema_editor.execute("DROP INDEX IF EXISTS enterprise_name_walk_idx")  # type: ignore[attr-defined]
+    schema_editor.execute("ALTER TABLE crm_enterprise DROP COLUMN IF EXISTS search_keys")  # type: ignore[attr-defined]
+    schema_editor.execute("ALTER TABLE crm_enterprise ALTER COLUMN name SET STATISTICS -1")  # type: ignore[attr-defined]
+    schema_editor.execute(KEYS_STATISTICS)  # type: ignore[attr-defined]
+
+
 def use_trigram_keys(apps: object, schema_editor: object) -> None:
     """Reverse of :func:`use_key_grams`."""
     if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
@@ -211,6 +267,34 @@ class SearchKeys(Func):
     output_field = TextField()
 
 
+class StoredKeys(Expression):
+    """The enterprise's ``search_keys`` column (PostgreSQL; migration crm.0009), which the
+    model does not declare: the keys of the enterprise ``prefix`` names."""
+
+    def __init__(self, prefix: str = "", column: object = None) -> None:
+        super().__init__(output_field=TextField())
+        self.prefix = prefix
+        self.column = column
+
+    def get_source_expressions(self) -> list:
+        return [self.column] if self.column is not None else []
+
+    def set_source_expressions(self, exprs: list) -> None:
+        if exprs:
+            self.column = exprs[0]
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):  # type: ignore[no-untyped-def]
+        # The enterprise's table (joined if need be) is found through a declared column;
+        # once found it stays (a subquery's conditions are resolved again in the outer query).
+        column = self.column if self.column is not None else F(f"{self.prefix}name_pinyin")
+        column = column.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return StoredKeys(self.prefix, column)
+
+    def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
+        alias = self.column.alias  # type: ignore[attr-defined]
+        return f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name('search_keys')}", []
+
+
 def ascii_lower(value: str) -> str:
     """Lower-case ASCII letters only: what every database's ``lower()`` agrees on."""
     return value.translate(_ASCII_UPPER)
@@ -228,12 +312,15 @@ def clean_term(term: str) -> str:
     return " ".join((term or "").split())[:MAX_QUERY]
 
 
-def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = None, any_order: bool = False) -> Q:
+def enterprise_search_q(
+    term: str, *, prefix: str = "", vendor: str | None = None, any_order: bool = False, indexed: bool = True
+) -> Q:
     """The condition "this enterprise matches ``term``" (see the module's text).
 
     ``prefix`` names the enterprise from another model (``"enterprise__"``).
     ``any_order``: the caller reads the first matches in no particular order (see
-    :func:`gram_lookup`). An empty term matches nothing.
+    :func:`gram_lookup`). ``indexed=False``: the plain checks only, for rows found
+    otherwise (by primary key). An empty term matches nothing.
     """
     term = clean_term(term)
     if not term:
@@ -253,23 +340,39 @@ def enterprise_search_q(term: str, *, prefix: str = "", vendor: str | None = Non
             # The pinyin keeps a name's ASCII runs as they are, lower-cased, so an ASCII
             # term the name contains is in the pinyin without spaces too: the keys alone
             # decide, in one condition the index answers without checking its grams again.
-            return result | _keys_contain_q(prefix, compact, vendor=vendor, any_order=any_order)
-        result |= Q(**{f"{prefix}name_initials__startswith": compact})
-    return result | _contains_q(f"{prefix}name", term, vendor=vendor, any_order=any_order)
+            return result | _keys_contain_q(prefix, compact, vendor=vendor, any_order=any_order, indexed=indexed)
+        initials = Q(**{f"{prefix}name_initials__startswith": compact})
+        if vendor == "postgresql" and not any_order and indexed:
+            # Initials that start alike come from names that start alike, which sit
+            # together in the name order (every ``ty…`` after a third of the directory):
+            # a walk of that order would pass them all. The same test written twice the
+            # planner takes for a rarer one, and collects and sorts the matches instead.
+            initials &= _lookup(Left(F(f"{prefix}name_initials"), len(compact)), "exact", compact)
+        result |= initials
+    return result | _contains_q(f"{prefix}name", term, vendor=vendor, any_order=any_order, indexed=indexed)
 
 
-def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool) -> Q:
+def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool, indexed: bool = True) -> Q:
     """Pinyin without spaces, initials or English name without spaces contain ``compact``."""
     pinyin, initials, name_en = F(f"{prefix}name_pinyin"), F(f"{prefix}name_initials"), F(f"{prefix}name_en")
     if vendor == "postgresql":
-        keys = SearchKeys(pinyin, initials, name_en)
-        contains = _lookup(keys, "contains", compact)
-        lookup = gram_lookup(key_query_grams(compact), index=KEY_GRAMS_INDEX, any_order=any_order)
+        # The LIKE reads the stored keys; the index is of the same keys worked out.
+        contains = _lookup(StoredKeys(prefix), "contains", compact)
+        lookup = None
+        if indexed:
+            grams = key_query_grams(compact)
+            lookup = gram_lookup(
+                grams,
+                index=KEY_GRAMS_INDEX,
+                any_order=any_order,
+                term_share=lambda: estimated_share(compact),
+                term=compact,
+            )
         if lookup is None:
             return contains
         # The LIKE first: the heap rows the index finds are checked in the written
         # order, and the LIKE settles most of them before the grams are worked out.
-        return contains & _lookup(KeyGrams(keys), "contains", lookup)
+        return contains & _lookup(KeyGrams(SearchKeys(pinyin, initials, name_en)), "contains", lookup)
     return (
         _lookup(Replace(pinyin, Value(" "), Value(""), output_field=TextField()), "contains", compact)
         | _lookup(initials, "contains", compact)
@@ -285,7 +388,7 @@ def key_query_grams(compact: str) -> list[str]:
     return sorted({compact[i : i + 4] for i in range(len(compact) - 3)})
 
 
-def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False) -> Q:
+def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False, indexed: bool = True) -> Q:
     """``field`` contains ``term`` (ASCII case ignored); on PostgreSQL found through the gram index."""
     lowered = ascii_lower(term)
     if lowered != term.lower():
@@ -296,10 +399,11 @@ def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False) 
         contains = _lookup(Lower(F(field), output_field=TextField()), "contains", lowered)
     else:
         contains = Q(**{f"{field}__contains": term})
-    if vendor != "postgresql":
+    if vendor != "postgresql" or not indexed:
         return contains
     index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
-    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order)
+    share = (lambda: estimated_share(term)) if index == _GRAM_INDEXES["name"] else None
+    lookup = gram_lookup(query_grams(term), index=index, any_order=any_order, term_share=share, term=lowered)
     if lookup is None:
         return contains
     grams = _lookup(NameGrams(F(field)), "contains", lookup)
@@ -326,6 +430,10 @@ COMMON_SHARE = 0.01
 # of the table before a page is full; collecting every match and sorting them costs
 # less until they are most of the table.
 ORDERED_COMMON_SHARE = 0.3
+# In any order, a query of common grams is scanned for when it is estimated in at least
+# this share of the rows itself (:func:`estimated_share`; five rows of the planner's
+# sample of 1,000): a page of matches is then found within some 20,000 rows.
+TERM_COMMON_SHARE = 0.0045
 # A query is looked up by at most this many of its rarest grams, none in more than
 # LOOKUP_SHARE of the rows: the index intersects them (walking the rarest, skipping
 # through the others), and a further or a commoner gram costs more than it removes.
@@ -337,17 +445,51 @@ _STATS_SECONDS = 600.0
 _common: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def gram_lookup(grams: list[str], *, index: str, any_order: bool = False) -> list[str] | None:
+def gram_lookup(
+    grams: list[str],
+    *,
+    index: str,
+    any_order: bool = False,
+    term_share: Callable[[], float] | None = None,
+    term: str = "",
+) -> list[str] | None:
     """The grams to look ``grams`` up by in ``index``: the rarest few; None when even
     the rarest is common (:data:`COMMON_SHARE` of the rows when the caller reads the
-    first matches in any order, :data:`ORDERED_COMMON_SHARE` otherwise): a scan is cheaper."""
+    first matches in any order, :data:`ORDERED_COMMON_SHARE` otherwise): a scan is cheaper.
+
+    Common grams can make a rare query (``zhinengyuanyou``: every run of four letters
+    in several percent of the directory, the whole in a few hundred rows), which a scan
+    would read most of the table for. ``term_share`` estimates the query's own share
+    (:func:`estimated_share`): in any order the scan is taken only when that is common too.
+
+    Given the ``term`` the grams are runs of, grams from apart in it come first: runs
+    that overlap are found together (``zhin``, ``hine``, ``inen`` are each in every
+    name with 智能), so the index would intersect them to little effect."""
     if not index:
         return grams
     shares = _common_grams(index)
     ordered = sorted(grams, key=lambda g: (shares.get(g, 0.0), g))
-    if shares.get(ordered[0], 0.0) > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
+    rarest = shares.get(ordered[0], 0.0)
+    if any_order and term_share is not None:
+        # Every gram is in at least the rows the query is in (the statistics list the
+        # commonest grams only).
+        share = term_share()
+        if max(rarest, share) > COMMON_SHARE and share >= TERM_COMMON_SHARE:
+            return None
+    elif rarest > (COMMON_SHARE if any_order else ORDERED_COMMON_SHARE):
         return None
-    return sorted([g for g in ordered[:LOOKUP_GRAMS] if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1])
+    usable = [g for g in ordered if shares.get(g, 0.0) <= LOOKUP_SHARE] or ordered[:1]
+    if term:
+        apart: list[str] = []
+        spans: list[tuple[int, int]] = []
+        for gram in usable:
+            start = term.find(gram)
+            # Apart: sharing at most one character with a gram already taken.
+            if start >= 0 and all(start + len(gram) - 1 <= a or b - 1 <= start for a, b in spans):
+                apart.append(gram)
+                spans.append((start, start + len(gram)))
+        usable = apart + [g for g in usable if g not in apart]
+    return sorted(usable[:LOOKUP_GRAMS])
 
 
 def _common_grams(index: str) -> dict[str, float]:
@@ -394,10 +536,148 @@ def search_projects(queryset: QuerySet, term: str) -> QuerySet:
     if not term:
         return queryset.none()
     vendor = _vendor(queryset)
-    enterprises = Enterprise.objects.filter(enterprise_search_q(term, vendor=vendor)).values("pk")
-    return queryset.filter(
-        _contains_q("title", term, vendor=vendor) | Q(enterprise_id__in=enterprises) | Q(external_id=term)
-    )
+    if vendor == "postgresql" and queryset.ordered and estimated_share(term, using=queryset.db) >= WALK_SHARE:
+        # A common term in a list in an order: the list's index is walked and each project's
+        # enterprise checked by its primary key (a scalar subquery, never hashed): a page is
+        # full after a few thousand projects, where the matching enterprises are tens of
+        # thousands to collect first.
+        check = ExpressionWrapper(enterprise_search_q(term, vendor=vendor, indexed=False), output_field=BooleanField())
+        matches = Subquery(
+            Enterprise.objects.filter(pk=OuterRef("enterprise_id")).order_by().annotate(_match=check).values("_match"),
+            output_field=BooleanField(),
+        )
+        enterprise = Q(matches)
+    else:
+        enterprise = Q(
+            enterprise_id__in=Enterprise.objects.filter(enterprise_search_q(term, vendor=vendor)).values("pk")
+        )
+    return queryset.filter(_contains_q("title", term, vendor=vendor) | enterprise | Q(external_id=term))
+
+
+# A term whose matches are estimated at this share of the directory or more is common
+# enough for a list in an order to be walked from its index rather than every match
+# collected and sorted (ordered_page_rows, the project search): a page of 50 is full after
+# some 5,000 rows, each as dear as a match collected; below it the walk may run long.
+WALK_SHARE = 0.01
+# The walk reads at most this many entries of the covering index (about 15 ms); a page
+# it has not filled by then is read as before.
+WALK_ROWS = 100_000
+_histograms: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def estimated_share(term: str, *, using: str = "default") -> float:
+    """The share of the directory an enterprise search for ``term`` matches, estimated
+    from the planner's sample of names and keys (the histograms of ``pg_stats``, 1,000
+    rows each); 0.0 where there is none (SQLite, a table not analysed)."""
+    term = clean_term(term)
+    compact = "".join(ascii_lower(term).split())
+    if compact.isascii() and len(compact) >= 3:
+        sample, needle = _histogram("search_keys", using), compact
+    else:
+        sample, needle = _histogram("name", using), ascii_lower(term)
+    if not sample or not needle:
+        return 0.0
+    return sum(needle in value for value in sample) / len(sample)
+
+
+def _histogram(column: str, using: str) -> list[str]:
+    from django.db import connections
+
+    now = time.monotonic()
+    cached = _histograms.get((using, column))
+    if cached is not None and now - cached[0] < _STATS_SECONDS:
+        return cached[1]
+    connection = connections[using]
+    values: list[str] = []
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT s.histogram_bounds::text::text[], c.reltuples FROM pg_stats s "
+                "JOIN pg_class c ON c.relname = s.tablename AND c.relkind = 'r' "
+                "WHERE s.tablename = 'crm_enterprise' AND s.attname = %s",
+                [column],
+            )
+            row = cursor.fetchone()
+        values = [ascii_lower(v) for v in (row[0] if row and row[0] else [])]
+        _histograms[(using, "rows")] = (now, float(row[1]) if row else 0.0)
+    _histograms[(using, column)] = (now, values)
+    return values
+
+
+def ordered_page_rows(base: QuerySet, term: str, ordered: QuerySet, *, offset: int, limit: int) -> list | None:
+    """The rows of a page of the enterprise list searched for a common ``term`` in the name
+    order, its ids walked from the covering index of that order (``enterprise_name_walk_idx``:
+    name, id and the stored keys, no table row read), or None where the page is read as
+    usual (another order, a filter, a rare term, a page the walk did not fill).
+
+    ``base`` is the list before the search, ``ordered`` the searched list in its order.
+    The first matches in the order are the page whatever else matches later, so the
+    ids are exact; for a term of a few percent of the directory a page is full after
+    a few thousand entries, where collecting and sorting every match reads a table row
+    for each of tens of thousands.
+    """
+    from django.db import connections
+
+    connection = connections[ordered.db]
+    if connection.vendor != "postgresql" or base.model._meta.label != "crm.Enterprise" or base.query.where:
+        return None
+    if tuple(ordered.query.order_by) not in (("name", "-pk"), ("name", "-id")):
+        return None
+    condition = _walk_condition(term, connection)
+    if condition is None or estimated_share(term, using=ordered.db) < WALK_SHARE:
+        return None
+    # The searched list is the base searched, nothing more (no filter, no other condition).
+    if str(ordered.order_by().values("pk").query) != str(search_enterprises(base, term).order_by().values("pk").query):
+        return None
+    sql, params = condition
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT e.id FROM (SELECT id, name, search_keys FROM crm_enterprise ORDER BY name, id DESC LIMIT %s) e "
+            f"WHERE {sql} ORDER BY e.name, e.id DESC LIMIT %s OFFSET %s",
+            [WALK_ROWS, *params, limit, offset],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if len(ids) < limit:
+        return None
+    # The rows by their ids, without the search's conditions (the ids are its matches):
+    # checked again, the planner might collect every match of the index first.
+    rows = ordered.order_by()
+    rows.query.where = base.query.where.clone()
+    by_pk = {row.pk: row for row in rows.filter(pk__in=ids)}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
+def estimated_count(base: QuerySet, term: str) -> int | None:
+    """How many enterprises of the directory match ``term`` (no filter, PostgreSQL),
+    estimated from the sample of :func:`estimated_share`; None elsewhere."""
+    from django.db import connections
+
+    connection = connections[base.db]
+    if connection.vendor != "postgresql" or base.model._meta.label != "crm.Enterprise" or base.query.where:
+        return None
+    share = estimated_share(term, using=base.db)
+    if not share:
+        return None
+    rows = _histograms.get((base.db, "rows"), (0.0, 0.0))[1]
+    return round(share * rows) if rows > 0 else None
+
+
+def _walk_condition(term: str, connection: object) -> tuple[str, list[str]] | None:
+    """:func:`enterprise_search_q` on the walk's columns (name, stored keys), or None for
+    a term that needs others (credit codes, initials by prefix, case beyond ASCII)."""
+    term = clean_term(term)
+    if not term or (_CREDIT_PREFIX.fullmatch(term) and any(c.isdigit() for c in term)):
+        return None
+    like = connection.ops.prep_for_like_query  # type: ignore[attr-defined]
+    compact = "".join(ascii_lower(term).split())
+    if compact.isascii() and "|" not in compact:
+        return ("e.search_keys LIKE %s", [f"%{like(compact)}%"]) if len(compact) >= 3 else None
+    lowered = ascii_lower(term)
+    if lowered != term.lower():
+        return None
+    if any("a" <= c <= "z" for c in lowered):
+        return "lower(e.name) LIKE %s", [f"%{like(lowered)}%"]
+    return "e.name LIKE %s", [f"%{like(term)}%"]
 
 
 def _vendor(queryset: QuerySet) -> str:
