@@ -80,7 +80,8 @@ from chains.models import Chain, ChainPark, Park, Stage, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
 from crm.search import clean_term, enterprise_search_q
-from recruitment.models import Project
+from recruitment import tally
+from recruitment.models import PipelineTally, Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
 
 __all__ = [
@@ -154,7 +155,8 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
     enterprises per park and stage, projects per park, stage and status, and — for zone
     rows — distinct enterprises per stage across ``parks``. Grouped on indexed
     columns (``presence_cell_idx``, ``presence_stage_enterprise_idx``), so the
-    presences are read from their indexes alone."""
+    presences are read from their indexes alone; on PostgreSQL the projects come
+    from the pipeline tally (``recruitment.tally``), elsewhere from the stage links."""
     presence = connection.ops.quote_name(Presence._meta.db_table)
     project = connection.ops.quote_name(Project._meta.db_table)
     project_stages = connection.ops.quote_name(Project.stages.through._meta.db_table)
@@ -165,13 +167,27 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
         _placeholders(_LISTED_STATUSES),
     )
     scope = f"pr.park_id IN ({in_parks}) AND pr.stage_id IN ({in_stages}) AND {_not_merged('pr')}"
+    if tally.available(connection.alias):
+        # Projects per park, stage and status as the pipeline tally keeps them (its "t"
+        # rows): a few rows per cell instead of joining every stage link to its project.
+        table = connection.ops.quote_name(PipelineTally._meta.db_table)
+        projects_sql = (
+            f"SELECT 'j', g.park_id, g.ref_id, g.status, SUM(g.n) FROM {table} g "
+            f"WHERE g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
+            f"AND g.ref_id IN ({in_stages}) AND g.status IN ({in_statuses}) "
+            "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
+        )
+    else:
+        projects_sql = (
+            f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
+            f"JOIN {project} p ON p.id = ps.project_id "
+            f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND p.status IN ({in_statuses}) "
+            "GROUP BY p.park_id, ps.stage_id, p.status"
+        )
     parts = [
         f"SELECT 'p', pr.park_id, pr.stage_id, NULL, COUNT(*) FROM {presence} pr WHERE {scope} "
         "GROUP BY pr.park_id, pr.stage_id",
-        f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
-        f"JOIN {project} p ON p.id = ps.project_id "
-        f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND p.status IN ({in_statuses}) "
-        "GROUP BY p.park_id, ps.stage_id, p.status",
+        projects_sql,
     ]
     params: list[object] = [*park_ids, *stage_ids, *park_ids, *stage_ids, *_LISTED_STATUSES]
     if zone_distinct:
@@ -190,7 +206,7 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
             if kind == "p":
                 present[(parks[park_id], stage_id)] = n
             elif kind == "j":
-                projects.setdefault((parks[park_id], stage_id), {})[status] = n
+                projects.setdefault((parks[park_id], stage_id), {})[status] = int(n)
             else:
                 zone_present[stage_id] = n
     return GapCounts(present=present, projects=projects, zone_present=zone_present)

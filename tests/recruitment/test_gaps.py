@@ -258,6 +258,38 @@ def test_numbers_counted_by_the_database_equal_the_counted_lists(busy, sample) -
     assert (a.present_count, [(p.park_code, p.present_count) for p in a.by_park]) == (5, [("north", 4), ("south", 2)])
 
 
+@pytest.mark.postgres
+def test_projects_per_park_and_stage_from_the_tally_equal_those_counted_from_the_links(  # type: ignore[no-untyped-def]
+    busy, monkeypatch
+) -> None:
+    """On PostgreSQL the projects per park, stage and status come from the pipeline tally's
+    stage rows; after moves of park, status and stages, a delete and raw SQL they equal
+    what the stage links say (the path SQLite takes)."""
+    world, projects = busy.world, busy.projects
+    moved = projects["lead"]
+    moved.stages.add(world.a, world.b)  # one project, three stages of the chain
+    moved.stages.remove(world.c)
+    Project.objects.filter(pk=projects["signed"].pk).update(park=world.south)
+    Project.objects.filter(pk=projects["screening"].pk).update(status="negotiating")
+    projects["construction"].delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO recruitment_project_stages (project_id, stage_id) VALUES (%s, %s)",
+            [projects["production"].pk, world.b.pk],
+        )
+
+    def counts():  # type: ignore[no-untyped-def]
+        return [
+            (r.park_code, r.stage_code, r.filling_count, r.open_count, r.being_filled)
+            for r in gaps_for_zone(zone=world.zone, sample=0) + gaps_for_park(park=world.north, sample=0)
+        ] + [(p.park_code, p.filling_count, p.open_count) for r in gaps_for_zone(zone=world.zone) for p in r.by_park]
+
+    from_tally = counts()
+    assert by_stage(gaps_for_park(park=world.north, sample=0))["ss-b"].open_count == 2
+    monkeypatch.setattr("recruitment.tally.available", lambda using="default": False)
+    assert from_tally == counts()
+
+
 def test_counts_only_rows_have_empty_lists_and_say_so(busy) -> None:  # type: ignore[no-untyped-def]
     rows = by_stage(gaps_for_zone(zone=busy.world.zone, sample=0))
     assert rows["ss-a"].present == [] and rows["ss-c"].open_projects == [] and rows["ss-c"].filling_projects == []
