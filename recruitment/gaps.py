@@ -178,10 +178,14 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
             "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
         )
     else:
+        # SQLite would serve ``status IN`` from the list's (status, id) index, one probe per
+        # status and link (300 ms for a chain at 100,000 projects); the unary "+" leaves
+        # it to the project's own key (85 ms).
+        status = "+p.status" if connection.vendor == "sqlite" else "p.status"
         projects_sql = (
             f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
             f"JOIN {project} p ON p.id = ps.project_id "
-            f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND p.status IN ({in_statuses}) "
+            f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND {status} IN ({in_statuses}) "
             "GROUP BY p.park_id, ps.stage_id, p.status"
         )
     parts = [

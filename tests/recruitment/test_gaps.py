@@ -284,7 +284,10 @@ def test_projects_per_park_and_stage_from_the_tally_equal_those_counted_from_the
             for r in gaps_for_zone(zone=world.zone, sample=0) + gaps_for_park(park=world.north, sample=0)
         ] + [(p.park_code, p.filling_count, p.open_count) for r in gaps_for_zone(zone=world.zone) for p in r.by_park]
 
-    from_tally = counts()
+    with CaptureQueriesContext(connection) as captured:
+        from_tally = counts()
+    read = " ".join(q["sql"] for q in captured.captured_queries if "UNION ALL" in q["sql"])
+    assert "recruitment_pipelinetally" in read and "recruitment_project_stages" not in read
     assert by_stage(gaps_for_park(park=world.north, sample=0))["ss-b"].open_count == 2
     monkeypatch.setattr("recruitment.tally.available", lambda using="default": False)
     assert from_tally == counts()
