@@ -434,6 +434,42 @@ def test_the_best_candidates_are_the_head_of_the_whole_ranking(world) -> None:  
         assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
 
 
+def _ranking_statements(captured) -> list[str]:  # type: ignore[no-untyped-def]
+    return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("WITH adj AS")]
+
+
+@pytest.mark.parametrize("equal_capitals", [False, True], ids=["distinct capitals", "a run of equal capitals"])
+def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, equal_capitals) -> None:  # type: ignore[no-untyped-def]
+    """With many capable enterprises only those with a signal besides capital and the best
+    by capital are scored; the head must still be the head of the whole ranking, and a
+    run of equal capitals at the cut falls back to scoring everyone."""
+    monkeypatch.setattr("recruitment.gaps._CANDIDATE_WALK", 1)  # walks of limit + margin rows
+    office = OfficeFactory()
+    now = timezone.now()
+    peer = ParkFactory(code="peer", zone=world.zone)
+    for i in range(70):
+        capital = Decimal(2_000_000) if equal_capitals else Decimal(1_000_000 + 37_000 * i)
+        enterprise = capable(world.b, *([world.a] if i % 9 == 0 else []), name=f"企{i:02d}", registered_capital=capital)
+        if i % 11 == 0:
+            PresenceFactory(enterprise=enterprise, park=peer, stage=world.b)
+        if i % 13 == 0:
+            InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=10))
+    for n in range(30):
+        capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+    everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
+    assert len(everyone) == 100
+    for limit in (1, 5, 20):
+        with CaptureQueriesContext(connection) as captured:
+            head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
+        assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
+        statements = _ranking_statements(captured)
+        assert "walk AS" in statements[0]
+        # Distinct capitals: the walk's bound is below the cut, one statement. Equal
+        # capitals with the cut (limit and margin: 40 rows) among them, past the
+        # enterprises with another signal: those left out tie, so everyone is scored.
+        assert len(statements) == (2 if equal_capitals and limit == 20 else 1), statements
+
+
 @pytest.fixture(params=["database default", "linguistic"])
 def name_collation(request):  # type: ignore[no-untyped-def]
     """The enterprise name column under the database's collation, and under a linguistic
