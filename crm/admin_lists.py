@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import F, QuerySet, Value
+from django.db.models import BigIntegerField, F, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils.functional import cached_property
@@ -186,15 +187,24 @@ class OfficeListFilter(admin.RelatedFieldListFilter):
         return cached_choices(f"offices:{scope}", build)
 
 
+def enterprises_of_offices(queryset: QuerySet, office_ids: list[int]) -> QuerySet:
+    """``queryset`` narrowed to the enterprises of ``office_ids``, on the expression
+    ``enterprise_office_name_idx`` is built on."""
+    key = Coalesce(F("office"), RawSQL("0", (), output_field=BigIntegerField()))
+    return queryset.alias(_office_key=key).filter(_office_key__in=office_ids)
+
+
 class EnterpriseOfficeListFilter(OfficeListFilter):
     """The enterprise list's office filter, on ``COALESCE(office_id, 0)``: the expression
-    its index (``enterprise_office_name_idx``) is built on."""
+    its index (``enterprise_office_name_idx``) is built on. The 0 is written into the
+    SQL: SQLite matches an expression index only to the same literal, never to a bound
+    parameter (with ``Value(0)`` it walked the name index: 40 ms instead of 0.1 ms)."""
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         values = self.used_parameters.get(self.lookup_kwarg)
         if values and not self.used_parameters.get(self.lookup_kwarg_isnull):
             ids = [int(v) for v in (values if isinstance(values, list) else [values]) if str(v).isdigit()]
-            return queryset.alias(_office_key=Coalesce(F("office"), Value(0))).filter(_office_key__in=ids)
+            return enterprises_of_offices(queryset, ids)
         return super().queryset(request, queryset)
 
 

@@ -234,7 +234,10 @@ def _plain_xlsx_rows(data: bytes) -> list[tuple[int, dict[int, Any]]] | None:
     files hold: numbers, shared or inline text, no formulas, no dates or other typed
     cells, every cell and row with its reference. Anything else (or anything it
     cannot parse) returns None and openpyxl reads the file as before, so values,
-    errors and limits are exactly openpyxl's.
+    errors and limits are exactly openpyxl's. (python-calamine, the fast reader in
+    Rust, is no substitute for files users upload: it builds a dense range from the
+    first to the last cell, so a sheet with a cell in A1 and one in WQ200001 makes it
+    allocate 100 GB and abort the whole process, where this reads two cells.)
     """
     from xml.etree.ElementTree import iterparse
 

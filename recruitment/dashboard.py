@@ -566,6 +566,7 @@ def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
     rows = (
         PipelineTally.objects.using(using)
         .filter(**lookups)
+        .exclude(kind=PipelineTally.Kind.STAGE)  # the gap analysis' rows
         .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
         .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
         .order_by()
@@ -588,7 +589,7 @@ def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
             if light:
                 per_chain = counts.lights_by_chain.setdefault(row["ref_id"], {})
                 per_chain[light] = per_chain.get(light, 0) + amounts.count
-        else:
+        elif row["kind"] == PipelineTally.Kind.SECTOR:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
     return counts
 

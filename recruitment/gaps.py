@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
@@ -80,7 +81,8 @@ from chains.models import Chain, ChainPark, Park, Stage, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
 from crm.search import clean_term, enterprise_search_q
-from recruitment.models import Project
+from recruitment import tally
+from recruitment.models import PipelineTally, Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
 
 __all__ = [
@@ -154,7 +156,8 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
     enterprises per park and stage, projects per park, stage and status, and — for zone
     rows — distinct enterprises per stage across ``parks``. Grouped on indexed
     columns (``presence_cell_idx``, ``presence_stage_enterprise_idx``), so the
-    presences are read from their indexes alone."""
+    presences are read from their indexes alone; on PostgreSQL the projects come
+    from the pipeline tally (``recruitment.tally``), elsewhere from the stage links."""
     presence = connection.ops.quote_name(Presence._meta.db_table)
     project = connection.ops.quote_name(Project._meta.db_table)
     project_stages = connection.ops.quote_name(Project.stages.through._meta.db_table)
@@ -165,13 +168,31 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
         _placeholders(_LISTED_STATUSES),
     )
     scope = f"pr.park_id IN ({in_parks}) AND pr.stage_id IN ({in_stages}) AND {_not_merged('pr')}"
+    if tally.available(connection.alias):
+        # Projects per park, stage and status as the pipeline tally keeps them (its "t"
+        # rows): a few rows per cell instead of joining every stage link to its project.
+        table = connection.ops.quote_name(PipelineTally._meta.db_table)
+        projects_sql = (
+            f"SELECT 'j', g.park_id, g.ref_id, g.status, SUM(g.n) FROM {table} g "
+            f"WHERE g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
+            f"AND g.ref_id IN ({in_stages}) AND g.status IN ({in_statuses}) "
+            "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
+        )
+    else:
+        # SQLite would serve ``status IN`` from the list's (status, id) index, one probe per
+        # status and link (300 ms for a chain at 100,000 projects); the unary "+" leaves
+        # it to the project's own key (85 ms).
+        status = "+p.status" if connection.vendor == "sqlite" else "p.status"
+        projects_sql = (
+            f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
+            f"JOIN {project} p ON p.id = ps.project_id "
+            f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND {status} IN ({in_statuses}) "
+            "GROUP BY p.park_id, ps.stage_id, p.status"
+        )
     parts = [
         f"SELECT 'p', pr.park_id, pr.stage_id, NULL, COUNT(*) FROM {presence} pr WHERE {scope} "
         "GROUP BY pr.park_id, pr.stage_id",
-        f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
-        f"JOIN {project} p ON p.id = ps.project_id "
-        f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND p.status IN ({in_statuses}) "
-        "GROUP BY p.park_id, ps.stage_id, p.status",
+        projects_sql,
     ]
     params: list[object] = [*park_ids, *stage_ids, *park_ids, *stage_ids, *_LISTED_STATUSES]
     if zone_distinct:
@@ -190,7 +211,7 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
             if kind == "p":
                 present[(parks[park_id], stage_id)] = n
             elif kind == "j":
-                projects.setdefault((parks[park_id], stage_id), {})[status] = n
+                projects.setdefault((parks[park_id], stage_id), {})[status] = int(n)
             else:
                 zone_present[stage_id] = n
     return GapCounts(present=present, projects=projects, zone_present=zone_present)
@@ -453,6 +474,8 @@ def gap_stage_detail(*, park_or_zone: Park | Zone, stage: Stage) -> StageGap:
 # How many rows past the limit the database returns: its float score may differ from
 # the pure layer's rounded one in the last digit, which can swap neighbours at the cut.
 _CANDIDATE_MARGIN = 20
+# The walk by capital reads this many times the rows asked for (see _ranked_candidate_ids).
+_CANDIDATE_WALK = 2
 
 
 def gap_candidates(
@@ -606,10 +629,13 @@ def _ranked_candidate_ids(
         params.update({f"{name}{i}": v for i, v in enumerate(values)})
         return ", ".join(f"%({name}{i})s" for i in range(len(values)))
 
+    # The signals other than capital, each for the enterprises capable of the stage only.
+    capable = f"SELECT enterprise_id FROM {capabilities} WHERE stage_id = %(stage)s"
     if neighbour_ids:
         adjacent_sql = (
             f"SELECT enterprise_id, COUNT(*) AS n FROM {capabilities} "
-            f"WHERE stage_id IN ({listed('neighbour', neighbour_ids)}) GROUP BY enterprise_id"
+            f"WHERE stage_id IN ({listed('neighbour', neighbour_ids)}) AND enterprise_id IN ({capable}) "
+            "GROUP BY enterprise_id"
         )
     else:
         adjacent_sql = f"SELECT enterprise_id, 0 AS n FROM {capabilities} WHERE 1 = 0"
@@ -619,36 +645,91 @@ def _ranked_candidate_ids(
         f"FROM {presence} WHERE stage_id = %(stage)s AND park_id <> %(park)s GROUP BY enterprise_id"
     )
     own_only = office is not None and not office.sees_everything
+    # Contacts older than the older window score nothing: only later ones are read.
     contact_sql = (
         f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
-        f"JOIN {capabilities} c ON c.enterprise_id = i.enterprise_id AND c.stage_id = %(stage)s "
-        + ("WHERE i.office_id = %(office)s " if own_only else "")
+        f"WHERE i.occurred_at > %(older_since)s AND i.enterprise_id IN ({capable}) "
+        + ("AND i.office_id = %(office)s " if own_only else "")
         + "GROUP BY i.enterprise_id"
     )
     adjacent = "COALESCE(adj.n, 0)"
     capital = "CAST(e.registered_capital AS DOUBLE PRECISION)"
+
+    def capital_points(value: str) -> str:
+        return (
+            f"CASE WHEN {value} >= %(capital_cap)s THEN %(max_capital)s"
+            f" WHEN {value} > %(floor)s THEN LN({value} / %(floor)s) / %(ln10)s / 2.0 ELSE 0.0 END"
+        )
+
+    def rounded(score: str) -> str:
+        # Rounded as the pure ranking rounds (PostgreSQL rounds decimals of a numeric only).
+        return f"ROUND(CAST({score} AS NUMERIC), 3)" if postgres else f"ROUND({score}, 3)"
+
     score = (
         "COALESCE(pe.points, 0.0)"
         f" + (CASE WHEN {adjacent} > %(max_adjacent)s THEN %(max_adjacent)s ELSE {adjacent} END) * %(per_adjacent)s"
-        f" + CASE WHEN {capital} >= %(capital_cap)s THEN %(max_capital)s"
-        f" WHEN {capital} > %(floor)s THEN LN({capital} / %(floor)s) / %(ln10)s / 2.0 ELSE 0.0 END"
+        f" + {capital_points(capital)}"
         " + CASE WHEN lc.at > %(recent_since)s THEN %(recent)s"
         " WHEN lc.at > %(older_since)s THEN %(older)s ELSE 0.0 END"
     )
-    # Rounded as the pure ranking rounds (PostgreSQL rounds decimals of a numeric only).
-    rounded = f"ROUND(CAST({score} AS NUMERIC), 3)" if postgres else f"ROUND({score}, 3)"
     by_code_point = ' COLLATE "C"' if postgres else ""  # SQLite compares text by code point already
-    sql = (
-        f"SELECT e.id, {adjacent}, {rounded} AS score FROM {capabilities} es "
-        f"JOIN {enterprise} e ON e.id = es.enterprise_id "
-        f"LEFT JOIN ({adjacent_sql}) adj ON adj.enterprise_id = e.id "
-        f"LEFT JOIN ({elsewhere_sql}) pe ON pe.enterprise_id = e.id "
-        f"LEFT JOIN ({contact_sql}) lc ON lc.enterprise_id = e.id "
-        "WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL "
-        + _searched_sql(search, params)
-        + f"AND NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s) "
-        f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
-    )
+    not_in_park = f"NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s)"
+    searched = _searched_sql(search, params)
+
+    def scored(source: str, extra: str = "") -> str:
+        return (
+            f"SELECT e.id, {adjacent}, {rounded(score)} AS score{extra} FROM {source} "
+            f"JOIN {enterprise} e ON e.id = es.enterprise_id "
+            "LEFT JOIN adj ON adj.enterprise_id = e.id "
+            "LEFT JOIN pe ON pe.enterprise_id = e.id "
+            "LEFT JOIN lc ON lc.enterprise_id = e.id "
+            f"WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL {searched}AND {not_in_park} "
+            f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
+        )
+
+    signals = f"WITH adj AS ({adjacent_sql}), pe AS ({elsewhere_sql}), lc AS ({contact_sql})"
+
+    def ids(rows: Sequence[Sequence[Any]]) -> dict[UUID, int]:
+        return {pk if isinstance(pk, UUID) else UUID(pk): n for pk, n, *_rest in rows}
+
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {pk if isinstance(pk, UUID) else UUID(pk): n for pk, n, _score in cursor.fetchall()}
+        if not search:
+            # Most capable enterprises have no signal but their capital. Only those with
+            # another signal are scored, and the best by capital alone: a walk down the
+            # capital index that stops after ``walk`` rows (and as many without a capital,
+            # which score nothing on it). Every enterprise left out scores at most what
+            # the walk's last one scores on capital (nothing, without a capital); when that
+            # is below the last score kept, or the walks left nobody out, the head is the
+            # head of the whole ranking. Otherwise (a run of equal capitals) every capable
+            # enterprise is scored, as below.
+            params["walk"] = walk = limit * _CANDIDATE_WALK
+            walk_from = (
+                f"FROM {enterprise} e WHERE e.merged_into_id IS NULL "
+                f"AND EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = e.id AND c.stage_id = %(stage)s) "
+                f"AND {not_in_park} AND e.registered_capital"
+            )
+            cursor.execute(
+                f"{signals}, "
+                f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
+                "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
+                f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
+                "pool AS (SELECT enterprise_id FROM adj UNION SELECT enterprise_id FROM pe "
+                "UNION SELECT enterprise_id FROM lc UNION SELECT id FROM walk UNION SELECT id FROM walk_blank) "
+                + scored(
+                    f"pool JOIN {capabilities} es ON es.enterprise_id = pool.enterprise_id",
+                    ", (SELECT COUNT(*) FROM walk), (SELECT COUNT(*) FROM walk_blank), "
+                    + rounded(capital_points("(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)")),
+                ),
+                params,
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return {}
+            last, walked, walked_blank, bound = rows[-1][2], rows[-1][3], rows[-1][4], rows[-1][5]
+            left_out = walked == walk or walked_blank == walk
+            if not left_out or (
+                len(rows) == limit and (walked < walk or bound < last) and (walked_blank < walk or last > 0)
+            ):
+                return ids(rows)
+        cursor.execute(f"{signals} " + scored(f"{capabilities} es"), params)
+        return ids(cursor.fetchall())

@@ -443,16 +443,17 @@ class PipelineTally(models.Model):
     concurrent writers never wait on one another; the dashboard sums them, and a
     periodic compaction folds them into one row per key. ``kind`` "p" counts each
     project once; "c" and "s" count it once per chain and once per sector of its
-    stages. See ``recruitment/tally.py``. Unused (empty) on SQLite.
+    stages, "t" once per target stage (the gap analysis' projects per park and stage). See ``recruitment/tally.py``. Unused (empty) on SQLite.
     """
 
     class Kind(models.TextChoices):
         PROJECT = "p", _("project")
         CHAIN = "c", _("chain")
         SECTOR = "s", _("sector")
+        STAGE = "t", _("stage")
 
     kind = models.CharField(max_length=1, choices=Kind.choices)
-    ref_id = models.BigIntegerField(null=True)  # the chain or sector (kinds "c" and "s")
+    ref_id = models.BigIntegerField(null=True)  # the chain, sector or stage (kinds "c", "s" and "t")
     office_id = models.BigIntegerField()
     park_id = models.BigIntegerField()
     owner_id = models.BigIntegerField(null=True)  # kind "p" only

@@ -8,6 +8,7 @@ active staff reach them; tenancy is applied by the selectors.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from recruitment.dashboard import (
     PeriodBasis,
     dashboard_build,
     dashboard_options,
+    status_in,
 )
 from recruitment.gap_map import (
     COVERED,
@@ -47,7 +49,7 @@ from recruitment.gap_map import (
 from recruitment.gaps import StageGap, gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone
 from recruitment.landing_models import Color
 from recruitment.models import Project
-from recruitment.pipeline import Status
+from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
 from recruitment.report_links import ChangelistLinker, ChangeUrls, change_url
 from recruitment.selectors import stage_lights
 
@@ -310,6 +312,20 @@ def _stage_detail(
             "url": change(Project, project.id),
         }
 
+    # A stage of a busy park has thousands of projects: the panel names the first few of
+    # each list and links the rest to the project list narrowed to the same projects.
+    linker = ChangelistLinker(request)
+    # (the project list shows a park user their own office's projects: those the panel names)
+    where = {"park__id__exact": str(park.pk)} if park is not None else {"park__zone__id__exact": str(zone.pk)}
+
+    def project_list(shown: list[Any], statuses: Iterable[str]) -> dict[str, Any]:
+        more = len(shown) - PANEL_PROJECTS
+        return {
+            "projects": [project_view(p) for p in shown[:PANEL_PROJECTS]],
+            "more": max(more, 0),
+            "more_url": linker(Project, {**where, "stage": str(stage.pk), **status_in(statuses)}) if more > 0 else None,
+        }
+
     candidates: list[dict[str, Any]] = []
     if park is not None:
         for candidate in gap_candidates(park=park, stage=stage, office=user.office, limit=CANDIDATE_LIMIT):
@@ -341,9 +357,9 @@ def _stage_detail(
         "status": status,
         "status_label": STATUS_LABELS[status],
         "present": [{"name": e.name, "url": change(Enterprise, e.id)} for e in row.present],
-        "open_projects": [project_view(p) for p in open_shown],
+        "open_projects": project_list(open_shown, [s for s in Status.values if s not in CLOSED]),
         "open_hidden": open_hidden,
-        "filling_projects": [project_view(p) for p in filling_shown],
+        "filling_projects": project_list(filling_shown, SIGNED_OR_LATER),
         "filling_hidden": filling_hidden,
         "candidates": candidates,
         "candidate_limit": CANDIDATE_LIMIT,
@@ -353,6 +369,7 @@ def _stage_detail(
 
 
 CANDIDATE_LIMIT = 20
+PANEL_PROJECTS = 20
 WORST_LIGHTS = 5
 
 

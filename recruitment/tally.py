@@ -9,9 +9,10 @@ raw SQL all keep it true, and a rolled-back write leaves nothing behind:
 
 * a project inserted, changed (in a counted column) or deleted: its old contribution
   out, its new one in: one "p" row, one "c" row per distinct chain and one "s" row per
-  distinct sector of its current stages, with its current light;
-* a stage link inserted or deleted: a "c" (or "s") row only when the project has no
-  other stage in that chain (sector), so a project counts once per chain;
+  distinct sector of its current stages, one "t" row per stage, with its current light;
+* a stage link inserted or deleted: a "t" row for the stage, and a "c" (or "s") row only
+  when the project has no other stage in that chain (sector), so a project counts once
+  per chain;
 * a light inserted, changed in colour or deleted: the project's rows moved from the
   old colour to the new one;
 * a stage moved to another chain or a chain to another sector (reference data, rare):
@@ -48,7 +49,7 @@ KEY = "kind, ref_id, office_id, park_id, owner_id, status, light"
 SUMS = "n, planned, signed, funds, output"
 
 # What one project counts for, as rows: the project itself, then each distinct chain
-# and sector of its stages (as they are when the statement reads them).
+# and sector of its stages and each stage (as they are when the statement reads them).
 _CONTRIBUTION = f"""
 CREATE OR REPLACE FUNCTION recruitment_tally_put(
     pid uuid, sign integer, p_office bigint, p_park bigint, p_owner bigint, p_status text,
@@ -69,6 +70,8 @@ CREATE OR REPLACE FUNCTION recruitment_tally_put(
         FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
         JOIN chains_chain c ON c.id = s.chain_id
         WHERE t.project_id = pid
+        UNION ALL
+        SELECT 't', t.stage_id FROM recruitment_project_stages t WHERE t.project_id = pid
     ) k
 $$;
 """
@@ -94,7 +97,7 @@ $$;
 """
 
 _ON_STAGE_LINK = f"""
--- One chain's ("c") or sector's ("s") share of a project, signed: what a stage link adds or removes.
+-- One chain's ("c"), sector's ("s") or stage's ("t") share of a project, signed: what a stage link adds or removes.
 CREATE OR REPLACE FUNCTION recruitment_tally_link_row(
     k varchar, ref bigint, p recruitment_project, lt text, sign integer
 ) RETURNS void LANGUAGE sql VOLATILE AS $$
@@ -119,6 +122,7 @@ BEGIN
     SELECT * INTO p FROM recruitment_project WHERE id = link.project_id FOR NO KEY UPDATE;
     IF FOUND THEN
         SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = p.id;
+        PERFORM recruitment_tally_link_row('t', link.stage_id, p, lt, sign);
         SELECT s.chain_id, c.sector_id INTO ch, sec
         FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id WHERE s.id = link.stage_id;
         IF NOT EXISTS (
@@ -184,6 +188,8 @@ FROM (
     UNION ALL
     SELECT DISTINCT 's', c.sector_id, t.project_id
     FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
+    UNION ALL
+    SELECT 't', t.stage_id, t.project_id FROM recruitment_project_stages t
 ) g
 JOIN recruitment_project p ON p.id = g.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
@@ -335,6 +341,17 @@ def install(apps: Any, schema_editor: Any) -> None:
     with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
         cursor.execute(TOUCH_FILL)  # before the trigger that would run for each row
         for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
+            cursor.execute(sql)
+        cursor.execute("SELECT recruitment_tally_rebuild()")
+
+
+def refresh(apps: Any, schema_editor: Any) -> None:
+    """Migration step: the functions as this module writes them (the triggers call them by
+    name, so they stay), then the tally counted again with what they now count."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        for sql in (_CONTRIBUTION, _ON_STAGE_LINK, _REBUILD):
             cursor.execute(sql)
         cursor.execute("SELECT recruitment_tally_rebuild()")
 

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from crm.models import Office
 from crm.roles import MANAGER, STAFF, role_assign
@@ -137,7 +138,7 @@ def test_clicking_a_stage_shows_enterprises_projects_and_ranked_candidates(clien
     detail = response.context["detail"]
     assert [c["candidate"].name for c in detail["candidates"]] == ["太原高模碳纤维有限公司", "上海碳纤维有限公司"]
     assert detail["candidates"][1]["candidate"].courted_by_other_office is False  # the manager's own office courts it
-    assert [p["title"] for p in detail["filling_projects"]] == ["碳纤维扩产项目"]
+    assert [p["title"] for p in detail["filling_projects"]["projects"]] == ["碳纤维扩产项目"]
     page = response.content.decode()
     assert 'id="stage-candidates"' in page
     assert "太原高模碳纤维有限公司" in page
@@ -163,8 +164,8 @@ def test_park_staff_see_titles_of_their_own_projects_and_only_a_count_of_others(
     own = client.get(map_url(), {"park": "yangqu", "stage": "fibre"})
     others = client.get(map_url(), {"park": "yangqu", "stage": "precursor"})
 
-    assert [p["title"] for p in own.context["detail"]["filling_projects"]] == ["碳纤维扩产项目"]
-    assert others.context["detail"]["open_projects"] == []
+    assert [p["title"] for p in own.context["detail"]["filling_projects"]["projects"]] == ["碳纤维扩产项目"]
+    assert others.context["detail"]["open_projects"]["projects"] == []
     assert others.context["detail"]["open_hidden"] == 1
     page = others.content.decode()
     assert "省厅原丝洽谈项目" not in page
@@ -177,8 +178,34 @@ def test_provincial_staff_see_every_title(client, chain_world, manager) -> None:
 
     response = client.get(map_url(), {"park": "yangqu", "stage": "precursor"})
 
-    assert [p["title"] for p in response.context["detail"]["open_projects"]] == ["省厅原丝洽谈项目"]
+    assert [p["title"] for p in response.context["detail"]["open_projects"]["projects"]] == ["省厅原丝洽谈项目"]
     assert response.context["detail"]["open_hidden"] == 0
+
+
+@pytest.mark.parametrize("who", ["manager", "park_staff"])
+def test_a_busy_stage_names_its_first_projects_and_links_the_rest(client, chain_world, who, request) -> None:  # type: ignore[no-untyped-def]
+    """Thousands of projects at a stage of a busy park: the panel names the first of each
+    list and links the others to the project list narrowed to exactly those projects."""
+    from recruitment.report_views import PANEL_PROJECTS
+
+    user = request.getfixturevalue(who)
+    client.force_login(user)
+    precursor = chain_world["stages"][1]
+    for i in range(PANEL_PROJECTS + 3):
+        project = ProjectFactory(
+            office=user.office, park=chain_world["yangqu"], title=f"原丝项目{i:02d}", status="lead"
+        )
+        project.stages.set([precursor])
+
+    response = client.get(map_url(), {"park": "yangqu", "stage": "precursor"})
+
+    shown = response.context["detail"]["open_projects"]
+    own_total = PANEL_PROJECTS + 3 + (1 if who == "manager" else 0)  # the manager sees the province's project too
+    assert len(shown["projects"]) == PANEL_PROJECTS and shown["more"] == own_total - PANEL_PROJECTS
+    assert escape(shown["more_url"]) in response.content.decode()
+    listed = client.get(shown["more_url"])
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == own_total
 
 
 def test_stage_panel_fragment_is_the_panel_alone(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]

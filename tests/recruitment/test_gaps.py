@@ -258,6 +258,41 @@ def test_numbers_counted_by_the_database_equal_the_counted_lists(busy, sample) -
     assert (a.present_count, [(p.park_code, p.present_count) for p in a.by_park]) == (5, [("north", 4), ("south", 2)])
 
 
+@pytest.mark.postgres
+def test_projects_per_park_and_stage_from_the_tally_equal_those_counted_from_the_links(  # type: ignore[no-untyped-def]
+    busy, monkeypatch
+) -> None:
+    """On PostgreSQL the projects per park, stage and status come from the pipeline tally's
+    stage rows; after moves of park, status and stages, a delete and raw SQL they equal
+    what the stage links say (the path SQLite takes)."""
+    world, projects = busy.world, busy.projects
+    moved = projects["lead"]
+    moved.stages.add(world.a, world.b)  # one project, three stages of the chain
+    moved.stages.remove(world.c)
+    Project.objects.filter(pk=projects["signed"].pk).update(park=world.south)
+    Project.objects.filter(pk=projects["screening"].pk).update(status="negotiating")
+    projects["construction"].delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO recruitment_project_stages (project_id, stage_id) VALUES (%s, %s)",
+            [projects["production"].pk, world.b.pk],
+        )
+
+    def counts():  # type: ignore[no-untyped-def]
+        return [
+            (r.park_code, r.stage_code, r.filling_count, r.open_count, r.being_filled)
+            for r in gaps_for_zone(zone=world.zone, sample=0) + gaps_for_park(park=world.north, sample=0)
+        ] + [(p.park_code, p.filling_count, p.open_count) for r in gaps_for_zone(zone=world.zone) for p in r.by_park]
+
+    with CaptureQueriesContext(connection) as captured:
+        from_tally = counts()
+    read = " ".join(q["sql"] for q in captured.captured_queries if "UNION ALL" in q["sql"])
+    assert "recruitment_pipelinetally" in read and "recruitment_project_stages" not in read
+    assert by_stage(gaps_for_park(park=world.north, sample=0))["ss-b"].open_count == 2
+    monkeypatch.setattr("recruitment.tally.available", lambda using="default": False)
+    assert from_tally == counts()
+
+
 def test_counts_only_rows_have_empty_lists_and_say_so(busy) -> None:  # type: ignore[no-untyped-def]
     rows = by_stage(gaps_for_zone(zone=busy.world.zone, sample=0))
     assert rows["ss-a"].present == [] and rows["ss-c"].open_projects == [] and rows["ss-c"].filling_projects == []
@@ -397,6 +432,42 @@ def test_the_best_candidates_are_the_head_of_the_whole_ranking(world) -> None:  
     for limit in (1, 3, 5, 12, 14, 30):
         head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
         assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
+
+
+def _ranking_statements(captured) -> list[str]:  # type: ignore[no-untyped-def]
+    return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("WITH adj AS")]
+
+
+@pytest.mark.parametrize("equal_capitals", [False, True], ids=["distinct capitals", "a run of equal capitals"])
+def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, equal_capitals) -> None:  # type: ignore[no-untyped-def]
+    """With many capable enterprises only those with a signal besides capital and the best
+    by capital are scored; the head must still be the head of the whole ranking, and a
+    run of equal capitals at the cut falls back to scoring everyone."""
+    monkeypatch.setattr("recruitment.gaps._CANDIDATE_WALK", 1)  # walks of limit + margin rows
+    office = OfficeFactory()
+    now = timezone.now()
+    peer = ParkFactory(code="peer", zone=world.zone)
+    for i in range(70):
+        capital = Decimal(2_000_000) if equal_capitals else Decimal(1_000_000 + 37_000 * i)
+        enterprise = capable(world.b, *([world.a] if i % 9 == 0 else []), name=f"企{i:02d}", registered_capital=capital)
+        if i % 11 == 0:
+            PresenceFactory(enterprise=enterprise, park=peer, stage=world.b)
+        if i % 13 == 0:
+            InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=10))
+    for n in range(30):
+        capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+    everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
+    assert len(everyone) == 100
+    for limit in (1, 5, 20):
+        with CaptureQueriesContext(connection) as captured:
+            head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
+        assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
+        statements = _ranking_statements(captured)
+        assert "walk AS" in statements[0]
+        # Distinct capitals: the walk's bound is below the cut, one statement. Equal
+        # capitals with the cut (limit and margin: 40 rows) among them, past the
+        # enterprises with another signal: those left out tie, so everyone is scored.
+        assert len(statements) == (2 if equal_capitals and limit == 20 else 1), statements
 
 
 @pytest.fixture(params=["database default", "linguistic"])

@@ -223,11 +223,12 @@ def test_compaction_folds_the_rows_and_keeps_the_totals(world) -> None:  # type:
     rows = PipelineTally.objects.count()
     tally.compact()
     assert_true()
-    # One "negotiating" row per kind and key: the project, its two chains, their one sector.
-    assert PipelineTally.objects.count() == 4 < rows
+    # One "negotiating" row per kind and key: the project, its two chains, their one sector,
+    # its three stages.
+    assert PipelineTally.objects.count() == 7 < rows
     tally.rebuild()
     assert_true()
-    assert PipelineTally.objects.count() == 4
+    assert PipelineTally.objects.count() == 7
 
 
 @pytest.mark.django_db
