@@ -4,7 +4,8 @@ The project and the enterprise change lists as a provincial manager loads them
 (Django's test client in this process: middleware, session, the whole page
 rendered): default order, a Chinese search, a pinyin search, a filter, sorted by
 a column, page 500; then the pipeline dashboard (whole and for one chain) and a chain's gap map on the same
-data. Median of 5 loads after one, the number of queries, and ``cpu_ms``: the CPU
+data, and a click on one of its stages in a park (the stage's projects and ranked
+candidates). Median of 5 loads after one, the number of queries, and ``cpu_ms``: the CPU
 time of one load in this process and its PostgreSQL backend (less sensitive to a
 loaded machine than wall time).
 Target: at most 10 queries and 100 ms each on PostgreSQL. The baseline is the bare
@@ -88,6 +89,15 @@ def run(args: Namespace) -> list[dict[str, object]]:
         # A chain filter counts from the projects (the tally answers only office and park filters).
         reports.append((f"dashboard, chain {chain.code}", f"/admin/reports/dashboard/?chain={chain.code}"))
         reports.append((f"gap map {chain.code}", f"/admin/reports/chains/{chain.code}/"))
+        # A click on a stage in a park: who is there, the projects, the ranked candidates.
+        stage = chain.stages.order_by("-order").first()
+        if park is not None and stage is not None:
+            reports.append(
+                (
+                    f"gap map {chain.code}, stage {stage.code} in {park.code}",
+                    f"/admin/reports/chains/{chain.code}/?park={park.code}&stage={stage.code}",
+                )
+            )
     cases += [(f"reports: {name}", url, None) for name, url in reports]
 
     def bare(sql: str) -> None:
