@@ -38,6 +38,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -454,15 +455,13 @@ def _amounts(row: Mapping[str, Any]) -> Amounts:
     )
 
 
-def _figures_by_park(base: models.QuerySet[Project]) -> dict[int, Figures]:
-    result: dict[int, Figures] = {}
-    for row in base.values("park_id", "status").annotate(n=Count("pk"), **_SUMS):
-        result.setdefault(row["park_id"], Figures()).add(row["status"], _amounts(row))
-    return result
+# The columns of a grouped row, from the tally or counted from the tables.
+_ROW = ("kind", "ref_id", "park_id", "owner_id", "status", "light", "n", "planned", "signed", "funds", "output")
 
 
-def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[int, Figures]:
-    """Figures grouped by a field reached through the project's stages (chain, sector).
+def _stage_group_rows(base: models.QuerySet[Project], kind: str, group: str) -> models.QuerySet[Any]:
+    """Rows of kind "c" or "s": the projects of ``base`` by a field reached through their
+    stages (chain, sector), by status and light.
 
     A project whose stages span two chains counts in both; within one group it counts
     once: only its through-row with the smallest stage id in that group is kept (an
@@ -475,10 +474,18 @@ def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[
         stage_id__lt=OuterRef("stage_id"),
         **{group_path: OuterRef(group_path)},
     )
-    rows = (
+    return (
         through.objects.filter(project_id__in=base.values("pk"))
         .filter(~Exists(earlier_in_group))
-        .values(group_path, "project__status")
+        .annotate(
+            kind=models.Value(kind),
+            ref_id=models.F(group_path),
+            row_park=models.Value(None, output_field=models.BigIntegerField()),
+            row_owner=models.Value(None, output_field=models.BigIntegerField()),
+            row_status=models.F("project__status"),
+            row_light=Coalesce("project__light__color", models.Value("")),
+        )
+        .values("kind", "ref_id", "row_park", "row_owner", "row_status", "row_light")
         .annotate(
             n=Count("project_id"),
             planned=Sum("project__planned_investment"),
@@ -486,12 +493,29 @@ def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[
             funds=Sum("project__funds_in_place"),
             output=Sum("project__expected_output_value"),
         )
+        .values_list("kind", "ref_id", "row_park", "row_owner", "row_status", "row_light", *_ROW[6:])
         .order_by()
     )
-    result: dict[int, Figures] = {}
-    for row in rows:
-        result.setdefault(row[group_path], Figures()).add(row["project__status"], _amounts(row))
-    return result
+
+
+def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...]]:
+    """The tally's rows counted from the projects of ``base`` (and their stages): one statement."""
+    projects = (
+        base.annotate(
+            kind=models.Value(PipelineTally.Kind.PROJECT),
+            ref_id=models.Value(None, output_field=models.BigIntegerField()),
+            row_light=Coalesce("light__color", models.Value("")),
+        )
+        .values("kind", "ref_id", "park_id", "owner_id", "status", "row_light")
+        .annotate(n=Count("pk"), **_SUMS)
+        .values_list("kind", "ref_id", "park_id", "owner_id", "status", "row_light", *_ROW[6:])
+        .order_by()
+    )
+    return projects.union(
+        _stage_group_rows(base, PipelineTally.Kind.CHAIN, "chain_id"),
+        _stage_group_rows(base, PipelineTally.Kind.SECTOR, "chain__sector_id"),
+        all=True,
+    )
 
 
 @dataclass
@@ -507,72 +531,14 @@ class _Counts:
     lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
 
 
-def _counts_from_tables(base: models.QuerySet[Project]) -> _Counts:
-    """Seven grouped queries over the projects (and their stages) of ``base``."""
-    counts = _Counts(
-        by_park=_figures_by_park(base),
-        by_chain=_figures_by_stage_group(base, "chain_id"),
-        by_sector=_figures_by_stage_group(base, "chain__sector_id"),
-    )
-    for row in base.filter(status__in=OPEN).values("owner_id").annotate(n=Count("pk"), **_SUMS).order_by():
-        counts.open_by_owner[row["owner_id"]] = _amounts(row)
-    lit = base.filter(light__isnull=False)
-    for park_id, color, n in lit.values_list("park_id", "light__color").annotate(n=Count("pk")).order_by():
-        counts.lights_by_park.setdefault(park_id, {})[color] = n
-    for owner_id, color, n in lit.values_list("owner_id", "light__color").annotate(n=Count("pk")).order_by():
-        counts.lights_by_owner.setdefault(owner_id, {})[color] = n
-    for chain_id, color, n in (
-        Project.stages.through.objects.filter(project__in=lit.values("pk"))
-        .values_list("stage__chain_id", "project__light__color")
-        .annotate(n=Count("project_id", distinct=True))
-        .order_by()
-    ):
-        counts.lights_by_chain.setdefault(chain_id, {})[color] = n
-    return counts
-
-
-def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[str, Any] | None:
-    """The tally rows behind ``filters`` for ``user``, or None when the tally cannot answer.
-
-    The tally is keyed by office and park, so it answers the dashboard unfiltered or
-    filtered by office or park; a chain, a sector or a period needs the projects
-    themselves. The office scope is :func:`crm.access.scope_for_office`'s rule: every
-    office for a provincial user (or a superuser without an office), else their own.
-    """
-    if not tally.available(using) or any(
-        v is not None for v in (filters.chain, filters.sector, filters.start, filters.end)
-    ):
-        return None
-    if user is None or not user.is_authenticated:
-        return None  # the projects' queryset is empty already
-    office = getattr(user, "office", None)
-    lookups: dict[str, Any] = {}
-    if not office_sees_everything(office, is_superuser=user.is_superuser):
-        if office is None:
-            return None
-        lookups["office_id"] = office.pk
-    if filters.office is not None:
-        if lookups.get("office_id", filters.office.pk) != filters.office.pk:
-            return None  # another office than one's own: nothing, as the projects' queryset says
-        lookups["office_id"] = filters.office.pk
-    if filters.park is not None:
-        lookups["park_id"] = filters.park.pk
-    return lookups
-
-
-def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
-    """One grouped query over the tally (rows bounded by parks × owners × statuses × lights, chains, sectors)."""
+def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
+    """The figures from grouped rows (``_ROW``): by park and status, by chain, by sector,
+    open projects by owner, lights by park, owner and chain."""
     counts = _Counts()
-    rows = (
-        PipelineTally.objects.using(using)
-        .filter(**lookups)
-        .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
-        .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
-        .order_by()
-    )
-    for row in rows:
+    for values in rows:
+        row = dict(zip(_ROW, values, strict=True))
         if not row["n"]:
-            continue  # rows that cancel out (not compacted yet)
+            continue  # tally rows that cancel out (not compacted yet)
         amounts, light, status = _amounts(row), row["light"], row["status"]
         if row["kind"] == PipelineTally.Kind.PROJECT:
             counts.by_park.setdefault(row["park_id"], Figures()).add(status, amounts)
@@ -591,6 +557,55 @@ def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
         else:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
     return counts
+
+
+def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[str, Any] | None:
+    """The tally rows behind ``filters`` for ``user``, or None when the tally cannot answer.
+
+    The tally is keyed by office and park, and each project counts under the scope of
+    every chain and sector of its stages, so it answers the dashboard unfiltered or
+    filtered by office, park, chain or sector (a chain and a sector together when the
+    chain is in that sector); a period needs the projects themselves, as does a chain
+    with a sector it is not in. The office scope is :func:`crm.access.scope_for_office`'s
+    rule: every office for a provincial user (or a superuser without an office), else
+    their own.
+    """
+    if not tally.available(using) or filters.start is not None or filters.end is not None:
+        return None
+    if user is None or not user.is_authenticated:
+        return None  # the projects' queryset is empty already
+    lookups: dict[str, Any] = {"scope": "", "scope_id__isnull": True}
+    if filters.chain is not None:
+        if filters.sector is not None and filters.sector.pk != filters.chain.sector_id:
+            return None
+        lookups = {"scope": PipelineTally.Kind.CHAIN, "scope_id": filters.chain.pk}
+    elif filters.sector is not None:
+        lookups = {"scope": PipelineTally.Kind.SECTOR, "scope_id": filters.sector.pk}
+    office = getattr(user, "office", None)
+    if not office_sees_everything(office, is_superuser=user.is_superuser):
+        if office is None:
+            return None
+        lookups["office_id"] = office.pk
+    if filters.office is not None:
+        if lookups.get("office_id", filters.office.pk) != filters.office.pk:
+            return None  # another office than one's own: nothing, as the projects' queryset says
+        lookups["office_id"] = filters.office.pk
+    if filters.park is not None:
+        lookups["park_id"] = filters.park.pk
+    return lookups
+
+
+def _rows_from_tally(lookups: Mapping[str, Any], *, using: str) -> Iterable[tuple[Any, ...]]:
+    """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
+    statuses × lights, chains, sectors)."""
+    return (
+        PipelineTally.objects.using(using)
+        .filter(**lookups)
+        .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
+        .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
+        .values_list(*_ROW)
+        .order_by()
+    )
 
 
 def stale_projects(qs: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Project]:
@@ -800,13 +815,13 @@ def dashboard_build(
     """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries.
 
     The grouped totals come from the pipeline tally (``recruitment/tally.py``) when it
-    can answer (PostgreSQL; no chain, sector or period filter), otherwise from the
-    projects; ``use_tally=False`` always counts from the projects (the tests compare both).
+    can answer (PostgreSQL; no period filter), otherwise from the projects in one
+    statement; ``use_tally=False`` always counts from the projects (the tests compare both).
     """
     now = now or timezone.now()
     base = projects_for_dashboard(user=user, filters=filters)
     lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
-    counts = _counts_from_tables(base) if lookups is None else _counts_from_tally(lookups, using=base.db)
+    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db))
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:

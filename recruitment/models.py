@@ -451,6 +451,8 @@ class PipelineTally(models.Model):
         CHAIN = "c", _("chain")
         SECTOR = "s", _("sector")
 
+    scope = models.CharField(max_length=1, blank=True, default="")  # "", or "c"/"s": the projects of a chain/sector
+    scope_id = models.BigIntegerField(null=True)  # that chain or sector
     kind = models.CharField(max_length=1, choices=Kind.choices)
     ref_id = models.BigIntegerField(null=True)  # the chain or sector (kinds "c" and "s")
     office_id = models.BigIntegerField()
@@ -467,7 +469,7 @@ class PipelineTally(models.Model):
     class Meta:
         verbose_name = _("pipeline tally row")
         verbose_name_plural = _("pipeline tally")
-        indexes = [models.Index(fields=["office_id", "kind"], name="tally_office_kind_idx")]
+        indexes = [models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx")]
 
 
 # Landing supervision lives in its own module; imported here so Django registers its models.
