@@ -28,6 +28,7 @@ signed, started or producing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -425,9 +426,15 @@ def _light_breakdown(
 
 
 def dashboard_options(*, user: Any) -> DashboardOptions:
-    """Reference data for filters and labels; offices only for users who see every office."""
+    """Reference data for filters and labels; offices only for users who see every office.
+
+    On PostgreSQL the five tables come in one statement (each as a JSON array in its
+    order), elsewhere one query each; the rows are the same model instances either way.
+    """
     office = getattr(user, "office", None)
     sees_all = office_sees_everything(office, is_superuser=getattr(user, "is_superuser", False))
+    if connections[Zone.objects.db].vendor == "postgresql":
+        return _options_in_one_statement(sees_all=sees_all)
     return DashboardOptions(
         zones=list(Zone.objects.order_by("code")),
         parks=list(Park.objects.order_by("code")),
@@ -435,6 +442,47 @@ def dashboard_options(*, user: Any) -> DashboardOptions:
         sectors=list(Sector.objects.order_by("code")),
         offices=list(Office.objects.order_by("code")) if sees_all else [],
     )
+
+
+def _instances(model: type[models.Model], rows: list[dict[str, Any]] | None, *, using: str) -> list[Any]:
+    """Model instances from rows as ``row_to_json`` writes them (keys are column names)."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    return [
+        model.from_db(using, names, [f.to_python(row[f.column]) for f in fields])  # type: ignore[misc]
+        for row in rows or ()
+    ]
+
+
+def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
+    tables = {m: m._meta.db_table for m in (Zone, Park, Chain, Sector, Office)}
+    using = Zone.objects.db
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT (SELECT json_agg(z ORDER BY z.code) FROM {tables[Zone]} z)::text,
+                   (SELECT json_agg(p ORDER BY p.code) FROM {tables[Park]} p)::text,
+                   (SELECT json_agg(c ORDER BY s.code, c.code)
+                    FROM {tables[Chain]} c JOIN {tables[Sector]} s ON s.id = c.sector_id)::text,
+                   (SELECT json_agg(s ORDER BY s.code) FROM {tables[Sector]} s)::text,
+                   (SELECT json_agg(o ORDER BY o.code) FROM {tables[Office]} o WHERE %s)::text
+            """,
+            [sees_all],
+        )
+        zones, parks, chains, sectors, offices = (
+            json.loads(value, parse_float=Decimal) if value else None for value in cursor.fetchone()
+        )
+    options = DashboardOptions(
+        zones=_instances(Zone, zones, using=using),
+        parks=_instances(Park, parks, using=using),
+        chains=_instances(Chain, chains, using=using),
+        sectors=_instances(Sector, sectors, using=using),
+        offices=_instances(Office, offices, using=using),
+    )
+    sector_by_id = {sector.pk: sector for sector in options.sectors}
+    for chain in options.chains:
+        chain.sector = sector_by_id[chain.sector_id]
+    return options
 
 
 _SUMS = {
@@ -633,7 +681,8 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
     the projects never contacted, oldest first (the creation order's index, stopping
     at ``limit``), then the others by their last interaction. PostgreSQL reads the
     second part only when the first leaves room, so with enough projects never
-    contacted the cost does not grow with the table. The rows of those ids follow.
+    contacted the cost does not grow with the table. The rows of those ids are read
+    in the same statement (PostgreSQL) or after them.
     """
     stale = stale_projects(qs.order_by(), now=now)
     touched = Interaction.objects.filter(project_id=OuterRef("pk"))
@@ -642,25 +691,30 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
         stale.filter(~Exists(touched))
         .annotate(last=models.Value(None, output_field=models.DateTimeField()))
         .order_by("created_at", "pk")
-        .values_list("pk", "last")[:limit]
+        .values_list("pk", "last")
     )
     since = (
         stale.filter(Exists(touched))
         .annotate(last=last_touch)
         .order_by("last", "created_at", "pk")
-        .values_list("pk", "last")[:limit]
+        .values_list("pk", "last")
     )
+    rows = Project.objects.select_related("owner", "park", "enterprise")
     if connections[qs.db].features.supports_slicing_ordering_in_compound:
-        ids = list(never.union(since, all=True)[:limit])
-    else:  # SQLite: both parts, one after the other (always two statements)
-        ids = (list(never) + list(since))[:limit]
-    rows = {
-        p.pk: p
-        for p in Project.objects.select_related("owner", "park", "enterprise").filter(pk__in=[i for i, _ in ids])
-    }
+        # One statement: the rows of those ids, each with its last interaction (none for
+        # the never contacted), put in the order of the two parts here.
+        ids = never.values_list("pk")[:limit].union(since.values_list("pk")[:limit], all=True)[:limit]
+        result = list(rows.filter(pk__in=ids).annotate(last_interaction_at=last_touch))
+        result.sort(
+            key=lambda p: (p.last_interaction_at is not None, p.last_interaction_at or p.created_at, p.created_at, p.pk)
+        )
+        return result
+    # SQLite: both parts, one after the other, then the rows.
+    ids = (list(never[:limit]) + list(since[:limit]))[:limit]
+    by_pk = {p.pk: p for p in rows.filter(pk__in=[i for i, _ in ids])}
     result = []
     for pk, last in ids:
-        project = rows[pk]
+        project = by_pk[pk]
         project.last_interaction_at = last  # type: ignore[attr-defined]
         result.append(project)
     return result
