@@ -43,7 +43,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import Chain, Park, Sector, Zone
+from chains.models import Chain, Park, Sector, Stage, Zone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office
 from recruitment import tally
@@ -140,22 +140,61 @@ def as_params(lookups: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
-def projects_for_dashboard(*, user: Any, filters: DashboardFilters) -> models.QuerySet[Project]:
+def projects_for_dashboard(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None = None
+) -> models.QuerySet[Project]:
     """The projects behind every figure: the user's scope narrowed by the filters.
 
     Chain and sector go through ``Exists`` rather than a join, so a project with two
-    stages in one chain is counted once and sums are not doubled.
+    stages in one chain is counted once and sums are not doubled. With ``stages``
+    (stage id → chain id, sector id, as :func:`dashboard_options` reads them on
+    PostgreSQL) the condition names the stage ids themselves: the planner then knows
+    how many projects a chain holds (from the link table's statistics) and picks a
+    plan that fits, where through a join to the stages it guesses a handful.
     """
-    qs = scope_for_user(Project.objects.all(), user=user)
-    through = Project.stages.through
+    return _projects_in_scope(user=user, filters=filters).filter(*_membership(filters, stages, outer="pk"))
+
+
+def _projects_in_scope(*, user: Any, filters: DashboardFilters) -> models.QuerySet[Project]:
+    """The user's projects narrowed by every filter but the chain and the sector."""
     lookups = changelist_lookups(filters)
-    chain_id = lookups.pop("stages__chain__id__exact", None)
-    sector_id = lookups.pop("stages__chain__sector__id__exact", None)
-    if chain_id is not None:
-        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain_id=chain_id)))
-    if sector_id is not None:
-        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain__sector_id=sector_id)))
-    return qs.filter(**lookups).order_by()
+    lookups.pop("stages__chain__id__exact", None)
+    lookups.pop("stages__chain__sector__id__exact", None)
+    return scope_for_user(Project.objects.all(), user=user).filter(**lookups).order_by()
+
+
+def _membership(filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None, *, outer: str) -> list[Exists]:
+    """The chain and sector filters as conditions on the project named by ``outer``."""
+    through = Project.stages.through
+    conditions = []
+    for position, group in ((0, filters.chain), (1, filters.sector)):
+        if group is None:
+            continue
+        if stages is not None:
+            ids = sorted(stage for stage, groups in stages.items() if groups[position] == group.pk)
+            links = through.objects.filter(project_id=OuterRef(outer), stage_id__in=ids)
+        elif position == 0:
+            links = through.objects.filter(project_id=OuterRef(outer), stage__chain_id=group.pk)
+        else:
+            links = through.objects.filter(project_id=OuterRef(outer), stage__chain__sector_id=group.pk)
+        conditions.append(Exists(links))
+    return conditions
+
+
+def _open_follow_ups(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None
+) -> models.QuerySet[FollowUp]:
+    """Open follow-ups of the projects of :func:`projects_for_dashboard`.
+
+    The chain and sector conditions apply to the follow-up's project directly, and the
+    semi-join on the projects is left out when nothing else narrows them (no scope, no
+    filter): the database then reads the follow-ups and the chain's links only.
+    """
+    follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
+    projects = _projects_in_scope(user=user, filters=filters)
+    if projects.query.where:
+        follow_ups = follow_ups.filter(project_id__in=projects.values("pk"))
+    return follow_ups.filter(*_membership(filters, stages, outer="project_id"))
 
 
 # --- Figures --------------------------------------------------------------------------
@@ -326,6 +365,8 @@ class DashboardOptions:
     chains: list[Chain]
     sectors: list[Sector]
     offices: list[Office]
+    # Stage id → (chain id, sector id), read with the rest on PostgreSQL (None elsewhere).
+    stages: dict[int, tuple[int, int]] | None = None
 
 
 @dataclass
@@ -465,11 +506,13 @@ def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
                    (SELECT json_agg(c ORDER BY s.code, c.code)
                     FROM {tables[Chain]} c JOIN {tables[Sector]} s ON s.id = c.sector_id)::text,
                    (SELECT json_agg(s ORDER BY s.code) FROM {tables[Sector]} s)::text,
-                   (SELECT json_agg(o ORDER BY o.code) FROM {tables[Office]} o WHERE %s)::text
+                   (SELECT json_agg(o ORDER BY o.code) FROM {tables[Office]} o WHERE %s)::text,
+                   (SELECT json_agg(json_build_array(t.id, t.chain_id, c.sector_id))
+                    FROM {Stage._meta.db_table} t JOIN {tables[Chain]} c ON c.id = t.chain_id)::text
             """,
             [sees_all],
         )
-        zones, parks, chains, sectors, offices = (
+        zones, parks, chains, sectors, offices, stages = (
             json.loads(value, parse_float=Decimal) if value else None for value in cursor.fetchone()
         )
     options = DashboardOptions(
@@ -478,6 +521,7 @@ def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
         chains=_instances(Chain, chains, using=using),
         sectors=_instances(Sector, sectors, using=using),
         offices=_instances(Office, offices, using=using),
+        stages={stage: (chain, sector) for stage, chain, sector in stages or ()},
     )
     sector_by_id = {sector.pk: sector for sector in options.sectors}
     for chain in options.chains:
@@ -720,27 +764,20 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
     return result
 
 
-def overdue_follow_ups(*, user: Any, projects: models.QuerySet[Project], now: datetime) -> models.QuerySet[FollowUp]:
-    """Open follow-ups of ``projects`` whose due time has passed."""
-    return scope_for_user(FollowUp.objects.all(), user=user).filter(
-        status=FollowUp.Status.OPEN, due_at__lt=now, project_id__in=projects.values("pk")
-    )
-
-
 def _user_name(first: str, last: str, display: str, username: str) -> str:
     return display or f"{first} {last}".strip() or username
 
 
 def _workload(
-    *, user: Any, base: models.QuerySet[Project], counts: _Counts, now: datetime
+    *,
+    base: models.QuerySet[Project],
+    follow_ups: models.QuerySet[FollowUp],
+    counts: _Counts,
+    now: datetime,
 ) -> tuple[dict[int | None, WorkloadRow], dict[int, str]]:
     """Open projects (from the counts), stale projects, open and overdue follow-ups per person,
     and everyone's name: three queries (the stale and overdue totals are their sums)."""
     stale = _stale_by_owner(base, open_by_owner=counts.open_by_owner, now=now)
-    follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
-    if base.query.where:
-        # With neither scope nor filter every follow-up's project is in ``base``: no semi-join needed.
-        follow_ups = follow_ups.filter(project_id__in=base.values("pk"))
     by_assignee = {
         data["assignee_id"]: data
         for data in follow_ups.values("assignee_id")
@@ -873,7 +910,7 @@ def dashboard_build(
     statement; ``use_tally=False`` always counts from the projects (the tests compare both).
     """
     now = now or timezone.now()
-    base = projects_for_dashboard(user=user, filters=filters)
+    base = projects_for_dashboard(user=user, filters=filters, stages=options.stages)
     lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
     counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db))
     common = as_params(changelist_lookups(filters))
@@ -969,7 +1006,8 @@ def dashboard_build(
         target.achieved_url = project_link(**target.params, **status_in(SIGNED_OR_LATER))
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
-    workload_rows, names = _workload(user=user, base=base, counts=counts, now=now)
+    follow_ups = _open_follow_ups(user=user, filters=filters, stages=options.stages)
+    workload_rows, names = _workload(base=base, follow_ups=follow_ups, counts=counts, now=now)
     stale = ListWithTotal(
         total=sum(r.stale_projects for r in workload_rows.values()),
         rows=stale_list(base, now=now),
@@ -977,7 +1015,7 @@ def dashboard_build(
         url=project_link(stale="1"),
     )
 
-    overdue_qs = overdue_follow_ups(user=user, projects=base, now=now)
+    overdue_qs = follow_ups.filter(due_at__lt=now)
     overdue = ListWithTotal(
         total=sum(r.overdue_follow_ups for r in workload_rows.values()),
         rows=list(overdue_qs.select_related("assignee", "project", "project__park").order_by("due_at")[:LIST_LIMIT]),
