@@ -32,14 +32,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,7 +47,7 @@ from chains.models import Chain, Park, Sector, Stage, Zone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office
 from recruitment import tally
-from recruitment.models import FollowUp, PipelineTally, Project
+from recruitment.models import FollowUp, PipelineTally, Project, ProjectLight
 from recruitment.pipeline import CLOSED, MILESTONES, SIGNED_OR_LATER, Status
 
 ZERO = Decimal(0)
@@ -551,63 +551,49 @@ def _amounts(row: Mapping[str, Any]) -> Amounts:
 _ROW = ("kind", "ref_id", "park_id", "owner_id", "status", "light", "n", "planned", "signed", "funds", "output")
 
 
-def _stage_group_rows(base: models.QuerySet[Project], kind: str, group: str) -> models.QuerySet[Any]:
-    """Rows of kind "c" or "s": the projects of ``base`` by a field reached through their
-    stages (chain, sector), by status and light.
-
-    A project whose stages span two chains counts in both; within one group it counts
-    once: only its through-row with the smallest stage id in that group is kept (an
-    anti-join), so the sums are never doubled.
-    """
-    through = Project.stages.through
-    group_path = f"stage__{group}"
-    earlier_in_group = through.objects.filter(
-        project_id=OuterRef("project_id"),
-        stage_id__lt=OuterRef("stage_id"),
-        **{group_path: OuterRef(group_path)},
-    )
-    return (
-        through.objects.filter(project_id__in=base.values("pk"))
-        .filter(~Exists(earlier_in_group))
-        .annotate(
-            kind=models.Value(kind),
-            ref_id=models.F(group_path),
-            row_park=models.Value(None, output_field=models.BigIntegerField()),
-            row_owner=models.Value(None, output_field=models.BigIntegerField()),
-            row_status=models.F("project__status"),
-            row_light=Coalesce("project__light__color", models.Value("")),
-        )
-        .values("kind", "ref_id", "row_park", "row_owner", "row_status", "row_light")
-        .annotate(
-            n=Count("project_id"),
-            planned=Sum("project__planned_investment"),
-            signed=Sum("project__signed_amount"),
-            funds=Sum("project__funds_in_place"),
-            output=Sum("project__expected_output_value"),
-        )
-        .values_list("kind", "ref_id", "row_park", "row_owner", "row_status", "row_light", *_ROW[6:])
-        .order_by()
-    )
-
-
 def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...]]:
-    """The tally's rows counted from the projects of ``base`` (and their stages): one statement."""
-    projects = (
-        base.annotate(
-            kind=models.Value(PipelineTally.Kind.PROJECT),
-            ref_id=models.Value(None, output_field=models.BigIntegerField()),
-            row_light=Coalesce("light__color", models.Value("")),
+    """The tally's rows counted from the projects of ``base`` (and their stages), in one
+    statement: the projects by park, owner, status and light ("p"), and each distinct
+    (project, chain) and (project, sector) pair by status and light ("c", "s"), so that a
+    project with two stages in one chain counts once there and sums are never doubled.
+    """
+    project, light = Project._meta.db_table, ProjectLight._meta.db_table
+    through = Project.stages.through._meta.db_table
+    stage, chain = Stage._meta.db_table, Chain._meta.db_table
+    try:
+        selected, params = base.values("pk").query.sql_with_params()
+    except EmptyResultSet:  # a queryset that is empty whatever the data (``.none()``)
+        return []
+    money = "SUM(b.planned), SUM(b.signed), SUM(b.funds), SUM(b.output)"
+    sql = f"""
+        WITH b AS (
+            SELECT p.id, p.park_id, p.owner_id, p.status, COALESCE(l.color, '') AS light,
+                   p.planned_investment AS planned, p.signed_amount AS signed,
+                   p.funds_in_place AS funds, p.expected_output_value AS output
+            FROM {project} p LEFT JOIN {light} l ON l.project_id = p.id
+            WHERE p.id IN ({selected})
+        ), g AS (
+            SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
+            FROM {through} t JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
+            WHERE t.project_id IN (SELECT id FROM b)
         )
-        .values("kind", "ref_id", "park_id", "owner_id", "status", "row_light")
-        .annotate(n=Count("pk"), **_SUMS)
-        .values_list("kind", "ref_id", "park_id", "owner_id", "status", "row_light", *_ROW[6:])
-        .order_by()
-    )
-    return projects.union(
-        _stage_group_rows(base, PipelineTally.Kind.CHAIN, "chain_id"),
-        _stage_group_rows(base, PipelineTally.Kind.SECTOR, "chain__sector_id"),
-        all=True,
-    )
+        SELECT 'p', NULL, b.park_id, b.owner_id, b.status, b.light, COUNT(*), {money}
+        FROM b GROUP BY b.park_id, b.owner_id, b.status, b.light
+        UNION ALL
+        SELECT 'c', g.chain_id, NULL, NULL, b.status, b.light, COUNT(*), {money}
+        FROM (SELECT DISTINCT project_id, chain_id FROM g) g JOIN b ON b.id = g.project_id
+        GROUP BY g.chain_id, b.status, b.light
+        UNION ALL
+        SELECT 's', g.sector_id, NULL, NULL, b.status, b.light, COUNT(*), {money}
+        FROM (SELECT DISTINCT project_id, sector_id FROM g) g JOIN b ON b.id = g.project_id
+        GROUP BY g.sector_id, b.status, b.light
+    """
+    with connections[base.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # SQLite sums money as floats: made decimals as the ORM makes a Sum of decimals there.
+    as_decimal = Context(prec=15).create_decimal_from_float
+    return [(*row[:7], *(v if v is None or isinstance(v, Decimal) else as_decimal(v) for v in row[7:])) for row in rows]
 
 
 @dataclass
