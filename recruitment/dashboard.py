@@ -47,7 +47,7 @@ from chains.models import Chain, Park, Sector, Stage, Zone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office
 from recruitment import tally
-from recruitment.models import FollowUp, PipelineTally, Project, ProjectLight
+from recruitment.models import FollowUp, PipelineTally, Project
 from recruitment.pipeline import CLOSED, MILESTONES, SIGNED_OR_LATER, Status
 
 ZERO = Decimal(0)
@@ -529,11 +529,11 @@ def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
     return options
 
 
-_SUMS = {
-    "planned": Sum("planned_investment"),
-    "signed": Sum("signed_amount"),
-    "funds": Sum("funds_in_place"),
-    "output": Sum("expected_output_value"),
+_MONEY = {
+    "planned": "planned_investment",
+    "signed": "signed_amount",
+    "funds": "funds_in_place",
+    "output": "expected_output_value",
 }
 
 
@@ -557,36 +557,32 @@ def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...
     (project, chain) and (project, sector) pair by status and light ("c", "s"), so that a
     project with two stages in one chain counts once there and sums are never doubled.
     """
-    project, light = Project._meta.db_table, ProjectLight._meta.db_table
     through = Project.stages.through._meta.db_table
     stage, chain = Stage._meta.db_table, Chain._meta.db_table
+    columns = ("pk", "park_id", "owner_id", "status", "light__color", *_MONEY.values())
     try:
-        selected, params = base.values("pk").query.sql_with_params()
+        selected, params = base.values_list(*columns).query.sql_with_params()
     except EmptyResultSet:  # a queryset that is empty whatever the data (``.none()``)
         return []
     money = "SUM(b.planned), SUM(b.signed), SUM(b.funds), SUM(b.output)"
     sql = f"""
-        WITH b AS (
-            SELECT p.id, p.park_id, p.owner_id, p.status, COALESCE(l.color, '') AS light,
-                   p.planned_investment AS planned, p.signed_amount AS signed,
-                   p.funds_in_place AS funds, p.expected_output_value AS output
-            FROM {project} p LEFT JOIN {light} l ON l.project_id = p.id
-            WHERE p.id IN ({selected})
+        WITH b (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
+            SELECT * FROM ({selected}) selected
         ), g AS (
             SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
             FROM {through} t JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
             WHERE t.project_id IN (SELECT id FROM b)
         )
-        SELECT 'p', NULL, b.park_id, b.owner_id, b.status, b.light, COUNT(*), {money}
-        FROM b GROUP BY b.park_id, b.owner_id, b.status, b.light
+        SELECT 'p', NULL, b.park_id, b.owner_id, b.status, COALESCE(b.light, ''), COUNT(*), {money}
+        FROM b GROUP BY b.park_id, b.owner_id, b.status, COALESCE(b.light, '')
         UNION ALL
-        SELECT 'c', g.chain_id, NULL, NULL, b.status, b.light, COUNT(*), {money}
+        SELECT 'c', g.chain_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
         FROM (SELECT DISTINCT project_id, chain_id FROM g) g JOIN b ON b.id = g.project_id
-        GROUP BY g.chain_id, b.status, b.light
+        GROUP BY g.chain_id, b.status, COALESCE(b.light, '')
         UNION ALL
-        SELECT 's', g.sector_id, NULL, NULL, b.status, b.light, COUNT(*), {money}
+        SELECT 's', g.sector_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
         FROM (SELECT DISTINCT project_id, sector_id FROM g) g JOIN b ON b.id = g.project_id
-        GROUP BY g.sector_id, b.status, b.light
+        GROUP BY g.sector_id, b.status, COALESCE(b.light, '')
     """
     with connections[base.db].cursor() as cursor:
         cursor.execute(sql, params)

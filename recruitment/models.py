@@ -93,6 +93,8 @@ class Project(OfficeRecord):
             models.Index(fields=["office", "status"], name="project_office_status_idx"),
             models.Index(fields=["park", "status"], name="project_park_status_idx"),
             models.Index(fields=["updated_at"], name="project_updated_idx"),
+            # The dashboard's period ("status changed between"): a range on this column.
+            models.Index(fields=["status_changed_at"], name="project_status_changed_idx"),
             # The partner API pages an office's records in id order (keyset).
             models.Index(fields=["office", "id"], name="project_office_page_idx"),
             # The change list: its default order (newest first), for everyone and within an

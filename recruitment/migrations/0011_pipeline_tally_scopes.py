@@ -30,6 +30,10 @@ class Migration(migrations.Migration):
             model_name='pipelinetally',
             index=models.Index(fields=['scope', 'scope_id', 'office_id'], name='tally_scope_office_idx'),
         ),
+        migrations.AddIndex(
+            model_name='project',
+            index=models.Index(fields=['status_changed_at'], name='project_status_changed_idx'),
+        ),
         # Every function and trigger (re)installed, the tally counted again with its scopes.
         migrations.RunPython(recruitment.tally.install, recruitment.tally.uninstall),
     ]
