@@ -40,6 +40,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -758,22 +759,62 @@ def _workload(
     now: datetime,
 ) -> tuple[dict[int | None, WorkloadRow], dict[int, str]]:
     """Open projects (from the counts), stale projects, open and overdue follow-ups per person,
-    and everyone's name: three queries (the stale and overdue totals are their sums)."""
-    stale = _stale_by_owner(base, open_by_owner=counts.open_by_owner, now=now)
-    by_assignee = {
-        data["assignee_id"]: data
-        for data in follow_ups.values("assignee_id")
-        .annotate(n=Count("*"), overdue=Count("due_at", filter=Q(due_at__lt=now)))
-        .order_by()
-    }
-    people = {*counts.open_by_owner, *by_assignee, *counts.lights_by_owner} - {None}
+    and everyone's name, in one statement of three parts (the stale and overdue totals are
+    their sums):
+
+    * "s": stale projects per owner (:func:`_stale_by_owner`);
+    * "f": open follow-ups per assignee, how many are overdue, and the assignee's name;
+    * "u": the names of the owners the counts name.
+    """
     User = get_user_model()
-    names = {
-        pk: _user_name(first or "", last or "", display or "", username or "")
-        for pk, first, last, display, username in User.objects.filter(pk__in=sorted(people)).values_list(
-            "pk", "first_name", "last_name", "display_name", "username"
+    zero = models.Value(0, output_field=models.IntegerField())
+    blank = models.Value("", output_field=models.CharField())
+    name_fields = ("first_name", "last_name", "display_name", "username")
+    columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
+    assignees = (
+        follow_ups.values("assignee_id")
+        .annotate(
+            part=models.Value("f"),
+            person=models.F("assignee_id"),
+            n=Count("*"),
+            overdue=Count("due_at", filter=Q(due_at__lt=now)),
+            **{column: Coalesce(f"assignee__{f}", blank) for column, f in zip(columns[4:], name_fields, strict=True)},
         )
-    }
+        .values_list(*columns)
+        .order_by()
+    )
+    owners = sorted({*counts.open_by_owner, *counts.lights_by_owner} - {None})
+    owner_names = (
+        User.objects.filter(pk__in=owners)
+        .annotate(
+            part=models.Value("u"),
+            person=models.F("pk"),
+            n=zero,
+            overdue=zero,
+            **{column: models.F(f) for column, f in zip(columns[4:], name_fields, strict=True)},
+        )
+        .values_list(*columns)
+        .order_by()
+    )
+    stale_part = _stale_by_owner(base, now=now).annotate(
+        part=models.Value("s"), overdue=zero, first=blank, last=blank, display=blank, login=blank
+    )
+    stale: dict[int | None, int] = {}
+    by_assignee: dict[int | None, tuple[int, int]] = {}
+    names: dict[int, str] = {}
+    for part, person, n, overdue, first, last, display, login in stale_part.values_list(*columns).union(
+        assignees, owner_names, all=True
+    ):
+        if part == "s":
+            stale[person] = n
+            continue
+        if person is not None:
+            names[person] = _user_name(first or "", last or "", display or "", login or "")
+        if part == "f":
+            by_assignee[person] = (n, overdue)
+    if tally.available(base.db):
+        # Counted as touched within the period: stale = open − touched.
+        stale = {owner: amounts.count - stale.get(owner, 0) for owner, amounts in counts.open_by_owner.items()}
     rows: dict[int | None, WorkloadRow] = {}
 
     def row_for(person: int | None) -> WorkloadRow:
@@ -787,40 +828,29 @@ def _workload(
         row.open_projects = amounts.count
         row.open_planned_investment = amounts.planned_investment
         row.stale_projects = stale.get(owner_id, 0)
-    for assignee_id, data in by_assignee.items():
+    for assignee_id, (n, overdue) in by_assignee.items():
         row = row_for(assignee_id)
-        row.open_follow_ups = data["n"]
-        row.overdue_follow_ups = data["overdue"]
+        row.open_follow_ups = n
+        row.overdue_follow_ups = overdue
     return rows, names
 
 
-def _stale_by_owner(
-    base: models.QuerySet[Project], *, open_by_owner: Mapping[int | None, Amounts], now: datetime
-) -> dict[int | None, int]:
-    """Stale projects (:func:`stale_projects`) of ``base`` per owner: one grouped query.
+def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Any]:
+    """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
+    stale (:func:`stale_projects`), in one grouped query.
 
     On PostgreSQL each project carries its last touch (the later of its creation and
     its latest interaction, kept by the database), so stale = open − open touched
-    within the period: an index-only range over the recently touched projects, not a
-    pass over every open one. Elsewhere the stale projects are counted as listed.
+    within the period, and ``n`` counts those touched: an index-only range over the
+    recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
+    the stale projects as listed.
     """
-    if not tally.available(base.db):
-        return dict(
-            stale_projects(base, now=now)
-            .values_list("owner_id")
-            .annotate(n=Count("*"))
-            .order_by()
-            .values_list("owner_id", "n")
-        )
-    cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
-    touched = dict(
-        base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
-        .values_list("owner_id")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("owner_id", "n")
-    )
-    return {owner: amounts.count - touched.get(owner, 0) for owner, amounts in open_by_owner.items()}
+    if tally.available(base.db):
+        cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+        projects = base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
+    else:
+        projects = stale_projects(base, now=now)
+    return projects.values("owner_id").annotate(person=models.F("owner_id"), n=Count("*")).order_by()
 
 
 def _targets(
