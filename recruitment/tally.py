@@ -7,11 +7,19 @@ and its light. Triggers on those three tables append signed rows to
 transaction as the write, so the services, bulk actions, imports, merges, deletes and
 raw SQL all keep it true, and a rolled-back write leaves nothing behind:
 
+Each project counts under every scope it belongs to: "" (all projects), each distinct
+chain ("c") and each distinct sector ("s") of its stages; under each scope, one "p"
+row (with its owner), one "c" row per distinct chain and one "s" row per distinct
+sector of its stages, with its current light. The dashboard filtered by a chain or a
+sector reads the rows of that scope. Every trigger writes the difference between the
+project's contribution as it was and as it is (``recruitment_tally_change``, one row
+per key that changed):
+
 * a project inserted, changed (in a counted column) or deleted: its old contribution
-  out, its new one in: one "p" row, one "c" row per distinct chain and one "s" row per
-  distinct sector of its current stages, with its current light;
-* a stage link inserted or deleted: a "c" (or "s") row only when the project has no
-  other stage in that chain (sector), so a project counts once per chain;
+  out, its new one in;
+* a stage link inserted or deleted: the contribution with the stages before the link
+  against the one after, so a project counts once per chain and sector, and joins
+  or leaves the scopes of a chain or sector with its first or last stage there;
 * a light inserted, changed in colour or deleted: the project's rows moved from the
   old colour to the new one;
 * a stage moved to another chain or a chain to another sector (reference data, rare):
