@@ -440,3 +440,12 @@ def test_reference_rows_read_in_one_statement_equal_the_models_read_one_by_one(w
     assert rows(options.offices) == rows(Office.objects.order_by("code"))
     assert options.stages == {s.pk: (s.chain_id, s.chain.sector_id) for s in Stage.objects.select_related("chain")}
     assert any(z.target_output_value == Decimal("1234.50") for z in options.zones)
+
+
+def test_a_chain_without_stages_shows_an_empty_dashboard(world, provincial_user) -> None:  # type: ignore[no-untyped-def]
+    make_project(office=world["province"], park=world["yangqu"], stages=[world["c1"]])
+    bare = ChainFactory(code="no-stages", sector=world["carbon"].sector)
+    board = build(provincial_user, DashboardFilters(chain=bare))
+    assert board.figures.total.count == 0
+    assert board.stale.rows == [] and board.overdue.rows == [] and board.by_chain == []
+    assert build(provincial_user).figures.total.count == 1
