@@ -672,13 +672,17 @@ def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[
 
 def _rows_from_tally(lookups: Mapping[str, Any], *, using: str) -> Iterable[tuple[Any, ...]]:
     """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
-    statuses × lights, chains, sectors)."""
+    statuses × lights, and chains or sectors × statuses × lights: the park of a chain's or
+    sector's row is not read, so its parks come summed)."""
+    project_park = models.Case(
+        models.When(kind=PipelineTally.Kind.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
+    )
     return (
         PipelineTally.objects.using(using)
         .filter(**lookups)
-        .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
+        .values("kind", "ref_id", "owner_id", "status", "light", row_park=project_park)
         .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
-        .values_list(*_ROW)
+        .values_list("kind", "ref_id", "row_park", *_ROW[3:])
         .order_by()
     )
 
