@@ -60,6 +60,8 @@ _HAVING = "SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <>
 # scope ""; each distinct chain "c" and sector "s" of its stages), the project itself
 # ("p", with its owner) and each distinct chain and sector of its stages. The stages
 # are given (``stages``), so that a trigger can count a project as it was and as it is.
+# The functions that write are PL/pgSQL, whose statements are planned once a session
+# (an SQL function's are planned again at every call, once per row written).
 _CONTRIBUTION = f"""
 CREATE OR REPLACE FUNCTION recruitment_tally_rows(
     sign integer, p recruitment_project, lt text, stages bigint[]
@@ -91,7 +93,8 @@ $$;
 CREATE OR REPLACE FUNCTION recruitment_tally_change(
     old_p recruitment_project, old_light text, old_stages bigint[],
     new_p recruitment_project, new_light text, new_stages bigint[]
-) RETURNS void LANGUAGE sql VOLATILE AS $$
+) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
     INSERT INTO {TABLE} ({KEY}, {SUMS})
     SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
     FROM (
@@ -100,7 +103,36 @@ CREATE OR REPLACE FUNCTION recruitment_tally_change(
         SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages)
     ) r
     GROUP BY {KEY}
-    HAVING {_HAVING}
+    HAVING {_HAVING};
+END
+$$;
+
+-- What a stage link adds (sign 1) or removes (sign -1) when the project's row and light stay
+-- as they are: the (scope, kind) pairs the larger set of stages gives and the smaller does not.
+CREATE OR REPLACE FUNCTION recruitment_tally_link_delta(
+    p recruitment_project, lt text, smaller bigint[], larger bigint[], sign integer
+) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    SELECT CASE WHEN d.scope_kind = 'p' THEN '' ELSE d.scope_kind END, d.scope_ref, d.kind, d.ref_id,
+           p.office_id, p.park_id, CASE WHEN d.kind = 'p' THEN p.owner_id END, p.status, COALESCE(lt, ''), sign,
+           sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
+           sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0)
+    FROM (
+        WITH g AS (
+            SELECT DISTINCT s.id = ANY(smaller) AS before, s.chain_id, c.sector_id
+            FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+            WHERE s.id = ANY(larger)
+        ), k AS (
+            SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, true AS before
+            UNION SELECT 'c', chain_id, bool_or(before) FROM g GROUP BY chain_id
+            UNION SELECT 's', sector_id, bool_or(before) FROM g GROUP BY sector_id
+        )
+        SELECT sc.kind AS scope_kind, sc.ref_id AS scope_ref, k.kind, k.ref_id
+        FROM k AS sc CROSS JOIN k
+        WHERE NOT (sc.before AND k.before)
+    ) d;
+END
 $$;
 
 CREATE OR REPLACE FUNCTION recruitment_tally_stages(pid uuid) RETURNS bigint[] LANGUAGE sql STABLE AS $$
@@ -154,9 +186,9 @@ BEGIN
         -- BEFORE the row: the links as they are without this insert (with this delete still to come).
         before_stages := recruitment_tally_stages(p.id);
         IF TG_OP = 'INSERT' THEN
-            PERFORM recruitment_tally_change(p, lt, before_stages, p, lt, before_stages || link.stage_id);
+            PERFORM recruitment_tally_link_delta(p, lt, before_stages, before_stages || link.stage_id, 1);
         ELSE
-            PERFORM recruitment_tally_change(p, lt, before_stages, p, lt, array_remove(before_stages, link.stage_id));
+            PERFORM recruitment_tally_link_delta(p, lt, array_remove(before_stages, link.stage_id), before_stages, -1);
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
@@ -347,6 +379,7 @@ _FUNCTIONS = (
     "recruitment_tally_change(recruitment_project, text, bigint[], recruitment_project, text, bigint[])",
     "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
     "recruitment_tally_stages(uuid)",
+    "recruitment_tally_link_delta(recruitment_project, text, bigint[], bigint[], integer)",
     # Functions of the first tally (without scopes), dropped when it is replaced.
     "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
