@@ -40,7 +40,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -730,7 +729,7 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
         .order_by("last", "created_at", "pk")
         .values_list("pk", "last")
     )
-    rows = Project.objects.select_related("owner", "park", "enterprise")
+    rows = Project.objects.select_related("owner", "park", "enterprise").order_by()
     if connections[qs.db].features.supports_slicing_ordering_in_compound:
         # One statement: the rows of those ids, each with its last interaction (none for
         # the never contacted), put in the order of the two parts here.
@@ -767,8 +766,8 @@ def _workload(
     their sums):
 
     * "s": stale projects per owner (:func:`_stale_by_owner`);
-    * "f": open follow-ups per assignee, how many are overdue, and the assignee's name;
-    * "u": the names of the owners the counts name.
+    * "f": open follow-ups per assignee and how many are overdue;
+    * "u": the names of the owners the counts name and of everyone with an open follow-up.
     """
     User = get_user_model()
     zero = models.Value(0, output_field=models.IntegerField())
@@ -782,14 +781,20 @@ def _workload(
             person=models.F("assignee_id"),
             n=Count("*"),
             overdue=Count("due_at", filter=Q(due_at__lt=now)),
-            **{column: Coalesce(f"assignee__{f}", blank) for column, f in zip(columns[4:], name_fields, strict=True)},
+            first=blank,
+            last=blank,
+            display=blank,
+            login=blank,
         )
         .values_list(*columns)
         .order_by()
     )
     owners = sorted({*counts.open_by_owner, *counts.lights_by_owner} - {None})
+    # Anyone with an open follow-up may be an assignee here: an index probe per person
+    # (cheaper than joining the names to every follow-up).
+    assigned = FollowUp.objects.filter(assignee_id=OuterRef("pk"), status=FollowUp.Status.OPEN)
     owner_names = (
-        User.objects.filter(pk__in=owners)
+        User.objects.filter(Q(pk__in=owners) | Q(Exists(assigned)))
         .annotate(
             part=models.Value("u"),
             person=models.F("pk"),
