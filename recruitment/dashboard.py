@@ -28,20 +28,22 @@ signed, started or producing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import Chain, Park, Sector, Zone
+from chains.models import Chain, Park, Sector, Stage, Zone
 from crm.access import office_sees_everything, scope_for_user
 from crm.models import Interaction, Office
 from recruitment import tally
@@ -138,22 +140,61 @@ def as_params(lookups: Mapping[str, Any]) -> dict[str, str]:
     return params
 
 
-def projects_for_dashboard(*, user: Any, filters: DashboardFilters) -> models.QuerySet[Project]:
+def projects_for_dashboard(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None = None
+) -> models.QuerySet[Project]:
     """The projects behind every figure: the user's scope narrowed by the filters.
 
     Chain and sector go through ``Exists`` rather than a join, so a project with two
-    stages in one chain is counted once and sums are not doubled.
+    stages in one chain is counted once and sums are not doubled. With ``stages``
+    (stage id → chain id, sector id, as :func:`dashboard_options` reads them on
+    PostgreSQL) the condition names the stage ids themselves: the planner then knows
+    how many projects a chain holds (from the link table's statistics) and picks a
+    plan that fits, where through a join to the stages it guesses a handful.
     """
-    qs = scope_for_user(Project.objects.all(), user=user)
-    through = Project.stages.through
+    return _projects_in_scope(user=user, filters=filters).filter(*_membership(filters, stages, outer="pk"))
+
+
+def _projects_in_scope(*, user: Any, filters: DashboardFilters) -> models.QuerySet[Project]:
+    """The user's projects narrowed by every filter but the chain and the sector."""
     lookups = changelist_lookups(filters)
-    chain_id = lookups.pop("stages__chain__id__exact", None)
-    sector_id = lookups.pop("stages__chain__sector__id__exact", None)
-    if chain_id is not None:
-        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain_id=chain_id)))
-    if sector_id is not None:
-        qs = qs.filter(Exists(through.objects.filter(project_id=OuterRef("pk"), stage__chain__sector_id=sector_id)))
-    return qs.filter(**lookups).order_by()
+    lookups.pop("stages__chain__id__exact", None)
+    lookups.pop("stages__chain__sector__id__exact", None)
+    return scope_for_user(Project.objects.all(), user=user).filter(**lookups).order_by()
+
+
+def _membership(filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None, *, outer: str) -> list[Exists]:
+    """The chain and sector filters as conditions on the project named by ``outer``."""
+    through = Project.stages.through
+    conditions = []
+    for position, group in ((0, filters.chain), (1, filters.sector)):
+        if group is None:
+            continue
+        if stages is not None:
+            ids = sorted(stage for stage, groups in stages.items() if groups[position] == group.pk)
+            links = through.objects.filter(project_id=OuterRef(outer), stage_id__in=ids)
+        elif position == 0:
+            links = through.objects.filter(project_id=OuterRef(outer), stage__chain_id=group.pk)
+        else:
+            links = through.objects.filter(project_id=OuterRef(outer), stage__chain__sector_id=group.pk)
+        conditions.append(Exists(links))
+    return conditions
+
+
+def _open_follow_ups(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None
+) -> models.QuerySet[FollowUp]:
+    """Open follow-ups of the projects of :func:`projects_for_dashboard`.
+
+    The chain and sector conditions apply to the follow-up's project directly, and the
+    semi-join on the projects is left out when nothing else narrows them (no scope, no
+    filter): the database then reads the follow-ups and the chain's links only.
+    """
+    follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
+    projects = _projects_in_scope(user=user, filters=filters)
+    if projects.query.where:
+        follow_ups = follow_ups.filter(project_id__in=projects.values("pk"))
+    return follow_ups.filter(*_membership(filters, stages, outer="project_id"))
 
 
 # --- Figures --------------------------------------------------------------------------
@@ -324,6 +365,8 @@ class DashboardOptions:
     chains: list[Chain]
     sectors: list[Sector]
     offices: list[Office]
+    # Stage id → (chain id, sector id), read with the rest on PostgreSQL (None elsewhere).
+    stages: dict[int, tuple[int, int]] | None = None
 
 
 @dataclass
@@ -424,9 +467,15 @@ def _light_breakdown(
 
 
 def dashboard_options(*, user: Any) -> DashboardOptions:
-    """Reference data for filters and labels; offices only for users who see every office."""
+    """Reference data for filters and labels; offices only for users who see every office.
+
+    On PostgreSQL the five tables come in one statement (each as a JSON array in its
+    order), elsewhere one query each; the rows are the same model instances either way.
+    """
     office = getattr(user, "office", None)
     sees_all = office_sees_everything(office, is_superuser=getattr(user, "is_superuser", False))
+    if connections[Zone.objects.db].vendor == "postgresql":
+        return _options_in_one_statement(sees_all=sees_all)
     return DashboardOptions(
         zones=list(Zone.objects.order_by("code")),
         parks=list(Park.objects.order_by("code")),
@@ -436,11 +485,55 @@ def dashboard_options(*, user: Any) -> DashboardOptions:
     )
 
 
-_SUMS = {
-    "planned": Sum("planned_investment"),
-    "signed": Sum("signed_amount"),
-    "funds": Sum("funds_in_place"),
-    "output": Sum("expected_output_value"),
+def _instances(model: type[models.Model], rows: list[dict[str, Any]] | None, *, using: str) -> list[Any]:
+    """Model instances from rows as ``row_to_json`` writes them (keys are column names)."""
+    fields = model._meta.concrete_fields
+    names = [f.attname for f in fields]
+    return [
+        model.from_db(using, names, [f.to_python(row[f.column]) for f in fields])  # type: ignore[misc]
+        for row in rows or ()
+    ]
+
+
+def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
+    tables = {m: m._meta.db_table for m in (Zone, Park, Chain, Sector, Office)}
+    using = Zone.objects.db
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT (SELECT json_agg(z ORDER BY z.code) FROM {tables[Zone]} z)::text,
+                   (SELECT json_agg(p ORDER BY p.code) FROM {tables[Park]} p)::text,
+                   (SELECT json_agg(c ORDER BY s.code, c.code)
+                    FROM {tables[Chain]} c JOIN {tables[Sector]} s ON s.id = c.sector_id)::text,
+                   (SELECT json_agg(s ORDER BY s.code) FROM {tables[Sector]} s)::text,
+                   (SELECT json_agg(o ORDER BY o.code) FROM {tables[Office]} o WHERE %s)::text,
+                   (SELECT json_agg(json_build_array(t.id, t.chain_id, c.sector_id))
+                    FROM {Stage._meta.db_table} t JOIN {tables[Chain]} c ON c.id = t.chain_id)::text
+            """,
+            [sees_all],
+        )
+        zones, parks, chains, sectors, offices, stages = (
+            json.loads(value, parse_float=Decimal) if value else None for value in cursor.fetchone()
+        )
+    options = DashboardOptions(
+        zones=_instances(Zone, zones, using=using),
+        parks=_instances(Park, parks, using=using),
+        chains=_instances(Chain, chains, using=using),
+        sectors=_instances(Sector, sectors, using=using),
+        offices=_instances(Office, offices, using=using),
+        stages={stage: (chain, sector) for stage, chain, sector in stages or ()},
+    )
+    sector_by_id = {sector.pk: sector for sector in options.sectors}
+    for chain in options.chains:
+        chain.sector = sector_by_id[chain.sector_id]
+    return options
+
+
+_MONEY = {
+    "planned": "planned_investment",
+    "signed": "signed_amount",
+    "funds": "funds_in_place",
+    "output": "expected_output_value",
 }
 
 
@@ -454,44 +547,49 @@ def _amounts(row: Mapping[str, Any]) -> Amounts:
     )
 
 
-def _figures_by_park(base: models.QuerySet[Project]) -> dict[int, Figures]:
-    result: dict[int, Figures] = {}
-    for row in base.values("park_id", "status").annotate(n=Count("pk"), **_SUMS):
-        result.setdefault(row["park_id"], Figures()).add(row["status"], _amounts(row))
-    return result
+# The columns of a grouped row, from the tally or counted from the tables.
+_ROW = ("kind", "ref_id", "park_id", "owner_id", "status", "light", "n", "planned", "signed", "funds", "output")
 
 
-def _figures_by_stage_group(base: models.QuerySet[Project], group: str) -> dict[int, Figures]:
-    """Figures grouped by a field reached through the project's stages (chain, sector).
-
-    A project whose stages span two chains counts in both; within one group it counts
-    once: only its through-row with the smallest stage id in that group is kept (an
-    anti-join), so the sums are never doubled.
+def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...]]:
+    """The tally's rows counted from the projects of ``base`` (and their stages), in one
+    statement: the projects by park, owner, status and light ("p"), and each distinct
+    (project, chain) and (project, sector) pair by status and light ("c", "s"), so that a
+    project with two stages in one chain counts once there and sums are never doubled.
     """
-    through = Project.stages.through
-    group_path = f"stage__{group}"
-    earlier_in_group = through.objects.filter(
-        project_id=OuterRef("project_id"),
-        stage_id__lt=OuterRef("stage_id"),
-        **{group_path: OuterRef(group_path)},
-    )
-    rows = (
-        through.objects.filter(project_id__in=base.values("pk"))
-        .filter(~Exists(earlier_in_group))
-        .values(group_path, "project__status")
-        .annotate(
-            n=Count("project_id"),
-            planned=Sum("project__planned_investment"),
-            signed=Sum("project__signed_amount"),
-            funds=Sum("project__funds_in_place"),
-            output=Sum("project__expected_output_value"),
+    through = Project.stages.through._meta.db_table
+    stage, chain = Stage._meta.db_table, Chain._meta.db_table
+    columns = ("pk", "park_id", "owner_id", "status", "light__color", *_MONEY.values())
+    try:
+        selected, params = base.values_list(*columns).query.sql_with_params()
+    except EmptyResultSet:  # a queryset that is empty whatever the data (``.none()``)
+        return []
+    money = "SUM(b.planned), SUM(b.signed), SUM(b.funds), SUM(b.output)"
+    sql = f"""
+        WITH b (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
+            SELECT * FROM ({selected}) selected
+        ), g AS (
+            SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
+            FROM {through} t JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
+            WHERE t.project_id IN (SELECT id FROM b)
         )
-        .order_by()
-    )
-    result: dict[int, Figures] = {}
-    for row in rows:
-        result.setdefault(row[group_path], Figures()).add(row["project__status"], _amounts(row))
-    return result
+        SELECT 'p', NULL, b.park_id, b.owner_id, b.status, COALESCE(b.light, ''), COUNT(*), {money}
+        FROM b GROUP BY b.park_id, b.owner_id, b.status, COALESCE(b.light, '')
+        UNION ALL
+        SELECT 'c', g.chain_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
+        FROM (SELECT DISTINCT project_id, chain_id FROM g) g JOIN b ON b.id = g.project_id
+        GROUP BY g.chain_id, b.status, COALESCE(b.light, '')
+        UNION ALL
+        SELECT 's', g.sector_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
+        FROM (SELECT DISTINCT project_id, sector_id FROM g) g JOIN b ON b.id = g.project_id
+        GROUP BY g.sector_id, b.status, COALESCE(b.light, '')
+    """
+    with connections[base.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # SQLite sums money as floats: made decimals as the ORM makes a Sum of decimals there.
+    as_decimal = Context(prec=15).create_decimal_from_float
+    return [(*row[:7], *(v if v is None or isinstance(v, Decimal) else as_decimal(v) for v in row[7:])) for row in rows]
 
 
 @dataclass
@@ -507,73 +605,14 @@ class _Counts:
     lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
 
 
-def _counts_from_tables(base: models.QuerySet[Project]) -> _Counts:
-    """Seven grouped queries over the projects (and their stages) of ``base``."""
-    counts = _Counts(
-        by_park=_figures_by_park(base),
-        by_chain=_figures_by_stage_group(base, "chain_id"),
-        by_sector=_figures_by_stage_group(base, "chain__sector_id"),
-    )
-    for row in base.filter(status__in=OPEN).values("owner_id").annotate(n=Count("pk"), **_SUMS).order_by():
-        counts.open_by_owner[row["owner_id"]] = _amounts(row)
-    lit = base.filter(light__isnull=False)
-    for park_id, color, n in lit.values_list("park_id", "light__color").annotate(n=Count("pk")).order_by():
-        counts.lights_by_park.setdefault(park_id, {})[color] = n
-    for owner_id, color, n in lit.values_list("owner_id", "light__color").annotate(n=Count("pk")).order_by():
-        counts.lights_by_owner.setdefault(owner_id, {})[color] = n
-    for chain_id, color, n in (
-        Project.stages.through.objects.filter(project__in=lit.values("pk"))
-        .values_list("stage__chain_id", "project__light__color")
-        .annotate(n=Count("project_id", distinct=True))
-        .order_by()
-    ):
-        counts.lights_by_chain.setdefault(chain_id, {})[color] = n
-    return counts
-
-
-def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[str, Any] | None:
-    """The tally rows behind ``filters`` for ``user``, or None when the tally cannot answer.
-
-    The tally is keyed by office and park, so it answers the dashboard unfiltered or
-    filtered by office or park; a chain, a sector or a period needs the projects
-    themselves. The office scope is :func:`crm.access.scope_for_office`'s rule: every
-    office for a provincial user (or a superuser without an office), else their own.
-    """
-    if not tally.available(using) or any(
-        v is not None for v in (filters.chain, filters.sector, filters.start, filters.end)
-    ):
-        return None
-    if user is None or not user.is_authenticated:
-        return None  # the projects' queryset is empty already
-    office = getattr(user, "office", None)
-    lookups: dict[str, Any] = {}
-    if not office_sees_everything(office, is_superuser=user.is_superuser):
-        if office is None:
-            return None
-        lookups["office_id"] = office.pk
-    if filters.office is not None:
-        if lookups.get("office_id", filters.office.pk) != filters.office.pk:
-            return None  # another office than one's own: nothing, as the projects' queryset says
-        lookups["office_id"] = filters.office.pk
-    if filters.park is not None:
-        lookups["park_id"] = filters.park.pk
-    return lookups
-
-
-def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
-    """One grouped query over the tally (rows bounded by parks × owners × statuses × lights, chains, sectors)."""
+def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
+    """The figures from grouped rows (``_ROW``): by park and status, by chain, by sector,
+    open projects by owner, lights by park, owner and chain."""
     counts = _Counts()
-    rows = (
-        PipelineTally.objects.using(using)
-        .filter(**lookups)
-        .exclude(kind=PipelineTally.Kind.STAGE)  # the gap analysis' rows
-        .values("kind", "ref_id", "park_id", "owner_id", "status", "light")
-        .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
-        .order_by()
-    )
-    for row in rows:
+    for values in rows:
+        row = dict(zip(_ROW, values, strict=True))
         if not row["n"]:
-            continue  # rows that cancel out (not compacted yet)
+            continue  # tally rows that cancel out (not compacted yet)
         amounts, light, status = _amounts(row), row["light"], row["status"]
         if row["kind"] == PipelineTally.Kind.PROJECT:
             counts.by_park.setdefault(row["park_id"], Figures()).add(status, amounts)
@@ -592,6 +631,60 @@ def _counts_from_tally(lookups: Mapping[str, Any], *, using: str) -> _Counts:
         elif row["kind"] == PipelineTally.Kind.SECTOR:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
     return counts
+
+
+def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[str, Any] | None:
+    """The tally rows behind ``filters`` for ``user``, or None when the tally cannot answer.
+
+    The tally is keyed by office and park, and each project counts under the scope of
+    every chain and sector of its stages, so it answers the dashboard unfiltered or
+    filtered by office, park, chain or sector (a chain and a sector together when the
+    chain is in that sector); a period needs the projects themselves, as does a chain
+    with a sector it is not in. The office scope is :func:`crm.access.scope_for_office`'s
+    rule: every office for a provincial user (or a superuser without an office), else
+    their own.
+    """
+    if not tally.available(using) or filters.start is not None or filters.end is not None:
+        return None
+    if user is None or not user.is_authenticated:
+        return None  # the projects' queryset is empty already
+    lookups: dict[str, Any] = {"scope": "", "scope_id__isnull": True}
+    if filters.chain is not None:
+        if filters.sector is not None and filters.sector.pk != filters.chain.sector_id:
+            return None
+        lookups = {"scope": PipelineTally.Kind.CHAIN, "scope_id": filters.chain.pk}
+    elif filters.sector is not None:
+        lookups = {"scope": PipelineTally.Kind.SECTOR, "scope_id": filters.sector.pk}
+    office = getattr(user, "office", None)
+    if not office_sees_everything(office, is_superuser=user.is_superuser):
+        if office is None:
+            return None
+        lookups["office_id"] = office.pk
+    if filters.office is not None:
+        if lookups.get("office_id", filters.office.pk) != filters.office.pk:
+            return None  # another office than one's own: nothing, as the projects' queryset says
+        lookups["office_id"] = filters.office.pk
+    if filters.park is not None:
+        lookups["park_id"] = filters.park.pk
+    return lookups
+
+
+def _rows_from_tally(lookups: Mapping[str, Any], *, using: str) -> Iterable[tuple[Any, ...]]:
+    """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
+    statuses × lights, and chains or sectors × statuses × lights: the park of a chain's or
+    sector's row is not read, so its parks come summed)."""
+    project_park = models.Case(
+        models.When(kind=PipelineTally.Kind.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
+    )
+    return (
+        PipelineTally.objects.using(using)
+        .filter(**lookups)
+        .exclude(kind=PipelineTally.Kind.STAGE)  # the gap analysis' rows
+        .values("kind", "ref_id", "owner_id", "status", "light", row_park=project_park)
+        .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
+        .values_list("kind", "ref_id", "row_park", *_ROW[3:])
+        .order_by()
+    )
 
 
 def stale_projects(qs: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Project]:
@@ -619,7 +712,8 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
     the projects never contacted, oldest first (the creation order's index, stopping
     at ``limit``), then the others by their last interaction. PostgreSQL reads the
     second part only when the first leaves room, so with enough projects never
-    contacted the cost does not grow with the table. The rows of those ids follow.
+    contacted the cost does not grow with the table. The rows of those ids are read
+    in the same statement (PostgreSQL) or after them.
     """
     stale = stale_projects(qs.order_by(), now=now)
     touched = Interaction.objects.filter(project_id=OuterRef("pk"))
@@ -628,35 +722,33 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
         stale.filter(~Exists(touched))
         .annotate(last=models.Value(None, output_field=models.DateTimeField()))
         .order_by("created_at", "pk")
-        .values_list("pk", "last")[:limit]
+        .values_list("pk", "last")
     )
     since = (
         stale.filter(Exists(touched))
         .annotate(last=last_touch)
         .order_by("last", "created_at", "pk")
-        .values_list("pk", "last")[:limit]
+        .values_list("pk", "last")
     )
+    rows = Project.objects.select_related("owner", "park", "enterprise").order_by()
     if connections[qs.db].features.supports_slicing_ordering_in_compound:
-        ids = list(never.union(since, all=True)[:limit])
-    else:  # SQLite: both parts, one after the other (always two statements)
-        ids = (list(never) + list(since))[:limit]
-    rows = {
-        p.pk: p
-        for p in Project.objects.select_related("owner", "park", "enterprise").filter(pk__in=[i for i, _ in ids])
-    }
+        # One statement: the rows of those ids, each with its last interaction (none for
+        # the never contacted), put in the order of the two parts here.
+        ids = never.values_list("pk")[:limit].union(since.values_list("pk")[:limit], all=True)[:limit]
+        result = list(rows.filter(pk__in=ids).annotate(last_interaction_at=last_touch))
+        result.sort(
+            key=lambda p: (p.last_interaction_at is not None, p.last_interaction_at or p.created_at, p.created_at, p.pk)
+        )
+        return result
+    # SQLite: both parts, one after the other, then the rows.
+    ids = (list(never[:limit]) + list(since[:limit]))[:limit]
+    by_pk = {p.pk: p for p in rows.filter(pk__in=[i for i, _ in ids])}
     result = []
     for pk, last in ids:
-        project = rows[pk]
+        project = by_pk[pk]
         project.last_interaction_at = last  # type: ignore[attr-defined]
         result.append(project)
     return result
-
-
-def overdue_follow_ups(*, user: Any, projects: models.QuerySet[Project], now: datetime) -> models.QuerySet[FollowUp]:
-    """Open follow-ups of ``projects`` whose due time has passed."""
-    return scope_for_user(FollowUp.objects.all(), user=user).filter(
-        status=FollowUp.Status.OPEN, due_at__lt=now, project_id__in=projects.values("pk")
-    )
 
 
 def _user_name(first: str, last: str, display: str, username: str) -> str:
@@ -664,29 +756,75 @@ def _user_name(first: str, last: str, display: str, username: str) -> str:
 
 
 def _workload(
-    *, user: Any, base: models.QuerySet[Project], counts: _Counts, now: datetime
+    *,
+    base: models.QuerySet[Project],
+    follow_ups: models.QuerySet[FollowUp],
+    counts: _Counts,
+    now: datetime,
 ) -> tuple[dict[int | None, WorkloadRow], dict[int, str]]:
     """Open projects (from the counts), stale projects, open and overdue follow-ups per person,
-    and everyone's name: three queries (the stale and overdue totals are their sums)."""
-    stale = _stale_by_owner(base, open_by_owner=counts.open_by_owner, now=now)
-    follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
-    if base.query.where:
-        # With neither scope nor filter every follow-up's project is in ``base``: no semi-join needed.
-        follow_ups = follow_ups.filter(project_id__in=base.values("pk"))
-    by_assignee = {
-        data["assignee_id"]: data
-        for data in follow_ups.values("assignee_id")
-        .annotate(n=Count("*"), overdue=Count("due_at", filter=Q(due_at__lt=now)))
-        .order_by()
-    }
-    people = {*counts.open_by_owner, *by_assignee, *counts.lights_by_owner} - {None}
+    and everyone's name, in one statement of three parts (the stale and overdue totals are
+    their sums):
+
+    * "s": stale projects per owner (:func:`_stale_by_owner`);
+    * "f": open follow-ups per assignee and how many are overdue;
+    * "u": the names of the owners the counts name and of everyone with an open follow-up.
+    """
     User = get_user_model()
-    names = {
-        pk: _user_name(first or "", last or "", display or "", username or "")
-        for pk, first, last, display, username in User.objects.filter(pk__in=sorted(people)).values_list(
-            "pk", "first_name", "last_name", "display_name", "username"
+    zero = models.Value(0, output_field=models.IntegerField())
+    blank = models.Value("", output_field=models.CharField())
+    name_fields = ("first_name", "last_name", "display_name", "username")
+    columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
+    assignees = (
+        follow_ups.values("assignee_id")
+        .annotate(
+            part=models.Value("f"),
+            person=models.F("assignee_id"),
+            n=Count("*"),
+            overdue=Count("due_at", filter=Q(due_at__lt=now)),
+            first=blank,
+            last=blank,
+            display=blank,
+            login=blank,
         )
-    }
+        .values_list(*columns)
+        .order_by()
+    )
+    owners = sorted({*counts.open_by_owner, *counts.lights_by_owner} - {None})
+    # Anyone with an open follow-up may be an assignee here: an index probe per person
+    # (cheaper than joining the names to every follow-up).
+    assigned = FollowUp.objects.filter(assignee_id=OuterRef("pk"), status=FollowUp.Status.OPEN)
+    owner_names = (
+        User.objects.filter(Q(pk__in=owners) | Q(Exists(assigned)))
+        .annotate(
+            part=models.Value("u"),
+            person=models.F("pk"),
+            n=zero,
+            overdue=zero,
+            **{column: models.F(f) for column, f in zip(columns[4:], name_fields, strict=True)},
+        )
+        .values_list(*columns)
+        .order_by()
+    )
+    stale_part = _stale_by_owner(base, now=now).annotate(
+        part=models.Value("s"), overdue=zero, first=blank, last=blank, display=blank, login=blank
+    )
+    stale: dict[int | None, int] = {}
+    by_assignee: dict[int | None, tuple[int, int]] = {}
+    names: dict[int, str] = {}
+    for part, person, n, overdue, first, last, display, login in stale_part.values_list(*columns).union(
+        assignees, owner_names, all=True
+    ):
+        if part == "s":
+            stale[person] = n
+            continue
+        if person is not None:
+            names[person] = _user_name(first or "", last or "", display or "", login or "")
+        if part == "f":
+            by_assignee[person] = (n, overdue)
+    if tally.available(base.db):
+        # Counted as touched within the period: stale = open − touched.
+        stale = {owner: amounts.count - stale.get(owner, 0) for owner, amounts in counts.open_by_owner.items()}
     rows: dict[int | None, WorkloadRow] = {}
 
     def row_for(person: int | None) -> WorkloadRow:
@@ -700,40 +838,29 @@ def _workload(
         row.open_projects = amounts.count
         row.open_planned_investment = amounts.planned_investment
         row.stale_projects = stale.get(owner_id, 0)
-    for assignee_id, data in by_assignee.items():
+    for assignee_id, (n, overdue) in by_assignee.items():
         row = row_for(assignee_id)
-        row.open_follow_ups = data["n"]
-        row.overdue_follow_ups = data["overdue"]
+        row.open_follow_ups = n
+        row.overdue_follow_ups = overdue
     return rows, names
 
 
-def _stale_by_owner(
-    base: models.QuerySet[Project], *, open_by_owner: Mapping[int | None, Amounts], now: datetime
-) -> dict[int | None, int]:
-    """Stale projects (:func:`stale_projects`) of ``base`` per owner: one grouped query.
+def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Any]:
+    """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
+    stale (:func:`stale_projects`), in one grouped query.
 
     On PostgreSQL each project carries its last touch (the later of its creation and
     its latest interaction, kept by the database), so stale = open − open touched
-    within the period: an index-only range over the recently touched projects, not a
-    pass over every open one. Elsewhere the stale projects are counted as listed.
+    within the period, and ``n`` counts those touched: an index-only range over the
+    recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
+    the stale projects as listed.
     """
-    if not tally.available(base.db):
-        return dict(
-            stale_projects(base, now=now)
-            .values_list("owner_id")
-            .annotate(n=Count("*"))
-            .order_by()
-            .values_list("owner_id", "n")
-        )
-    cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
-    touched = dict(
-        base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
-        .values_list("owner_id")
-        .annotate(n=Count("*"))
-        .order_by()
-        .values_list("owner_id", "n")
-    )
-    return {owner: amounts.count - touched.get(owner, 0) for owner, amounts in open_by_owner.items()}
+    if tally.available(base.db):
+        cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+        projects = base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
+    else:
+        projects = stale_projects(base, now=now)
+    return projects.values("owner_id").annotate(person=models.F("owner_id"), n=Count("*")).order_by()
 
 
 def _targets(
@@ -801,13 +928,13 @@ def dashboard_build(
     """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries.
 
     The grouped totals come from the pipeline tally (``recruitment/tally.py``) when it
-    can answer (PostgreSQL; no chain, sector or period filter), otherwise from the
-    projects; ``use_tally=False`` always counts from the projects (the tests compare both).
+    can answer (PostgreSQL; no period filter), otherwise from the projects in one
+    statement; ``use_tally=False`` always counts from the projects (the tests compare both).
     """
     now = now or timezone.now()
-    base = projects_for_dashboard(user=user, filters=filters)
+    base = projects_for_dashboard(user=user, filters=filters, stages=options.stages)
     lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
-    counts = _counts_from_tables(base) if lookups is None else _counts_from_tally(lookups, using=base.db)
+    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db))
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:
@@ -901,7 +1028,8 @@ def dashboard_build(
         target.achieved_url = project_link(**target.params, **status_in(SIGNED_OR_LATER))
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
-    workload_rows, names = _workload(user=user, base=base, counts=counts, now=now)
+    follow_ups = _open_follow_ups(user=user, filters=filters, stages=options.stages)
+    workload_rows, names = _workload(base=base, follow_ups=follow_ups, counts=counts, now=now)
     stale = ListWithTotal(
         total=sum(r.stale_projects for r in workload_rows.values()),
         rows=stale_list(base, now=now),
@@ -909,7 +1037,7 @@ def dashboard_build(
         url=project_link(stale="1"),
     )
 
-    overdue_qs = overdue_follow_ups(user=user, projects=base, now=now)
+    overdue_qs = follow_ups.filter(due_at__lt=now)
     overdue = ListWithTotal(
         total=sum(r.overdue_follow_ups for r in workload_rows.values()),
         rows=list(overdue_qs.select_related("assignee", "project", "project__park").order_by("due_at")[:LIST_LIMIT]),

@@ -174,7 +174,7 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
         table = connection.ops.quote_name(PipelineTally._meta.db_table)
         projects_sql = (
             f"SELECT 'j', g.park_id, g.ref_id, g.status, SUM(g.n) FROM {table} g "
-            f"WHERE g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
+            f"WHERE g.scope = '' AND g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
             f"AND g.ref_id IN ({in_stages}) AND g.status IN ({in_statuses}) "
             "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
         )

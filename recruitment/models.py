@@ -93,6 +93,8 @@ class Project(OfficeRecord):
             models.Index(fields=["office", "status"], name="project_office_status_idx"),
             models.Index(fields=["park", "status"], name="project_park_status_idx"),
             models.Index(fields=["updated_at"], name="project_updated_idx"),
+            # The dashboard's period ("status changed between"): a range on this column.
+            models.Index(fields=["status_changed_at"], name="project_status_changed_idx"),
             # The partner API pages an office's records in id order (keyset).
             models.Index(fields=["office", "id"], name="project_office_page_idx"),
             # The change list: its default order (newest first), for everyone and within an
@@ -452,6 +454,8 @@ class PipelineTally(models.Model):
         SECTOR = "s", _("sector")
         STAGE = "t", _("stage")
 
+    scope = models.CharField(max_length=1, blank=True, default="")  # "", or "c"/"s": the projects of a chain/sector
+    scope_id = models.BigIntegerField(null=True)  # that chain or sector
     kind = models.CharField(max_length=1, choices=Kind.choices)
     ref_id = models.BigIntegerField(null=True)  # the chain, sector or stage (kinds "c", "s" and "t")
     office_id = models.BigIntegerField()
@@ -468,7 +472,7 @@ class PipelineTally(models.Model):
     class Meta:
         verbose_name = _("pipeline tally row")
         verbose_name_plural = _("pipeline tally")
-        indexes = [models.Index(fields=["office_id", "kind"], name="tally_office_kind_idx")]
+        indexes = [models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx")]
 
 
 # Landing supervision lives in its own module; imported here so Django registers its models.

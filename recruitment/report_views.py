@@ -48,9 +48,9 @@ from recruitment.gap_map import (
 )
 from recruitment.gaps import StageGap, gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone
 from recruitment.landing_models import Color
-from recruitment.models import Project
+from recruitment.models import FollowUp, Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
-from recruitment.report_links import ChangelistLinker, ChangeUrls, change_url
+from recruitment.report_links import ChangelistLinker, ChangeUrls
 from recruitment.selectors import stage_lights
 
 
@@ -127,11 +127,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.GET, options=options)
     filters = form.filters()
     board = dashboard_build(user=request.user, filters=filters, options=options, link=ChangelistLinker(request))
+    change_urls = ChangeUrls(request)  # the permission asked once per model, not per row
     for project in board.stale.rows:
-        project.admin_url = change_url(request, project)
+        project.admin_url = change_urls(Project, project.pk)
     for follow_up in board.overdue.rows:
-        follow_up.admin_url = change_url(request, follow_up)
-        follow_up.project.admin_url = change_url(request, follow_up.project)
+        follow_up.admin_url = change_urls(FollowUp, follow_up.pk)
+        follow_up.project.admin_url = change_urls(Project, follow_up.project.pk)
     context = {
         **admin.site.each_context(request),
         "title": _("Pipeline dashboard 招商看板"),

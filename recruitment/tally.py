@@ -7,12 +7,20 @@ and its light. Triggers on those three tables append signed rows to
 transaction as the write, so the services, bulk actions, imports, merges, deletes and
 raw SQL all keep it true, and a rolled-back write leaves nothing behind:
 
+Each project counts under every scope it belongs to: "" (all projects), each distinct
+chain ("c") and each distinct sector ("s") of its stages; under each scope, one "p"
+row (with its owner), one "c" row per distinct chain and one "s" row per distinct
+sector of its stages, with its current light. The dashboard filtered by a chain or a
+sector reads the rows of that scope. Under scope "" each target stage counts too ("t"
+rows: the gap analysis' projects per park, stage and status). Every trigger writes the difference between the
+project's contribution as it was and as it is (``recruitment_tally_change``, one row
+per key that changed):
+
 * a project inserted, changed (in a counted column) or deleted: its old contribution
-  out, its new one in: one "p" row, one "c" row per distinct chain and one "s" row per
-  distinct sector of its current stages, one "t" row per stage, with its current light;
-* a stage link inserted or deleted: a "t" row for the stage, and a "c" (or "s") row only
-  when the project has no other stage in that chain (sector), so a project counts once
-  per chain;
+  out, its new one in;
+* a stage link inserted or deleted: the contribution with the stages before the link
+  against the one after, so a project counts once per chain and sector, and joins
+  or leaves the scopes of a chain or sector with its first or last stage there;
 * a light inserted, changed in colour or deleted: the project's rows moved from the
   old colour to the new one;
 * a stage moved to another chain or a chain to another sector (reference data, rare):
@@ -45,98 +53,153 @@ from typing import Any
 from django.db import connections
 
 TABLE = "recruitment_pipelinetally"
-KEY = "kind, ref_id, office_id, park_id, owner_id, status, light"
+KEY = "scope, scope_id, kind, ref_id, office_id, park_id, owner_id, status, light"
 SUMS = "n, planned, signed, funds, output"
+_HAVING = "SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <> 0 OR SUM(output) <> 0"
 
-# What one project counts for, as rows: the project itself, then each distinct chain
-# and sector of its stages and each stage (as they are when the statement reads them).
+# What one project counts for, as rows: under each scope it belongs to (every project:
+# scope ""; each distinct chain "c" and sector "s" of its stages), the project itself
+# ("p", with its owner) and each distinct chain and sector of its stages. The stages
+# are given (``stages``), so that a trigger can count a project as it was and as it is.
+# The functions that write are PL/pgSQL, whose statements are planned once a session
+# (an SQL function's are planned again at every call, once per row written).
 _CONTRIBUTION = f"""
-CREATE OR REPLACE FUNCTION recruitment_tally_put(
-    pid uuid, sign integer, p_office bigint, p_park bigint, p_owner bigint, p_status text,
-    p_planned numeric, p_signed numeric, p_funds numeric, p_output numeric, p_light text
-) RETURNS void LANGUAGE sql VOLATILE AS $$
-    INSERT INTO {TABLE} ({KEY}, {SUMS})
-    SELECT k.kind, k.ref_id, p_office, p_park, CASE WHEN k.kind = 'p' THEN p_owner END, p_status,
-           COALESCE(p_light, ''), sign, sign * COALESCE(p_planned, 0), sign * COALESCE(p_signed, 0),
-           sign * COALESCE(p_funds, 0), sign * COALESCE(p_output, 0)
-    FROM (
+CREATE OR REPLACE FUNCTION recruitment_tally_rows(
+    sign integer, p recruitment_project, lt text, stages bigint[]
+) RETURNS TABLE (
+    scope varchar, scope_id bigint, kind varchar, ref_id bigint, office_id bigint, park_id bigint,
+    owner_id bigint, status varchar, light varchar, n integer, planned numeric, signed numeric,
+    funds numeric, output numeric
+) LANGUAGE sql STABLE AS $$
+    WITH g AS (
+        SELECT DISTINCT s.chain_id, c.sector_id
+        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+        WHERE s.id = ANY(stages)
+    ), k AS (
         SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id
+        UNION ALL SELECT DISTINCT 'c', chain_id FROM g
+        UNION ALL SELECT DISTINCT 's', sector_id FROM g
+    )
+    SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, k.kind, k.ref_id,
+           p.office_id, p.park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END, p.status,
+           COALESCE(lt, '')::varchar, sign, sign * COALESCE(p.planned_investment, 0),
+           sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
+           sign * COALESCE(p.expected_output_value, 0)
+    FROM k AS sc CROSS JOIN k
+    WHERE p.id IS NOT NULL
+    UNION ALL
+    -- Each target stage once, in scope "" only (the gap analysis' projects per park and stage).
+    SELECT ''::varchar, NULL::bigint, 't'::varchar, st, p.office_id, p.park_id, NULL::bigint, p.status,
+           COALESCE(lt, '')::varchar, sign, sign * COALESCE(p.planned_investment, 0),
+           sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
+           sign * COALESCE(p.expected_output_value, 0)
+    FROM unnest(stages) AS st
+    WHERE p.id IS NOT NULL
+$$;
+
+-- A project's contribution moved from what it was (old_p, NULL when inserted) to what it
+-- is (new_p, NULL when deleted): the difference, one row per key that changed.
+CREATE OR REPLACE FUNCTION recruitment_tally_change(
+    old_p recruitment_project, old_light text, old_stages bigint[],
+    new_p recruitment_project, new_light text, new_stages bigint[]
+) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
+    FROM (
+        SELECT * FROM recruitment_tally_rows(-1, old_p, old_light, old_stages)
         UNION ALL
-        SELECT DISTINCT 'c', s.chain_id
-        FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
-        WHERE t.project_id = pid
+        SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages)
+    ) r
+    GROUP BY {KEY}
+    HAVING {_HAVING};
+END
+$$;
+
+-- What a stage link adds (sign 1) or removes (sign -1) when the project's row and light stay
+-- as they are: the (scope, kind) pairs the larger set of stages gives and the smaller does not.
+CREATE OR REPLACE FUNCTION recruitment_tally_link_delta(
+    p recruitment_project, lt text, smaller bigint[], larger bigint[], sign integer
+) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    SELECT CASE WHEN d.scope_kind = 'p' THEN '' ELSE d.scope_kind END, d.scope_ref, d.kind, d.ref_id,
+           p.office_id, p.park_id, CASE WHEN d.kind = 'p' THEN p.owner_id END, p.status, COALESCE(lt, ''), sign,
+           sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
+           sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0)
+    FROM (
+        WITH g AS (
+            SELECT DISTINCT s.id = ANY(smaller) AS before, s.chain_id, c.sector_id
+            FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+            WHERE s.id = ANY(larger)
+        ), k AS (
+            SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, true AS before
+            UNION SELECT 'c', chain_id, bool_or(before) FROM g GROUP BY chain_id
+            UNION SELECT 's', sector_id, bool_or(before) FROM g GROUP BY sector_id
+        )
+        SELECT sc.kind AS scope_kind, sc.ref_id AS scope_ref, k.kind, k.ref_id
+        FROM k AS sc CROSS JOIN k
+        WHERE NOT (sc.before AND k.before)
         UNION ALL
-        SELECT DISTINCT 's', c.sector_id
-        FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
-        JOIN chains_chain c ON c.id = s.chain_id
-        WHERE t.project_id = pid
-        UNION ALL
-        SELECT 't', t.stage_id FROM recruitment_project_stages t WHERE t.project_id = pid
-    ) k
+        SELECT 'p', NULL, 't', st FROM unnest(larger) AS st WHERE st <> ALL(COALESCE(smaller, ARRAY[]::bigint[]))
+    ) d;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION recruitment_tally_stages(pid uuid) RETURNS bigint[] LANGUAGE sql STABLE AS $$
+    SELECT ARRAY(SELECT stage_id FROM recruitment_project_stages WHERE project_id = pid)
 $$;
 """
 
 _ON_PROJECT = """
 CREATE OR REPLACE FUNCTION recruitment_tally_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    lt text;
+    old_light text;
+    new_light text;
+    old_stages bigint[];
+    new_stages bigint[];
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = OLD.id;
-        PERFORM recruitment_tally_put(OLD.id, -1, OLD.office_id, OLD.park_id, OLD.owner_id, OLD.status,
-            OLD.planned_investment, OLD.signed_amount, OLD.funds_in_place, OLD.expected_output_value, lt);
+        SELECT color INTO old_light FROM recruitment_projectlight WHERE project_id = OLD.id;
+        old_stages := recruitment_tally_stages(OLD.id);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = NEW.id;
-        PERFORM recruitment_tally_put(NEW.id, 1, NEW.office_id, NEW.park_id, NEW.owner_id, NEW.status,
-            NEW.planned_investment, NEW.signed_amount, NEW.funds_in_place, NEW.expected_output_value, lt);
+        SELECT color INTO new_light FROM recruitment_projectlight WHERE project_id = NEW.id;
+        new_stages := recruitment_tally_stages(NEW.id);
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        PERFORM recruitment_tally_change(NULL, NULL, NULL, NEW, new_light, new_stages);
+    ELSIF TG_OP = 'UPDATE' THEN
+        PERFORM recruitment_tally_change(OLD, old_light, old_stages, NEW, new_light, new_stages);
+    ELSE
+        PERFORM recruitment_tally_change(OLD, old_light, old_stages, NULL, NULL, NULL);
     END IF;
     RETURN NULL;
 END
 $$;
 """
 
-_ON_STAGE_LINK = f"""
--- One chain's ("c"), sector's ("s") or stage's ("t") share of a project, signed: what a stage link adds or removes.
-CREATE OR REPLACE FUNCTION recruitment_tally_link_row(
-    k varchar, ref bigint, p recruitment_project, lt text, sign integer
-) RETURNS void LANGUAGE sql VOLATILE AS $$
-    INSERT INTO {TABLE} ({KEY}, {SUMS}) VALUES (k, ref, p.office_id, p.park_id, NULL, p.status,
-        COALESCE(lt, ''), sign, sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
-        sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0))
-$$;
-
+_ON_STAGE_LINK = """
 CREATE OR REPLACE FUNCTION recruitment_tally_on_stage_link() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     link recruitment_project_stages%ROWTYPE;
     p recruitment_project%ROWTYPE;
-    sign integer;
     lt text;
-    ch bigint;
-    sec bigint;
+    before_stages bigint[];
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         RAISE EXCEPTION 'recruitment_project_stages rows are inserted or deleted, never updated';
     END IF;
-    IF TG_OP = 'INSERT' THEN link := NEW; sign := 1; ELSE link := OLD; sign := -1; END IF;
+    IF TG_OP = 'INSERT' THEN link := NEW; ELSE link := OLD; END IF;
     SELECT * INTO p FROM recruitment_project WHERE id = link.project_id FOR NO KEY UPDATE;
     IF FOUND THEN
         SELECT color INTO lt FROM recruitment_projectlight WHERE project_id = p.id;
-        PERFORM recruitment_tally_link_row('t', link.stage_id, p, lt, sign);
-        SELECT s.chain_id, c.sector_id INTO ch, sec
-        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id WHERE s.id = link.stage_id;
-        IF NOT EXISTS (
-            SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
-            WHERE t.project_id = link.project_id AND t.id <> link.id AND s.chain_id = ch
-        ) THEN
-            PERFORM recruitment_tally_link_row('c', ch, p, lt, sign);
-        END IF;
-        IF NOT EXISTS (
-            SELECT 1 FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
-            JOIN chains_chain c ON c.id = s.chain_id
-            WHERE t.project_id = link.project_id AND t.id <> link.id AND c.sector_id = sec
-        ) THEN
-            PERFORM recruitment_tally_link_row('s', sec, p, lt, sign);
+        -- BEFORE the row: the links as they are without this insert (with this delete still to come).
+        before_stages := recruitment_tally_stages(p.id);
+        IF TG_OP = 'INSERT' THEN
+            PERFORM recruitment_tally_link_delta(p, lt, before_stages, before_stages || link.stage_id, 1);
+        ELSE
+            PERFORM recruitment_tally_link_delta(p, lt, array_remove(before_stages, link.stage_id), before_stages, -1);
         END IF;
     END IF;
     IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
@@ -152,6 +215,7 @@ DECLARE
     old_light text := '';
     new_light text := '';
     p recruitment_project%ROWTYPE;
+    stages bigint[];
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
         RAISE EXCEPTION 'a light does not move to another project';
@@ -160,40 +224,42 @@ BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN pid := NEW.project_id; new_light := NEW.color; END IF;
     SELECT * INTO p FROM recruitment_project WHERE id = pid FOR NO KEY UPDATE;
     IF FOUND THEN
-        PERFORM recruitment_tally_put(p.id, -1, p.office_id, p.park_id, p.owner_id, p.status,
-            p.planned_investment, p.signed_amount, p.funds_in_place, p.expected_output_value, old_light);
-        PERFORM recruitment_tally_put(p.id, 1, p.office_id, p.park_id, p.owner_id, p.status,
-            p.planned_investment, p.signed_amount, p.funds_in_place, p.expected_output_value, new_light);
+        stages := recruitment_tally_stages(p.id);
+        PERFORM recruitment_tally_change(p, old_light, stages, p, new_light, stages);
     END IF;
     RETURN NULL;
 END
 $$;
 """
 
-# The tally as it should be, counted from the tables (one row per key).
+# The tally as it should be, counted from the tables (one row per key): what
+# ``recruitment_tally_rows`` gives for every project, summed.
 _FRESH = """
-SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, p.office_id, p.park_id, p.owner_id, p.status,
-       COALESCE(l.color, '') AS light, COUNT(*)::integer AS n,
+WITH g AS (
+    SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
+    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
+), k AS (
+    SELECT id AS project_id, 'p'::varchar AS kind, NULL::bigint AS ref_id FROM recruitment_project
+    UNION ALL SELECT DISTINCT project_id, 'c', chain_id FROM g
+    UNION ALL SELECT DISTINCT project_id, 's', sector_id FROM g
+)
+SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar AS scope, sc.ref_id AS scope_id,
+       k.kind, k.ref_id, p.office_id, p.park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END AS owner_id, p.status,
+       COALESCE(l.color, '')::varchar AS light, COUNT(*)::integer AS n,
        SUM(COALESCE(p.planned_investment, 0)) AS planned, SUM(COALESCE(p.signed_amount, 0)) AS signed,
        SUM(COALESCE(p.funds_in_place, 0)) AS funds, SUM(COALESCE(p.expected_output_value, 0)) AS output
-FROM recruitment_project p LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
-GROUP BY p.office_id, p.park_id, p.owner_id, p.status, COALESCE(l.color, '')
+FROM k AS sc JOIN k ON k.project_id = sc.project_id
+JOIN recruitment_project p ON p.id = sc.project_id
+LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 UNION ALL
-SELECT g.kind, g.ref_id, p.office_id, p.park_id, NULL, p.status, COALESCE(l.color, ''), COUNT(*)::integer,
+SELECT ''::varchar, NULL::bigint, 't'::varchar, t.stage_id, p.office_id, p.park_id, NULL::bigint, p.status,
+       COALESCE(l.color, '')::varchar, COUNT(*)::integer,
        SUM(COALESCE(p.planned_investment, 0)), SUM(COALESCE(p.signed_amount, 0)),
        SUM(COALESCE(p.funds_in_place, 0)), SUM(COALESCE(p.expected_output_value, 0))
-FROM (
-    SELECT DISTINCT 'c'::varchar AS kind, s.chain_id AS ref_id, t.project_id
-    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id
-    UNION ALL
-    SELECT DISTINCT 's', c.sector_id, t.project_id
-    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
-    UNION ALL
-    SELECT 't', t.stage_id, t.project_id FROM recruitment_project_stages t
-) g
-JOIN recruitment_project p ON p.id = g.project_id
+FROM recruitment_project_stages t JOIN recruitment_project p ON p.id = t.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
-GROUP BY g.kind, g.ref_id, p.office_id, p.park_id, p.status, COALESCE(l.color, '')
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
 """
 
 _REBUILD = f"""
@@ -219,7 +285,7 @@ CREATE OR REPLACE FUNCTION recruitment_tally_compact() RETURNS void LANGUAGE sql
     INSERT INTO {TABLE} ({KEY}, {SUMS})
     SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
     FROM gone GROUP BY {KEY}
-    HAVING SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <> 0 OR SUM(output) <> 0
+    HAVING {_HAVING}
 $$;
 """
 
@@ -328,16 +394,23 @@ _FUNCTIONS = (
     "recruitment_tally_compact()",
     "recruitment_tally_on_light()",
     "recruitment_tally_on_stage_link()",
-    "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_on_project()",
+    "recruitment_tally_change(recruitment_project, text, bigint[], recruitment_project, text, bigint[])",
+    "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
+    "recruitment_tally_stages(uuid)",
+    "recruitment_tally_link_delta(recruitment_project, text, bigint[], bigint[], integer)",
+    # Functions of the first tally (without scopes), dropped when it is replaced.
+    "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
 )
 
 
 def install(apps: Any, schema_editor: Any) -> None:
-    """Migration step: functions and triggers, then the tally counted from what is there."""
+    """Migration step: functions and triggers (any earlier ones replaced), then the tally
+    counted from what is there."""
     if schema_editor.connection.vendor != "postgresql":
         return
+    uninstall(apps, schema_editor)
     with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
         cursor.execute(TOUCH_FILL)  # before the trigger that would run for each row
         for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
@@ -346,12 +419,12 @@ def install(apps: Any, schema_editor: Any) -> None:
 
 
 def refresh(apps: Any, schema_editor: Any) -> None:
-    """Migration step: the functions as this module writes them (the triggers call them by
-    name, so they stay), then the tally counted again with what they now count."""
+    """Migration step: the functions that count as this module writes them (the triggers
+    call them by name, so they stay), then the tally counted again with what they count."""
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
-        for sql in (_CONTRIBUTION, _ON_STAGE_LINK, _REBUILD):
+        for sql in (_CONTRIBUTION, _REBUILD):
             cursor.execute(sql)
         cursor.execute("SELECT recruitment_tally_rebuild()")
 
@@ -409,7 +482,7 @@ def recount_differences(using: str = "default") -> list[tuple[Any, ...]]:
             SELECT * FROM diff
             -- A key whose rows cancel out (not compacted yet) is no difference.
             WHERE n <> 0 OR planned <> 0 OR signed <> 0 OR funds <> 0 OR output <> 0
-            ORDER BY 1, 2, 3, 4, 5, 6, 7
+            ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
             """
         )
         return cursor.fetchall()

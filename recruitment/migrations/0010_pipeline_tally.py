@@ -53,5 +53,6 @@ class Migration(migrations.Migration):
             model_name='pipelinetally',
             index=models.Index(fields=['office_id', 'kind'], name='tally_office_kind_idx'),
         ),
-        migrations.RunPython(recruitment.tally.install, recruitment.tally.uninstall),
+        # The functions and triggers are installed by 0011 (the tally by scope).
+        migrations.RunPython(migrations.RunPython.noop, recruitment.tally.uninstall),
     ]

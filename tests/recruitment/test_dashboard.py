@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from chains.models import Chain, Park, Sector, Stage, Zone
 from crm.models import Office
 from recruitment.dashboard import (
     DashboardFilters,
@@ -416,3 +419,33 @@ def test_follow_ups_of_other_offices_are_not_counted_for_a_park_user(world, park
 
     assert board.overdue.total == 0
     assert FollowUp.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_reference_rows_read_in_one_statement_equal_the_models_read_one_by_one(world, provincial_user) -> None:  # type: ignore[no-untyped-def]
+    Zone.objects.filter(pk=world["zone"].pk).update(target_output_value=Decimal("1234.50"))
+    provincial_user.office  # noqa: B018 - the office read before counting
+    with CaptureQueriesContext(connection) as queries:
+        options = dashboard_options(user=provincial_user)
+    assert len(queries.captured_queries) == 1
+
+    def rows(objects):  # type: ignore[no-untyped-def]
+        return [tuple(getattr(o, f.attname) for f in type(o)._meta.concrete_fields) for o in objects]
+
+    assert rows(options.zones) == rows(Zone.objects.order_by("code"))
+    assert rows(options.parks) == rows(Park.objects.order_by("code"))
+    assert rows(options.chains) == rows(Chain.objects.order_by("sector__code", "code"))
+    assert [c.sector for c in options.chains] == [c.sector for c in Chain.objects.order_by("sector__code", "code")]
+    assert rows(options.sectors) == rows(Sector.objects.order_by("code"))
+    assert rows(options.offices) == rows(Office.objects.order_by("code"))
+    assert options.stages == {s.pk: (s.chain_id, s.chain.sector_id) for s in Stage.objects.select_related("chain")}
+    assert any(z.target_output_value == Decimal("1234.50") for z in options.zones)
+
+
+def test_a_chain_without_stages_shows_an_empty_dashboard(world, provincial_user) -> None:  # type: ignore[no-untyped-def]
+    make_project(office=world["province"], park=world["yangqu"], stages=[world["c1"]])
+    bare = ChainFactory(code="no-stages", sector=world["carbon"].sector)
+    board = build(provincial_user, DashboardFilters(chain=bare))
+    assert board.figures.total.count == 0
+    assert board.stale.rows == [] and board.overdue.rows == [] and board.by_chain == []
+    assert build(provincial_user).figures.total.count == 1

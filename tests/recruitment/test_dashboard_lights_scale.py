@@ -92,3 +92,4 @@ def test_the_dashboard_with_lights_keeps_its_query_count_from_a_few_to_10000_sig
     assert len(lights.by_owner) == 12 and len(lights.by_park) == 4
     assert sum(small.context["board"].lights.totals.counts.values()) == 5
     assert len(few.captured_queries) == len(many.captured_queries), [q["sql"] for q in many.captured_queries]
+    assert len(many.captured_queries) <= 10, [q["sql"][:120] for q in many.captured_queries]

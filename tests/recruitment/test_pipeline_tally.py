@@ -22,7 +22,7 @@ from chains.models import Stage
 from crm.models import Interaction
 from recruitment import tally
 from recruitment.bulk import projects_upsert
-from recruitment.dashboard import DashboardFilters, dashboard_build, dashboard_options
+from recruitment.dashboard import DashboardFilters, PeriodBasis, dashboard_build, dashboard_options
 from recruitment.merge import enterprise_merge
 from recruitment.models import PipelineTally, Project, ProjectLight
 from recruitment.services import project_create, project_delete, project_transition, project_update
@@ -90,7 +90,10 @@ def test_every_kind_of_write_keeps_the_tally_and_last_touch_true(world) -> None:
         planned_investment=Decimal("300.00"),
     )
     assert_true()
-    assert PipelineTally.objects.filter(kind="c", n__gt=0).count() == 2  # two chains, not three stages
+    assert PipelineTally.objects.filter(scope="", kind="c", n__gt=0).count() == 2  # two chains, not three stages
+    # Under each of its two chains and its one sector too: the project, its chains, its sector.
+    assert PipelineTally.objects.filter(scope="c", n__gt=0).count() == 2 * 4
+    assert PipelineTally.objects.filter(scope="s", n__gt=0).count() == 1 * 4
     project_transition(project=created, to="screening", actor=actor)
     project_transition(project=created, to="negotiating", actor=actor)
     assert_true()
@@ -224,16 +227,19 @@ def test_compaction_folds_the_rows_and_keeps_the_totals(world) -> None:  # type:
     tally.compact()
     assert_true()
     # One "negotiating" row per kind and key: the project, its two chains, their one sector,
-    # its three stages.
-    assert PipelineTally.objects.count() == 7 < rows
+    # under each of the four scopes (all projects, each chain, the sector); and its three
+    # stages under the first.
+    assert PipelineTally.objects.count() == 4 * 4 + 3 < rows
     tally.rebuild()
     assert_true()
-    assert PipelineTally.objects.count() == 7
+    assert PipelineTally.objects.count() == 4 * 4 + 3
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["provincial", "park"])
-@pytest.mark.parametrize("narrow", ["none", "office", "park"])
+@pytest.mark.parametrize(
+    "narrow", ["none", "office", "park", "chain", "sector", "chain in sector", "park and chain", "office and sector"]
+)
 def test_the_dashboard_from_the_tally_equals_the_dashboard_counted_from_projects(world, who, narrow) -> None:  # type: ignore[no-untyped-def]
     s, (o1, o2), (p1, p2) = world["stages"], world["owners"], world["parks"]
     old = timezone.now() - timedelta(days=90)
@@ -261,10 +267,16 @@ def test_the_dashboard_from_the_tally_equals_the_dashboard_counted_from_projects
                 InteractionFactory(project=project, enterprise=project.enterprise, occurred_at=timezone.now())
             FollowUpFactory(project=project, office=office, assignee=(o1, o2)[i % 2], due_at=old)
     user = UserFactory(office=world["province"] if who == "provincial" else world["office"], is_staff=True)
+    chain, other_chain = world["chains"][0], world["chains"][2]
     filters = {
         "none": DashboardFilters(),
         "office": DashboardFilters(office=world["office"]),
         "park": DashboardFilters(park=p2),
+        "chain": DashboardFilters(chain=chain),
+        "sector": DashboardFilters(sector=chain.sector),
+        "chain in sector": DashboardFilters(chain=chain, sector=chain.sector),
+        "park and chain": DashboardFilters(park=p1, chain=other_chain),
+        "office and sector": DashboardFilters(office=world["office"], sector=chain.sector),
     }[narrow]
     options = dashboard_options(user=user)
     now = timezone.now()
@@ -276,6 +288,25 @@ def test_the_dashboard_from_the_tally_equals_the_dashboard_counted_from_projects
     assert board.figures.total.count > 0
     if narrow == "none":
         assert board.stale.total > 0 and board.lights.totals.counts
+
+
+@pytest.mark.django_db
+def test_a_period_or_a_chain_outside_the_sector_counts_from_the_projects(world) -> None:  # type: ignore[no-untyped-def]
+    s = world["stages"]
+    for status, stages in [("signed", [s[0], s[4]]), ("lead", [s[4]])]:
+        _project(world, status=status, stages=stages)
+    user = UserFactory(office=world["province"], is_staff=True)
+    options = dashboard_options(user=user)
+    chain, carbon = world["chains"][0], world["chains"][2].sector
+    today = timezone.localdate()
+    for filters in (
+        DashboardFilters(chain=chain, sector=carbon),
+        DashboardFilters(start=today, end=today, period_basis=PeriodBasis.CREATED),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            board = dashboard_build(user=user, filters=filters, options=options)
+        assert not any("recruitment_pipelinetally" in q["sql"] for q in queries.captured_queries)
+        assert board.figures.total.count == (1 if filters.chain else 2)
 
 
 def _in_thread(work, barrier: threading.Barrier, errors: list[BaseException]) -> threading.Thread:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     gap analysis' projects per park and stage."""
 
     dependencies = [
-        ("recruitment", "0010_pipeline_tally"),
+        ("recruitment", "0011_pipeline_tally_scopes"),
     ]
 
     operations = [
