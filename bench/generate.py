@@ -510,6 +510,20 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
     return Directory(n_enterprises, n_projects, office_ids, built=True, seconds=time.perf_counter() - started)
 
 
+def directory_sample(columns: str, *, n: int, seed: int, where: str = "") -> list[tuple[Any, ...]]:
+    """``n`` rows (``columns``) of the generated enterprises, the same ones every run:
+    a 1% block sample with a fixed seed (PostgreSQL)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM crm_enterprise TABLESAMPLE SYSTEM (1) REPEATABLE ({int(seed)}) "
+            f"WHERE source = %s {where} LIMIT %s",
+            [SOURCE, n],
+        )
+        return cursor.fetchall()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.generate")
     parser.add_argument("--enterprises", type=int, default=1_000_000)

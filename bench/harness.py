@@ -61,6 +61,12 @@ def timeit(fn: Callable[[], object], *, repeat: int = 5, warmup: int = 1) -> flo
     return statistics.median(times)
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The value at ``p`` (0..1) of ``values``, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
+
+
 def row(case: str, ours: float, baseline: float, baseline_name: str, **extra: object) -> dict[str, object]:
     return {
         "case": case,

@@ -33,11 +33,6 @@ LIMIT 10
 """
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-
 def _renamed(name: str) -> str:
     for old, new in (("股份有限公司", "股份有限责任公司"), ("有限责任公司", "有限公司"), ("有限公司", "有限责任公司")):
         if name.endswith(old):
@@ -48,7 +43,8 @@ def _renamed(name: str) -> str:
 def run(args: Namespace) -> list[dict[str, object]]:
     from django.db import connection
 
-    from bench.generate import credit_code, ensure_directory
+    from bench.generate import credit_code, directory_sample, ensure_directory
+    from bench.harness import percentile
     from crm.duplicates import enterprise_duplicates_of
     from crm.names import name_pinyin, normalize_name
 
@@ -56,13 +52,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
     n = 100_000 if quick else 1_000_000
     directory = ensure_directory(n_enterprises=n, n_projects=n // 10)
     rng = random.Random(SEED)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name, credit_code FROM crm_enterprise TABLESAMPLE SYSTEM (1) REPEATABLE (13) "
-            "WHERE source = 'bench-directory' AND credit_code IS NOT NULL LIMIT %s",
-            [PER_KIND * 2],
-        )
-        sample = cursor.fetchall()
+    sample = directory_sample("name, credit_code", n=PER_KIND * 2, seed=13, where="AND credit_code IS NOT NULL")
     entries: dict[str, list[tuple[str, str | None]]] = {
         "existing": sample[:PER_KIND],
         "renamed": [(_renamed(name), None) for name, _code in sample[PER_KIND:]],
@@ -95,14 +85,14 @@ def run(args: Namespace) -> list[dict[str, object]]:
         ours_ms = [timed(ours, name, code) for name, code in kind_entries]
         bare_ms = [timed(lookups, name, code) for name, code in kind_entries]
         found = sum(1 for name, code in kind_entries if ours(name, code))
-        p95 = _percentile(ours_ms, 0.95)
+        p95 = percentile(ours_ms, 0.95)
         rows.append(
             {
                 "case": f"duplicate check, {kind} (x{len(kind_entries)}, e.g. {kind_entries[0][0].strip()!r})",
                 "ours_median_ms": f"{statistics.median(ours_ms):.1f}",
                 "ours_p95_ms": f"{p95:.1f}",
                 "lookups_median_ms": f"{statistics.median(bare_ms):.1f}",
-                "lookups_p95_ms": f"{_percentile(bare_ms, 0.95):.1f}",
+                "lookups_p95_ms": f"{percentile(bare_ms, 0.95):.1f}",
                 "found": f"{found}/{len(kind_entries)}",
                 "target_p95_ms": f"<= {TARGET_MS:.0f}",
                 **({"enterprises": directory.enterprises} if not rows else {}),

@@ -34,11 +34,6 @@ PER_KIND = 40
 BASELINE_PER_KIND = 10
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))]
-
-
 def draw_queries(rng: random.Random, rows: list[tuple[str, str, str, str]]) -> dict[str, list[str]]:
     """Queries of every kind from sample rows (name, pinyin, initials, credit code)."""
     kinds: dict[str, list[str]] = {"1-2 chars": [], "3+ chars": [], "pinyin": [], "initials": [], "credit prefix": []}
@@ -96,7 +91,8 @@ def _time(fn: Callable[[], object]) -> float:
 def run(args: Namespace) -> list[dict[str, object]]:
     from django.db import connection
 
-    from bench.generate import ensure_directory
+    from bench.generate import directory_sample, ensure_directory
+    from bench.harness import percentile
     from crm.models import Enterprise
     from crm.search import search_enterprises
 
@@ -104,13 +100,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
     n = 100_000 if quick else 1_000_000
     directory = ensure_directory(n_enterprises=n, n_projects=n // 10)
     rng = random.Random(SEED)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name, name_pinyin, name_initials, credit_code FROM crm_enterprise TABLESAMPLE SYSTEM (1) "
-            "REPEATABLE (8) WHERE source = 'bench-directory' LIMIT %s",
-            [PER_KIND * 5],
-        )
-        sample = cursor.fetchall()
+    sample = directory_sample("name, name_pinyin, name_initials, credit_code", n=PER_KIND * 5, seed=8)
     queries = draw_queries(rng, sample)
 
     def ours(term: str) -> Callable[[], object]:
@@ -150,7 +140,7 @@ def run(args: Namespace) -> list[dict[str, object]]:
         scan_ms = [_time(ilike(t)) * 1000 for t in terms[:BASELINE_PER_KIND]]
         hits = statistics.median(len(search_enterprises(Enterprise.objects.order_by(), t)[:100]) for t in terms)
         target = 30 if kind == "1-2 chars" else 10
-        p95, limit_p95 = _percentile(ours_ms, 0.95), _percentile(bare_ms, 0.95)
+        p95, limit_p95 = percentile(ours_ms, 0.95), percentile(bare_ms, 0.95)
         rows.append(
             {
                 "case": f"search {kind} (x{len(terms)}, e.g. {terms[0]!r})",
@@ -159,9 +149,9 @@ def run(args: Namespace) -> list[dict[str, object]]:
                 "limit_median_ms": f"{statistics.median(bare_ms):.1f}",
                 "limit_p95_ms": f"{limit_p95:.1f}",
                 "rows_median_ms": f"{statistics.median(rows_ms):.1f}",
-                "rows_p95_ms": f"{_percentile(rows_ms, 0.95):.1f}",
+                "rows_p95_ms": f"{percentile(rows_ms, 0.95):.1f}",
                 "ilike_median_ms": f"{statistics.median(scan_ms):.1f}",
-                "ilike_p95_ms": f"{_percentile(scan_ms, 0.95):.1f}",
+                "ilike_p95_ms": f"{percentile(scan_ms, 0.95):.1f}",
                 "p95_vs_limit": f"{p95 / limit_p95:.2f}" if limit_p95 else "n/a",
                 "target_p95_ms": f"<= {target}",
                 "median_hits": hits,
