@@ -145,29 +145,32 @@ PROJECT_INDEXES = [
 ]
 
 
-def create_search_functions(apps: object, schema_editor: object) -> None:
-    """Migration step: the extension and the functions (nothing on other databases)."""
+def _on_postgres(schema_editor: object, statements: list[str]) -> None:
+    """Run a migration step's ``statements`` on PostgreSQL (nothing on other databases)."""
     if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
         return
-    schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")  # type: ignore[attr-defined]
-    for sql in SQL_FUNCTIONS:
+    for sql in statements:
         schema_editor.execute(sql)  # type: ignore[attr-defined]
-    for sql in ENTERPRISE_INDEXES:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
+
+
+def _drops(creates: list[str]) -> list[str]:
+    """``DROP INDEX`` for each ``CREATE INDEX IF NOT EXISTS name …``."""
+    return [f"DROP INDEX IF EXISTS {sql.split('EXISTS ')[1].split()[0]}" for sql in creates]
+
+
+def create_search_functions(apps: object, schema_editor: object) -> None:
+    """Migration step: the extension and the functions."""
+    _on_postgres(schema_editor, ["CREATE EXTENSION IF NOT EXISTS pg_trgm", *SQL_FUNCTIONS, *ENTERPRISE_INDEXES])
 
 
 def use_key_grams(apps: object, schema_editor: object) -> None:
-    """Migration crm.0008: the key grams index in place of the trigram index."""
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    for sql in SQL_FUNCTIONS:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
-    schema_editor.execute("DROP INDEX IF EXISTS enterprise_search_keys_idx")  # type: ignore[attr-defined]
-    for sql in ENTERPRISE_INDEXES:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
-    # The trigram index gave the planner statistics of the keys (how many rows a LIKE
-    # matches: a scan stops early, or a parallel one is not worth starting); these keep them.
-    schema_editor.execute(KEYS_STATISTICS)  # type: ignore[attr-defined]
+    """Migration crm.0008: the key grams index in place of the trigram index. The trigram
+    index gave the planner statistics of the keys (how many rows a LIKE matches: a scan
+    stops early, or a parallel one is not worth starting); extended statistics keep them."""
+    _on_postgres(
+        schema_editor,
+        [*SQL_FUNCTIONS, "DROP INDEX IF EXISTS enterprise_search_keys_idx", *ENTERPRISE_INDEXES, KEYS_STATISTICS],
+    )
 
 
 # Migration crm.0009: the keys in a stored generated column. PostgreSQL computes it on
@@ -190,52 +193,44 @@ STORED_KEYS = [
 
 def store_search_keys(apps: object, schema_editor: object) -> None:
     """Migration crm.0009 (see :data:`STORED_KEYS`)."""
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    for sql in STORED_KEYS:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
+    _on_postgres(schema_editor, STORED_KEYS)
 
 
 def drop_stored_search_keys(apps: object, schema_editor: object) -> None:
     """Reverse of :func:`store_search_keys`."""
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    schema_editor.execute("DROP INDEX IF EXISTS enterprise_name_walk_idx")  # type: ignore[attr-defined]
-    schema_editor.execute("ALTER TABLE crm_enterprise DROP COLUMN IF EXISTS search_keys")  # type: ignore[attr-defined]
-    schema_editor.execute("ALTER TABLE crm_enterprise ALTER COLUMN name SET STATISTICS -1")  # type: ignore[attr-defined]
-    schema_editor.execute(KEYS_STATISTICS)  # type: ignore[attr-defined]
+    _on_postgres(
+        schema_editor,
+        [
+            "DROP INDEX IF EXISTS enterprise_name_walk_idx",
+            "ALTER TABLE crm_enterprise DROP COLUMN IF EXISTS search_keys",
+            "ALTER TABLE crm_enterprise ALTER COLUMN name SET STATISTICS -1",
+            KEYS_STATISTICS,
+        ],
+    )
 
 
 def use_trigram_keys(apps: object, schema_editor: object) -> None:
     """Reverse of :func:`use_key_grams`."""
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    schema_editor.execute("DROP INDEX IF EXISTS enterprise_key_grams_idx")  # type: ignore[attr-defined]
-    schema_editor.execute("DROP STATISTICS IF EXISTS enterprise_search_keys_stats")  # type: ignore[attr-defined]
-    schema_editor.execute(TRIGRAM_KEYS_INDEX)  # type: ignore[attr-defined]
+    _on_postgres(
+        schema_editor,
+        [
+            "DROP INDEX IF EXISTS enterprise_key_grams_idx",
+            "DROP STATISTICS IF EXISTS enterprise_search_keys_stats",
+            TRIGRAM_KEYS_INDEX,
+        ],
+    )
 
 
 def create_project_search_indexes(apps: object, schema_editor: object) -> None:
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    for sql in PROJECT_INDEXES:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
+    _on_postgres(schema_editor, PROJECT_INDEXES)
 
 
 def drop_search_indexes(apps: object, schema_editor: object) -> None:
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    for sql in ENTERPRISE_INDEXES:
-        name = sql.split("EXISTS ")[1].split()[0]
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")  # type: ignore[attr-defined]
+    _on_postgres(schema_editor, _drops(ENTERPRISE_INDEXES))
 
 
 def drop_project_search_indexes(apps: object, schema_editor: object) -> None:
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
-        return
-    for sql in PROJECT_INDEXES:
-        name = sql.split("EXISTS ")[1].split()[0]
-        schema_editor.execute(f"DROP INDEX IF EXISTS {name}")  # type: ignore[attr-defined]
+    _on_postgres(schema_editor, _drops(PROJECT_INDEXES))
 
 
 class NameGrams(Func):

@@ -418,17 +418,6 @@ def install(apps: Any, schema_editor: Any) -> None:
         cursor.execute("SELECT recruitment_tally_rebuild()")
 
 
-def refresh(apps: Any, schema_editor: Any) -> None:
-    """Migration step: the functions that count as this module writes them (the triggers
-    call them by name, so they stay), then the tally counted again with what they count."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        for sql in (_CONTRIBUTION, _REBUILD):
-            cursor.execute(sql)
-        cursor.execute("SELECT recruitment_tally_rebuild()")
-
-
 def uninstall(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return

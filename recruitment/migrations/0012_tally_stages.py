@@ -1,11 +1,10 @@
 from django.db import migrations, models
 
-import recruitment.tally
-
 
 class Migration(migrations.Migration):
     """The pipeline tally counts each project once per target stage too ("t" rows), for the
-    gap analysis' projects per park and stage."""
+    gap analysis' projects per park and stage. The functions that write them, and the
+    tally counted with them, were installed by 0011."""
 
     dependencies = [
         ("recruitment", "0011_pipeline_tally_scopes"),
@@ -19,7 +18,4 @@ class Migration(migrations.Migration):
                 choices=[("p", "project"), ("c", "chain"), ("s", "sector"), ("t", "stage")], max_length=1
             ),
         ),
-        # Forward: the functions that write "t" rows, and the tally counted again. Backward
-        # there is nothing to undo that the code of the time would not redo.
-        migrations.RunPython(recruitment.tally.refresh, migrations.RunPython.noop),
     ]
