@@ -29,7 +29,9 @@ deliveries stuck pending for too long and takes back sends whose worker died
 What "exactly once" cannot cover: a worker killed in the instant between the mail
 system accepting a message and the UPDATE that marks it sent. The lease then
 expires and the same message (same Message-ID) is handed over again; a receiving
-mail system that deduplicates by Message-ID shows it once.
+mail system that deduplicates by Message-ID shows it once. A WeCom or DingTalk
+robot keeps no such id: a worker killed between the robot's answer and that
+UPDATE makes the group see the notice twice.
 """
 
 from __future__ import annotations
