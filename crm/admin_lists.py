@@ -2,8 +2,10 @@
 
 * :class:`EstimatedCountPaginator`: counts up to a limit exactly; past it, the
   planner's estimate ("about 1,000,000"), with the exact count a click away
-  (``?exact=1``) — as large installations of other systems do. Deep pages read
-  their ids first.
+  (``?exact=1``) — as large installations of other systems do. The "next" link
+  carries the last row's sort key (``?after=…``), so paging on reads the next rows
+  from the order's index (keyset); a page reached by its number reads its ids
+  first when it is deep.
 * :class:`LargeTableAdminMixin`: the paginator, no second count of the whole table,
   the ``exact`` parameter, and search through :mod:`crm.search`.
 * Sidebar filters from the reference tables (offices, users, provinces), never a
@@ -12,14 +14,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.core import signing
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import BigIntegerField, F, QuerySet
+from django.db.models import BigIntegerField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -30,6 +35,8 @@ from chains.admin_filters import cached_choices
 from crm.admin_tenancy import user_sees_everything
 
 EXACT_PARAM = "exact"
+AFTER_PARAM = "after"
+_KEYSET_SALT = "crm.admin_lists.keyset"
 
 
 def exact_count_limit() -> int:
@@ -66,6 +73,8 @@ class EstimatedCountPaginator(Paginator):
         exact: bool = False,
         page_rows: Any = None,
         estimate: Any = None,
+        after: str | None = None,
+        scope: str = "",
         **kwargs: Any,
     ) -> None:
         super().__init__(object_list, per_page, *args, **kwargs)
@@ -77,6 +86,13 @@ class EstimatedCountPaginator(Paginator):
         # () -> an estimate of the count, or None: asked before the planner (a search's
         # own estimate: crm.search.estimated_count).
         self.estimate = estimate
+        # The token of the "next" link that brought the user here (None: a page by its
+        # number), and what the list is (its filters and search): a token from another
+        # list is ignored.
+        self.after = after
+        self.scope = scope
+        # The token for this page's "next" link, once a page was read (None: no keyset).
+        self.next_after: str | None = None
 
     @cached_property
     def count(self) -> int:  # type: ignore[override]
@@ -104,6 +120,14 @@ class EstimatedCountPaginator(Paginator):
         """A deep page reads its ids first (the order's index alone, skipped rows never
         joined or computed), then the rows of those ids; the first pages read rows at once."""
         number = self.validate_number(number)
+        page = self._keyset_page(number)
+        if page is None:
+            page = self._numbered_page(number)
+        if page.has_next() and len(page.object_list) == self.per_page:  # an estimate may promise more
+            self.next_after = self._token_after(page.object_list, number + 1)
+        return page
+
+    def _numbered_page(self, number: int) -> Any:
         bottom = (number - 1) * self.per_page
         queryset = self.object_list
         if bottom < DEEP_PAGE_OFFSET or not isinstance(queryset, QuerySet):
@@ -113,6 +137,78 @@ class EstimatedCountPaginator(Paginator):
         ids = list(queryset.values_list("pk", flat=True)[bottom:top])
         rows = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         return self._get_page([rows[pk] for pk in ids if pk in rows], number, self)
+
+    # --- keyset: the "next" link seeks past the last row's sort key ----------------------
+
+    @cached_property
+    def _sort_fields(self) -> list[tuple[Any, bool]] | None:
+        """The list's order as (field, descending) pairs, or None when a keyset cannot
+        follow it: an expression, a field across a relation, or a column that may be NULL
+        (NULLs sort apart from the values, so "past this value" would skip or repeat them)."""
+        queryset = self.object_list
+        if not isinstance(queryset, QuerySet) or queryset.query.extra_order_by or not queryset.query.order_by:
+            return None
+        opts = queryset.model._meta
+        fields = []
+        for item in queryset.query.order_by:
+            if not isinstance(item, str) or item == "?":
+                return None
+            name = item.lstrip("-")
+            try:
+                field = opts.pk if name == "pk" else opts.get_field(name)
+            except FieldDoesNotExist:
+                return None
+            if not field.concrete or field.is_relation or field.null:
+                return None
+            fields.append((field, item.startswith("-")))
+        if not any(field.primary_key for field, _ in fields):
+            return None  # not a total order: rows with equal keys would be skipped
+        return fields
+
+    def _token_after(self, rows: Any, number: int) -> str | None:
+        fields = self._sort_fields
+        rows = list(rows)
+        if fields is None or not rows:
+            return None
+        last = rows[-1]
+        values = [field.value_to_string(last) for field, _ in fields]
+        return signing.dumps({"p": number, "s": self._scope_digest, "k": values}, salt=_KEYSET_SALT, compress=True)
+
+    @cached_property
+    def _scope_digest(self) -> str:
+        order = ",".join(str(item) for item in getattr(self.object_list, "query", None).order_by or ())
+        return hashlib.blake2s(f"{self.scope}|{order}".encode(), digest_size=8).hexdigest()
+
+    def _keyset_values(self, number: int) -> list[Any] | None:
+        """The sort key the token carries, if it was made for page ``number`` of this list."""
+        fields = self._sort_fields
+        if not self.after or number < 2 or fields is None:
+            return None
+        try:
+            token = signing.loads(self.after, salt=_KEYSET_SALT)
+            if token["p"] != number or token["s"] != self._scope_digest or len(token["k"]) != len(fields):
+                return None
+            return [field.to_python(value) for (field, _), value in zip(fields, token["k"], strict=True)]
+        except (signing.BadSignature, ValidationError, KeyError, TypeError, ValueError):
+            return None  # a stale or edited link: the page by its number instead
+
+    def _keyset_page(self, number: int) -> Any:
+        values = self._keyset_values(number)
+        if values is None:
+            return None
+        fields = self._sort_fields
+        assert fields is not None
+        # Past the key: (a > x) or (a = x and b > y) or …, each comparison in its column's
+        # direction; the first column's bound on its own lets the order's index seek to it.
+        past = Q()
+        equal = Q()
+        for (field, descending), value in zip(fields, values, strict=True):
+            past |= equal & Q(**{f"{field.name}__{'lt' if descending else 'gt'}": value})
+            equal &= Q(**{field.name: value})
+        first, descending = fields[0]
+        bound = Q(**{f"{first.name}__{'lte' if descending else 'gte'}": values[0]})
+        rows = list(self.object_list.filter(bound, past)[: self.per_page])
+        return self._get_page(rows, number, self)
 
 
 # From this offset on, a page reads its ids first (EstimatedCountPaginator.page).
@@ -140,6 +236,10 @@ class LargeTableAdminMixin:
             query.pop(EXACT_PARAM)
             request.GET = query
             request.exact_count = True  # type: ignore[attr-defined]
+        if AFTER_PARAM in request.GET:
+            query = request.GET.copy()
+            request.keyset_after = query.pop(AFTER_PARAM)[-1]  # type: ignore[attr-defined]
+            request.GET = query
         return super().changelist_view(request, extra_context)  # type: ignore[misc]
 
     def get_paginator(self, request: HttpRequest, queryset: QuerySet, per_page: int, *args: Any, **kwargs: Any) -> Any:
@@ -160,13 +260,32 @@ class LargeTableAdminMixin:
                     return count_function(base, term)
 
         exact = getattr(request, "exact_count", False)
-        return self.paginator(queryset, per_page, *args, exact=exact, page_rows=page_rows, estimate=estimate, **kwargs)
+        return self.paginator(
+            queryset,
+            per_page,
+            *args,
+            exact=exact,
+            page_rows=page_rows,
+            estimate=estimate,
+            after=getattr(request, "keyset_after", None),
+            scope=_list_scope(request),
+            **kwargs,
+        )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         if self.search_function is None or not search_term.strip():
             return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
         request._searched_list = (queryset, search_term)  # type: ignore[attr-defined]
         return type(self).search_function(queryset, search_term), False
+
+
+def _list_scope(request: HttpRequest) -> str:
+    """What the list is, as its query string says (filters, search, order), its page aside;
+    and whose it is: a "next" link works only for the list and the user it was made for."""
+    from django.contrib.admin.views.main import PAGE_VAR
+
+    params = sorted((key, value) for key, values in request.GET.lists() if key != PAGE_VAR for value in values)
+    return f"{getattr(request.user, 'pk', '')}?{params}"
 
 
 class OfficeListFilter(admin.RelatedFieldListFilter):
