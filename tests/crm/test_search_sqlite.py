@@ -70,9 +70,12 @@ def test_every_write_path_keeps_the_index_of_the_keys_true():
     db.filter(pk=created[0].pk).update(name_en="Changzhi Carbon Fibre")
     db.filter(pk=created[1].pk).update(merged_into=saved)
     with connections[SQLITE].cursor() as cursor:
-        cursor.execute("UPDATE crm_enterprise SET name_initials = 'zqxw' WHERE id = %s", [saved.pk.hex])
+        cursor.execute("UPDATE crm_enterprise SET name_pinyin = 'tai yuan zqxw' WHERE id = %s", [saved.pk.hex])
     assert _stale() == (set(), set())
-    assert _found("tisco") == {saved.name} and _found("zqxw") == {saved.name}
+    db.filter(pk=saved.pk).update(name_initials="qxwz")
+    assert _stale() == (set(), set())
+    assert _found("tisco") == {saved.name} and _found("yuanzqxw") == {saved.name} and _found("qxwz") == {saved.name}
+    assert _found("gangtie") == set()
     assert _found("taiyuanironandsteel") == set()
     assert _found("carbonfib") == {"长治碳纤维有限公司"}
     assert _found("luanmining") == {renamed.name} and _found("jinneng") == set()
@@ -90,6 +93,9 @@ def test_queries_of_three_letters_or_more_read_the_index_with_the_scan_s_results
             _named("太原钢铁（集团）有限公司", code=1, name_en="Taiyuan Iron and Steel"),
             _named("TCL科技集团股份有限公司", code=2),
             _named("长治碳纤维有限公司", code=3),
+            # The index folds case as Unicode does (the Kelvin sign is a "k"), the LIKE
+            # only ASCII letters: the LIKE decides.
+            _named("大同仪器有限公司", code=4, name_en="\u212aelvin Instruments"),
         ]
     )
 
@@ -98,10 +104,24 @@ def test_queries_of_three_letters_or_more_read_the_index_with_the_scan_s_results
 
     assert f"{SQLITE_KEYS_TABLE} MATCH" in sql("tanxianwei") and f"{SQLITE_KEYS_TABLE} MATCH" in sql("tcl")
     assert SQLITE_KEYS_TABLE not in sql("ty") and SQLITE_KEYS_TABLE not in sql("碳纤维")
-    for term in ["tanxianwei", "TANXIAN", "tcl", "TCLkeji", "ironand", "tygt", "tyg", "gufen", "ty", 'a"b', "x%y"]:
+    for term in [
+        "tanxianwei",
+        "TANXIAN",
+        "tcl",
+        "TCLkeji",
+        "ironand",
+        "tygt",
+        "tyg",
+        "gufen",
+        "ty",
+        'a"b',
+        "x%y",
+        "kelvin",
+    ]:
         plain = set(db.filter(enterprise_search_q(term, vendor="sqlite", indexed=False)).values_list("name", flat=True))
         assert _found(term) == plain, term
     assert _found("TANXIAN") == {"长治碳纤维有限公司"}
+    assert _found("kelvin") == set() and _found("instrum") == {"大同仪器有限公司"}
 
 
 def test_the_project_search_finds_the_enterprise_through_the_index_and_titles_in_any_case():
