@@ -43,7 +43,9 @@ enterprise by its key as it walks its own order (:func:`search_projects`).
 The functions are expressions of the columns and the stored keys a generated column,
 so no write path has to maintain anything: every insert and update (services,
 set-based bulk and COPY, imports, merges, raw SQL) keeps them true. On SQLite (the
-embedded default) the same conditions run as plain ``LIKE`` scans, with the same results.
+embedded default) the same conditions run as plain ``LIKE`` scans, the keys of a query
+of three letters or more first looked up in an FTS5 trigram table kept by triggers
+(:data:`SQLITE_KEYS_INDEX`), with the same results.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from django.db.models import (
     TextField,
     Value,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Left, Lower, Replace
 
 # Queries longer than this are cut (no name is longer than the field).
@@ -221,6 +224,52 @@ def use_trigram_keys(apps: object, schema_editor: object) -> None:
     )
 
 
+# SQLite (the embedded default): the same keys in an FTS5 table of trigrams, one row per
+# enterprise under the enterprise row's own rowid (the id is a UUID, not an integer; a
+# VACUUM keeps the rowids of a table that has them), kept true by triggers on the enterprise table,
+# so every write path (services, bulk_create, set-based writes, imports, merges,
+# queryset updates, raw SQL, deletes) keeps it true without knowing of it. A query of
+# three letters or more is looked up in it (a phrase of trigrams: the keys containing
+# the query, ASCII case ignored), the rows found then checked with the plain LIKE; one
+# or two letters are read by the plain scan. Migration crm.0012.
+SQLITE_KEYS_TABLE = "crm_enterprise_search"
+_SQLITE_KEYS = (
+    "replace(coalesce({t}.name_pinyin, ''), ' ', '') || '|' || coalesce({t}.name_initials, '') || '|' "
+    "|| replace(lower(coalesce({t}.name_en, '')), ' ', '')"
+)
+SQLITE_KEYS_INDEX = [
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_KEYS_TABLE} USING fts5(keys, tokenize = 'trigram')",
+    f"DELETE FROM {SQLITE_KEYS_TABLE}",
+    f"INSERT INTO {SQLITE_KEYS_TABLE} (rowid, keys) SELECT rowid, {_SQLITE_KEYS.format(t='crm_enterprise')} "
+    "FROM crm_enterprise",
+    "CREATE TRIGGER IF NOT EXISTS crm_enterprise_search_insert AFTER INSERT ON crm_enterprise BEGIN "
+    f"INSERT INTO {SQLITE_KEYS_TABLE} (rowid, keys) VALUES (new.rowid, {_SQLITE_KEYS.format(t='new')}); END",
+    "CREATE TRIGGER IF NOT EXISTS crm_enterprise_search_update "
+    "AFTER UPDATE OF name_pinyin, name_initials, name_en ON crm_enterprise BEGIN "
+    f"DELETE FROM {SQLITE_KEYS_TABLE} WHERE rowid = old.rowid; "
+    f"INSERT INTO {SQLITE_KEYS_TABLE} (rowid, keys) VALUES (new.rowid, {_SQLITE_KEYS.format(t='new')}); END",
+    "CREATE TRIGGER IF NOT EXISTS crm_enterprise_search_delete AFTER DELETE ON crm_enterprise BEGIN "
+    f"DELETE FROM {SQLITE_KEYS_TABLE} WHERE rowid = old.rowid; END",
+]
+
+
+def create_sqlite_keys_index(apps: object, schema_editor: object) -> None:
+    """Migration crm.0012 (see :data:`SQLITE_KEYS_INDEX`); nothing on other databases."""
+    if schema_editor.connection.vendor != "sqlite":  # type: ignore[attr-defined]
+        return
+    for sql in SQLITE_KEYS_INDEX:
+        schema_editor.execute(sql)  # type: ignore[attr-defined]
+
+
+def drop_sqlite_keys_index(apps: object, schema_editor: object) -> None:
+    """Reverse of :func:`create_sqlite_keys_index`."""
+    if schema_editor.connection.vendor != "sqlite":  # type: ignore[attr-defined]
+        return
+    for trigger in ("insert", "update", "delete"):
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS crm_enterprise_search_{trigger}")  # type: ignore[attr-defined]
+    schema_editor.execute(f"DROP TABLE IF EXISTS {SQLITE_KEYS_TABLE}")  # type: ignore[attr-defined]
+
+
 def create_project_search_indexes(apps: object, schema_editor: object) -> None:
     _on_postgres(schema_editor, PROJECT_INDEXES)
 
@@ -368,11 +417,22 @@ def _keys_contain_q(prefix: str, compact: str, *, vendor: str, any_order: bool, 
         # The LIKE first: the heap rows the index finds are checked in the written
         # order, and the LIKE settles most of them before the grams are worked out.
         return contains & _lookup(KeyGrams(SearchKeys(pinyin, initials, name_en)), "contains", lookup)
-    return (
+    contains = (
         _lookup(Replace(pinyin, Value(" "), Value(""), output_field=TextField()), "contains", compact)
         | _lookup(initials, "contains", compact)
         | _lookup(Replace(Lower(name_en), Value(" "), Value(""), output_field=TextField()), "contains", compact)
     )
+    if vendor != "sqlite" or not indexed:
+        return contains
+    # The enterprises whose keys hold the query's trigrams in a row (SQLITE_KEYS_INDEX),
+    # checked again with the LIKE: the index finds, the LIKE decides.
+    phrase = '"' + compact.replace('"', '""') + '"'
+    found = RawSQL(
+        f"SELECT id FROM crm_enterprise WHERE rowid IN "
+        f"(SELECT rowid FROM {SQLITE_KEYS_TABLE} WHERE {SQLITE_KEYS_TABLE} MATCH %s)",
+        [phrase],
+    )
+    return Q(**{f"{prefix}pk__in": found}) & contains
 
 
 def key_query_grams(compact: str) -> list[str]:
@@ -390,7 +450,11 @@ def _contains_q(field: str, term: str, *, vendor: str, any_order: bool = False, 
         # Letters beyond ASCII that have case: lower() may differ between databases
         # and Python, so only the plain scan is sure to be right.
         return Q(**{f"{field}__icontains": term})
-    if any("a" <= c <= "z" for c in lowered):
+    if vendor == "sqlite":
+        # SQLite's LIKE ignores the case of ASCII letters (and only theirs, as its lower()
+        # does): the same test without working lower() out for every row of a scan.
+        contains = Q(**{f"{field}__contains": lowered})
+    elif any("a" <= c <= "z" for c in lowered):
         contains = _lookup(Lower(F(field), output_field=TextField()), "contains", lowered)
     else:
         contains = Q(**{f"{field}__contains": term})
