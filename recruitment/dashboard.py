@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -603,6 +603,11 @@ class _Counts:
     lights_by_park: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_chain: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
+    # From the tally's dated rows only (``dated``): open projects touched after the day of the
+    # stale cutoff, by owner; open follow-ups by assignee (all, and those due before today).
+    dated: bool = False
+    touched_by_owner: dict[int | None, int] = field(default_factory=dict)
+    follow_ups_by_assignee: dict[int | None, tuple[int, int]] = field(default_factory=dict)
 
 
 def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
@@ -630,6 +635,12 @@ def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
                 per_chain[light] = per_chain.get(light, 0) + amounts.count
         elif row["kind"] == PipelineTally.Kind.SECTOR:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
+        elif row["kind"] == PipelineTally.Kind.LAST_TOUCH:
+            counts.touched_by_owner[row["owner_id"]] = counts.touched_by_owner.get(row["owner_id"], 0) + row["n"]
+        elif row["kind"] in (PipelineTally.Kind.FOLLOW_UP, _OVERDUE):
+            n, overdue = counts.follow_ups_by_assignee.get(row["owner_id"], (0, 0))
+            overdue += row["n"] if row["kind"] == _OVERDUE else 0
+            counts.follow_ups_by_assignee[row["owner_id"]] = (n + row["n"], overdue)
     return counts
 
 
@@ -660,6 +671,7 @@ def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[
         if office is None:
             return None
         lookups["office_id"] = office.pk
+        lookups[_FOLLOW_UPS_OFFICE] = office.pk  # the follow-ups' own office too
     if filters.office is not None:
         if lookups.get("office_id", filters.office.pk) != filters.office.pk:
             return None  # another office than one's own: nothing, as the projects' queryset says
@@ -669,20 +681,53 @@ def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[
     return lookups
 
 
-def _rows_from_tally(lookups: Mapping[str, Any], *, using: str) -> Iterable[tuple[Any, ...]]:
+# The lookup of :func:`_tally_lookups` that names the follow-ups' own office (kind "f" rows).
+_FOLLOW_UPS_OFFICE = "follow_ups_office"
+# Open follow-ups due before today, as :func:`_rows_from_tally` names their rows.
+_OVERDUE = "o"
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _stale_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+
+
+def _rows_from_tally(lookups: Mapping[str, Any], *, using: str, now: datetime) -> Iterable[tuple[Any, ...]]:
     """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
     statuses × lights, and chains or sectors × statuses × lights: the park of a chain's or
-    sector's row is not read, so its parks come summed)."""
+    sector's row is not read, so its parks come summed), and its dated rows: open projects
+    by owner touched after the day (UTC) of the stale cutoff ("a"), open follow-ups by
+    assignee due today or later ("f") and before today ("o"). What falls on the day of the
+    cutoff or on today itself is counted by :func:`_workload` from the tables."""
+    K = PipelineTally.Kind
+    lookups = dict(lookups)
+    follow_ups = {"ref_id": lookups.pop(_FOLLOW_UPS_OFFICE)} if _FOLLOW_UPS_OFFICE in lookups else {}
+    today = now.astimezone(UTC).date()
+    row_kind = models.Case(
+        models.When(kind=K.FOLLOW_UP, day__lt=today, then=models.Value(_OVERDUE)),
+        default=models.F("kind"),
+        output_field=models.CharField(),
+    )
+    row_ref = models.Case(
+        models.When(kind__in=[K.CHAIN, K.SECTOR], then=models.F("ref_id")), output_field=models.BigIntegerField()
+    )
     project_park = models.Case(
-        models.When(kind=PipelineTally.Kind.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
+        models.When(kind=K.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
     )
     return (
         PipelineTally.objects.using(using)
         .filter(**lookups)
-        .exclude(kind=PipelineTally.Kind.STAGE)  # the gap analysis' rows
-        .values("kind", "ref_id", "owner_id", "status", "light", row_park=project_park)
+        .filter(
+            Q(kind__in=[K.PROJECT, K.CHAIN, K.SECTOR])
+            | Q(kind=K.LAST_TOUCH, day__gt=_stale_cutoff(now).astimezone(UTC).date())
+            | Q(kind=K.FOLLOW_UP, **follow_ups)
+        )
+        .values("owner_id", "status", "light", row_kind=row_kind, row_ref=row_ref, row_park=project_park)
         .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
-        .values_list("kind", "ref_id", "row_park", *_ROW[3:])
+        .values_list("row_kind", "row_ref", "row_park", *_ROW[3:])
         .order_by()
     )
 
@@ -769,12 +814,20 @@ def _workload(
     * "s": stale projects per owner (:func:`_stale_by_owner`);
     * "f": open follow-ups per assignee and how many are overdue;
     * "u": the names of the owners the counts name and of everyone with an open follow-up.
+
+    With the tally's dated rows (``counts.dated``) the first two count only what the rows
+    leave out, a day at most: the open projects last touched after the stale cutoff but on
+    its day (UTC), and the open follow-ups due today (UTC) before ``now``.
     """
     User = get_user_model()
     zero = models.Value(0, output_field=models.IntegerField())
     blank = models.Value("", output_field=models.CharField())
     name_fields = ("first_name", "last_name", "display_name", "username")
     columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
+    touched_before = None
+    if counts.dated:
+        touched_before = _utc_midnight(_stale_cutoff(now).astimezone(UTC).date() + timedelta(days=1))
+        follow_ups = follow_ups.filter(due_at__gte=_utc_midnight(now.astimezone(UTC).date()), due_at__lt=now)
     assignees = (
         follow_ups.values("assignee_id")
         .annotate(
@@ -806,7 +859,7 @@ def _workload(
         .values_list(*columns)
         .order_by()
     )
-    stale_part = _stale_by_owner(base, now=now).annotate(
+    stale_part = _stale_by_owner(base, now=now, touched_before=touched_before).annotate(
         part=models.Value("s"), overdue=zero, first=blank, last=blank, display=blank, login=blank
     )
     stale: dict[int | None, int] = {}
@@ -822,6 +875,16 @@ def _workload(
             names[person] = _user_name(first or "", last or "", display or "", login or "")
         if part == "f":
             by_assignee[person] = (n, overdue)
+    if counts.dated:
+        # Touched after the cutoff: on the cutoff's day (counted here) or later (the tally).
+        for owner, n in counts.touched_by_owner.items():
+            stale[owner] = stale.get(owner, 0) + n
+        # Open follow-ups all from the tally; overdue: due before today (the tally) or today.
+        today = by_assignee
+        by_assignee = {
+            person: (n, overdue + today.get(person, (0, 0))[1])
+            for person, (n, overdue) in counts.follow_ups_by_assignee.items()
+        }
     if tally.available(base.db):
         # Counted as touched within the period: stale = open − touched.
         stale = {owner: amounts.count - stale.get(owner, 0) for owner, amounts in counts.open_by_owner.items()}
@@ -845,7 +908,9 @@ def _workload(
     return rows, names
 
 
-def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Any]:
+def _stale_by_owner(
+    base: models.QuerySet[Project], *, now: datetime, touched_before: datetime | None = None
+) -> models.QuerySet[Any]:
     """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
     stale (:func:`stale_projects`), in one grouped query.
 
@@ -853,11 +918,14 @@ def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.
     its latest interaction, kept by the database), so stale = open − open touched
     within the period, and ``n`` counts those touched: an index-only range over the
     recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
-    the stale projects as listed.
+    the stale projects as listed. ``touched_before`` bounds the range from above (the rest
+    is counted by the tally's dated rows).
     """
     if tally.available(base.db):
         cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
         projects = base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
+        if touched_before is not None:
+            projects = projects.filter(last_touched_at__lt=touched_before)
     else:
         projects = stale_projects(base, now=now)
     return projects.values("owner_id").annotate(person=models.F("owner_id"), n=Count("*")).order_by()
@@ -934,7 +1002,8 @@ def dashboard_build(
     now = now or timezone.now()
     base = projects_for_dashboard(user=user, filters=filters, stages=options.stages)
     lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
-    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db))
+    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db, now=now))
+    counts.dated = lookups is not None
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:
