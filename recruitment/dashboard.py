@@ -603,10 +603,10 @@ class _Counts:
     lights_by_park: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_chain: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
-    # From the tally's dated rows only (``dated``): open projects touched after the day of the
-    # stale cutoff, by owner; open follow-ups by assignee (all, and those due before today).
+    # From the tally's dated rows only (``dated``): open projects last touched before the day
+    # of the stale cutoff, by owner; open follow-ups by assignee (all, and those due before today).
     dated: bool = False
-    touched_by_owner: dict[int | None, int] = field(default_factory=dict)
+    stale_by_owner: dict[int | None, int] = field(default_factory=dict)
     follow_ups_by_assignee: dict[int | None, tuple[int, int]] = field(default_factory=dict)
 
 
@@ -636,7 +636,7 @@ def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
         elif row["kind"] == PipelineTally.Kind.SECTOR:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
         elif row["kind"] == PipelineTally.Kind.LAST_TOUCH:
-            counts.touched_by_owner[row["owner_id"]] = counts.touched_by_owner.get(row["owner_id"], 0) + row["n"]
+            counts.stale_by_owner[row["owner_id"]] = counts.stale_by_owner.get(row["owner_id"], 0) + row["n"]
         elif row["kind"] in (PipelineTally.Kind.FOLLOW_UP, _OVERDUE):
             n, overdue = counts.follow_ups_by_assignee.get(row["owner_id"], (0, 0))
             overdue += row["n"] if row["kind"] == _OVERDUE else 0
@@ -699,9 +699,11 @@ def _rows_from_tally(lookups: Mapping[str, Any], *, using: str, now: datetime) -
     """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
     statuses × lights, and chains or sectors × statuses × lights: the park of a chain's or
     sector's row is not read, so its parks come summed), and its dated rows: open projects
-    by owner touched after the day (UTC) of the stale cutoff ("a"), open follow-ups by
-    assignee due today or later ("f") and before today ("o"). What falls on the day of the
-    cutoff or on today itself is counted by :func:`_workload` from the tables."""
+    by owner last touched before the day (UTC) of the stale cutoff ("a": stale whatever the
+    hour), open follow-ups by assignee due today or later ("f") and before today ("o"). What
+    falls on the day of the cutoff or on today itself is counted by :func:`_workload` from
+    the tables. Compaction folds only days older than any cutoff read here
+    (``tally._keep``)."""
     K = PipelineTally.Kind
     lookups = dict(lookups)
     follow_ups = {"ref_id": lookups.pop(_FOLLOW_UPS_OFFICE)} if _FOLLOW_UPS_OFFICE in lookups else {}
@@ -722,7 +724,7 @@ def _rows_from_tally(lookups: Mapping[str, Any], *, using: str, now: datetime) -
         .filter(**lookups)
         .filter(
             Q(kind__in=[K.PROJECT, K.CHAIN, K.SECTOR])
-            | Q(kind=K.LAST_TOUCH, day__gt=_stale_cutoff(now).astimezone(UTC).date())
+            | Q(kind=K.LAST_TOUCH, day__lt=_stale_cutoff(now).astimezone(UTC).date())
             | Q(kind=K.FOLLOW_UP, **follow_ups)
         )
         .values("owner_id", "status", "light", row_kind=row_kind, row_ref=row_ref, row_park=project_park)
@@ -816,17 +818,15 @@ def _workload(
     * "u": the names of the owners the counts name and of everyone with an open follow-up.
 
     With the tally's dated rows (``counts.dated``) the first two count only what the rows
-    leave out, a day at most: the open projects last touched after the stale cutoff but on
-    its day (UTC), and the open follow-ups due today (UTC) before ``now``.
+    leave out, a day at most: the open projects last touched on the day (UTC) of the stale
+    cutoff but not after it, and the open follow-ups due today (UTC) before ``now``.
     """
     User = get_user_model()
     zero = models.Value(0, output_field=models.IntegerField())
     blank = models.Value("", output_field=models.CharField())
     name_fields = ("first_name", "last_name", "display_name", "username")
     columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
-    touched_before = None
     if counts.dated:
-        touched_before = _utc_midnight(_stale_cutoff(now).astimezone(UTC).date() + timedelta(days=1))
         follow_ups = follow_ups.filter(due_at__gte=_utc_midnight(now.astimezone(UTC).date()), due_at__lt=now)
     assignees = (
         follow_ups.values("assignee_id")
@@ -859,7 +859,7 @@ def _workload(
         .values_list(*columns)
         .order_by()
     )
-    stale_part = _stale_by_owner(base, now=now, touched_before=touched_before).annotate(
+    stale_part = _stale_by_owner(base, now=now, cutoff_day_only=counts.dated).annotate(
         part=models.Value("s"), overdue=zero, first=blank, last=blank, display=blank, login=blank
     )
     stale: dict[int | None, int] = {}
@@ -876,8 +876,8 @@ def _workload(
         if part == "f":
             by_assignee[person] = (n, overdue)
     if counts.dated:
-        # Touched after the cutoff: on the cutoff's day (counted here) or later (the tally).
-        for owner, n in counts.touched_by_owner.items():
+        # Last touched before the cutoff's day (the tally) or on it, before the cutoff (here).
+        for owner, n in counts.stale_by_owner.items():
             stale[owner] = stale.get(owner, 0) + n
         # Open follow-ups all from the tally; overdue: due before today (the tally) or today.
         today = by_assignee
@@ -885,7 +885,7 @@ def _workload(
             person: (n, overdue + today.get(person, (0, 0))[1])
             for person, (n, overdue) in counts.follow_ups_by_assignee.items()
         }
-    if tally.available(base.db):
+    elif tally.available(base.db):
         # Counted as touched within the period: stale = open − touched.
         stale = {owner: amounts.count - stale.get(owner, 0) for owner, amounts in counts.open_by_owner.items()}
     rows: dict[int | None, WorkloadRow] = {}
@@ -909,7 +909,7 @@ def _workload(
 
 
 def _stale_by_owner(
-    base: models.QuerySet[Project], *, now: datetime, touched_before: datetime | None = None
+    base: models.QuerySet[Project], *, now: datetime, cutoff_day_only: bool = False
 ) -> models.QuerySet[Any]:
     """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
     stale (:func:`stale_projects`), in one grouped query.
@@ -918,14 +918,15 @@ def _stale_by_owner(
     its latest interaction, kept by the database), so stale = open − open touched
     within the period, and ``n`` counts those touched: an index-only range over the
     recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
-    the stale projects as listed. ``touched_before`` bounds the range from above (the rest
-    is counted by the tally's dated rows).
+    the stale projects as listed. ``cutoff_day_only``: the stale projects last touched on the
+    day (UTC) of the cutoff, from the same index (the days before are the tally's).
     """
-    if tally.available(base.db):
-        cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+    cutoff = _stale_cutoff(now)
+    if cutoff_day_only:
+        day_start = _utc_midnight(cutoff.astimezone(UTC).date())
+        projects = base.filter(status__in=OPEN, last_touched_at__gte=day_start, last_touched_at__lte=cutoff)
+    elif tally.available(base.db):
         projects = base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
-        if touched_before is not None:
-            projects = projects.filter(last_touched_at__lt=touched_before)
     else:
         projects = stale_projects(base, now=now)
     return projects.values("owner_id").annotate(person=models.F("owner_id"), n=Count("*")).order_by()

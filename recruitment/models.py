@@ -480,7 +480,11 @@ class PipelineTally(models.Model):
     class Meta:
         verbose_name = _("pipeline tally row")
         verbose_name_plural = _("pipeline tally")
-        indexes = [models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx")]
+        indexes = [
+            models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx"),
+            # The dashboard reads a scope's undated kinds and the days before a time of the dated.
+            models.Index(fields=["scope", "scope_id", "kind", "day"], name="tally_scope_kind_day_idx"),
+        ]
 
 
 # Landing supervision lives in its own module; imported here so Django registers its models.

@@ -410,9 +410,11 @@ $$;
 
 
 def _keep() -> tuple[int, int]:
-    """Days of last touches and of due days kept apart by compaction: a month beyond the stale
-    period, a week before today (the dashboard's ``now`` may lag the database's clock a little)."""
-    return settings.RECRUITMENT_STALE_AFTER_DAYS + 30, 7
+    """Days of last touches and of due days kept apart by compaction: the stale period and two
+    days more, two days before today (the dashboard's ``now`` may lag the database's clock a
+    little). The dashboard sums the last touches before the day of its stale cutoff, so the
+    fewer days kept, the fewer rows it reads."""
+    return settings.RECRUITMENT_STALE_AFTER_DAYS + 2, 2
 
 
 # A project's last touch: the later of its creation and its latest interaction, set by
@@ -569,6 +571,7 @@ def install(apps: Any, schema_editor: Any) -> None:
         ):
             cursor.execute(sql)
         cursor.execute("SELECT recruitment_tally_rebuild()")
+        cursor.execute("SELECT recruitment_tally_compact(%s, %s)", _keep())
 
 
 def uninstall(apps: Any, schema_editor: Any) -> None:
@@ -587,11 +590,12 @@ def available(using: str = "default") -> bool:
 
 def rebuild(using: str = "default") -> None:
     """Recount the whole tally and every project's last touch from the tables (after a load
-    that bypassed the triggers)."""
+    that bypassed the triggers), the days long past folded."""
     if available(using):
         with connections[using].cursor() as cursor:
             cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
             cursor.execute("SELECT recruitment_tally_rebuild()")
+        compact(using)
 
 
 def untouched_count(using: str = "default") -> int:

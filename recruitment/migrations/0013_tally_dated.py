@@ -33,5 +33,9 @@ class Migration(migrations.Migration):
                 max_length=1,
             ),
         ),
+        migrations.AddIndex(
+            model_name="pipelinetally",
+            index=models.Index(fields=["scope", "scope_id", "kind", "day"], name="tally_scope_kind_day_idx"),
+        ),
         migrations.RunPython(recruitment.tally.install, recruitment.tally.uninstall),
     ]
