@@ -66,6 +66,9 @@ _HAVING = "SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <>
 # are given (``stages``), so that a trigger can count a project as it was and as it is.
 # The functions that write are PL/pgSQL, whose statements are planned once a session
 # (an SQL function's are planned again at every call, once per row written).
+_COUNTED = (
+    "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
+)
 _CLOSED = ", ".join(f"'{status}'" for status in sorted(CLOSED))
 _COLUMNS = """
     scope varchar, scope_id bigint, kind varchar, ref_id bigint, office_id bigint, park_id bigint,
@@ -76,28 +79,36 @@ _COLUMNS = """
 # session's time zone.
 _DAY = "({} AT TIME ZONE 'UTC')::date"
 
-_CONTRIBUTION = f"""
--- Under one scope ("p": all projects; "c", "s": a chain's, a sector's), the dated rows of a
--- project: itself by the day of its last touch while it is open ("a", with its owner), and its
--- open follow-ups by office (ref_id), assignee (owner_id) and due day ("f").
-CREATE OR REPLACE FUNCTION recruitment_tally_dated(
-    sign integer, p recruitment_project, scope_kind varchar, scope_ref bigint
-) RETURNS TABLE ({_COLUMNS}) LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN scope_kind = 'p' THEN '' ELSE scope_kind END::varchar, scope_ref, 'a'::varchar, NULL::bigint,
-           p.office_id, p.park_id, p.owner_id, ''::varchar, ''::varchar, {_DAY.format("p.last_touched_at")},
-           sign, 0::numeric, 0::numeric, 0::numeric, 0::numeric
-    WHERE p.id IS NOT NULL AND p.status NOT IN ({_CLOSED})
-    UNION ALL
-    SELECT CASE WHEN scope_kind = 'p' THEN '' ELSE scope_kind END::varchar, scope_ref, 'f'::varchar, f.office_id,
-           p.office_id, p.park_id, f.assignee_id, ''::varchar, ''::varchar, {_DAY.format("f.due_at")},
-           sign * COUNT(*)::integer, 0::numeric, 0::numeric, 0::numeric, 0::numeric
-    FROM recruitment_followup f
-    WHERE f.project_id = p.id AND f.status = 'open'
-    GROUP BY f.office_id, f.assignee_id, {_DAY.format("f.due_at")}
-$$;
 
+def _dated(scopes: str, *, touched: str = "true", follow_ups: str = "true") -> str:
+    """The dated rows of project ``p`` (with ``sign``) under each scope of ``scopes`` (kind,
+    ref_id; kind "p" for all projects): itself by the day of its last touch while it is open
+    ("a", with its owner), and its open follow-ups by office (ref_id), assignee (owner_id)
+    and due day ("f"); each only where ``touched`` and ``follow_ups`` hold. Written into each
+    function's statement, not called: a function called per scope is planned at every call."""
+    scope = "CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id"
+    return f"""
+    SELECT {scope}, 'a'::varchar, NULL::bigint, p.office_id, p.park_id, p.owner_id, ''::varchar, ''::varchar,
+           {_DAY.format("p.last_touched_at")}, sign, 0::numeric, 0::numeric, 0::numeric, 0::numeric
+    FROM {scopes}
+    AND {touched} AND p.id IS NOT NULL AND p.status NOT IN ({_CLOSED})
+    UNION ALL
+    SELECT {scope}, 'f'::varchar, f.office_id, p.office_id, p.park_id, f.assignee_id, ''::varchar, ''::varchar,
+           f.day, sign * f.n, 0::numeric, 0::numeric, 0::numeric, 0::numeric
+    FROM (
+        SELECT office_id, assignee_id, {_DAY.format("due_at")} AS day, COUNT(*)::integer AS n
+        FROM recruitment_followup WHERE {follow_ups} AND project_id = p.id AND status = 'open'
+        GROUP BY 1, 2, 3
+    ) f CROSS JOIN {scopes}
+    """
+
+
+_CONTRIBUTION = f"""
+-- Only the kinds asked for: the undated ones, the last touch ("a"), the follow-ups ("f"), so that
+-- a write leaves out the rows it cannot change.
 CREATE OR REPLACE FUNCTION recruitment_tally_rows(
-    sign integer, p recruitment_project, lt text, stages bigint[]
+    sign integer, p recruitment_project, lt text, stages bigint[],
+    undated boolean, touched boolean, follow_ups boolean
 ) RETURNS TABLE ({_COLUMNS}) LANGUAGE sql STABLE AS $$
     WITH g AS (
         SELECT DISTINCT s.chain_id, c.sector_id
@@ -114,7 +125,7 @@ CREATE OR REPLACE FUNCTION recruitment_tally_rows(
            sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
            sign * COALESCE(p.expected_output_value, 0)
     FROM k AS sc CROSS JOIN k
-    WHERE p.id IS NOT NULL
+    WHERE undated AND p.id IS NOT NULL
     UNION ALL
     -- Each target stage once, in scope "" only (the gap analysis' projects per park and stage).
     SELECT ''::varchar, NULL::bigint, 't'::varchar, st, p.office_id, p.park_id, NULL::bigint, p.status,
@@ -122,13 +133,11 @@ CREATE OR REPLACE FUNCTION recruitment_tally_rows(
            sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
            sign * COALESCE(p.expected_output_value, 0)
     FROM unnest(stages) AS st
-    WHERE p.id IS NOT NULL
+    WHERE undated AND p.id IS NOT NULL
     UNION ALL
     -- Under each scope, the open project by the day of its last touch ("a") and its open
     -- follow-ups by office, assignee and due day ("f").
-    SELECT d.*
-    FROM k AS sc CROSS JOIN LATERAL recruitment_tally_dated(sign, p, sc.kind, sc.ref_id) AS d
-    WHERE p.id IS NOT NULL
+    {_dated("k AS sc WHERE true", touched="touched", follow_ups="follow_ups")}
 $$;
 
 -- A project's contribution moved from what it was (old_p, NULL when inserted) to what it
@@ -137,13 +146,23 @@ CREATE OR REPLACE FUNCTION recruitment_tally_change(
     old_p recruitment_project, old_light text, old_stages bigint[],
     new_p recruitment_project, new_light text, new_stages bigint[]
 ) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    -- The kinds whose rows may differ (the others would cancel out): whatever was inserted or
+    -- deleted, else what the columns each kind reads say.
+    whole boolean := old_p.id IS NULL OR new_p.id IS NULL OR old_stages IS DISTINCT FROM new_stages
+        OR (old_p.office_id, old_p.park_id) IS DISTINCT FROM (new_p.office_id, new_p.park_id);
+    undated boolean := whole OR old_light IS DISTINCT FROM new_light
+        OR (old_p.{_COUNTED.replace(", ", ", old_p.")}) IS DISTINCT FROM (new_p.{_COUNTED.replace(", ", ", new_p.")});
+    touched boolean := whole OR old_p.owner_id IS DISTINCT FROM new_p.owner_id
+        OR (old_p.status IN ({_CLOSED})) IS DISTINCT FROM (new_p.status IN ({_CLOSED}))
+        OR {_DAY.format("old_p.last_touched_at")} IS DISTINCT FROM {_DAY.format("new_p.last_touched_at")};
 BEGIN
     INSERT INTO {TABLE} ({KEY}, {SUMS})
     SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
     FROM (
-        SELECT * FROM recruitment_tally_rows(-1, old_p, old_light, old_stages)
+        SELECT * FROM recruitment_tally_rows(-1, old_p, old_light, old_stages, undated, touched, whole)
         UNION ALL
-        SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages)
+        SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages, undated, touched, whole)
     ) r
     GROUP BY {KEY}
     HAVING {_HAVING};
@@ -180,8 +199,8 @@ BEGIN
     ) d
     UNION ALL
     -- The dated rows under each scope the link opens or closes.
-    SELECT d.* FROM k AS sc CROSS JOIN LATERAL recruitment_tally_dated(sign, p, sc.kind, sc.ref_id) AS d
-    WHERE NOT sc.before;
+    {_dated("k AS sc WHERE NOT sc.before")}
+    ;
 END
 $$;
 
@@ -190,7 +209,7 @@ CREATE OR REPLACE FUNCTION recruitment_tally_stages(pid uuid) RETURNS bigint[] L
 $$;
 """
 
-_ON_PROJECT = """
+_ON_PROJECT = f"""
 CREATE OR REPLACE FUNCTION recruitment_tally_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     old_light text;
@@ -198,6 +217,30 @@ DECLARE
     old_stages bigint[];
     new_stages bigint[];
 BEGIN
+    IF TG_OP = 'UPDATE' AND (OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")})
+                            IS NOT DISTINCT FROM (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}) THEN
+        -- Only the day of the last touch moved (an interaction logged): the open project's
+        -- "a" rows from the old day to the new, under each of its scopes.
+        IF NEW.status NOT IN ({_CLOSED}) THEN
+            new_stages := recruitment_tally_stages(NEW.id);
+            INSERT INTO {TABLE} ({KEY}, {SUMS})
+            WITH g AS (
+                SELECT DISTINCT s.chain_id, c.sector_id
+                FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+                WHERE s.id = ANY(new_stages)
+            ), sc AS (
+                SELECT ''::varchar AS scope, NULL::bigint AS scope_id
+                UNION ALL SELECT DISTINCT 'c', chain_id FROM g
+                UNION ALL SELECT DISTINCT 's', sector_id FROM g
+            )
+            SELECT sc.scope, sc.scope_id, 'a', NULL, NEW.office_id, NEW.park_id, NEW.owner_id, '', '', d.day, d.sign,
+                   0, 0, 0, 0
+            FROM sc CROSS JOIN (
+                VALUES ({_DAY.format("OLD.last_touched_at")}, -1), ({_DAY.format("NEW.last_touched_at")}, 1)
+            ) AS d (day, sign);
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         SELECT color INTO old_light FROM recruitment_projectlight WHERE project_id = OLD.id;
         old_stages := recruitment_tally_stages(OLD.id);
@@ -465,9 +508,6 @@ WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
 )
 """
 
-_COUNTED = (
-    "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
-)
 _FOLLOW_UP_COUNTED = "project_id, office_id, assignee_id, status, due_at"
 _TRIGGERS = f"""
 CREATE TRIGGER recruitment_tally_project_insert AFTER INSERT ON recruitment_project
@@ -539,12 +579,13 @@ _FUNCTIONS = (
     "recruitment_tally_on_stage_link()",
     "recruitment_tally_on_project()",
     "recruitment_tally_change(recruitment_project, text, bigint[], recruitment_project, text, bigint[])",
-    "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
+    "recruitment_tally_rows(integer, recruitment_project, text, bigint[], boolean, boolean, boolean)",
     "recruitment_tally_stages(uuid)",
     "recruitment_tally_link_delta(recruitment_project, text, bigint[], bigint[], integer)",
-    "recruitment_tally_dated(integer, recruitment_project, varchar, bigint)",
     # Functions of earlier tallies, dropped when it is replaced.
     "recruitment_tally_compact()",
+    "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
+    "recruitment_tally_dated(integer, recruitment_project, varchar, bigint)",
     "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
 )
