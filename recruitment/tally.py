@@ -26,6 +26,17 @@ per key that changed):
 * a stage moved to another chain or a chain to another sector (reference data, rare):
   the whole tally rebuilt; TRUNCATE of a counted table: the same.
 
+Dated rows hold what depends on the time of reading, by day (UTC), under every scope:
+"a" an open project by the day of its last touch (with its owner), "f" an open follow-up
+by its office (``ref_id``), assignee (``owner_id``) and due day. The dashboard sums the
+days before the stale cutoff's day (stale projects) and before today (overdue
+follow-ups), and counts the one day in between from the tables; so a project turns
+stale, and a follow-up overdue, as time passes with no write. The project's triggers
+write them with the rest (an interaction moves its project's last touch, and the rows of
+its day alone); a follow-up inserted, changed (project, office, assignee, status, due
+time) or deleted writes its own, on its project's row lock. Compaction folds the days
+long past into one (``FOLDED``): sums before any later time stay the same.
+
 Concurrency: every write that changes what a project counts for holds the project's
 row lock: an update or delete of the project holds it already, and the stage-link
 and light triggers take it first (``FOR NO KEY UPDATE``, as the services lock a
