@@ -416,8 +416,8 @@ def _dated_world(world, now):  # type: ignore[no-untyped-def]
     s, (o1, o2), (p1, p2) = world["stages"], world["owners"], world["parks"]
     stale_days = 30
     projects = []
-    # Last touches around the cutoff (an hour either side), and days before and after it.
-    for i, hours in enumerate([-24 * 400, -24 * 45, -24 * 31, -25, -1, 1, 23, 24 * 2, 24 * 20]):
+    # Last touches around the cutoff (a minute and an hour either side), days before and after it.
+    for i, hours in enumerate([-24 * 400, -24 * 45, -24 * 31, -25, -1, -1 / 60, 1 / 60, 1, 23, 24 * 2, 24 * 20]):
         office = (world["office"], world["province"])[i % 2]
         project = _project(
             world,
@@ -430,8 +430,8 @@ def _dated_world(world, now):  # type: ignore[no-untyped-def]
         touched = now - timedelta(days=stale_days) + timedelta(hours=hours)
         Project.objects.filter(pk=project.pk).update(created_at=touched - timedelta(days=1))
         InteractionFactory(project=project, enterprise=project.enterprise, occurred_at=touched)
-        # Follow-ups: long overdue, due earlier today or in an hour, tomorrow, next month.
-        for j, due in enumerate([-24 * 20, -1, 1, 24, 24 * 30]):
+        # Follow-ups: long overdue, due an hour or a minute ago or ahead, tomorrow, next month.
+        for j, due in enumerate([-24 * 20, -1, -1 / 60, 1 / 60, 1, 24, 24 * 30]):
             FollowUpFactory(
                 project=project,
                 office=office if j % 3 else world["province"],
