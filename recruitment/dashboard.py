@@ -197,6 +197,22 @@ def _open_follow_ups(
     return follow_ups.filter(*_membership(filters, stages, outer="project_id"))
 
 
+def _open_follow_ups_due_today(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None, now: datetime
+) -> models.QuerySet[FollowUp]:
+    """Open follow-ups due today (UTC) before ``now`` (no period filter: the tally answers),
+    with ``in_projects``: whether the follow-up's project is one of
+    :func:`projects_for_dashboard`'s. A day's follow-ups are few: the condition is asked of
+    each one's project (an index probe each, as an aggregate's filter it stays that),
+    where a semi-join would read every project of the filter."""
+    projects = projects_for_dashboard(user=user, filters=filters, stages=stages).filter(pk=OuterRef("project_id"))
+    return (
+        scope_for_user(FollowUp.objects.all(), user=user)
+        .filter(status=FollowUp.Status.OPEN, due_at__gte=_utc_midnight(now.astimezone(UTC).date()), due_at__lt=now)
+        .alias(in_projects=Exists(projects))
+    )
+
+
 # --- Figures --------------------------------------------------------------------------
 
 
@@ -826,15 +842,17 @@ def _workload(
     blank = models.Value("", output_field=models.CharField())
     name_fields = ("first_name", "last_name", "display_name", "username")
     columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
-    if counts.dated:
-        follow_ups = follow_ups.filter(due_at__gte=_utc_midnight(now.astimezone(UTC).date()), due_at__lt=now)
+    # With the tally's dated rows: those due today, counted when their project is in (see
+    # :func:`_open_follow_ups_due_today`); else every open follow-up of the projects.
+    counted = Q(in_projects=True) if counts.dated else Q()
     assignees = (
         follow_ups.values("assignee_id")
         .annotate(
             part=models.Value("f"),
             person=models.F("assignee_id"),
-            n=Count("*"),
-            overdue=Count("due_at", filter=Q(due_at__lt=now)),
+            n=Count("pk", filter=counted),
+            # Those due today before now are all overdue: ``n`` says how many.
+            overdue=zero if counts.dated else Count("due_at", filter=Q(due_at__lt=now)),
             first=blank,
             last=blank,
             display=blank,
@@ -882,7 +900,7 @@ def _workload(
         # Open follow-ups all from the tally; overdue: due before today (the tally) or today.
         today = by_assignee
         by_assignee = {
-            person: (n, overdue + today.get(person, (0, 0))[1])
+            person: (n, overdue + today.get(person, (0, 0))[0])
             for person, (n, overdue) in counts.follow_ups_by_assignee.items()
         }
     elif tally.available(base.db):
@@ -1099,7 +1117,15 @@ def dashboard_build(
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
     follow_ups = _open_follow_ups(user=user, filters=filters, stages=options.stages)
-    workload_rows, names = _workload(base=base, follow_ups=follow_ups, counts=counts, now=now)
+    workload_rows, names = _workload(
+        base=base,
+        # With the tally's dated rows, only those due today (UTC) before now.
+        follow_ups=_open_follow_ups_due_today(user=user, filters=filters, stages=options.stages, now=now)
+        if counts.dated
+        else follow_ups,
+        counts=counts,
+        now=now,
+    )
     stale = ListWithTotal(
         total=sum(r.stale_projects for r in workload_rows.values()),
         rows=stale_list(base, now=now),
