@@ -497,10 +497,11 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
             say(f"{len(indexes)} indexes built")
             # The load bypassed the triggers that keep the dashboard's tally and each
             # project's last touch: compute them as the triggers would have.
-            from recruitment.tally import TOUCH_FILL
+            from recruitment.tally import TOUCH_FILL, compact
 
             cursor.execute(TOUCH_FILL)
             cursor.execute("SELECT recruitment_tally_rebuild()")
+            compact()  # the dated rows of days long past folded
             cursor.execute("SET LOCAL session_replication_role = DEFAULT")
             say("last touches and the pipeline tally")
     with connection.cursor() as cursor:

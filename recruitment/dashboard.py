@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
@@ -195,6 +195,22 @@ def _open_follow_ups(
     if projects.query.where:
         follow_ups = follow_ups.filter(project_id__in=projects.values("pk"))
     return follow_ups.filter(*_membership(filters, stages, outer="project_id"))
+
+
+def _open_follow_ups_due_today(
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None, now: datetime
+) -> models.QuerySet[FollowUp]:
+    """Open follow-ups due today (UTC) before ``now`` (no period filter: the tally answers),
+    with ``in_projects``: whether the follow-up's project is one of
+    :func:`projects_for_dashboard`'s. A day's follow-ups are few: the condition is asked of
+    each one's project (an index probe each, as an aggregate's filter it stays that),
+    where a semi-join would read every project of the filter."""
+    projects = projects_for_dashboard(user=user, filters=filters, stages=stages).filter(pk=OuterRef("project_id"))
+    return (
+        scope_for_user(FollowUp.objects.all(), user=user)
+        .filter(status=FollowUp.Status.OPEN, due_at__gte=_utc_midnight(now.astimezone(UTC).date()), due_at__lt=now)
+        .alias(in_projects=Exists(projects))
+    )
 
 
 # --- Figures --------------------------------------------------------------------------
@@ -603,6 +619,11 @@ class _Counts:
     lights_by_park: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_chain: dict[int, dict[str, int]] = field(default_factory=dict)
     lights_by_owner: dict[int | None, dict[str, int]] = field(default_factory=dict)
+    # From the tally's dated rows only (``dated``): open projects last touched before the day
+    # of the stale cutoff, by owner; open follow-ups by assignee (all, and those due before today).
+    dated: bool = False
+    stale_by_owner: dict[int | None, int] = field(default_factory=dict)
+    follow_ups_by_assignee: dict[int | None, tuple[int, int]] = field(default_factory=dict)
 
 
 def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
@@ -630,6 +651,12 @@ def _counts(rows: Iterable[tuple[Any, ...]]) -> _Counts:
                 per_chain[light] = per_chain.get(light, 0) + amounts.count
         elif row["kind"] == PipelineTally.Kind.SECTOR:
             counts.by_sector.setdefault(row["ref_id"], Figures()).add(status, amounts)
+        elif row["kind"] == PipelineTally.Kind.LAST_TOUCH:
+            counts.stale_by_owner[row["owner_id"]] = counts.stale_by_owner.get(row["owner_id"], 0) + row["n"]
+        elif row["kind"] in (PipelineTally.Kind.FOLLOW_UP, _OVERDUE):
+            n, overdue = counts.follow_ups_by_assignee.get(row["owner_id"], (0, 0))
+            overdue += row["n"] if row["kind"] == _OVERDUE else 0
+            counts.follow_ups_by_assignee[row["owner_id"]] = (n + row["n"], overdue)
     return counts
 
 
@@ -660,6 +687,7 @@ def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[
         if office is None:
             return None
         lookups["office_id"] = office.pk
+        lookups[_FOLLOW_UPS_OFFICE] = office.pk  # the follow-ups' own office too
     if filters.office is not None:
         if lookups.get("office_id", filters.office.pk) != filters.office.pk:
             return None  # another office than one's own: nothing, as the projects' queryset says
@@ -669,20 +697,55 @@ def _tally_lookups(*, user: Any, filters: DashboardFilters, using: str) -> dict[
     return lookups
 
 
-def _rows_from_tally(lookups: Mapping[str, Any], *, using: str) -> Iterable[tuple[Any, ...]]:
+# The lookup of :func:`_tally_lookups` that names the follow-ups' own office (kind "f" rows).
+_FOLLOW_UPS_OFFICE = "follow_ups_office"
+# Open follow-ups due before today, as :func:`_rows_from_tally` names their rows.
+_OVERDUE = "o"
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _stale_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+
+
+def _rows_from_tally(lookups: Mapping[str, Any], *, using: str, now: datetime) -> Iterable[tuple[Any, ...]]:
     """One grouped query over the tally rows of a scope (rows bounded by parks × owners ×
     statuses × lights, and chains or sectors × statuses × lights: the park of a chain's or
-    sector's row is not read, so its parks come summed)."""
+    sector's row is not read, so its parks come summed), and its dated rows: open projects
+    by owner last touched before the day (UTC) of the stale cutoff ("a": stale whatever the
+    hour), open follow-ups by assignee due today or later ("f") and before today ("o"). What
+    falls on the day of the cutoff or on today itself is counted by :func:`_workload` from
+    the tables. Compaction folds only days older than any cutoff read here
+    (``tally._keep``)."""
+    K = PipelineTally.Kind
+    lookups = dict(lookups)
+    follow_ups = {"ref_id": lookups.pop(_FOLLOW_UPS_OFFICE)} if _FOLLOW_UPS_OFFICE in lookups else {}
+    today = now.astimezone(UTC).date()
+    row_kind = models.Case(
+        models.When(kind=K.FOLLOW_UP, day__lt=today, then=models.Value(_OVERDUE)),
+        default=models.F("kind"),
+        output_field=models.CharField(),
+    )
+    row_ref = models.Case(
+        models.When(kind__in=[K.CHAIN, K.SECTOR], then=models.F("ref_id")), output_field=models.BigIntegerField()
+    )
     project_park = models.Case(
-        models.When(kind=PipelineTally.Kind.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
+        models.When(kind=K.PROJECT, then=models.F("park_id")), output_field=models.BigIntegerField()
     )
     return (
         PipelineTally.objects.using(using)
         .filter(**lookups)
-        .exclude(kind=PipelineTally.Kind.STAGE)  # the gap analysis' rows
-        .values("kind", "ref_id", "owner_id", "status", "light", row_park=project_park)
+        .filter(
+            Q(kind__in=[K.PROJECT, K.CHAIN, K.SECTOR])
+            | Q(kind=K.LAST_TOUCH, day__lt=_stale_cutoff(now).astimezone(UTC).date())
+            | Q(kind=K.FOLLOW_UP, **follow_ups)
+        )
+        .values("owner_id", "status", "light", row_kind=row_kind, row_ref=row_ref, row_park=project_park)
         .annotate(n=Sum("n"), planned=Sum("planned"), signed=Sum("signed"), funds=Sum("funds"), output=Sum("output"))
-        .values_list("kind", "ref_id", "row_park", *_ROW[3:])
+        .values_list("row_kind", "row_ref", "row_park", *_ROW[3:])
         .order_by()
     )
 
@@ -769,19 +832,27 @@ def _workload(
     * "s": stale projects per owner (:func:`_stale_by_owner`);
     * "f": open follow-ups per assignee and how many are overdue;
     * "u": the names of the owners the counts name and of everyone with an open follow-up.
+
+    With the tally's dated rows (``counts.dated``) the first two count only what the rows
+    leave out, a day at most: the open projects last touched on the day (UTC) of the stale
+    cutoff but not after it, and the open follow-ups due today (UTC) before ``now``.
     """
     User = get_user_model()
     zero = models.Value(0, output_field=models.IntegerField())
     blank = models.Value("", output_field=models.CharField())
     name_fields = ("first_name", "last_name", "display_name", "username")
     columns = ("part", "person", "n", "overdue", "first", "last", "display", "login")
+    # With the tally's dated rows: those due today, counted when their project is in (see
+    # :func:`_open_follow_ups_due_today`); else every open follow-up of the projects.
+    counted = Q(in_projects=True) if counts.dated else Q()
     assignees = (
         follow_ups.values("assignee_id")
         .annotate(
             part=models.Value("f"),
             person=models.F("assignee_id"),
-            n=Count("*"),
-            overdue=Count("due_at", filter=Q(due_at__lt=now)),
+            n=Count("pk", filter=counted),
+            # Those due today before now are all overdue: ``n`` says how many.
+            overdue=zero if counts.dated else Count("due_at", filter=Q(due_at__lt=now)),
             first=blank,
             last=blank,
             display=blank,
@@ -806,7 +877,7 @@ def _workload(
         .values_list(*columns)
         .order_by()
     )
-    stale_part = _stale_by_owner(base, now=now).annotate(
+    stale_part = _stale_by_owner(base, now=now, cutoff_day_only=counts.dated).annotate(
         part=models.Value("s"), overdue=zero, first=blank, last=blank, display=blank, login=blank
     )
     stale: dict[int | None, int] = {}
@@ -822,7 +893,17 @@ def _workload(
             names[person] = _user_name(first or "", last or "", display or "", login or "")
         if part == "f":
             by_assignee[person] = (n, overdue)
-    if tally.available(base.db):
+    if counts.dated:
+        # Last touched before the cutoff's day (the tally) or on it, before the cutoff (here).
+        for owner, n in counts.stale_by_owner.items():
+            stale[owner] = stale.get(owner, 0) + n
+        # Open follow-ups all from the tally; overdue: due before today (the tally) or today.
+        today = by_assignee
+        by_assignee = {
+            person: (n, overdue + today.get(person, (0, 0))[0])
+            for person, (n, overdue) in counts.follow_ups_by_assignee.items()
+        }
+    elif tally.available(base.db):
         # Counted as touched within the period: stale = open − touched.
         stale = {owner: amounts.count - stale.get(owner, 0) for owner, amounts in counts.open_by_owner.items()}
     rows: dict[int | None, WorkloadRow] = {}
@@ -845,7 +926,9 @@ def _workload(
     return rows, names
 
 
-def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.QuerySet[Any]:
+def _stale_by_owner(
+    base: models.QuerySet[Project], *, now: datetime, cutoff_day_only: bool = False
+) -> models.QuerySet[Any]:
     """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
     stale (:func:`stale_projects`), in one grouped query.
 
@@ -853,10 +936,14 @@ def _stale_by_owner(base: models.QuerySet[Project], *, now: datetime) -> models.
     its latest interaction, kept by the database), so stale = open − open touched
     within the period, and ``n`` counts those touched: an index-only range over the
     recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
-    the stale projects as listed.
+    the stale projects as listed. ``cutoff_day_only``: the stale projects last touched on the
+    day (UTC) of the cutoff, from the same index (the days before are the tally's).
     """
-    if tally.available(base.db):
-        cutoff = now - timedelta(days=settings.RECRUITMENT_STALE_AFTER_DAYS)
+    cutoff = _stale_cutoff(now)
+    if cutoff_day_only:
+        day_start = _utc_midnight(cutoff.astimezone(UTC).date())
+        projects = base.filter(status__in=OPEN, last_touched_at__gte=day_start, last_touched_at__lte=cutoff)
+    elif tally.available(base.db):
         projects = base.filter(status__in=OPEN, last_touched_at__gt=cutoff)
     else:
         projects = stale_projects(base, now=now)
@@ -934,7 +1021,8 @@ def dashboard_build(
     now = now or timezone.now()
     base = projects_for_dashboard(user=user, filters=filters, stages=options.stages)
     lookups = _tally_lookups(user=user, filters=filters, using=base.db) if use_tally is not False else None
-    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db))
+    counts = _counts(_rows_from_tables(base) if lookups is None else _rows_from_tally(lookups, using=base.db, now=now))
+    counts.dated = lookups is not None
     common = as_params(changelist_lookups(filters))
 
     def project_link(**extra: str) -> str | None:
@@ -1029,7 +1117,15 @@ def dashboard_build(
         target.pipeline_url = project_link(**target.params, **status_in(BEFORE_SIGNING))
 
     follow_ups = _open_follow_ups(user=user, filters=filters, stages=options.stages)
-    workload_rows, names = _workload(base=base, follow_ups=follow_ups, counts=counts, now=now)
+    workload_rows, names = _workload(
+        base=base,
+        # With the tally's dated rows, only those due today (UTC) before now.
+        follow_ups=_open_follow_ups_due_today(user=user, filters=filters, stages=options.stages, now=now)
+        if counts.dated
+        else follow_ups,
+        counts=counts,
+        now=now,
+    )
     stale = ListWithTotal(
         total=sum(r.stale_projects for r in workload_rows.values()),
         rows=stale_list(base, now=now),

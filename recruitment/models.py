@@ -445,7 +445,11 @@ class PipelineTally(models.Model):
     concurrent writers never wait on one another; the dashboard sums them, and a
     periodic compaction folds them into one row per key. ``kind`` "p" counts each
     project once; "c" and "s" count it once per chain and once per sector of its
-    stages, "t" once per target stage (the gap analysis' projects per park and stage). See ``recruitment/tally.py``. Unused (empty) on SQLite.
+    stages, "t" once per target stage (the gap analysis' projects per park and stage).
+    Dated rows count what depends on the time of reading: "a" an open project by the day
+    of its last touch, "f" its open follow-ups by office, assignee and due day; the
+    dashboard sums the days before or after a time. See ``recruitment/tally.py``. Unused
+    (empty) on SQLite.
     """
 
     class Kind(models.TextChoices):
@@ -453,16 +457,20 @@ class PipelineTally(models.Model):
         CHAIN = "c", _("chain")
         SECTOR = "s", _("sector")
         STAGE = "t", _("stage")
+        LAST_TOUCH = "a", _("last touched")
+        FOLLOW_UP = "f", _("follow-up")
 
     scope = models.CharField(max_length=1, blank=True, default="")  # "", or "c"/"s": the projects of a chain/sector
     scope_id = models.BigIntegerField(null=True)  # that chain or sector
     kind = models.CharField(max_length=1, choices=Kind.choices)
-    ref_id = models.BigIntegerField(null=True)  # the chain, sector or stage (kinds "c", "s" and "t")
+    # The chain, sector or stage (kinds "c", "s" and "t"); the follow-up's office (kind "f").
+    ref_id = models.BigIntegerField(null=True)
     office_id = models.BigIntegerField()
     park_id = models.BigIntegerField()
-    owner_id = models.BigIntegerField(null=True)  # kind "p" only
-    status = models.CharField(max_length=16)
+    owner_id = models.BigIntegerField(null=True)  # kinds "p" and "a"; the assignee for "f"
+    status = models.CharField(max_length=16)  # blank for the dated kinds
     light = models.CharField(max_length=8, blank=True)
+    day = models.DateField(null=True)  # UTC day of the last touch ("a") or of the due time ("f")
     n = models.IntegerField()
     planned = models.DecimalField(max_digits=24, decimal_places=2)
     signed = models.DecimalField(max_digits=24, decimal_places=2)
@@ -472,7 +480,11 @@ class PipelineTally(models.Model):
     class Meta:
         verbose_name = _("pipeline tally row")
         verbose_name_plural = _("pipeline tally")
-        indexes = [models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx")]
+        indexes = [
+            models.Index(fields=["scope", "scope_id", "office_id"], name="tally_scope_office_idx"),
+            # The dashboard reads a scope's undated kinds and the days before a time of the dated.
+            models.Index(fields=["scope", "scope_id", "kind", "day"], name="tally_scope_kind_day_idx"),
+        ]
 
 
 # Landing supervision lives in its own module; imported here so Django registers its models.

@@ -26,6 +26,17 @@ per key that changed):
 * a stage moved to another chain or a chain to another sector (reference data, rare):
   the whole tally rebuilt; TRUNCATE of a counted table: the same.
 
+Dated rows hold what depends on the time of reading, by day (UTC), under every scope:
+"a" an open project by the day of its last touch (with its owner), "f" an open follow-up
+by its office (``ref_id``), assignee (``owner_id``) and due day. The dashboard sums the
+days before the stale cutoff's day (stale projects) and before today (overdue
+follow-ups), and counts the one day in between from the tables; so a project turns
+stale, and a follow-up overdue, as time passes with no write. The project's triggers
+write them with the rest (an interaction moves its project's last touch, and the rows of
+its day alone); a follow-up inserted, changed (project, office, assignee, status, due
+time) or deleted writes its own, on its project's row lock. Compaction folds the days
+long past into one (``FOLDED``): sums before any later time stay the same.
+
 Concurrency: every write that changes what a project counts for holds the project's
 row lock: an update or delete of the project holds it already, and the stage-link
 and light triggers take it first (``FOR NO KEY UPDATE``, as the services lock a
@@ -50,10 +61,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
+from recruitment.pipeline import CLOSED
+
 TABLE = "recruitment_pipelinetally"
-KEY = "scope, scope_id, kind, ref_id, office_id, park_id, owner_id, status, light"
+KEY = "scope, scope_id, kind, ref_id, office_id, park_id, owner_id, status, light, day"
 SUMS = "n, planned, signed, funds, output"
 _HAVING = "SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <> 0 OR SUM(output) <> 0"
 
@@ -63,14 +77,50 @@ _HAVING = "SUM(n) <> 0 OR SUM(planned) <> 0 OR SUM(signed) <> 0 OR SUM(funds) <>
 # are given (``stages``), so that a trigger can count a project as it was and as it is.
 # The functions that write are PL/pgSQL, whose statements are planned once a session
 # (an SQL function's are planned again at every call, once per row written).
-_CONTRIBUTION = f"""
-CREATE OR REPLACE FUNCTION recruitment_tally_rows(
-    sign integer, p recruitment_project, lt text, stages bigint[]
-) RETURNS TABLE (
+_COUNTED = (
+    "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
+)
+_CLOSED = ", ".join(f"'{status}'" for status in sorted(CLOSED))
+_COLUMNS = """
     scope varchar, scope_id bigint, kind varchar, ref_id bigint, office_id bigint, park_id bigint,
-    owner_id bigint, status varchar, light varchar, n integer, planned numeric, signed numeric,
+    owner_id bigint, status varchar, light varchar, day date, n integer, planned numeric, signed numeric,
     funds numeric, output numeric
-) LANGUAGE sql STABLE AS $$
+"""
+# The day of a time, as the dated rows ("a", "f") are keyed: its UTC date, whatever the
+# session's time zone.
+_DAY = "({} AT TIME ZONE 'UTC')::date"
+
+
+def _dated(scopes: str, *, touched: str = "true", follow_ups: str = "true") -> str:
+    """The dated rows of project ``p`` (with ``sign``) under each scope of ``scopes`` (kind,
+    ref_id; kind "p" for all projects): itself by the day of its last touch while it is open
+    ("a", with its owner), and its open follow-ups by office (ref_id), assignee (owner_id)
+    and due day ("f"); each only where ``touched`` and ``follow_ups`` hold. Written into each
+    function's statement, not called: a function called per scope is planned at every call."""
+    scope = "CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id"
+    return f"""
+    SELECT {scope}, 'a'::varchar, NULL::bigint, p.office_id, p.park_id, p.owner_id, ''::varchar, ''::varchar,
+           {_DAY.format("p.last_touched_at")}, sign, 0::numeric, 0::numeric, 0::numeric, 0::numeric
+    FROM {scopes}
+    AND {touched} AND p.id IS NOT NULL AND p.status NOT IN ({_CLOSED})
+    UNION ALL
+    SELECT {scope}, 'f'::varchar, f.office_id, p.office_id, p.park_id, f.assignee_id, ''::varchar, ''::varchar,
+           f.day, sign * f.n, 0::numeric, 0::numeric, 0::numeric, 0::numeric
+    FROM (
+        SELECT office_id, assignee_id, {_DAY.format("due_at")} AS day, COUNT(*)::integer AS n
+        FROM recruitment_followup WHERE {follow_ups} AND project_id = p.id AND status = 'open'
+        GROUP BY 1, 2, 3
+    ) f CROSS JOIN {scopes}
+    """
+
+
+_CONTRIBUTION = f"""
+-- Only the kinds asked for: the undated ones, the last touch ("a"), the follow-ups ("f"), so that
+-- a write leaves out the rows it cannot change.
+CREATE OR REPLACE FUNCTION recruitment_tally_rows(
+    sign integer, p recruitment_project, lt text, stages bigint[],
+    undated boolean, touched boolean, follow_ups boolean
+) RETURNS TABLE ({_COLUMNS}) LANGUAGE sql STABLE AS $$
     WITH g AS (
         SELECT DISTINCT s.chain_id, c.sector_id
         FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
@@ -82,19 +132,23 @@ CREATE OR REPLACE FUNCTION recruitment_tally_rows(
     )
     SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, k.kind, k.ref_id,
            p.office_id, p.park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END, p.status,
-           COALESCE(lt, '')::varchar, sign, sign * COALESCE(p.planned_investment, 0),
+           COALESCE(lt, '')::varchar, NULL::date, sign, sign * COALESCE(p.planned_investment, 0),
            sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
            sign * COALESCE(p.expected_output_value, 0)
     FROM k AS sc CROSS JOIN k
-    WHERE p.id IS NOT NULL
+    WHERE undated AND p.id IS NOT NULL
     UNION ALL
     -- Each target stage once, in scope "" only (the gap analysis' projects per park and stage).
     SELECT ''::varchar, NULL::bigint, 't'::varchar, st, p.office_id, p.park_id, NULL::bigint, p.status,
-           COALESCE(lt, '')::varchar, sign, sign * COALESCE(p.planned_investment, 0),
+           COALESCE(lt, '')::varchar, NULL::date, sign, sign * COALESCE(p.planned_investment, 0),
            sign * COALESCE(p.signed_amount, 0), sign * COALESCE(p.funds_in_place, 0),
            sign * COALESCE(p.expected_output_value, 0)
     FROM unnest(stages) AS st
-    WHERE p.id IS NOT NULL
+    WHERE undated AND p.id IS NOT NULL
+    UNION ALL
+    -- Under each scope, the open project by the day of its last touch ("a") and its open
+    -- follow-ups by office, assignee and due day ("f").
+    {_dated("k AS sc WHERE true", touched="touched", follow_ups="follow_ups")}
 $$;
 
 -- A project's contribution moved from what it was (old_p, NULL when inserted) to what it
@@ -103,13 +157,23 @@ CREATE OR REPLACE FUNCTION recruitment_tally_change(
     old_p recruitment_project, old_light text, old_stages bigint[],
     new_p recruitment_project, new_light text, new_stages bigint[]
 ) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    -- The kinds whose rows may differ (the others would cancel out): whatever was inserted or
+    -- deleted, else what the columns each kind reads say.
+    whole boolean := old_p.id IS NULL OR new_p.id IS NULL OR old_stages IS DISTINCT FROM new_stages
+        OR (old_p.office_id, old_p.park_id) IS DISTINCT FROM (new_p.office_id, new_p.park_id);
+    undated boolean := whole OR old_light IS DISTINCT FROM new_light
+        OR (old_p.{_COUNTED.replace(", ", ", old_p.")}) IS DISTINCT FROM (new_p.{_COUNTED.replace(", ", ", new_p.")});
+    touched boolean := whole OR old_p.owner_id IS DISTINCT FROM new_p.owner_id
+        OR (old_p.status IN ({_CLOSED})) IS DISTINCT FROM (new_p.status IN ({_CLOSED}))
+        OR {_DAY.format("old_p.last_touched_at")} IS DISTINCT FROM {_DAY.format("new_p.last_touched_at")};
 BEGIN
     INSERT INTO {TABLE} ({KEY}, {SUMS})
     SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
     FROM (
-        SELECT * FROM recruitment_tally_rows(-1, old_p, old_light, old_stages)
+        SELECT * FROM recruitment_tally_rows(-1, old_p, old_light, old_stages, undated, touched, whole)
         UNION ALL
-        SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages)
+        SELECT * FROM recruitment_tally_rows(1, new_p, new_light, new_stages, undated, touched, whole)
     ) r
     GROUP BY {KEY}
     HAVING {_HAVING};
@@ -123,26 +187,31 @@ CREATE OR REPLACE FUNCTION recruitment_tally_link_delta(
 ) RETURNS void LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     INSERT INTO {TABLE} ({KEY}, {SUMS})
+    WITH g AS (
+        SELECT DISTINCT s.id = ANY(smaller) AS before, s.chain_id, c.sector_id
+        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+        WHERE s.id = ANY(larger)
+    ), k AS (
+        SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, true AS before
+        UNION SELECT 'c', chain_id, bool_or(before) FROM g GROUP BY chain_id
+        UNION SELECT 's', sector_id, bool_or(before) FROM g GROUP BY sector_id
+    )
     SELECT CASE WHEN d.scope_kind = 'p' THEN '' ELSE d.scope_kind END, d.scope_ref, d.kind, d.ref_id,
-           p.office_id, p.park_id, CASE WHEN d.kind = 'p' THEN p.owner_id END, p.status, COALESCE(lt, ''), sign,
+           p.office_id, p.park_id, CASE WHEN d.kind = 'p' THEN p.owner_id END, p.status, COALESCE(lt, ''),
+           NULL::date, sign,
            sign * COALESCE(p.planned_investment, 0), sign * COALESCE(p.signed_amount, 0),
            sign * COALESCE(p.funds_in_place, 0), sign * COALESCE(p.expected_output_value, 0)
     FROM (
-        WITH g AS (
-            SELECT DISTINCT s.id = ANY(smaller) AS before, s.chain_id, c.sector_id
-            FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
-            WHERE s.id = ANY(larger)
-        ), k AS (
-            SELECT 'p'::varchar AS kind, NULL::bigint AS ref_id, true AS before
-            UNION SELECT 'c', chain_id, bool_or(before) FROM g GROUP BY chain_id
-            UNION SELECT 's', sector_id, bool_or(before) FROM g GROUP BY sector_id
-        )
         SELECT sc.kind AS scope_kind, sc.ref_id AS scope_ref, k.kind, k.ref_id
         FROM k AS sc CROSS JOIN k
         WHERE NOT (sc.before AND k.before)
         UNION ALL
         SELECT 'p', NULL, 't', st FROM unnest(larger) AS st WHERE st <> ALL(COALESCE(smaller, ARRAY[]::bigint[]))
-    ) d;
+    ) d
+    UNION ALL
+    -- The dated rows under each scope the link opens or closes.
+    {_dated("k AS sc WHERE NOT sc.before")}
+    ;
 END
 $$;
 
@@ -151,7 +220,7 @@ CREATE OR REPLACE FUNCTION recruitment_tally_stages(pid uuid) RETURNS bigint[] L
 $$;
 """
 
-_ON_PROJECT = """
+_ON_PROJECT = f"""
 CREATE OR REPLACE FUNCTION recruitment_tally_on_project() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     old_light text;
@@ -159,6 +228,30 @@ DECLARE
     old_stages bigint[];
     new_stages bigint[];
 BEGIN
+    IF TG_OP = 'UPDATE' AND (OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")})
+                            IS NOT DISTINCT FROM (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}) THEN
+        -- Only the day of the last touch moved (an interaction logged): the open project's
+        -- "a" rows from the old day to the new, under each of its scopes.
+        IF NEW.status NOT IN ({_CLOSED}) THEN
+            new_stages := recruitment_tally_stages(NEW.id);
+            INSERT INTO {TABLE} ({KEY}, {SUMS})
+            WITH g AS (
+                SELECT DISTINCT s.chain_id, c.sector_id
+                FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+                WHERE s.id = ANY(new_stages)
+            ), sc AS (
+                SELECT ''::varchar AS scope, NULL::bigint AS scope_id
+                UNION ALL SELECT DISTINCT 'c', chain_id FROM g
+                UNION ALL SELECT DISTINCT 's', sector_id FROM g
+            )
+            SELECT sc.scope, sc.scope_id, 'a', NULL, NEW.office_id, NEW.park_id, NEW.owner_id, '', '', d.day, d.sign,
+                   0, 0, 0, 0
+            FROM sc CROSS JOIN (
+                VALUES ({_DAY.format("OLD.last_touched_at")}, -1), ({_DAY.format("NEW.last_touched_at")}, 1)
+            ) AS d (day, sign);
+        END IF;
+        RETURN NULL;
+    END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
         SELECT color INTO old_light FROM recruitment_projectlight WHERE project_id = OLD.id;
         old_stages := recruitment_tally_stages(OLD.id);
@@ -232,9 +325,54 @@ END
 $$;
 """
 
+_ON_FOLLOW_UP = f"""
+-- One open follow-up counted in (sign 1) or out (sign -1) under every scope of its project,
+-- on the project's row lock; nothing when the project is gone (its delete counted it out).
+CREATE OR REPLACE FUNCTION recruitment_tally_follow_up(f recruitment_followup, sign integer)
+RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    p recruitment_project%ROWTYPE;
+    stages bigint[];
+BEGIN
+    SELECT * INTO p FROM recruitment_project WHERE id = f.project_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN RETURN; END IF;
+    stages := recruitment_tally_stages(p.id);
+    INSERT INTO {TABLE} ({KEY}, {SUMS})
+    WITH g AS (
+        SELECT DISTINCT s.chain_id, c.sector_id
+        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+        WHERE s.id = ANY(stages)
+    ), sc AS (
+        SELECT ''::varchar AS scope, NULL::bigint AS scope_id
+        UNION ALL SELECT DISTINCT 'c', chain_id FROM g
+        UNION ALL SELECT DISTINCT 's', sector_id FROM g
+    )
+    SELECT sc.scope, sc.scope_id, 'f', f.office_id, p.office_id, p.park_id, f.assignee_id, '', '',
+           {_DAY.format("f.due_at")}, sign, 0, 0, 0, 0
+    FROM sc;
+END
+$$;
+CREATE OR REPLACE FUNCTION recruitment_tally_on_follow_up() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
+        -- Both projects locked in one order, as any other writer moving between two would.
+        PERFORM 1 FROM recruitment_project WHERE id IN (OLD.project_id, NEW.project_id) ORDER BY id
+            FOR NO KEY UPDATE;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.status = 'open' THEN
+        PERFORM recruitment_tally_follow_up(OLD, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'open' THEN
+        PERFORM recruitment_tally_follow_up(NEW, 1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
 # The tally as it should be, counted from the tables (one row per key): what
 # ``recruitment_tally_rows`` gives for every project, summed.
-_FRESH = """
+_FRESH = f"""
 WITH g AS (
     SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
     FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
@@ -245,21 +383,35 @@ WITH g AS (
 )
 SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar AS scope, sc.ref_id AS scope_id,
        k.kind, k.ref_id, p.office_id, p.park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END AS owner_id, p.status,
-       COALESCE(l.color, '')::varchar AS light, COUNT(*)::integer AS n,
+       COALESCE(l.color, '')::varchar AS light, NULL::date AS day, COUNT(*)::integer AS n,
        SUM(COALESCE(p.planned_investment, 0)) AS planned, SUM(COALESCE(p.signed_amount, 0)) AS signed,
        SUM(COALESCE(p.funds_in_place, 0)) AS funds, SUM(COALESCE(p.expected_output_value, 0)) AS output
 FROM k AS sc JOIN k ON k.project_id = sc.project_id
 JOIN recruitment_project p ON p.id = sc.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
 SELECT ''::varchar, NULL::bigint, 't'::varchar, t.stage_id, p.office_id, p.park_id, NULL::bigint, p.status,
-       COALESCE(l.color, '')::varchar, COUNT(*)::integer,
+       COALESCE(l.color, '')::varchar, NULL::date, COUNT(*)::integer,
        SUM(COALESCE(p.planned_investment, 0)), SUM(COALESCE(p.signed_amount, 0)),
        SUM(COALESCE(p.funds_in_place, 0)), SUM(COALESCE(p.expected_output_value, 0))
 FROM recruitment_project_stages t JOIN recruitment_project p ON p.id = t.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, 'a'::varchar, NULL::bigint,
+       p.office_id, p.park_id, p.owner_id, ''::varchar, ''::varchar, {_DAY.format("p.last_touched_at")},
+       COUNT(*)::integer, 0, 0, 0, 0
+FROM k AS sc JOIN recruitment_project p ON p.id = sc.project_id
+WHERE p.status NOT IN ({_CLOSED})
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+UNION ALL
+SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, 'f'::varchar, f.office_id,
+       p.office_id, p.park_id, f.assignee_id, ''::varchar, ''::varchar, {_DAY.format("f.due_at")},
+       COUNT(*)::integer, 0, 0, 0, 0
+FROM k AS sc JOIN recruitment_project p ON p.id = sc.project_id
+JOIN recruitment_followup f ON f.project_id = p.id AND f.status = 'open'
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
 
 _REBUILD = f"""
@@ -279,15 +431,45 @@ END
 $$;
 """
 
+# The dated rows of days long past, folded into one day (``FOLDED``): the dashboard only ever
+# sums the days before a time (the stale projects' last touches, the overdue follow-ups' due
+# days) or those after it, and it never asks about a time before the fold.
+FOLDED = "1970-01-01"
+
+
+def _fold(touched_keep: str, due_keep: str) -> str:
+    """``day`` as compaction keeps it: last touches more than ``touched_keep`` days and due days
+    more than ``due_keep`` days before today (UTC) on ``FOLDED``."""
+    today = "(now() AT TIME ZONE 'UTC')::date"
+    return (
+        f"CASE WHEN kind = 'a' AND day < {today} - {touched_keep} THEN DATE '{FOLDED}' "
+        f"WHEN kind = 'f' AND day < {today} - {due_keep} THEN DATE '{FOLDED}' ELSE day END"
+    )
+
+
+def _key(fold: str) -> str:
+    return KEY.replace(", day", f", {fold} AS day")
+
+
 _COMPACT = f"""
-CREATE OR REPLACE FUNCTION recruitment_tally_compact() RETURNS void LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION recruitment_tally_compact(touched_keep integer, due_keep integer)
+RETURNS void LANGUAGE sql AS $$
     WITH gone AS (DELETE FROM {TABLE} RETURNING {KEY}, {SUMS})
     INSERT INTO {TABLE} ({KEY}, {SUMS})
-    SELECT {KEY}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
-    FROM gone GROUP BY {KEY}
+    SELECT {_key(_fold("touched_keep", "due_keep"))}, SUM(n), SUM(planned), SUM(signed), SUM(funds), SUM(output)
+    FROM gone GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
     HAVING {_HAVING}
 $$;
 """
+
+
+def _keep() -> tuple[int, int]:
+    """Days of last touches and of due days kept apart by compaction: the stale period and two
+    days more, two days before today (the dashboard's ``now`` may lag the database's clock a
+    little). The dashboard sums the last touches before the day of its stale cutoff, so the
+    fewer days kept, the fewer rows it reads."""
+    return settings.RECRUITMENT_STALE_AFTER_DAYS + 2, 2
+
 
 # A project's last touch: the later of its creation and its latest interaction, set by
 # the database on every insert and update of the project whatever the row says; an
@@ -337,16 +519,23 @@ WHERE p.last_touched_at IS DISTINCT FROM GREATEST(
 )
 """
 
-_COUNTED = (
-    "office_id, park_id, owner_id, status, planned_investment, signed_amount, funds_in_place, expected_output_value"
-)
+_FOLLOW_UP_COUNTED = "project_id, office_id, assignee_id, status, due_at"
 _TRIGGERS = f"""
 CREATE TRIGGER recruitment_tally_project_insert AFTER INSERT ON recruitment_project
     FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_project();
 CREATE TRIGGER recruitment_tally_project_update AFTER UPDATE ON recruitment_project
-    FOR EACH ROW WHEN ((OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")}) IS DISTINCT FROM
-                       (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}))
+    FOR EACH ROW WHEN ((OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")}, {_DAY.format("OLD.last_touched_at")})
+                       IS DISTINCT FROM
+                       (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}, {_DAY.format("NEW.last_touched_at")}))
     EXECUTE FUNCTION recruitment_tally_on_project();
+CREATE TRIGGER recruitment_tally_follow_up_insert_delete AFTER INSERT OR DELETE ON recruitment_followup
+    FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_follow_up();
+CREATE TRIGGER recruitment_tally_follow_up_update AFTER UPDATE ON recruitment_followup
+    FOR EACH ROW WHEN ((OLD.{_FOLLOW_UP_COUNTED.replace(", ", ", OLD.")}) IS DISTINCT FROM
+                       (NEW.{_FOLLOW_UP_COUNTED.replace(", ", ", NEW.")}))
+    EXECUTE FUNCTION recruitment_tally_on_follow_up();
+CREATE TRIGGER recruitment_tally_follow_up_truncate AFTER TRUNCATE ON recruitment_followup
+    FOR EACH STATEMENT EXECUTE FUNCTION recruitment_tally_on_reference();
 CREATE TRIGGER recruitment_tally_project_delete AFTER DELETE ON recruitment_project
     FOR EACH ROW EXECUTE FUNCTION recruitment_tally_on_project();
 CREATE TRIGGER recruitment_tally_stage_link BEFORE INSERT OR UPDATE OR DELETE ON recruitment_project_stages
@@ -377,6 +566,9 @@ _TRIGGER_TABLES = {
     "recruitment_tally_project_insert": "recruitment_project",
     "recruitment_tally_project_update": "recruitment_project",
     "recruitment_tally_project_delete": "recruitment_project",
+    "recruitment_tally_follow_up_insert_delete": "recruitment_followup",
+    "recruitment_tally_follow_up_update": "recruitment_followup",
+    "recruitment_tally_follow_up_truncate": "recruitment_followup",
     "recruitment_tally_stage_link": "recruitment_project_stages",
     "recruitment_tally_light_insert_delete": "recruitment_projectlight",
     "recruitment_tally_light_update": "recruitment_projectlight",
@@ -391,15 +583,20 @@ _FUNCTIONS = (
     "recruitment_touch_on_interaction()",
     "recruitment_tally_on_reference()",
     "recruitment_tally_rebuild()",
-    "recruitment_tally_compact()",
+    "recruitment_tally_compact(integer, integer)",
+    "recruitment_tally_on_follow_up()",
+    "recruitment_tally_follow_up(recruitment_followup, integer)",
     "recruitment_tally_on_light()",
     "recruitment_tally_on_stage_link()",
     "recruitment_tally_on_project()",
     "recruitment_tally_change(recruitment_project, text, bigint[], recruitment_project, text, bigint[])",
-    "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
+    "recruitment_tally_rows(integer, recruitment_project, text, bigint[], boolean, boolean, boolean)",
     "recruitment_tally_stages(uuid)",
     "recruitment_tally_link_delta(recruitment_project, text, bigint[], bigint[], integer)",
-    # Functions of the first tally (without scopes), dropped when it is replaced.
+    # Functions of earlier tallies, dropped when it is replaced.
+    "recruitment_tally_compact()",
+    "recruitment_tally_rows(integer, recruitment_project, text, bigint[])",
+    "recruitment_tally_dated(integer, recruitment_project, varchar, bigint)",
     "recruitment_tally_link_row(varchar, bigint, recruitment_project, text, integer)",
     "recruitment_tally_put(uuid, integer, bigint, bigint, bigint, text, numeric, numeric, numeric, numeric, text)",
 )
@@ -413,9 +610,20 @@ def install(apps: Any, schema_editor: Any) -> None:
     uninstall(apps, schema_editor)
     with schema_editor.connection.cursor() as cursor:  # no parameters: "%ROWTYPE" is no placeholder
         cursor.execute(TOUCH_FILL)  # before the trigger that would run for each row
-        for sql in (_CONTRIBUTION, _ON_PROJECT, _ON_STAGE_LINK, _ON_LIGHT, _REBUILD, _COMPACT, _TRIGGERS, _TOUCH):
+        for sql in (
+            _CONTRIBUTION,
+            _ON_PROJECT,
+            _ON_STAGE_LINK,
+            _ON_LIGHT,
+            _ON_FOLLOW_UP,
+            _REBUILD,
+            _COMPACT,
+            _TRIGGERS,
+            _TOUCH,
+        ):
             cursor.execute(sql)
         cursor.execute("SELECT recruitment_tally_rebuild()")
+        cursor.execute("SELECT recruitment_tally_compact(%s, %s)", _keep())
 
 
 def uninstall(apps: Any, schema_editor: Any) -> None:
@@ -434,11 +642,12 @@ def available(using: str = "default") -> bool:
 
 def rebuild(using: str = "default") -> None:
     """Recount the whole tally and every project's last touch from the tables (after a load
-    that bypassed the triggers)."""
+    that bypassed the triggers), the days long past folded."""
     if available(using):
         with connections[using].cursor() as cursor:
             cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
             cursor.execute("SELECT recruitment_tally_rebuild()")
+        compact(using)
 
 
 def untouched_count(using: str = "default") -> int:
@@ -452,17 +661,20 @@ def compact(using: str = "default") -> None:
     """Fold the appended rows into one per key; safe beside running writers and other compactions."""
     if available(using):
         with connections[using].cursor() as cursor:
-            cursor.execute("SELECT recruitment_tally_compact()")
+            cursor.execute("SELECT recruitment_tally_compact(%s, %s)", _keep())
 
 
 def recount_differences(using: str = "default") -> list[tuple[Any, ...]]:
     """Keys where the tally and a fresh count from the tables disagree (empty when the tally is true)."""
     sums = ", ".join(f"SUM({c}) AS {c}" for c in SUMS.split(", "))
+    # Both sides with the days long past folded as compaction folds them now.
+    key = _key(_fold(*(str(days) for days in _keep())))
+    groups = ", ".join(str(i) for i in range(1, 11))
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
-            WITH tally AS (SELECT {KEY}, {sums} FROM {TABLE} GROUP BY {KEY}),
-                 fresh AS ({_FRESH}),
+            WITH tally AS (SELECT {key}, {sums} FROM {TABLE} GROUP BY {groups}),
+                 fresh AS (SELECT {key}, {sums} FROM ({_FRESH}) f GROUP BY {groups}),
                  diff AS (
                     (SELECT * FROM tally EXCEPT SELECT * FROM fresh)
                     UNION ALL
@@ -471,7 +683,7 @@ def recount_differences(using: str = "default") -> list[tuple[Any, ...]]:
             SELECT * FROM diff
             -- A key whose rows cancel out (not compacted yet) is no difference.
             WHERE n <> 0 OR planned <> 0 OR signed <> 0 OR funds <> 0 OR output <> 0
-            ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+            ORDER BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
             """
         )
         return cursor.fetchall()

@@ -24,8 +24,18 @@ from recruitment import tally
 from recruitment.bulk import projects_upsert
 from recruitment.dashboard import DashboardFilters, PeriodBasis, dashboard_build, dashboard_options
 from recruitment.merge import enterprise_merge
-from recruitment.models import PipelineTally, Project, ProjectLight
-from recruitment.services import project_create, project_delete, project_transition, project_update
+from recruitment.models import FollowUp, PipelineTally, Project, ProjectLight
+from recruitment.services import (
+    followup_cancel,
+    followup_complete,
+    followup_create,
+    followup_delete,
+    followup_update,
+    project_create,
+    project_delete,
+    project_transition,
+    project_update,
+)
 from tests.factories import (
     ChainFactory,
     EnterpriseFactory,
@@ -92,8 +102,9 @@ def test_every_kind_of_write_keeps_the_tally_and_last_touch_true(world) -> None:
     assert_true()
     assert PipelineTally.objects.filter(scope="", kind="c", n__gt=0).count() == 2  # two chains, not three stages
     # Under each of its two chains and its one sector too: the project, its chains, its sector.
-    assert PipelineTally.objects.filter(scope="c", n__gt=0).count() == 2 * 4
-    assert PipelineTally.objects.filter(scope="s", n__gt=0).count() == 1 * 4
+    undated = PipelineTally.objects.filter(n__gt=0, day__isnull=True)
+    assert undated.filter(scope="c").count() == 2 * 4
+    assert undated.filter(scope="s").count() == 1 * 4
     project_transition(project=created, to="screening", actor=actor)
     project_transition(project=created, to="negotiating", actor=actor)
     assert_true()
@@ -228,11 +239,11 @@ def test_compaction_folds_the_rows_and_keeps_the_totals(world) -> None:  # type:
     assert_true()
     # One "negotiating" row per kind and key: the project, its two chains, their one sector,
     # under each of the four scopes (all projects, each chain, the sector); and its three
-    # stages under the first.
-    assert PipelineTally.objects.count() == 4 * 4 + 3 < rows
+    # stages under the first; and under each scope, the open projects touched today ("a").
+    assert PipelineTally.objects.count() == 4 * 4 + 3 + 4 < rows
     tally.rebuild()
     assert_true()
-    assert PipelineTally.objects.count() == 4 * 4 + 3
+    assert PipelineTally.objects.count() == 4 * 4 + 3 + 4
 
 
 @pytest.mark.django_db
@@ -355,9 +366,25 @@ def test_concurrent_writes_to_the_same_projects_keep_the_tally_true(world) -> No
             InteractionFactory(project_id=pk, enterprise_id=Project.objects.get(pk=pk).enterprise_id) for pk in ids
         ]
 
+    def follow_up(days: int):  # type: ignore[no-untyped-def]
+        # A follow-up added to each project, and those of another round done.
+        def work() -> None:
+            for pk in ids:
+                project = Project.objects.get(pk=pk)
+                FollowUp.objects.create(project=project, office_id=project.office_id, due_at=timezone.now())
+                FollowUp.objects.filter(project_id=pk, due_at__lt=timezone.now() - timedelta(days=days)).update(
+                    status="done"
+                )
+
+        return work
+
+    def park(index: int):  # type: ignore[no-untyped-def]
+        # The projects (and their follow-ups) moved to another park.
+        return lambda: [Project.objects.filter(pk=pk).update(park=world["parks"][index]) for pk in ids]
+
     for round_ in range(3):
         works = [link(s[0]), link(s[1]), move("screening" if round_ % 2 else "signed"), light("red"), light("green")]
-        works += [touch(), link(s[2 + round_])]
+        works += [touch(), link(s[2 + round_]), follow_up(round_), park(round_ % 2)]
         barrier = threading.Barrier(len(works))
         errors: list[BaseException] = []
         threads = [_in_thread(work, barrier, errors) for work in works]
@@ -377,3 +404,153 @@ def test_concurrent_writes_to_the_same_projects_keep_the_tally_true(world) -> No
         thread.join()
     assert errors == []
     assert_true()
+
+
+# --- Dated rows: stale projects and follow-ups ------------------------------------------
+
+
+def _dated_world(world, now):  # type: ignore[no-untyped-def]
+    """Open and closed projects of two offices, parks, owners and chains, last touched around the
+    stale cutoff of ``now`` and of the days after it, with open, done and unassigned follow-ups
+    due in the past, today and the days ahead."""
+    s, (o1, o2), (p1, p2) = world["stages"], world["owners"], world["parks"]
+    stale_days = 30
+    projects = []
+    # Last touches around the cutoff (a minute and an hour either side), days before and after it.
+    for i, hours in enumerate([-24 * 400, -24 * 45, -24 * 31, -25, -1, -1 / 60, 1 / 60, 1, 23, 24 * 2, 24 * 20]):
+        office = (world["office"], world["province"])[i % 2]
+        project = _project(
+            world,
+            office=office,
+            park=(p1, p2)[i % 2],
+            owner=(o1, o2, None)[i % 3],
+            status=("lead", "signed", "negotiating", "lost")[i % 4],
+            stages=[[s[0]], [s[2], s[4]], [], [s[1], s[3]]][i % 4],
+        )
+        touched = now - timedelta(days=stale_days) + timedelta(hours=hours)
+        Project.objects.filter(pk=project.pk).update(created_at=touched - timedelta(days=1))
+        InteractionFactory(project=project, enterprise=project.enterprise, occurred_at=touched)
+        # Follow-ups: long overdue, due an hour or a minute ago or ahead, tomorrow, next month.
+        for j, due in enumerate([-24 * 20, -1, -1 / 60, 1 / 60, 1, 24, 24 * 30]):
+            FollowUpFactory(
+                project=project,
+                office=office if j % 3 else world["province"],
+                assignee=(o1, o2, None)[(i + j) % 3],
+                due_at=now + timedelta(hours=due),
+                status="open" if (i + j) % 5 else "done",
+            )
+        projects.append(project)
+    return projects
+
+
+def _same_dashboards(world, now, **filters):  # type: ignore[no-untyped-def]
+    """The dashboard from the tally equals the one counted from the projects at ``now``, for a
+    provincial and a park user; the provincial user's, unfiltered."""
+    board = None
+    for office in (world["province"], world["office"]):
+        user = UserFactory(office=office, is_staff=True)
+        options = dashboard_options(user=user)
+        for narrow in (
+            DashboardFilters(),
+            DashboardFilters(park=world["parks"][1]),
+            DashboardFilters(office=world["office"]),
+            DashboardFilters(chain=world["chains"][0]),
+            DashboardFilters(sector=world["chains"][0].sector),
+        ):
+            with CaptureQueriesContext(connection) as from_tally:
+                read = dashboard_build(user=user, filters=narrow, options=options, now=now)
+            counted = dashboard_build(user=user, filters=narrow, options=options, now=now, use_tally=False)
+            assert any("recruitment_pipelinetally" in q["sql"] for q in from_tally.captured_queries)
+            assert (read.stale.total, read.overdue.total) == (counted.stale.total, counted.overdue.total)
+            assert read.workload == counted.workload
+            assert read == counted
+            if board is None:
+                board = read
+    return board
+
+
+@pytest.mark.django_db
+def test_stale_and_follow_up_counts_from_the_tally_as_time_moves_on_without_a_write(world, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.RECRUITMENT_STALE_AFTER_DAYS = 30
+    now = timezone.now()
+    _dated_world(world, now)
+    tally.compact()  # days long past folded: the sums before a later time stay the same
+    assert PipelineTally.objects.filter(day=tally.FOLDED).exists()
+    assert_true()
+    seen = []
+    # The cutoff passing each last touch, and "now" passing each due time, with no write.
+    for hours in [0, 0.5, 2, 23.5, 24.5, 24 * 3, 24 * 21, 24 * 31]:
+        board = _same_dashboards(world, now + timedelta(hours=hours))
+        seen.append((board.stale.total, board.overdue.total))
+    # More stale and overdue as time goes by: at 2 hours, the touch and the due time an hour ahead.
+    assert seen == sorted(seen) and seen[2][0] > seen[0][0] > 0 and seen[2][1] > seen[0][1] > 0
+
+
+@pytest.mark.django_db
+def test_every_write_to_follow_ups_and_last_touches_keeps_the_dated_rows_true(world) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    projects = _dated_world(world, now)
+    actor = UserFactory(office=world["province"], is_superuser=True)
+    s, (o1, o2) = world["stages"], world["owners"]
+    one, two = projects[1], projects[2]
+    # Services: create, reassign and move, complete, cancel, delete.
+    follow_up = followup_create(office=one.office, actor=actor, project=one, due_at=now - timedelta(days=3))
+    assert_true()
+    followup_update(follow_up=follow_up, actor=actor, assignee=o2, due_at=now + timedelta(days=3))
+    assert_true()
+    followup_complete(follow_up=follow_up, actor=actor)
+    assert_true()
+    other = followup_create(office=one.office, actor=actor, project=one, due_at=now, assignee=o1)
+    followup_cancel(follow_up=other, actor=actor)
+    followup_delete(follow_up=followup_create(office=one.office, actor=actor, project=one, due_at=now), actor=actor)
+    assert_true()
+    # Queryset updates: reopened, moved in time, to another assignee, office and project.
+    FollowUp.objects.filter(project=one).update(status="open", assignee=None)
+    assert_true()
+    FollowUp.objects.filter(project=one).update(due_at=now - timedelta(days=90), office=world["province"])
+    assert_true()
+    FollowUp.objects.filter(project=one).update(project=two)
+    assert_true()
+    # Raw SQL: done, reopened, deleted.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE recruitment_followup SET status = 'done' WHERE project_id = %s", [two.pk])
+        cursor.execute(
+            "UPDATE recruitment_followup SET status = 'open', due_at = due_at + interval '1 day' "
+            "WHERE project_id = %s AND assignee_id IS NULL",
+            [two.pk],
+        )
+        cursor.execute("DELETE FROM recruitment_followup WHERE project_id = %s AND assignee_id IS NOT NULL", [two.pk])
+    assert_true()
+    # The project moves (park, office, owner), changes its stages, closes, reopens: its follow-ups
+    # and its last touch move with it.
+    project_update(project=two, actor=actor, park=world["parks"][0], owner=o1, stages=[s[5]])
+    Project.objects.filter(pk=two.pk).update(office=world["province"])
+    assert_true()
+    two.stages.add(s[0], s[1])
+    two.stages.remove(s[5])
+    assert_true()
+    Project.objects.filter(pk=two.pk).update(status="lost")
+    assert_true()
+    Project.objects.filter(pk=two.pk).update(status="screening")
+    assert_true()
+    # Last touches: an interaction logged, moved back in time, moved away, deleted.
+    interaction = InteractionFactory(project=two, enterprise=two.enterprise, occurred_at=now)
+    assert_true()
+    Interaction.objects.filter(pk=interaction.pk).update(occurred_at=now - timedelta(days=200))
+    Interaction.objects.filter(pk=interaction.pk).update(project=projects[3])
+    assert_true()
+    interaction.delete()
+    assert_true()
+    _same_dashboards(world, now)
+    # A project deleted with its follow-ups (by the ORM, and in raw SQL project first).
+    project_delete(project=projects[4], actor=actor)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM recruitment_project_stages WHERE project_id = %s", [projects[5].pk])
+        cursor.execute("DELETE FROM recruitment_projectlight WHERE project_id = %s", [projects[5].pk])
+        cursor.execute("DELETE FROM recruitment_project WHERE id = %s", [projects[5].pk])
+        cursor.execute("DELETE FROM crm_interaction WHERE project_id = %s", [projects[5].pk])
+        cursor.execute("DELETE FROM recruitment_followup WHERE project_id = %s", [projects[5].pk])
+    assert_true()
+    tally.compact()
+    assert_true()
+    _same_dashboards(world, now + timedelta(days=1))
