@@ -616,7 +616,7 @@ def _rows_from_tables_sqlite(selected: str, params: Any, *, using: str) -> list[
             SELECT id, park_id, owner_id, status, COALESCE(light, '') AS light, planned, signed, funds, output
             FROM selected
         ), g AS MATERIALIZED (
-            SELECT DISTINCT s.chain_id, c.sector_id, b.id, b.status, b.light,
+            SELECT s.chain_id, c.sector_id, b.id, b.status, b.light,
                    b.planned, b.signed, b.funds, b.output
             FROM b CROSS JOIN {through} t ON t.project_id = b.id
             JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
