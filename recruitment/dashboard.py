@@ -476,6 +476,8 @@ def dashboard_options(*, user: Any) -> DashboardOptions:
     sees_all = office_sees_everything(office, is_superuser=getattr(user, "is_superuser", False))
     if connections[Zone.objects.db].vendor == "postgresql":
         return _options_in_one_statement(sees_all=sees_all)
+    if connections[Zone.objects.db].vendor == "sqlite":
+        return _options_in_one_statement_sqlite(sees_all=sees_all)
     return DashboardOptions(
         zones=list(Zone.objects.order_by("code")),
         parks=list(Park.objects.order_by("code")),
@@ -522,6 +524,65 @@ def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
         sectors=_instances(Sector, sectors, using=using),
         offices=_instances(Office, offices, using=using),
         stages={stage: (chain, sector) for stage, chain, sector in stages or ()},
+    )
+    sector_by_id = {sector.pk: sector for sector in options.sectors}
+    for chain in options.chains:
+        chain.sector = sector_by_id[chain.sector_id]
+    return options
+
+
+def _options_in_one_statement_sqlite(*, sees_all: bool) -> DashboardOptions:
+    """:func:`dashboard_options`' five tables in one statement on SQLite: each as a JSON
+    array of objects keyed by column (``json_group_array`` over the ordered rows), the
+    values made Python ones as the backend's converters make them."""
+    using = Zone.objects.db
+    connection = connections[using]
+
+    def array(model: type[models.Model], alias: str, rest: str) -> str:
+        pairs = ", ".join(f"'{f.column}', {alias}.\"{f.column}\"" for f in model._meta.concrete_fields)
+        return f"(SELECT json_group_array(json(row)) FROM (SELECT json_object({pairs}) AS row {rest}))"
+
+    tables = {m: m._meta.db_table for m in (Zone, Park, Chain, Sector, Office)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT "
+            + ", ".join(
+                (
+                    array(Zone, "z", f"FROM {tables[Zone]} z ORDER BY z.code"),
+                    array(Park, "p", f"FROM {tables[Park]} p ORDER BY p.code"),
+                    array(
+                        Chain,
+                        "c",
+                        f"FROM {tables[Chain]} c JOIN {tables[Sector]} s ON s.id = c.sector_id ORDER BY s.code, c.code",
+                    ),
+                    array(Sector, "s", f"FROM {tables[Sector]} s ORDER BY s.code"),
+                    array(Office, "o", f"FROM {tables[Office]} o WHERE %s ORDER BY o.code"),
+                )
+            ),
+            [sees_all],
+        )
+        zones, parks, chains, sectors, offices = (json.loads(value, parse_float=Decimal) for value in cursor.fetchone())
+
+    def instances(model: type[models.Model], rows: list[dict[str, Any]]) -> list[Any]:
+        fields = model._meta.concrete_fields
+        names = [f.attname for f in fields]
+        result = []
+        for row in rows:
+            values = []
+            for f in fields:
+                value = row[f.column]
+                if isinstance(f, models.DateTimeField):
+                    value = connection.ops.convert_datetimefield_value(value, None, connection)
+                values.append(f.to_python(value))
+            result.append(model.from_db(using, names, values))  # type: ignore[misc]
+        return result
+
+    options = DashboardOptions(
+        zones=instances(Zone, zones),
+        parks=instances(Park, parks),
+        chains=instances(Chain, chains),
+        sectors=instances(Sector, sectors),
+        offices=instances(Office, offices),
     )
     sector_by_id = {sector.pk: sector for sector in options.sectors}
     for chain in options.chains:
@@ -785,8 +846,22 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
             key=lambda p: (p.last_interaction_at is not None, p.last_interaction_at or p.created_at, p.created_at, p.pk)
         )
         return result
-    # SQLite: both parts, one after the other, then the rows.
-    ids = (list(never[:limit]) + list(since[:limit]))[:limit]
+    # SQLite: both parts in one statement (each sliced inside its own subquery), then the rows.
+    connection = connections[qs.db]
+    try:
+        (never_sql, never_params), (since_sql, since_params) = (
+            part[:limit].query.sql_with_params() for part in (never, since)
+        )
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM ({never_sql}) UNION ALL SELECT * FROM ({since_sql})", (*never_params, *since_params)
+        )
+        ids = [
+            (Project._meta.pk.to_python(pk), connection.ops.convert_datetimefield_value(last, None, connection))
+            for pk, last in cursor.fetchall()[:limit]
+        ]
     by_pk = {p.pk: p for p in rows.filter(pk__in=[i for i, _ in ids])}
     result = []
     for pk, last in ids:
