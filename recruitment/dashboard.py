@@ -662,14 +662,16 @@ def _rows_from_tables_sqlite(selected: str, params: Any, *, using: str) -> list[
     SQLite's planner, given the join of the distinct (project, chain) pairs back to the
     projects, may loop over every project for every pair. Here the selected projects
     are materialised once and drive the join to their links (the link table's index
-    on the project), and every pair carries its project's columns, so the chain and
-    sector rows need no join back: distinct (project, chain) and (project, sector)
-    rows are summed as they are.
+    on the project); each link carries its project's columns and whether it is the
+    project's first link (lowest stage id) in its chain and in its sector, an index
+    probe among the project's own links, so a project counts once per chain and
+    sector without a DISTINCT over every pair.
     """
     through = Project.stages.through._meta.db_table
     stage, chain = Stage._meta.db_table, Chain._meta.db_table
-    columns = "id, status, light, planned, signed, funds, output"
     money = "SUM(planned), SUM(signed), SUM(funds), SUM(output)"
+    earlier = f"""SELECT 1 FROM {through} u JOIN {stage} v ON v.id = u.stage_id
+                  WHERE u.project_id = t.project_id AND u.stage_id < t.stage_id"""
     sql = f"""
         WITH selected (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
             {selected}
@@ -677,8 +679,11 @@ def _rows_from_tables_sqlite(selected: str, params: Any, *, using: str) -> list[
             SELECT id, park_id, owner_id, status, COALESCE(light, '') AS light, planned, signed, funds, output
             FROM selected
         ), g AS MATERIALIZED (
-            SELECT s.chain_id, c.sector_id, b.id, b.status, b.light,
-                   b.planned, b.signed, b.funds, b.output
+            SELECT s.chain_id, c.sector_id, b.status, b.light, b.planned, b.signed, b.funds, b.output,
+                   NOT EXISTS ({earlier} AND v.chain_id = s.chain_id) AS first_in_chain,
+                   NOT EXISTS (
+                       {earlier} AND v.chain_id IN (SELECT w.id FROM {chain} w WHERE w.sector_id = c.sector_id)
+                   ) AS first_in_sector
             FROM b CROSS JOIN {through} t ON t.project_id = b.id
             JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
         )
@@ -686,10 +691,10 @@ def _rows_from_tables_sqlite(selected: str, params: Any, *, using: str) -> list[
         FROM b GROUP BY park_id, owner_id, status, light
         UNION ALL
         SELECT 'c', chain_id, NULL, NULL, status, light, COUNT(*), {money}
-        FROM (SELECT DISTINCT chain_id, {columns} FROM g) GROUP BY chain_id, status, light
+        FROM g WHERE first_in_chain GROUP BY chain_id, status, light
         UNION ALL
         SELECT 's', sector_id, NULL, NULL, status, light, COUNT(*), {money}
-        FROM (SELECT DISTINCT sector_id, {columns} FROM g) GROUP BY sector_id, status, light
+        FROM g WHERE first_in_sector GROUP BY sector_id, status, light
     """
     with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
