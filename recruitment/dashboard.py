@@ -861,7 +861,9 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT * FROM ({never_sql}) UNION ALL SELECT * FROM ({since_sql})", (*never_params, *since_params)
+            # The outer limit stops SQLite before the second part when the first fills it.
+            f"SELECT * FROM ({never_sql}) UNION ALL SELECT * FROM ({since_sql}) LIMIT {int(limit)}",
+            (*never_params, *since_params),
         )
         ids = [
             (Project._meta.pk.to_python(pk), connection.ops.convert_datetimefield_value(last, None, connection))

@@ -331,7 +331,6 @@ def test_the_dashboards_stale_list_costs_the_same_queries_for_10_and_1000_stale_
     assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
 
 
-@pytest.mark.postgres
 def test_the_stale_list_goes_on_with_the_longest_silent_when_few_were_never_contacted(provincial_user, world):
     from recruitment.dashboard import stale_list
 
