@@ -492,6 +492,8 @@ def dashboard_options(*, user: Any) -> DashboardOptions:
     sees_all = office_sees_everything(office, is_superuser=getattr(user, "is_superuser", False))
     if connections[Zone.objects.db].vendor == "postgresql":
         return _options_in_one_statement(sees_all=sees_all)
+    if connections[Zone.objects.db].vendor == "sqlite":
+        return _options_in_one_statement_sqlite(sees_all=sees_all)
     return DashboardOptions(
         zones=list(Zone.objects.order_by("code")),
         parks=list(Park.objects.order_by("code")),
@@ -545,6 +547,65 @@ def _options_in_one_statement(*, sees_all: bool) -> DashboardOptions:
     return options
 
 
+def _options_in_one_statement_sqlite(*, sees_all: bool) -> DashboardOptions:
+    """:func:`dashboard_options`' five tables in one statement on SQLite: each as a JSON
+    array of objects keyed by column (``json_group_array`` over the ordered rows), the
+    values made Python ones as the backend's converters make them."""
+    using = Zone.objects.db
+    connection = connections[using]
+
+    def array(model: type[models.Model], alias: str, rest: str) -> str:
+        pairs = ", ".join(f"'{f.column}', {alias}.\"{f.column}\"" for f in model._meta.concrete_fields)
+        return f"(SELECT json_group_array(json(row)) FROM (SELECT json_object({pairs}) AS row {rest}))"
+
+    tables = {m: m._meta.db_table for m in (Zone, Park, Chain, Sector, Office)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT "
+            + ", ".join(
+                (
+                    array(Zone, "z", f"FROM {tables[Zone]} z ORDER BY z.code"),
+                    array(Park, "p", f"FROM {tables[Park]} p ORDER BY p.code"),
+                    array(
+                        Chain,
+                        "c",
+                        f"FROM {tables[Chain]} c JOIN {tables[Sector]} s ON s.id = c.sector_id ORDER BY s.code, c.code",
+                    ),
+                    array(Sector, "s", f"FROM {tables[Sector]} s ORDER BY s.code"),
+                    array(Office, "o", f"FROM {tables[Office]} o WHERE %s ORDER BY o.code"),
+                )
+            ),
+            [sees_all],
+        )
+        zones, parks, chains, sectors, offices = (json.loads(value, parse_float=Decimal) for value in cursor.fetchone())
+
+    def instances(model: type[models.Model], rows: list[dict[str, Any]]) -> list[Any]:
+        fields = model._meta.concrete_fields
+        names = [f.attname for f in fields]
+        result = []
+        for row in rows:
+            values = []
+            for f in fields:
+                value = row[f.column]
+                if isinstance(f, models.DateTimeField):
+                    value = connection.ops.convert_datetimefield_value(value, None, connection)
+                values.append(f.to_python(value))
+            result.append(model.from_db(using, names, values))  # type: ignore[misc]
+        return result
+
+    options = DashboardOptions(
+        zones=instances(Zone, zones),
+        parks=instances(Park, parks),
+        chains=instances(Chain, chains),
+        sectors=instances(Sector, sectors),
+        offices=instances(Office, offices),
+    )
+    sector_by_id = {sector.pk: sector for sector in options.sectors}
+    for chain in options.chains:
+        chain.sector = sector_by_id[chain.sector_id]
+    return options
+
+
 _MONEY = {
     "planned": "planned_investment",
     "signed": "signed_amount",
@@ -580,6 +641,8 @@ def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...
         selected, params = base.values_list(*columns).query.sql_with_params()
     except EmptyResultSet:  # a queryset that is empty whatever the data (``.none()``)
         return []
+    if connections[base.db].vendor == "sqlite":
+        return _rows_from_tables_sqlite(selected, params, using=base.db)
     money = "SUM(b.planned), SUM(b.signed), SUM(b.funds), SUM(b.output)"
     sql = f"""
         WITH b (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
@@ -604,6 +667,54 @@ def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # SQLite sums money as floats: made decimals as the ORM makes a Sum of decimals there.
+    as_decimal = Context(prec=15).create_decimal_from_float
+    return [(*row[:7], *(v if v is None or isinstance(v, Decimal) else as_decimal(v) for v in row[7:])) for row in rows]
+
+
+def _rows_from_tables_sqlite(selected: str, params: Any, *, using: str) -> list[tuple[Any, ...]]:
+    """:func:`_rows_from_tables` for SQLite: the same rows in one statement that reads
+    the projects once and each of their stage links once.
+
+    SQLite's planner, given the join of the distinct (project, chain) pairs back to the
+    projects, may loop over every project for every pair. Here the selected projects
+    are materialised once and drive the join to their links (the link table's index
+    on the project); each link carries its project's columns and whether it is the
+    project's first link (lowest stage id) in its chain and in its sector, an index
+    probe among the project's own links, so a project counts once per chain and
+    sector without a DISTINCT over every pair.
+    """
+    through = Project.stages.through._meta.db_table
+    stage, chain = Stage._meta.db_table, Chain._meta.db_table
+    money = "SUM(planned), SUM(signed), SUM(funds), SUM(output)"
+    earlier = f"""SELECT 1 FROM {through} u JOIN {stage} v ON v.id = u.stage_id
+                  WHERE u.project_id = t.project_id AND u.stage_id < t.stage_id"""
+    sql = f"""
+        WITH selected (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
+            {selected}
+        ), b AS MATERIALIZED (
+            SELECT id, park_id, owner_id, status, COALESCE(light, '') AS light, planned, signed, funds, output
+            FROM selected
+        ), g AS MATERIALIZED (
+            SELECT s.chain_id, c.sector_id, b.status, b.light, b.planned, b.signed, b.funds, b.output,
+                   NOT EXISTS ({earlier} AND v.chain_id = s.chain_id) AS first_in_chain,
+                   NOT EXISTS (
+                       {earlier} AND v.chain_id IN (SELECT w.id FROM {chain} w WHERE w.sector_id = c.sector_id)
+                   ) AS first_in_sector
+            FROM b CROSS JOIN {through} t ON t.project_id = b.id
+            JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
+        )
+        SELECT 'p', NULL, park_id, owner_id, status, light, COUNT(*), {money}
+        FROM b GROUP BY park_id, owner_id, status, light
+        UNION ALL
+        SELECT 'c', chain_id, NULL, NULL, status, light, COUNT(*), {money}
+        FROM g WHERE first_in_chain GROUP BY chain_id, status, light
+        UNION ALL
+        SELECT 's', sector_id, NULL, NULL, status, light, COUNT(*), {money}
+        FROM g WHERE first_in_sector GROUP BY sector_id, status, light
+    """
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     as_decimal = Context(prec=15).create_decimal_from_float
     return [(*row[:7], *(v if v is None or isinstance(v, Decimal) else as_decimal(v) for v in row[7:])) for row in rows]
 
@@ -803,8 +914,24 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
             key=lambda p: (p.last_interaction_at is not None, p.last_interaction_at or p.created_at, p.created_at, p.pk)
         )
         return result
-    # SQLite: both parts, one after the other, then the rows.
-    ids = (list(never[:limit]) + list(since[:limit]))[:limit]
+    # SQLite: both parts in one statement (each sliced inside its own subquery), then the rows.
+    connection = connections[qs.db]
+    try:
+        (never_sql, never_params), (since_sql, since_params) = (
+            part[:limit].query.sql_with_params() for part in (never, since)
+        )
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # The outer limit stops SQLite before the second part when the first fills it.
+            f"SELECT * FROM ({never_sql}) UNION ALL SELECT * FROM ({since_sql}) LIMIT {int(limit)}",
+            (*never_params, *since_params),
+        )
+        ids = [
+            (Project._meta.pk.to_python(pk), connection.ops.convert_datetimefield_value(last, None, connection))
+            for pk, last in cursor.fetchall()[:limit]
+        ]
     by_pk = {p.pk: p for p in rows.filter(pk__in=[i for i, _ in ids])}
     result = []
     for pk, last in ids:
