@@ -560,7 +560,7 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
         "detail in zone": 4,
         "list": 4,
         "list+codes": 6,
-        "candidates": 7,
+        "candidates": 2,
     }
 
 
