@@ -755,14 +755,17 @@ def _ranked_candidates(
         f"FROM {presence} WHERE stage_id = %(stage)s AND park_id <> %(park)s GROUP BY enterprise_id"
     )
     own_only = office is not None and not office.sees_everything
-    # Contacts older than the older window score nothing and say nothing: only later ones
-    # are read (the latest of them is the candidate's ``last_interaction_at``).
-    contact_sql = (
-        f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
-        f"WHERE i.occurred_at > %(older_since)s AND i.enterprise_id IN ({capable}) "
-        + ("AND i.office_id = %(office)s " if own_only else "")
-        + "GROUP BY i.enterprise_id"
-    )
+
+    def contact_sql(among: str) -> str:
+        # Contacts older than the older window score nothing and say nothing: only later
+        # ones are read (the latest of them is the candidate's ``last_interaction_at``).
+        return (
+            f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
+            f"WHERE i.occurred_at > %(older_since)s AND i.enterprise_id IN ({among}) "
+            + ("AND i.office_id = %(office)s " if own_only else "")
+            + "GROUP BY i.enterprise_id"
+        )
+
     adjacent = "COALESCE(adj.n, 0)"
     capital = "CAST(e.registered_capital AS DOUBLE PRECISION)"
 
@@ -823,35 +826,39 @@ def _ranked_candidates(
             "ORDER BY 1, 4"
         )
 
-    signals = f"WITH adj AS ({adjacent_sql}), pe AS ({elsewhere_sql}), lc AS ({contact_sql})"
+    signals = f"WITH adj AS ({adjacent_sql}), pe AS ({elsewhere_sql})"
     with connection.cursor() as cursor:
         if not search:
-            # Most capable enterprises have no signal but their capital. Only those with
-            # another signal are scored, and the best by capital alone: a walk down the
-            # capital index that stops after ``walk`` rows (and as many without a capital,
-            # which score nothing on it). Every enterprise left out scores at most what
-            # the walk's last one scores on capital (nothing, without a capital); when that
-            # is below the last score kept, or the walks left nobody out, the head is the
-            # head of the whole ranking. Otherwise (a run of equal capitals) every capable
-            # enterprise is scored, as below.
+            # Most capable enterprises have no signal but their capital and perhaps a recent
+            # contact. Only those capable of an adjacent stage or present at the stage
+            # elsewhere are scored, and the best by capital alone: a walk down the capital
+            # index that stops after ``walk`` rows (and as many without a capital, which
+            # score nothing on it); their contacts are read for them alone. Every enterprise
+            # left out scores at most what the walk's last one scores on capital (nothing,
+            # without a capital) plus a recent contact; when that is below the last score
+            # kept, or the walks left nobody out, the head is the head of the whole ranking.
+            # Otherwise (a run of equal capitals, a weak head) every capable enterprise is
+            # scored, as below.
             params["walk"] = walk = limit * _CANDIDATE_WALK
             walk_from = (
                 f"FROM {enterprise} e WHERE e.merged_into_id IS NULL "
                 f"AND EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = e.id AND c.stage_id = %(stage)s) "
                 f"AND {not_in_park} AND e.registered_capital"
             )
+            walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
             cursor.execute(
                 f"{signals}, "
                 f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
                 "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
                 "pool AS (SELECT enterprise_id FROM adj UNION SELECT enterprise_id FROM pe "
-                "UNION SELECT enterprise_id FROM lc UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
+                "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
+                f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
                 "top AS ("
                 + scored(
                     f"pool JOIN {capabilities} es ON es.enterprise_id = pool.enterprise_id",
                     ", (SELECT COUNT(*) FROM walk) AS walked, (SELECT COUNT(*) FROM walk_blank) AS walked_blank, "
-                    + rounded(capital_points("(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"))
+                    + rounded(f"{capital_points(walk_min)} + %(recent)s")
                     + " AS bound",
                 )
                 + ") "
@@ -866,9 +873,12 @@ def _ranked_candidates(
             walked, walked_blank, bound = winners[0][10], winners[0][11], winners[0][12]
             left_out = walked == walk or walked_blank == walk
             if not left_out or (
-                len(winners) == limit and (walked < walk or bound < last) and (walked_blank < walk or last > 0)
+                len(winners) == limit
+                and (walked < walk or bound < last)
+                and (walked_blank < walk or last > SCORE_RECENT_INTERACTION)
             ):
                 return _candidate_facts(rows)
+        signals += f", lc AS ({contact_sql(capable)})"
         cursor.execute(f"{signals}, top AS ({scored(f'{capabilities} es')}) " + finished([]), params)
         return _candidate_facts(cursor.fetchall())
 

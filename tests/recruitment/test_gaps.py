@@ -438,36 +438,49 @@ def _ranking_statements(captured) -> list[str]:  # type: ignore[no-untyped-def]
     return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("WITH adj AS")]
 
 
-@pytest.mark.parametrize("equal_capitals", [False, True], ids=["distinct capitals", "a run of equal capitals"])
-def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, equal_capitals) -> None:  # type: ignore[no-untyped-def]
-    """With many capable enterprises only those with a signal besides capital and the best
-    by capital are scored; the head must still be the head of the whole ranking, and a
-    run of equal capitals at the cut falls back to scoring everyone."""
+@pytest.mark.parametrize(
+    ("data", "second_statement"),
+    [
+        # Most enterprises work the stage next door: every head scores 3 or more, above
+        # what any enterprise left out can reach (its capital and a contact).
+        ("distinct capitals, producers next door", {1: False, 5: False, 20: False}),
+        # Few signals: an enterprise left out with a recent contact could beat the cut.
+        ("distinct capitals, few signals", {1: True, 5: True, 20: True}),
+        # A run of equal capitals at the cut: those left out tie with the last kept.
+        ("a run of equal capitals", {1: True, 5: True, 20: True}),
+    ],
+    ids=["producers next door", "few signals", "a run of equal capitals"],
+)
+def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, data, second_statement) -> None:  # type: ignore[no-untyped-def]
+    """With many capable enterprises only those with a signal besides capital and contact,
+    and the best by capital, are scored; the head must still be the head of the whole
+    ranking, and when an enterprise left out could reach the cut everyone is scored."""
     monkeypatch.setattr("recruitment.gaps._CANDIDATE_WALK", 1)  # walks of limit + margin rows
     office = OfficeFactory()
     now = timezone.now()
     peer = ParkFactory(code="peer", zone=world.zone)
     for i in range(70):
-        capital = Decimal(2_000_000) if equal_capitals else Decimal(1_000_000 + 37_000 * i)
+        equal = data == "a run of equal capitals"
+        capital = Decimal(2_000_000) if equal else Decimal(1_000_000 + 37_000 * i)
         enterprise = capable(world.b, *([world.a] if i % 9 == 0 else []), name=f"企{i:02d}", registered_capital=capital)
-        if i % 11 == 0:
+        if (i % 3 if data == "distinct capitals, producers next door" else i % 11 == 0):
             PresenceFactory(enterprise=enterprise, park=peer, stage=world.b)
         if i % 13 == 0:
             InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=10))
     for n in range(30):
-        capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+        warm = capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+        if n == 29:  # a contact alone: left out of the walks, it must still rank by it
+            InteractionFactory(office=office, enterprise=warm, occurred_at=now - timedelta(days=3))
     everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
     assert len(everyone) == 100
+    assert {c.name: c.score for c in everyone}["无29"] == 1.0
     for limit in (1, 5, 20):
         with CaptureQueriesContext(connection) as captured:
             head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
         assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
         statements = _ranking_statements(captured)
         assert "walk AS" in statements[0]
-        # Distinct capitals: the walk's bound is below the cut, one statement. Equal
-        # capitals with the cut (limit and margin: 40 rows) among them, past the
-        # enterprises with another signal: those left out tie, so everyone is scored.
-        assert len(statements) == (2 if equal_capitals and limit == 20 else 1), statements
+        assert len(statements) == (2 if second_statement[limit] else 1), (limit, statements)
 
 
 @pytest.fixture(params=["database default", "linguistic"])
