@@ -557,6 +557,10 @@ def _project_heads(
     else:
         visible = "CASE WHEN l.office_id = %(office)s THEN 1 ELSE 0 END"
     by_code_point = ' COLLATE "C"' if postgres else ""  # SQLite compares text by code point already
+    # PostgreSQL reads the park's listed projects from their covering index and hashes the
+    # stage's links; SQLite's index holds no title, so the unary "+" has it start from the
+    # stage's links (a few thousand) and read their projects by key, not the park's.
+    unindexed = "" if postgres else "+"
     in_filling, not_closed = listed("filling", filling), listed("closed", closed)
 
     def head(kind: str, where: str) -> str:
@@ -569,8 +573,8 @@ def _project_heads(
         "WITH linked AS ("
         f"SELECT p.id, p.title, p.status, p.office_id FROM {project_stages} ps "
         f"JOIN {project} p ON p.id = ps.project_id "
-        f"WHERE ps.stage_id = %(stage)s AND p.park_id IN ({listed('park', park_ids)}) "
-        f"AND p.status IN ({listed('status', _LISTED_STATUSES)})) "
+        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({listed('park', park_ids)}) "
+        f"AND {unindexed}p.status IN ({listed('status', _LISTED_STATUSES)})) "
         f"SELECT 'n', NULL, NULL, l.status, NULL, {visible}, COUNT(*) FROM linked l "
         f"GROUP BY l.status{'' if visible in ('0', '1') else f', {visible}'} "
         f"UNION ALL {head('f', f'l.status IN ({in_filling})')} "

@@ -463,7 +463,7 @@ def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypa
         equal = data == "a run of equal capitals"
         capital = Decimal(2_000_000) if equal else Decimal(1_000_000 + 37_000 * i)
         enterprise = capable(world.b, *([world.a] if i % 9 == 0 else []), name=f"企{i:02d}", registered_capital=capital)
-        if (i % 3 if data == "distinct capitals, producers next door" else i % 11 == 0):
+        if i % 3 if data == "distinct capitals, producers next door" else i % 11 == 0:
             PresenceFactory(enterprise=enterprise, park=peer, stage=world.b)
         if i % 13 == 0:
             InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=10))
