@@ -795,13 +795,14 @@ def _ranked_candidates(
     searched = _searched_sql(search, params)
 
     def scored(source: str, extra: str = "") -> str:
+        # ``source`` names the enterprises to score "pool.enterprise_id": all capable ones.
         return (
             f"SELECT e.id, {adjacent} AS n, lc.at, {rounded(score)} AS score{extra} FROM {source} "
-            f"JOIN {enterprise} e ON e.id = es.enterprise_id "
+            f"JOIN {enterprise} e ON e.id = pool.enterprise_id "
             "LEFT JOIN adj ON adj.enterprise_id = e.id "
             "LEFT JOIN pe ON pe.enterprise_id = e.id "
             "LEFT JOIN lc ON lc.enterprise_id = e.id "
-            f"WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL {searched}AND {not_in_park} "
+            f"WHERE e.merged_into_id IS NULL {searched}AND {not_in_park} "
             f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
         )
 
@@ -855,12 +856,15 @@ def _ranked_candidates(
                 f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
                 "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
-                "pool AS (SELECT enterprise_id FROM adj UNION SELECT enterprise_id FROM pe "
+                # Capable all: those of the walks and of adj by their making, those of pe checked.
+                "pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe "
+                f"WHERE EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id "
+                "AND c.stage_id = %(stage)s) "
                 "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
                 f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
                 "top AS ("
                 + scored(
-                    f"pool JOIN {capabilities} es ON es.enterprise_id = pool.enterprise_id",
+                    "pool",
                     ", (SELECT COUNT(*) FROM walk) AS walked, (SELECT COUNT(*) FROM walk_blank) AS walked_blank, "
                     + rounded(f"{capital_points(walk_min)} + %(recent)s")
                     + " AS bound",
@@ -883,7 +887,7 @@ def _ranked_candidates(
             ):
                 return _candidate_facts(rows)
         signals += f", lc AS ({contact_sql(capable)})"
-        cursor.execute(f"{signals}, top AS ({scored(f'{capabilities} es')}) " + finished([]), params)
+        cursor.execute(f"{signals}, top AS ({scored(f'({capable}) pool')}) " + finished([]), params)
         return _candidate_facts(cursor.fetchall())
 
 

@@ -351,7 +351,8 @@ def test_candidates_are_capable_not_present_in_the_park_and_not_merged(world) ->
     in_park = capable(world.b, name="已在园")
     PresenceFactory(enterprise=in_park, park=world.north, stage=world.a)  # any presence in the park excludes
     capable(world.b, name="已合并", merged_into=plain)
-    EnterpriseFactory(name="无能力")
+    incapable = EnterpriseFactory(name="无能力")
+    PresenceFactory(enterprise=incapable, park=world.south, stage=world.b)  # works it elsewhere, yet not capable
     names = [c.name for c in gap_candidates(park=world.north, stage=world.b, office=office)]
     assert names == ["可以"]
 
