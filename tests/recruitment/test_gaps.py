@@ -15,7 +15,15 @@ from django.utils import timezone, translation
 from chains.models import ChainPark
 from crm.models import Presence
 from crm.services import presence_set
-from recruitment.gaps import gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone, gaps_list
+from recruitment.gap_map import split_by_office
+from recruitment.gaps import (
+    gap_candidates,
+    gap_stage_detail,
+    gap_stage_panel,
+    gaps_for_park,
+    gaps_for_zone,
+    gaps_list,
+)
 from recruitment.models import Project
 from tests.factories import (
     ChainFactory,
@@ -328,6 +336,45 @@ def test_the_detail_of_a_stage_has_complete_lists(busy) -> None:  # type: ignore
     in_zone = gap_stage_detail(park_or_zone=world.zone, stage=world.a)
     full_zone = by_stage(gaps_for_zone(zone=world.zone))["ss-a"]
     assert in_zone == full_zone and [e.name for e in in_zone.present] == ["丁", "丙", "乙", "戊", "甲"]
+
+
+@pytest.mark.parametrize("viewer", ["provincial", "own office", "no office"])
+@pytest.mark.parametrize("where", ["park", "zone"])
+def test_the_stage_panel_heads_the_complete_lists(busy, viewer, where) -> None:  # type: ignore[no-untyped-def]
+    """The panel's enterprises are the complete detail's; each project list's head is the
+    first of the complete list the viewer may read, in its order (titles by code point,
+    ties by id), with the numbers read and hidden as ``split_by_office`` counts them."""
+    world = busy.world
+    mine, theirs = OfficeFactory(), OfficeFactory()
+    titles = ["b", "B", "a", "Ä", "乙", "甲", "_", "a", "a", "z"]  # ties on "a" fall to the id
+    for i, title in enumerate(titles * 3):
+        project = project_at(
+            world.north if i % 4 else world.south,
+            world.c,
+            ["lead", "signed", "at_capacity"][i % 3],
+            mine if i % 2 else theirs,
+        )
+        Project.objects.filter(pk=project.pk).update(title=title)
+    office_id, sees_everything = {
+        "provincial": (None, True),
+        "own office": (mine.pk, False),
+        "no office": (None, False),
+    }[viewer]
+    park_or_zone, park_ids = (
+        (world.north, [world.north.pk]) if where == "park" else (world.zone, [world.north.pk, world.south.pk])
+    )
+    complete = gap_stage_detail(park_or_zone=park_or_zone, stage=world.c)
+    counted = gaps_for_park(park=world.north, sample=0) if where == "park" else gaps_for_zone(zone=world.zone, sample=0)
+    row = by_stage(counted)["ss-c"]
+    for limit in (1, 4, 100):
+        panel = gap_stage_panel(
+            row=row, park_ids=park_ids, office_id=office_id, sees_everything=sees_everything, limit=limit
+        )
+        assert panel.row.present == complete.present
+        for head, projects in [(panel.filling, complete.filling_projects), (panel.open, complete.open_projects)]:
+            shown, hidden = split_by_office(projects, office_id=office_id, sees_everything=sees_everything)
+            assert (head.projects, head.shown, head.hidden) == (shown[:limit], len(shown), hidden)
+    assert panel.row.status == complete.status and panel.row.being_filled == complete.being_filled
 
 
 @pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
