@@ -120,12 +120,15 @@ def stage_facts(*, stages: QuerySet[Stage]) -> list[StageFacts]:
     ]
 
 
-def stage_neighbour_ids(*, stage: Stage) -> set[int]:
-    """Ids of the stages feeding ``stage`` or fed by it (one query)."""
+def stage_neighbour_ids(*, stage: Stage | int) -> set[int]:
+    """Ids of the stages feeding ``stage`` (a stage or its id) or fed by it (one query)."""
+    stage_id = stage if isinstance(stage, int) else stage.pk
     neighbours: set[int] = set()
-    for upstream_id, downstream_id in StageEdge.objects.filter(Q(upstream=stage) | Q(downstream=stage)).values_list(
-        "upstream_id", "downstream_id"
+    for upstream_id, downstream_id in (
+        StageEdge.objects.filter(Q(upstream_id=stage_id) | Q(downstream_id=stage_id))
+        .values_list("upstream_id", "downstream_id")
+        .order_by()
     ):
         neighbours.update((upstream_id, downstream_id))
-    neighbours.discard(stage.pk)
+    neighbours.discard(stage_id)
     return neighbours

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -38,7 +39,6 @@ from django.db.models import (
     Exists,
     F,
     IntegerField,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -91,9 +91,13 @@ __all__ = [
     "GapStatus",
     "ParkStageStatus",
     "ProjectRef",
+    "ProjectsHead",
     "StageGap",
+    "StagePanel",
     "gap_candidates",
+    "gap_map_rows",
     "gap_stage_detail",
+    "gap_stage_panel",
     "gap_status_or_error",
     "gaps_for_park",
     "gaps_for_zone",
@@ -456,6 +460,147 @@ def gaps_list(
     return gaps_with_status(rows, wanted)
 
 
+def gap_map_rows(*, zone: Zone, chain: Chain, park: Park | None = None) -> tuple[list[StageGap], list[StageGap]]:
+    """What a chain's map draws, counts only (``sample=0``): the zone-wide rows, and the rows
+    of ``park`` (one of the zone's parks; the zone rows again without one).
+
+    The same rows as :func:`gaps_for_zone` and :func:`gaps_for_park` with ``sample=0``, in
+    three queries: the park's numbers are among the zone's, counted once.
+    """
+    parks, chain_parks = _zone_parks(zone)
+    if park is not None and park.pk not in parks:
+        raise ValueError(f"park {park.code} is not in zone {zone.code}")
+    stages = stage_facts(stages=Stage.objects.filter(chain=chain))
+    loaded = _Loaded(parks=parks, stage_ids=[s.id for s in stages], sample=0, zone_distinct=True)
+    zone_rows = loaded.zone_rows(park_codes=list(parks.values()), stages=stages, chain_parks=chain_parks)
+    if park is None:
+        return zone_rows, zone_rows
+    return zone_rows, loaded.park_rows(pairs=[(park.code, chain.code)], stages=stages)
+
+
+@dataclass(frozen=True)
+class ProjectsHead:
+    """The first projects of a stage's list that a viewer may read, and how many there are."""
+
+    projects: list[ProjectRef]  # at most the ``limit`` asked for, in display order (title, id)
+    shown: int  # every project of the list the viewer may read
+    hidden: int  # projects of other offices: counted, not named
+
+
+@dataclass(frozen=True)
+class StagePanel:
+    """What a click on a stage shows of its gap row (see :func:`gap_stage_panel`)."""
+
+    row: StageGap  # the map's row, with its complete list of enterprises present
+    filling: ProjectsHead
+    open: ProjectsHead
+
+
+def gap_stage_panel(
+    *, row: StageGap, park_ids: Sequence[int], office_id: int | None, sees_everything: bool, limit: int
+) -> StagePanel:
+    """The panel of ``row`` (a row of :func:`gap_map_rows` for a park, or a zone row over
+    ``park_ids``): every enterprise present, and of each project list the first ``limit``
+    the viewer may read with the numbers read and hidden. Two queries whatever the number
+    of projects.
+
+    Park and partner staff (``sees_everything`` False) read the titles of their own
+    office's projects (``office_id``) and only a count of the others', as
+    :func:`recruitment.gap_map.split_by_office` splits them; the order is the complete
+    list's (title by code point, then id).
+    """
+    park_ids = sorted(park_ids)
+    present: dict[UUID, EnterpriseRef] = {}
+    if park_ids:
+        for enterprise_id, name in (
+            Presence.objects.filter(stage_id=row.stage_id, park_id__in=park_ids, enterprise__merged_into__isnull=True)
+            .values_list("enterprise_id", "enterprise__name")
+            .order_by()
+        ):
+            present.setdefault(enterprise_id, EnterpriseRef(id=enterprise_id, name=name))
+    heads = _project_heads(
+        stage_id=row.stage_id,
+        park_ids=park_ids,
+        office_id=office_id,
+        sees_everything=sees_everything,
+        limit=limit,
+    )
+    return StagePanel(
+        row=replace(row, present=sorted(present.values(), key=lambda e: (e.name, e.id))),
+        filling=heads["f"],
+        open=heads["o"],
+    )
+
+
+def _project_heads(
+    *, stage_id: int, park_ids: Sequence[int], office_id: int | None, sees_everything: bool, limit: int
+) -> dict[str, ProjectsHead]:
+    """The heads of the filling ("f") and open ("o") lists of a stage in ``park_ids``, in one
+    statement: the projects targeting the stage, counted by status and visibility, and the
+    first ``limit`` visible ones of each list in (title by code point, id) order."""
+    if not park_ids:
+        return {kind: ProjectsHead(projects=[], shown=0, hidden=0) for kind in ("f", "o")}
+    q = connection.ops.quote_name
+    project, project_stages = q(Project._meta.db_table), q(Project.stages.through._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    params: dict[str, object] = {"stage": stage_id, "office": office_id, "limit": limit}
+
+    def listed(name: str, values: Sequence[object]) -> str:
+        params.update({f"{name}{i}": v for i, v in enumerate(values)})
+        return ", ".join(f"%({name}{i})s" for i in range(len(values)))
+
+    filling, closed = sorted(SIGNED_OR_LATER), sorted(CLOSED)
+    if sees_everything:
+        visible = "1"
+    elif office_id is None:
+        visible = "0"
+    else:
+        visible = "CASE WHEN l.office_id = %(office)s THEN 1 ELSE 0 END"
+    by_code_point = ' COLLATE "C"' if postgres else ""  # SQLite compares text by code point already
+    # PostgreSQL reads the park's listed projects from their covering index and hashes the
+    # stage's links; SQLite's index holds no title, so the unary "+" has it start from the
+    # stage's links (a few thousand) and read their projects by key, not the park's.
+    unindexed = "" if postgres else "+"
+    in_filling, not_closed = listed("filling", filling), listed("closed", closed)
+
+    def head(kind: str, where: str) -> str:
+        return (
+            f"SELECT * FROM (SELECT '{kind}' AS kind, l.id, l.title, l.status, l.office_id, 1 AS visible, 0 AS n "
+            f"FROM linked l WHERE {where} AND {visible} = 1 ORDER BY l.title{by_code_point}, l.id LIMIT %(limit)s) {kind}"
+        )
+
+    sql = (
+        "WITH linked AS ("
+        f"SELECT p.id, p.title, p.status, p.office_id FROM {project_stages} ps "
+        f"JOIN {project} p ON p.id = ps.project_id "
+        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({listed('park', park_ids)}) "
+        f"AND {unindexed}p.status IN ({listed('status', _LISTED_STATUSES)})) "
+        f"SELECT 'n', NULL, NULL, l.status, NULL, {visible}, COUNT(*) FROM linked l "
+        f"GROUP BY l.status{'' if visible in ('0', '1') else f', {visible}'} "
+        f"UNION ALL {head('f', f'l.status IN ({in_filling})')} "
+        f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')}"
+    )
+    lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
+    shown = {"f": 0, "o": 0}
+    hidden = {"f": 0, "o": 0}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, pk, title, status, office, is_visible, n in cursor.fetchall():
+            if kind == "n":
+                counted = shown if is_visible else hidden
+                if status in SIGNED_OR_LATER:
+                    counted["f"] += n
+                if status not in CLOSED:
+                    counted["o"] += n
+            else:
+                lists[kind].append(
+                    ProjectRef(
+                        id=pk if isinstance(pk, UUID) else UUID(pk), title=title, status=status, office_id=office
+                    )
+                )
+    return {kind: ProjectsHead(projects=lists[kind], shown=shown[kind], hidden=hidden[kind]) for kind in lists}
+
+
 def gap_stage_detail(*, park_or_zone: Park | Zone, stage: Stage) -> StageGap:
     """One stage in a park or across a zone with its complete lists: what a click on a
     stage of the map shows. Three queries for a park, four for a zone (with the
@@ -479,9 +624,10 @@ _CANDIDATE_WALK = 2
 
 
 def gap_candidates(
-    *, park: Park, stage: Stage, office: Office | None, limit: int = 50, search: str = ""
+    *, park: Park, stage: Stage | int, office: Office | None, limit: int = 50, search: str = ""
 ) -> list[Candidate]:
-    """Enterprises that could fill ``stage`` in ``park``, best first (``candidate_score``).
+    """Enterprises that could fill ``stage`` (a stage or its id) in ``park``, best first
+    (``candidate_score``).
 
     Candidates can supply the stage (``Enterprise.stages``), are not merged into
     another record, and have no presence in the park at all (an enterprise already
@@ -491,75 +637,27 @@ def gap_candidates(
     interactions (every office's for a provincial office).
 
     The database scores every candidate with the formula of ``candidate_score``
-    (:func:`_ranked_candidate_ids`) and returns the ids of the best ``limit`` and a
-    few more; only those are read, and the pure function ranks them exactly. Seven
-    queries whatever the number of enterprises. ``search`` keeps the candidates the
-    directory search (:mod:`crm.search`) finds for it.
+    (:func:`_ranked_candidates`) and returns the best ``limit`` and a few more with
+    what the ranking says of them; the pure function ranks those exactly. Three
+    queries whatever the number of enterprises (a fourth when the quick ranking
+    cannot vouch for its head). ``search`` keeps the candidates the directory search
+    (:mod:`crm.search`) finds for it.
     """
     limit = max(limit, 0)
     if not limit:
         return []
     now = timezone.now()
-    zone_parks = dict(Park.objects.filter(zone_id=park.zone_id).values_list("id", "code"))
-    ids = _ranked_candidate_ids(
+    stage_id = stage if isinstance(stage, int) else stage.pk
+    facts, zone_codes = _ranked_candidates(
         park=park,
-        stage=stage,
+        stage_id=stage_id,
         office=office,
-        zone_park_ids=sorted(zone_parks),
-        neighbour_ids=sorted(stage_neighbour_ids(stage=stage)),
+        neighbour_ids=sorted(stage_neighbour_ids(stage=stage_id)),
         now=now,
         limit=limit + _CANDIDATE_MARGIN,
         search=search,
     )
-    if not ids:
-        return []
-    base = Enterprise.objects.filter(pk__in=ids).values_list("pk", "name", "credit_code", "registered_capital")
-    interactions = Interaction.objects.filter(enterprise_id__in=ids)
-    if office is not None and not office.sees_everything:
-        interactions = interactions.filter(office=office)
-    last_contact = dict(
-        interactions.values("enterprise_id")
-        .annotate(at=Max("occurred_at"))
-        .values_list("enterprise_id", "at")
-        .order_by()
-    )
-    elsewhere: dict[UUID, list[str]] = {}
-    for enterprise_id, park_code in (
-        Presence.objects.filter(stage=stage, enterprise_id__in=ids)
-        .exclude(park=park)
-        .order_by("park__code")
-        .values_list("enterprise_id", "park__code")
-        .distinct()
-    ):
-        elsewhere.setdefault(enterprise_id, []).append(park_code)
-    own: set[UUID] = set()
-    other: set[UUID] = set()
-    for enterprise_id, office_id in (
-        Project.objects.filter(enterprise_id__in=ids)
-        .exclude(status__in=CLOSED)
-        .values_list("enterprise_id", "office_id")
-        .distinct()
-        .order_by()
-    ):
-        if office is not None and office_id == office.pk:
-            own.add(enterprise_id)
-        else:
-            other.add(enterprise_id)
-    facts = [
-        CandidateFacts(
-            enterprise_id=pk,
-            name=name,
-            credit_code=code,
-            registered_capital=capital,
-            present_elsewhere=tuple(elsewhere.get(pk, ())),
-            adjacent_stage_count=ids[pk],
-            last_interaction_at=last_contact.get(pk),
-            courted_by_other_office=pk in other,
-            courted_by_own_office=pk in own,
-        )
-        for pk, name, code, capital in base
-    ]
-    return rank_candidates(facts, now=now, zone_park_codes=set(zone_parks.values()), limit=limit)
+    return rank_candidates(facts, now=now, zone_park_codes=zone_codes, limit=limit)
 
 
 def _searched_sql(search: str, params: dict[str, object]) -> str:
@@ -578,35 +676,51 @@ def _searched_sql(search: str, params: dict[str, object]) -> str:
     return f"AND e.id IN ({named}) "
 
 
-def _ranked_candidate_ids(
+def _converter(model: Any, field_name: str) -> Any:
+    """What the ORM does to a column of ``model`` read from the database (SQLite returns text
+    for dates and UUIDs, floats for decimals), for values read with a raw cursor."""
+    col = model._meta.get_field(field_name).get_col(model._meta.db_table)
+    converters = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+
+    def convert(value: Any) -> Any:
+        for converter in converters:
+            value = converter(value, col, connection)
+        return value
+
+    return convert
+
+
+def _ranked_candidates(
     *,
     park: Park,
-    stage: Stage,
+    stage_id: int,
     office: Office | None,
-    zone_park_ids: list[int],
     neighbour_ids: list[int],
     now: datetime,
     limit: int,
     search: str = "",
-) -> dict[UUID, int]:
-    """The ``limit`` best candidates by ``candidate_score`` computed in SQL, best first:
-    id → number of adjacent stages it can supply.
+) -> tuple[list[CandidateFacts], set[str]]:
+    """The facts of the ``limit`` best candidates by ``candidate_score`` computed in SQL, and
+    the codes of the zone's parks among the parks they are present in elsewhere.
 
     One statement: the capable enterprises joined to three small aggregates (their
     presences at the stage in other parks, their capabilities at the neighbouring
     stages, their latest contact with ``office``), each grouped once rather than
-    probed once per candidate. Ties are broken by name in code-point order and id,
-    as the pure ranking breaks them. Only ids and a count come back: no text is
-    read until the winners are known.
+    probed once per candidate; ties are broken by name in code-point order and id, as
+    the pure ranking breaks them. Only ids, scores and counts are sorted: the names,
+    the parks they are present in elsewhere and the open projects of other offices are
+    read for the winners alone, in the same statement.
     """
     q = connection.ops.quote_name
     enterprise, capabilities = q(Enterprise._meta.db_table), q(Enterprise.stages.through._meta.db_table)
     presence, interaction = q(Presence._meta.db_table), q(Interaction._meta.db_table)
+    park_table, project = q(Park._meta.db_table), q(Project._meta.db_table)
     postgres = connection.vendor == "postgresql"
     adapt = connection.ops.adapt_datetimefield_value
     params: dict[str, object] = {
-        "stage": stage.pk,
+        "stage": stage_id,
         "park": park.pk,
+        "zone": park.zone_id,
         "office": office.pk if office is not None else None,
         "in_zone": SCORE_SAME_STAGE_IN_ZONE,
         "outside_zone": SCORE_SAME_STAGE_OUTSIDE_ZONE,
@@ -625,10 +739,11 @@ def _ranked_candidate_ids(
         "limit": limit,
     }
 
-    def listed(name: str, values: Sequence[int]) -> str:
+    def listed(name: str, values: Sequence[object]) -> str:
         params.update({f"{name}{i}": v for i, v in enumerate(values)})
         return ", ".join(f"%({name}{i})s" for i in range(len(values)))
 
+    in_zone = f"park_id IN (SELECT id FROM {park_table} WHERE zone_id = %(zone)s)"
     # The signals other than capital, each for the enterprises capable of the stage only.
     capable = f"SELECT enterprise_id FROM {capabilities} WHERE stage_id = %(stage)s"
     if neighbour_ids:
@@ -640,18 +755,21 @@ def _ranked_candidate_ids(
     else:
         adjacent_sql = f"SELECT enterprise_id, 0 AS n FROM {capabilities} WHERE 1 = 0"
     elsewhere_sql = (
-        f"SELECT enterprise_id, MAX(CASE WHEN park_id IN ({listed('zone_park', zone_park_ids)}) "
-        "THEN %(in_zone)s ELSE %(outside_zone)s END) AS points "
+        f"SELECT enterprise_id, MAX(CASE WHEN {in_zone} THEN %(in_zone)s ELSE %(outside_zone)s END) AS points "
         f"FROM {presence} WHERE stage_id = %(stage)s AND park_id <> %(park)s GROUP BY enterprise_id"
     )
     own_only = office is not None and not office.sees_everything
-    # Contacts older than the older window score nothing: only later ones are read.
-    contact_sql = (
-        f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
-        f"WHERE i.occurred_at > %(older_since)s AND i.enterprise_id IN ({capable}) "
-        + ("AND i.office_id = %(office)s " if own_only else "")
-        + "GROUP BY i.enterprise_id"
-    )
+
+    def contact_sql(among: str) -> str:
+        # Contacts older than the older window score nothing and say nothing: only later
+        # ones are read (the latest of them is the candidate's ``last_interaction_at``).
+        return (
+            f"SELECT i.enterprise_id, MAX(i.occurred_at) AS at FROM {interaction} i "
+            f"WHERE i.occurred_at > %(older_since)s AND i.enterprise_id IN ({among}) "
+            + ("AND i.office_id = %(office)s " if own_only else "")
+            + "GROUP BY i.enterprise_id"
+        )
+
     adjacent = "COALESCE(adj.n, 0)"
     capital = "CAST(e.registered_capital AS DOUBLE PRECISION)"
 
@@ -677,59 +795,130 @@ def _ranked_candidate_ids(
     searched = _searched_sql(search, params)
 
     def scored(source: str, extra: str = "") -> str:
+        # ``source`` names the enterprises to score "pool.enterprise_id": all capable ones.
         return (
-            f"SELECT e.id, {adjacent}, {rounded(score)} AS score{extra} FROM {source} "
-            f"JOIN {enterprise} e ON e.id = es.enterprise_id "
+            f"SELECT e.id, {adjacent} AS n, lc.at, {rounded(score)} AS score{extra} FROM {source} "
+            f"JOIN {enterprise} e ON e.id = pool.enterprise_id "
             "LEFT JOIN adj ON adj.enterprise_id = e.id "
             "LEFT JOIN pe ON pe.enterprise_id = e.id "
             "LEFT JOIN lc ON lc.enterprise_id = e.id "
-            f"WHERE es.stage_id = %(stage)s AND e.merged_into_id IS NULL {searched}AND {not_in_park} "
+            f"WHERE e.merged_into_id IS NULL {searched}AND {not_in_park} "
             f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
         )
 
-    signals = f"WITH adj AS ({adjacent_sql}), pe AS ({elsewhere_sql}), lc AS ({contact_sql})"
+    # What the ranking says of the winners: their names, their open projects (of the asking
+    # office and of others) and, one row each, the parks they work the stage in elsewhere
+    # (one presence per enterprise, park and stage: no pair twice).
+    open_project = f"SELECT 1 FROM {project} p WHERE p.enterprise_id = top.id AND p.status NOT IN ({listed('closed', sorted(CLOSED))})"
+    if office is None:
+        own, other = "1 = 0", f"EXISTS ({open_project})"
+    else:
+        own = f"EXISTS ({open_project} AND p.office_id = %(office)s)"
+        other = f"EXISTS ({open_project} AND p.office_id <> %(office)s)"
 
-    def ids(rows: Sequence[Sequence[Any]]) -> dict[UUID, int]:
-        return {pk if isinstance(pk, UUID) else UUID(pk): n for pk, n, *_rest in rows}
+    def finished(extra: Sequence[str]) -> str:
+        blanks = "".join(", NULL" for _e in extra)
+        return (
+            "SELECT 'c', top.id, top.n, e.name, e.credit_code, e.registered_capital, top.at, "
+            f"CASE WHEN {own} THEN 1 ELSE 0 END, CASE WHEN {other} THEN 1 ELSE 0 END, top.score"
+            + "".join(f", top.{name}" for name in extra)
+            + f" FROM top JOIN {enterprise} e ON e.id = top.id "
+            "UNION ALL "
+            "SELECT 'e', pr.enterprise_id, NULL, pk.code, NULL, NULL, NULL, "
+            f"CASE WHEN pk.zone_id = %(zone)s THEN 1 ELSE 0 END, NULL, NULL{blanks} "
+            f"FROM {presence} pr JOIN {park_table} pk ON pk.id = pr.park_id "
+            "WHERE pr.stage_id = %(stage)s AND pr.park_id <> %(park)s AND pr.enterprise_id IN (SELECT id FROM top) "
+            "ORDER BY 1, 4"
+        )
 
+    signals = f"WITH adj AS ({adjacent_sql}), pe AS ({elsewhere_sql})"
     with connection.cursor() as cursor:
         if not search:
-            # Most capable enterprises have no signal but their capital. Only those with
-            # another signal are scored, and the best by capital alone: a walk down the
-            # capital index that stops after ``walk`` rows (and as many without a capital,
-            # which score nothing on it). Every enterprise left out scores at most what
-            # the walk's last one scores on capital (nothing, without a capital); when that
-            # is below the last score kept, or the walks left nobody out, the head is the
-            # head of the whole ranking. Otherwise (a run of equal capitals) every capable
-            # enterprise is scored, as below.
+            # Most capable enterprises have no signal but their capital and perhaps a recent
+            # contact. Only those capable of an adjacent stage or present at the stage
+            # elsewhere are scored, and the best by capital alone: a walk down the capital
+            # index that stops after ``walk`` rows (and as many without a capital, which
+            # score nothing on it); their contacts are read for them alone. Every enterprise
+            # left out scores at most what the walk's last one scores on capital (nothing,
+            # without a capital) plus a recent contact; when that is below the last score
+            # kept, or the walks left nobody out, the head is the head of the whole ranking.
+            # Otherwise (a run of equal capitals, a weak head) every capable enterprise is
+            # scored, as below.
             params["walk"] = walk = limit * _CANDIDATE_WALK
             walk_from = (
                 f"FROM {enterprise} e WHERE e.merged_into_id IS NULL "
                 f"AND EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = e.id AND c.stage_id = %(stage)s) "
                 f"AND {not_in_park} AND e.registered_capital"
             )
+            walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
             cursor.execute(
                 f"{signals}, "
                 f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
                 "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
-                "pool AS (SELECT enterprise_id FROM adj UNION SELECT enterprise_id FROM pe "
-                "UNION SELECT enterprise_id FROM lc UNION SELECT id FROM walk UNION SELECT id FROM walk_blank) "
+                # Capable all: those of the walks and of adj by their making, those of pe checked.
+                "pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe "
+                f"WHERE EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id "
+                "AND c.stage_id = %(stage)s) "
+                "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
+                f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
+                "top AS ("
                 + scored(
-                    f"pool JOIN {capabilities} es ON es.enterprise_id = pool.enterprise_id",
-                    ", (SELECT COUNT(*) FROM walk), (SELECT COUNT(*) FROM walk_blank), "
-                    + rounded(capital_points("(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)")),
-                ),
+                    "pool",
+                    ", (SELECT COUNT(*) FROM walk) AS walked, (SELECT COUNT(*) FROM walk_blank) AS walked_blank, "
+                    + rounded(f"{capital_points(walk_min)} + %(recent)s")
+                    + " AS bound",
+                )
+                + ") "
+                + finished(["walked", "walked_blank", "bound"]),
                 params,
             )
             rows = cursor.fetchall()
-            if not rows:
-                return {}
-            last, walked, walked_blank, bound = rows[-1][2], rows[-1][3], rows[-1][4], rows[-1][5]
+            winners = [r for r in rows if r[0] == "c"]
+            if not winners:
+                return [], set()
+            last = min(r[9] for r in winners)
+            walked, walked_blank, bound = winners[0][10], winners[0][11], winners[0][12]
             left_out = walked == walk or walked_blank == walk
             if not left_out or (
-                len(rows) == limit and (walked < walk or bound < last) and (walked_blank < walk or last > 0)
+                len(winners) == limit
+                and (walked < walk or bound < last)
+                and (walked_blank < walk or last > SCORE_RECENT_INTERACTION)
             ):
-                return ids(rows)
-        cursor.execute(f"{signals} " + scored(f"{capabilities} es"), params)
-        return ids(cursor.fetchall())
+                return _candidate_facts(rows)
+        signals += f", lc AS ({contact_sql(capable)})"
+        cursor.execute(f"{signals}, top AS ({scored(f'({capable}) pool')}) " + finished([]), params)
+        return _candidate_facts(cursor.fetchall())
+
+
+def _candidate_facts(rows: Sequence[Sequence[Any]]) -> tuple[list[CandidateFacts], set[str]]:
+    """The candidates ("c" rows) and the zone's park codes among where they are present
+    elsewhere ("e" rows, in park code order) of a statement of :func:`_ranked_candidates`."""
+    uuid, capital, at = (
+        _converter(Enterprise, "id"),
+        _converter(Enterprise, "registered_capital"),
+        _converter(Interaction, "occurred_at"),
+    )
+    elsewhere: dict[UUID, list[str]] = {}
+    zone_codes: set[str] = set()
+    for kind, pk, _n, code, *_rest in rows:
+        if kind == "e":
+            elsewhere.setdefault(uuid(pk), []).append(code)
+            if _rest[3]:
+                zone_codes.add(code)
+    facts = [
+        CandidateFacts(
+            enterprise_id=(enterprise_id := uuid(pk)),
+            name=name,
+            credit_code=credit_code,
+            registered_capital=capital(amount),
+            present_elsewhere=tuple(elsewhere.get(enterprise_id, ())),
+            adjacent_stage_count=n,
+            last_interaction_at=at(last_contact),
+            courted_by_other_office=bool(other),
+            courted_by_own_office=bool(own),
+        )
+        for kind, pk, n, name, credit_code, amount, last_contact, own, other, *_rest in rows
+        if kind == "c"
+    ]
+    return facts, zone_codes

@@ -91,7 +91,9 @@ class Project(OfficeRecord):
         ]
         indexes = [
             models.Index(fields=["office", "status"], name="project_office_status_idx"),
-            models.Index(fields=["park", "status"], name="project_park_status_idx"),
+            # A park's projects by status; a stage's panel on the gap map reads their ids, titles
+            # and offices from the index alone (recruitment.gaps.gap_stage_panel).
+            models.Index(fields=["park", "status"], include=["id", "title", "office"], name="project_park_listed_idx"),
             models.Index(fields=["updated_at"], name="project_updated_idx"),
             # The dashboard's period ("status changed between"): a range on this column.
             models.Index(fields=["status_changed_at"], name="project_status_changed_idx"),

@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import Chain, Park, Stage, Zone
+from chains.models import Chain, Park, Zone
 from crm.access import office_sees_everything
 from crm.models import Enterprise
 from recruitment.dashboard import (
@@ -43,10 +43,16 @@ from recruitment.gap_map import (
     StageInput,
     display_status,
     layout_chain,
-    split_by_office,
     wrap_label,
 )
-from recruitment.gaps import StageGap, gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone
+from recruitment.gaps import (
+    ProjectsHead,
+    StageGap,
+    gap_candidates,
+    gap_map_rows,
+    gap_stage_panel,
+    gaps_for_zone,
+)
 from recruitment.landing_models import Color
 from recruitment.models import FollowUp, Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
@@ -295,16 +301,17 @@ def _stage_detail(
 ) -> dict[str, Any]:
     """What a click on a stage shows: who is there, who is working on it, whom to court.
 
-    The map's rows carry counts only; the clicked stage is read again with its complete lists."""
-    stage = Stage.objects.get(pk=row.stage_id)
-    row = gap_stage_detail(park_or_zone=park if park is not None else zone, stage=stage)
+    The map's rows carry counts only; the clicked stage's panel reads its enterprises and
+    the first projects of each list (``gap_stage_panel``)."""
     user = request.user
     sees_all = office_sees_everything(user.office, is_superuser=user.is_superuser)
-    change = ChangeUrls(request)
-    open_shown, open_hidden = split_by_office(row.open_projects, office_id=user.office_id, sees_everything=sees_all)
-    filling_shown, filling_hidden = split_by_office(
-        row.filling_projects, office_id=user.office_id, sees_everything=sees_all
+    park_ids = [park.pk] if park is not None else [p.pk for p in parks.values()]
+    panel = gap_stage_panel(
+        row=row, park_ids=park_ids, office_id=user.office_id, sees_everything=sees_all, limit=PANEL_PROJECTS
     )
+    row = panel.row
+    stage_id = row.stage_id
+    change = ChangeUrls(request)
 
     def project_view(project: Any) -> dict[str, Any]:
         return {
@@ -319,17 +326,17 @@ def _stage_detail(
     # (the project list shows a park user their own office's projects: those the panel names)
     where = {"park__id__exact": str(park.pk)} if park is not None else {"park__zone__id__exact": str(zone.pk)}
 
-    def project_list(shown: list[Any], statuses: Iterable[str]) -> dict[str, Any]:
-        more = len(shown) - PANEL_PROJECTS
+    def project_list(head: ProjectsHead, statuses: Iterable[str]) -> dict[str, Any]:
+        more = head.shown - PANEL_PROJECTS
         return {
-            "projects": [project_view(p) for p in shown[:PANEL_PROJECTS]],
+            "projects": [project_view(p) for p in head.projects],
             "more": max(more, 0),
-            "more_url": linker(Project, {**where, "stage": str(stage.pk), **status_in(statuses)}) if more > 0 else None,
+            "more_url": linker(Project, {**where, "stage": str(stage_id), **status_in(statuses)}) if more > 0 else None,
         }
 
     candidates: list[dict[str, Any]] = []
     if park is not None:
-        for candidate in gap_candidates(park=park, stage=stage, office=user.office, limit=CANDIDATE_LIMIT):
+        for candidate in gap_candidates(park=park, stage=stage_id, office=user.office, limit=CANDIDATE_LIMIT):
             candidates.append(
                 {
                     "candidate": candidate,
@@ -352,16 +359,16 @@ def _stage_detail(
     ]
     status = display_status(row.status, being_filled=row.being_filled)
     return {
-        "lights": _stage_lights(request, stage=stage, park=park, zone=zone, parks=parks),
+        "lights": _stage_lights(request, stage_id=stage_id, park=park, zone=zone, park_ids=park_ids),
         "row": row,
         "park": park,
         "status": status,
         "status_label": STATUS_LABELS[status],
         "present": [{"name": e.name, "url": change(Enterprise, e.id)} for e in row.present],
-        "open_projects": project_list(open_shown, [s for s in Status.values if s not in CLOSED]),
-        "open_hidden": open_hidden,
-        "filling_projects": project_list(filling_shown, SIGNED_OR_LATER),
-        "filling_hidden": filling_hidden,
+        "open_projects": project_list(panel.open, [s for s in Status.values if s not in CLOSED]),
+        "open_hidden": panel.open.hidden,
+        "filling_projects": project_list(panel.filling, SIGNED_OR_LATER),
+        "filling_hidden": panel.filling.hidden,
         "candidates": candidates,
         "candidate_limit": CANDIDATE_LIMIT,
         "by_park": by_park,
@@ -375,13 +382,12 @@ WORST_LIGHTS = 5
 
 
 def _stage_lights(
-    request: HttpRequest, *, stage: Stage, park: Park | None, zone: Zone, parks: dict[str, Park]
+    request: HttpRequest, *, stage_id: int, park: Park | None, zone: Zone, park_ids: list[int]
 ) -> dict[str, Any]:
     """The signed projects at the stage by light (each count opens the project list behind it) and the worst."""
     from recruitment.landing_admin import light_badge_html, reasons_in_words
 
-    park_ids = [park.pk] if park is not None else [p.pk for p in parks.values()]
-    counts, worst = stage_lights(stage_id=stage.pk, park_ids=park_ids, user=request.user, worst=WORST_LIGHTS)
+    counts, worst = stage_lights(stage_id=stage_id, park_ids=park_ids, user=request.user, worst=WORST_LIGHTS)
     link = ChangelistLinker(request)
     where = {"park__id__exact": str(park.pk)} if park is not None else {"park__zone__id__exact": str(zone.pk)}
     change = ChangeUrls(request)
@@ -393,7 +399,7 @@ def _stage_lights(
                 "color": color,
                 "label": labels[color],
                 "count": n,
-                "url": link(Project, {"light": color, "stage": str(stage.pk), **where}) if n else None,
+                "url": link(Project, {"light": color, "stage": str(stage_id), **where}) if n else None,
             }
             for color, n in counts.items()
         ],
@@ -421,9 +427,8 @@ def _chain_context(request: HttpRequest, code: str) -> dict[str, Any]:
     park = parks.get(park_code)
     if park_code and park is None:
         raise Http404(_("No park with this code in the chain's zone."))
-    # Counts only (sample=0): the map and the matrix need no lists; a stage's panel reads its own.
-    zone_rows = gaps_for_zone(zone=zone, chain=chain, sample=0) if zone else []
-    rows = gaps_for_park(park=park, chain=chain, sample=0) if park is not None else zone_rows
+    # Counts only: the map and the matrix need no lists; a stage's panel reads its own.
+    zone_rows, rows = gap_map_rows(zone=zone, chain=chain, park=park) if zone else ([], [])
     return {
         "chain": chain,
         "zone": zone,

@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from crm.models import Office
+from chains.models import Park
+from crm.models import Enterprise, Office
 from crm.roles import MANAGER, STAFF, role_assign
 from recruitment.models import Project, ProjectLight
 from tests.factories import (
@@ -289,20 +290,69 @@ def _grow(world, n: int) -> None:  # type: ignore[no-untyped-def]
         project.stages.set([(b, c, d)[i % 3]])
 
 
-def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
-    client.force_login(manager)
-    params = {"park": "yangqu", "stage": "fibre"}
-    client.get(map_url(), params)
+@pytest.mark.parametrize(
+    ("who", "params", "fragment", "expected"),
+    [
+        ("manager", {"park": "yangqu", "stage": "fibre"}, False, 16),
+        ("park_staff", {"park": "yangqu", "stage": "fibre"}, False, 16),
+        ("park_staff", {"park": "yangqu"}, True, 16),
+        ("manager", {"stage": "fibre"}, False, 14),
+    ],
+    ids=["manager in a park", "park staff in a park", "park staff, the panel alone", "manager across the zone"],
+)
+def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(
+    client, chain_world, request, who, params, fragment, expected
+) -> None:  # type: ignore[no-untyped-def]
+    """Session, user and their permissions (2), the chain, the zone's parks (2), the map's
+    stages and counts (2), the user's office, then the panel: its enterprises, its projects, the
+    candidates in a park (their neighbour stages and one statement) and the lights (2) —
+    the same number whatever the number of records."""
+    client.force_login(request.getfixturevalue(who))
+    url = reverse("reports:chain-map-stage", args=["carbon-fibre", "fibre"]) if fragment else map_url()
+    client.get(url, params)
     _grow(chain_world, 3)
     with CaptureQueriesContext(connection) as small:
-        client.get(map_url(), params)
+        client.get(url, params)
     _grow(chain_world, 40)
     with CaptureQueriesContext(connection) as large:
-        response = client.get(map_url(), params)
+        response = client.get(url, params)
 
-    assert len(response.context["detail"]["candidates"]) > 20 - 1
+    if "park" in params:
+        assert len(response.context["detail"]["candidates"]) > 20 - 1
     assert len(small.captured_queries) == len(large.captured_queries)
-    assert len(large.captured_queries) <= 35, [q["sql"] for q in large.captured_queries]
+    assert len(large.captured_queries) == expected, "\n".join(q["sql"][:90] for q in large.captured_queries)
+
+
+def client_can_open(user, url: str | None) -> bool:  # type: ignore[no-untyped-def]
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return url is not None and client.get(url).status_code == 200
+
+
+def test_change_urls_are_those_the_admin_reverses(rf, chain_world) -> None:  # type: ignore[no-untyped-def]
+    """The panel's links are built from one reversed URL per model: the same URLs, and keys
+    that reversing would quote are still reversed."""
+    from recruitment.report_links import ChangeUrls
+
+    request = rf.get("/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    change = ChangeUrls(request)
+    enterprise = EnterpriseFactory()
+    for model, pk in [
+        (Enterprise, enterprise.pk),
+        (Enterprise, EnterpriseFactory().pk),
+        (Park, chain_world["yangqu"].pk),
+        (Park, chain_world["xinzhou"].pk),
+        (Enterprise, "a b/c?d"),
+        (Enterprise, "0cr0key0"),
+    ]:
+        url = change(model, pk)
+        assert url is not None and url == reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk]
+        )
+    assert client_can_open(request.user, change(Enterprise, enterprise.pk))
 
 
 def _lit(project, color: str, since: str, reasons: list | None = None) -> None:  # type: ignore[no-untyped-def,type-arg]

@@ -15,7 +15,15 @@ from django.utils import timezone, translation
 from chains.models import ChainPark
 from crm.models import Presence
 from crm.services import presence_set
-from recruitment.gaps import gap_candidates, gap_stage_detail, gaps_for_park, gaps_for_zone, gaps_list
+from recruitment.gap_map import split_by_office
+from recruitment.gaps import (
+    gap_candidates,
+    gap_stage_detail,
+    gap_stage_panel,
+    gaps_for_park,
+    gaps_for_zone,
+    gaps_list,
+)
 from recruitment.models import Project
 from tests.factories import (
     ChainFactory,
@@ -330,6 +338,45 @@ def test_the_detail_of_a_stage_has_complete_lists(busy) -> None:  # type: ignore
     assert in_zone == full_zone and [e.name for e in in_zone.present] == ["丁", "丙", "乙", "戊", "甲"]
 
 
+@pytest.mark.parametrize("viewer", ["provincial", "own office", "no office"])
+@pytest.mark.parametrize("where", ["park", "zone"])
+def test_the_stage_panel_heads_the_complete_lists(busy, viewer, where) -> None:  # type: ignore[no-untyped-def]
+    """The panel's enterprises are the complete detail's; each project list's head is the
+    first of the complete list the viewer may read, in its order (titles by code point,
+    ties by id), with the numbers read and hidden as ``split_by_office`` counts them."""
+    world = busy.world
+    mine, theirs = OfficeFactory(), OfficeFactory()
+    titles = ["b", "B", "a", "Ä", "乙", "甲", "_", "a", "a", "z"]  # ties on "a" fall to the id
+    for i, title in enumerate(titles * 3):
+        project = project_at(
+            world.north if i % 4 else world.south,
+            world.c,
+            ["lead", "signed", "at_capacity"][i % 3],
+            mine if i % 2 else theirs,
+        )
+        Project.objects.filter(pk=project.pk).update(title=title)
+    office_id, sees_everything = {
+        "provincial": (None, True),
+        "own office": (mine.pk, False),
+        "no office": (None, False),
+    }[viewer]
+    park_or_zone, park_ids = (
+        (world.north, [world.north.pk]) if where == "park" else (world.zone, [world.north.pk, world.south.pk])
+    )
+    complete = gap_stage_detail(park_or_zone=park_or_zone, stage=world.c)
+    counted = gaps_for_park(park=world.north, sample=0) if where == "park" else gaps_for_zone(zone=world.zone, sample=0)
+    row = by_stage(counted)["ss-c"]
+    for limit in (1, 4, 100):
+        panel = gap_stage_panel(
+            row=row, park_ids=park_ids, office_id=office_id, sees_everything=sees_everything, limit=limit
+        )
+        assert panel.row.present == complete.present
+        for head, projects in [(panel.filling, complete.filling_projects), (panel.open, complete.open_projects)]:
+            shown, hidden = split_by_office(projects, office_id=office_id, sees_everything=sees_everything)
+            assert (head.projects, head.shown, head.hidden) == (shown[:limit], len(shown), hidden)
+    assert panel.row.status == complete.status and panel.row.being_filled == complete.being_filled
+
+
 @pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
 def test_a_sample_must_be_a_non_negative_int(world, sample) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="sample"):
@@ -351,7 +398,8 @@ def test_candidates_are_capable_not_present_in_the_park_and_not_merged(world) ->
     in_park = capable(world.b, name="已在园")
     PresenceFactory(enterprise=in_park, park=world.north, stage=world.a)  # any presence in the park excludes
     capable(world.b, name="已合并", merged_into=plain)
-    EnterpriseFactory(name="无能力")
+    incapable = EnterpriseFactory(name="无能力")
+    PresenceFactory(enterprise=incapable, park=world.south, stage=world.b)  # works it elsewhere, yet not capable
     names = [c.name for c in gap_candidates(park=world.north, stage=world.b, office=office)]
     assert names == ["可以"]
 
@@ -438,36 +486,49 @@ def _ranking_statements(captured) -> list[str]:  # type: ignore[no-untyped-def]
     return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("WITH adj AS")]
 
 
-@pytest.mark.parametrize("equal_capitals", [False, True], ids=["distinct capitals", "a run of equal capitals"])
-def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, equal_capitals) -> None:  # type: ignore[no-untyped-def]
-    """With many capable enterprises only those with a signal besides capital and the best
-    by capital are scored; the head must still be the head of the whole ranking, and a
-    run of equal capitals at the cut falls back to scoring everyone."""
+@pytest.mark.parametrize(
+    ("data", "second_statement"),
+    [
+        # Most enterprises work the stage next door: every head scores 3 or more, above
+        # what any enterprise left out can reach (its capital and a contact).
+        ("distinct capitals, producers next door", {1: False, 5: False, 20: False}),
+        # Few signals: an enterprise left out with a recent contact could beat the cut.
+        ("distinct capitals, few signals", {1: True, 5: True, 20: True}),
+        # A run of equal capitals at the cut: those left out tie with the last kept.
+        ("a run of equal capitals", {1: True, 5: True, 20: True}),
+    ],
+    ids=["producers next door", "few signals", "a run of equal capitals"],
+)
+def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypatch, data, second_statement) -> None:  # type: ignore[no-untyped-def]
+    """With many capable enterprises only those with a signal besides capital and contact,
+    and the best by capital, are scored; the head must still be the head of the whole
+    ranking, and when an enterprise left out could reach the cut everyone is scored."""
     monkeypatch.setattr("recruitment.gaps._CANDIDATE_WALK", 1)  # walks of limit + margin rows
     office = OfficeFactory()
     now = timezone.now()
     peer = ParkFactory(code="peer", zone=world.zone)
     for i in range(70):
-        capital = Decimal(2_000_000) if equal_capitals else Decimal(1_000_000 + 37_000 * i)
+        equal = data == "a run of equal capitals"
+        capital = Decimal(2_000_000) if equal else Decimal(1_000_000 + 37_000 * i)
         enterprise = capable(world.b, *([world.a] if i % 9 == 0 else []), name=f"企{i:02d}", registered_capital=capital)
-        if i % 11 == 0:
+        if i % 3 if data == "distinct capitals, producers next door" else i % 11 == 0:
             PresenceFactory(enterprise=enterprise, park=peer, stage=world.b)
         if i % 13 == 0:
             InteractionFactory(office=office, enterprise=enterprise, occurred_at=now - timedelta(days=10))
     for n in range(30):
-        capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+        warm = capable(world.b, *([world.c] if n % 4 == 0 else []), name=f"无{n:02d}")  # no capital
+        if n == 29:  # a contact alone: left out of the walks, it must still rank by it
+            InteractionFactory(office=office, enterprise=warm, occurred_at=now - timedelta(days=3))
     everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
     assert len(everyone) == 100
+    assert {c.name: c.score for c in everyone}["无29"] == 1.0
     for limit in (1, 5, 20):
         with CaptureQueriesContext(connection) as captured:
             head = gap_candidates(park=world.north, stage=world.b, office=office, limit=limit)
         assert [(c.name, c.score) for c in head] == [(c.name, c.score) for c in everyone[:limit]]
         statements = _ranking_statements(captured)
         assert "walk AS" in statements[0]
-        # Distinct capitals: the walk's bound is below the cut, one statement. Equal
-        # capitals with the cut (limit and margin: 40 rows) among them, past the
-        # enterprises with another signal: those left out tie, so everyone is scored.
-        assert len(statements) == (2 if equal_capitals and limit == 20 else 1), statements
+        assert len(statements) == (2 if second_statement[limit] else 1), (limit, statements)
 
 
 @pytest.fixture(params=["database default", "linguistic"])
@@ -560,7 +621,7 @@ def test_selectors_run_the_same_number_of_queries_for_small_and_large_data(world
         "detail in zone": 4,
         "list": 4,
         "list+codes": 6,
-        "candidates": 7,
+        "candidates": 2,
     }
 
 
