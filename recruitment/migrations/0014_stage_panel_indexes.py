@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
     and status from the links: each link's project is read from an index alone."""
 
     dependencies = [
-        ("recruitment", "0012_tally_stages"),
+        ("recruitment", "0013_tally_dated"),
     ]
 
     operations = [
