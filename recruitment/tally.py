@@ -114,6 +114,19 @@ def _dated(scopes: str, *, touched: str = "true", follow_ups: str = "true") -> s
     """
 
 
+# The scopes a project with the stage ids ``{stages}`` counts under (all projects, each chain and
+# each sector of its stages), as the CTE ``sc`` (scope, scope_id) for the dated rows' writers.
+_SCOPES_OF = """WITH g AS (
+        SELECT DISTINCT s.chain_id, c.sector_id
+        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
+        WHERE s.id = ANY({stages})
+    ), sc AS (
+        SELECT ''::varchar AS scope, NULL::bigint AS scope_id
+        UNION ALL SELECT DISTINCT 'c', chain_id FROM g
+        UNION ALL SELECT DISTINCT 's', sector_id FROM g
+    )"""
+
+
 _CONTRIBUTION = f"""
 -- Only the kinds asked for: the undated ones, the last touch ("a"), the follow-ups ("f"), so that
 -- a write leaves out the rows it cannot change.
@@ -235,15 +248,7 @@ BEGIN
         IF NEW.status NOT IN ({_CLOSED}) THEN
             new_stages := recruitment_tally_stages(NEW.id);
             INSERT INTO {TABLE} ({KEY}, {SUMS})
-            WITH g AS (
-                SELECT DISTINCT s.chain_id, c.sector_id
-                FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
-                WHERE s.id = ANY(new_stages)
-            ), sc AS (
-                SELECT ''::varchar AS scope, NULL::bigint AS scope_id
-                UNION ALL SELECT DISTINCT 'c', chain_id FROM g
-                UNION ALL SELECT DISTINCT 's', sector_id FROM g
-            )
+            {_SCOPES_OF.format(stages="new_stages")}
             SELECT sc.scope, sc.scope_id, 'a', NULL, NEW.office_id, NEW.park_id, NEW.owner_id, '', '', d.day, d.sign,
                    0, 0, 0, 0
             FROM sc CROSS JOIN (
@@ -338,15 +343,7 @@ BEGIN
     IF NOT FOUND THEN RETURN; END IF;
     stages := recruitment_tally_stages(p.id);
     INSERT INTO {TABLE} ({KEY}, {SUMS})
-    WITH g AS (
-        SELECT DISTINCT s.chain_id, c.sector_id
-        FROM chains_stage s JOIN chains_chain c ON c.id = s.chain_id
-        WHERE s.id = ANY(stages)
-    ), sc AS (
-        SELECT ''::varchar AS scope, NULL::bigint AS scope_id
-        UNION ALL SELECT DISTINCT 'c', chain_id FROM g
-        UNION ALL SELECT DISTINCT 's', sector_id FROM g
-    )
+    {_SCOPES_OF.format(stages="stages")}
     SELECT sc.scope, sc.scope_id, 'f', f.office_id, p.office_id, p.park_id, f.assignee_id, '', '',
            {_DAY.format("f.due_at")}, sign, 0, 0, 0, 0
     FROM sc;
