@@ -176,7 +176,7 @@ class EstimatedCountPaginator(Paginator):
 
     @cached_property
     def _scope_digest(self) -> str:
-        order = ",".join(str(item) for item in getattr(self.object_list, "query", None).order_by or ())
+        order = ",".join(str(item) for item in self.object_list.query.order_by)
         return hashlib.blake2s(f"{self.scope}|{order}".encode(), digest_size=8).hexdigest()
 
     def _keyset_values(self, number: int) -> list[Any] | None:

@@ -16,7 +16,9 @@ What a selector loads depends on ``sample``:
 * ``sample=N``: the numbers, plus the N most recently recorded enterprises and the N
   most recently changed projects of each row.
 
-A click on one stage asks :func:`gap_stage_detail` for its complete lists.
+A click on one stage asks :func:`gap_stage_panel` for what its panel shows: every
+present enterprise and the first projects of each list the viewer may read, with their
+numbers. :func:`gap_stage_detail` gives the same stage with its complete lists.
 
 Gap analysis is readable by every authenticated user. The rows name projects of
 every office; ``ProjectRef.office_id`` is there so a caller can hide the titles of

@@ -94,17 +94,10 @@ def _lookups_resolve(model: type[models.Model], lookups: Mapping[str, object]) -
     return True
 
 
-def change_url(request: HttpRequest, obj: models.Model, site: admin.AdminSite | None = None) -> str | None:
-    """The admin change page of ``obj`` when its model is registered and the user may view it.
-
-    The permission is asked for the model, not the row: callers pass rows they already
-    read through the tenancy selectors, and a per-row check could cost a query per row.
-    """
-    return ChangeUrls(request, site=site)(type(obj), obj.pk)
-
-
 class ChangeUrls:
-    """Admin change-page URLs by (model, pk), permission checked once per model.
+    """Admin change-page URLs by (model, pk), permission checked once per model: callers
+    pass rows they already read through the tenancy selectors, and a per-row check could
+    cost a query per row.
 
     A panel links hundreds of records: the URL is reversed once per model, and a key made
     of letters, digits and hyphens (an id, a UUID), which reversing would not quote,
