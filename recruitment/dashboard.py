@@ -504,11 +504,19 @@ def dashboard_options(*, user: Any) -> DashboardOptions:
 
 
 def _instances(model: type[models.Model], rows: list[dict[str, Any]] | None, *, using: str) -> list[Any]:
-    """Model instances from rows as ``row_to_json`` writes them (keys are column names)."""
+    """Model instances from rows as the database's JSON writes them (keys are column names);
+    SQLite's datetimes, text there, through the backend's own converter."""
+    connection = connections[using]
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
+
+    def value(field: models.Field, raw: Any) -> Any:
+        if connection.vendor == "sqlite" and isinstance(field, models.DateTimeField):
+            raw = connection.ops.convert_datetimefield_value(raw, None, connection)
+        return field.to_python(raw)
+
     return [
-        model.from_db(using, names, [f.to_python(row[f.column]) for f in fields])  # type: ignore[misc]
+        model.from_db(using, names, [value(f, row[f.column]) for f in fields])  # type: ignore[misc]
         for row in rows or ()
     ]
 
@@ -579,26 +587,12 @@ def _options_in_one_statement_sqlite(*, sees_all: bool) -> DashboardOptions:
         )
         zones, parks, chains, sectors, offices = (json.loads(value, parse_float=Decimal) for value in cursor.fetchone())
 
-    def instances(model: type[models.Model], rows: list[dict[str, Any]]) -> list[Any]:
-        fields = model._meta.concrete_fields
-        names = [f.attname for f in fields]
-        result = []
-        for row in rows:
-            values = []
-            for f in fields:
-                value = row[f.column]
-                if isinstance(f, models.DateTimeField):
-                    value = connection.ops.convert_datetimefield_value(value, None, connection)
-                values.append(f.to_python(value))
-            result.append(model.from_db(using, names, values))  # type: ignore[misc]
-        return result
-
     options = DashboardOptions(
-        zones=instances(Zone, zones),
-        parks=instances(Park, parks),
-        chains=instances(Chain, chains),
-        sectors=instances(Sector, sectors),
-        offices=instances(Office, offices),
+        zones=_instances(Zone, zones, using=using),
+        parks=_instances(Park, parks, using=using),
+        chains=_instances(Chain, chains, using=using),
+        sectors=_instances(Sector, sectors, using=using),
+        offices=_instances(Office, offices, using=using),
     )
     sector_by_id = {sector.pk: sector for sector in options.sectors}
     for chain in options.chains:
