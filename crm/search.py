@@ -300,7 +300,10 @@ def _sqlite_text_index_drop(table: str) -> list[str]:
 # three) is looked up in it, the rows found then checked with the plain LIKE; one or two
 # characters, and a query in many rows (:data:`SQLITE_COMMON_SHARE`), are read by the scan.
 # With every part of the project search served by an index, SQLite reads the matches
-# alone, for the count too, where the scans read every title and every name.
+# alone, for the count too, where the scans read every title and every name. A migration
+# that has Django rebuild one of these tables on SQLite (most column changes do: a new
+# table, the rows copied, the old one dropped) drops its triggers with it and may give
+# its rows new rowids: it must run the table's statements here again (they refill it).
 SQLITE_TITLE_TABLE = "recruitment_project_search"
 SQLITE_TITLE_INDEX = _sqlite_text_index(SQLITE_TITLE_TABLE, "recruitment_project", "title")
 SQLITE_NAME_TABLE = "crm_enterprise_name_search"
