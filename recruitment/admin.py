@@ -35,7 +35,7 @@ from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, UserListFilt
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin
 from crm.admin_writes import SERVICE_ERRORS, ServiceInlineMixin, as_validation_error, form_data
 from crm.models import Enterprise, Interaction
-from crm.search import search_projects
+from crm.search import search_projects, sqlite_page_rows
 
 # Reminder admin lives in its own module; importing it registers it.
 from recruitment import reminders_admin  # noqa: F401
@@ -199,6 +199,7 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
     past a limit, filters from reference tables, the computed columns for the page only."""
 
     search_function = staticmethod(search_projects)
+    search_page_function = staticmethod(sqlite_page_rows)
     actions = [export_xlsx_action, export_csv_action]
     change_form_template = "admin/recruitment/project/change_form.html"
     list_display = [
