@@ -105,6 +105,9 @@ class Project(OfficeRecord):
             models.Index(fields=["office", "-created_at", "-id"], name="project_office_created_idx"),
             models.Index(fields=["title", "-id"], name="project_title_page_idx"),
             models.Index(fields=["status", "-id"], name="project_status_page_idx"),
+            # Filtered by a status, in the default order: without it SQLite's planner reads
+            # every project of the status (a tenth of them) and sorts them for a page.
+            models.Index(fields=["status", "-created_at", "-id"], name="project_status_created_idx"),
             models.Index(fields=["priority", "-id"], name="project_priority_page_idx"),
             models.Index(fields=["planned_investment", "-id"], name="project_planned_page_idx"),
             models.Index(fields=["signed_amount", "-id"], name="project_signed_page_idx"),
