@@ -9,7 +9,9 @@ one of its stages in a park (the stage's projects and ranked candidates). Median
 loads after one, the number of queries, and ``cpu_ms``: the CPU
 time of one load in this process and its PostgreSQL backend (less sensitive to a
 loaded machine than wall time).
-Target: at most 10 queries and 100 ms each on PostgreSQL. The baseline is the bare
+Target: at most 10 queries and 100 ms each list on PostgreSQL (150 ms on SQLite at 100,000
+rows); the dashboard and the gap maps within P5's 50 ms, their query count constant (held by
+tests, not here). The baseline is the bare
 page query of the same list (the first 100 ids in the list's order, raw SQL): what
 the database alone costs for the page. ``--quick``: a tenth of the data.
 """
@@ -23,6 +25,8 @@ from argparse import Namespace
 
 TARGET_MS = 100.0
 TARGET_QUERIES = 10
+# The dashboard and the gap maps: P5's target, with a query count that does not grow.
+REPORT_TARGET_MS = 50.0
 
 
 def _manager(office_id: int):  # type: ignore[no-untyped-def]
@@ -150,7 +154,11 @@ def run(args: Namespace) -> list[dict[str, object]]:
                 "bare_page_query",
                 queries=len(executed),
                 cpu_ms=_cpu_ms(lambda url=url: client.get(url)),
-                target=f"<= {TARGET_QUERIES} queries, <= {TARGET_MS:.0f} ms",
+                target=(
+                    f"constant queries, <= {REPORT_TARGET_MS:.0f} ms (P5)"
+                    if name.startswith("reports:")
+                    else f"<= {TARGET_QUERIES} queries, <= {TARGET_MS:.0f} ms"
+                ),
                 **(
                     {
                         "data": f"{directory.enterprises} ent / {directory.projects} proj on {connection.vendor}",
