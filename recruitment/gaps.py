@@ -520,18 +520,72 @@ def gap_stage_panel(
             .order_by()
         ):
             present.setdefault(enterprise_id, EnterpriseRef(id=enterprise_id, name=name))
-    heads = _project_heads(
-        stage_id=row.stage_id,
-        park_ids=park_ids,
-        office_id=office_id,
-        sees_everything=sees_everything,
-        limit=limit,
-    )
+    if sees_everything and park_ids and connection.vendor == "postgresql":
+        # Every project is readable: the numbers are the row's, and the heads are walked
+        # down the park's projects in title order (``project_park_title_idx``).
+        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit)
+        heads = {
+            "f": ProjectsHead(projects=firsts["f"], shown=row.filling_count, hidden=0),
+            "o": ProjectsHead(projects=firsts["o"], shown=row.open_count, hidden=0),
+        }
+    else:
+        heads = _project_heads(
+            stage_id=row.stage_id,
+            park_ids=park_ids,
+            office_id=office_id,
+            sees_everything=sees_everything,
+            limit=limit,
+        )
     return StagePanel(
         row=replace(row, present=sorted(present.values(), key=lambda e: (e.name, e.id))),
         filling=heads["f"],
         open=heads["o"],
     )
+
+
+def _project_firsts(*, stage_id: int, park_ids: Sequence[int], limit: int) -> dict[str, list[ProjectRef]]:
+    """PostgreSQL: the first ``limit`` filling ("f") and open ("o") projects targeting a stage
+    in ``park_ids``, in (title by code point, id) order, in one statement.
+
+    Each park's projects are read in that order from ``project_park_title_idx`` and each
+    one's link to the stage checked by its key, until ``limit`` are found: a few hundred
+    rows for a park of 20,000 projects, not every link of the stage joined to every project
+    of the park. Several parks' heads are merged and cut again."""
+    q = connection.ops.quote_name
+    project, project_stages = q(Project._meta.db_table), q(Project.stages.through._meta.db_table)
+    params: dict[str, object] = {"stage": stage_id, "limit": limit}
+
+    def listed(name: str, values: Sequence[object]) -> str:
+        params.update({f"{name}{i}": v for i, v in enumerate(values)})
+        return ", ".join(f"%({name}{i})s" for i in range(len(values)))
+
+    where = {
+        "f": f"p.status IN ({listed('filling', sorted(SIGNED_OR_LATER))})",
+        "o": f"p.status NOT IN ({listed('closed', sorted(CLOSED))})",
+    }
+    first = 'ORDER BY {0}title COLLATE "C", {0}id LIMIT %(limit)s'
+    linked = f"EXISTS (SELECT 1 FROM {project_stages} ps WHERE ps.project_id = p.id AND ps.stage_id = %(stage)s)"
+    parks = []
+    for i, park_id in enumerate(sorted(park_ids)):
+        params[f"park{i}"] = park_id
+        parks.append(f"%(park{i})s")
+
+    def head(kind: str) -> str:
+        per_park = [
+            f"SELECT p.id, p.title, p.status, p.office_id FROM {project} p "
+            f"WHERE p.park_id = {park} AND {where[kind]} AND {linked} {first.format('p.')}"
+            for park in parks
+        ]
+        merged = " UNION ALL ".join(f"({sql})" for sql in per_park)
+        found = per_park[0] if len(per_park) == 1 else f"SELECT * FROM ({merged}) m {first.format('')}"
+        return f"SELECT '{kind}', h.* FROM ({found}) h"
+
+    lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head('f')} UNION ALL {head('o')}", params)
+        for kind, pk, title, status, office in cursor.fetchall():
+            lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
+    return lists
 
 
 def _project_heads(

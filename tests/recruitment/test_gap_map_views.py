@@ -145,6 +145,28 @@ def test_clicking_a_stage_shows_enterprises_projects_and_ranked_candidates(clien
     assert "太原高模碳纤维有限公司" in page
 
 
+def test_the_panel_lists_every_enterprise_present_each_linked_to_its_page(client, chain_world, manager) -> None:  # type: ignore[no-untyped-def]
+    b = chain_world["stages"][1]
+    odd = EnterpriseFactory(name="<b>晋&阳</b>")
+    PresenceFactory(park=chain_world["yangqu"], stage=b, enterprise=odd)
+    client.force_login(manager)
+
+    page = client.get(map_url(), {"park": "yangqu", "stage": "precursor"}).content.decode()
+
+    block = page[page.index('id="stage-present"') : page.index('id="stage-projects"')]
+    items = re.findall(r'<li><a href="([^"]+)">([^<]*)</a></li>', block)
+    assert [name for _url, name in items] == [escape(odd.name), "山西腈纶原丝材料有限公司"]
+    assert items[0][0] == reverse("admin:crm_enterprise_change", args=[odd.pk])
+
+
+def test_present_items_without_a_url_name_the_enterprise_alone() -> None:
+    from recruitment.report_views import _linked_items
+
+    assert _linked_items([("A&B", None), ("C", "/c/?x=1&y=2")]) == (
+        '<li>A&amp;B</li><li><a href="/c/?x=1&amp;y=2">C</a></li>'
+    )
+
+
 def test_candidates_courted_by_another_office_are_marked(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
     client.force_login(park_staff)
 

@@ -377,6 +377,27 @@ def test_the_stage_panel_heads_the_complete_lists(busy, viewer, where) -> None: 
     assert panel.row.status == complete.status and panel.row.being_filled == complete.being_filled
 
 
+@pytest.mark.postgres
+def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-untyped-def]
+    """The heads walk a park's projects in title order by code point, and the candidates walk
+    the capital of enterprises not merged away, each from an index alone; without them both
+    still answer, reading the park's projects or the enterprises' rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN (%s, %s)",
+            ["project_park_title_idx", "enterprise_capital_walk_idx"],
+        )
+        found = dict(cursor.fetchall())
+    assert (
+        'ON public.recruitment_project USING btree (park_id, title COLLATE "C", id) INCLUDE (status, office_id)'
+        in (found["project_park_title_idx"])
+    )
+    assert (
+        "ON public.crm_enterprise USING btree (registered_capital, id DESC) WHERE (merged_into_id IS NULL)"
+        in (found["enterprise_capital_walk_idx"])
+    )
+
+
 @pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
 def test_a_sample_must_be_a_non_negative_int(world, sample) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match="sample"):
