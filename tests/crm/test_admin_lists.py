@@ -12,7 +12,7 @@ from tests.factories import EnterpriseFactory, ParkFactory, StageFactory
 
 pytestmark = pytest.mark.django_db
 
-AWKWARD = '碳纤维 <b>"A&B"</b> \'x\''
+AWKWARD = "碳纤维 <b>\"A&B\"</b> 'x'"
 
 
 def _large_admins() -> list[admin.ModelAdmin]:
