@@ -150,12 +150,20 @@ PROJECT_INDEXES = [
 ]
 
 
-def _on_postgres(schema_editor: object, statements: list[str]) -> None:
-    """Run a migration step's ``statements`` on PostgreSQL (nothing on other databases)."""
-    if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+def _run_on(vendor: str, schema_editor: object, statements: list[str]) -> None:
+    """Run a migration step's ``statements`` on ``vendor``'s databases (nothing on others)."""
+    if schema_editor.connection.vendor != vendor:  # type: ignore[attr-defined]
         return
     for sql in statements:
         schema_editor.execute(sql)  # type: ignore[attr-defined]
+
+
+def _on_postgres(schema_editor: object, statements: list[str]) -> None:
+    _run_on("postgresql", schema_editor, statements)
+
+
+def _on_sqlite(schema_editor: object, statements: list[str]) -> None:
+    _run_on("sqlite", schema_editor, statements)
 
 
 def _drops(creates: list[str]) -> list[str]:
@@ -257,19 +265,12 @@ SQLITE_KEYS_INDEX = [
 
 def create_sqlite_keys_index(apps: object, schema_editor: object) -> None:
     """Migration crm.0012 (see :data:`SQLITE_KEYS_INDEX`); nothing on other databases."""
-    if schema_editor.connection.vendor != "sqlite":  # type: ignore[attr-defined]
-        return
-    for sql in SQLITE_KEYS_INDEX:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
+    _on_sqlite(schema_editor, SQLITE_KEYS_INDEX)
 
 
 def drop_sqlite_keys_index(apps: object, schema_editor: object) -> None:
     """Reverse of :func:`create_sqlite_keys_index`."""
-    if schema_editor.connection.vendor != "sqlite":  # type: ignore[attr-defined]
-        return
-    for trigger in ("insert", "update", "delete"):
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS crm_enterprise_search_{trigger}")  # type: ignore[attr-defined]
-    schema_editor.execute(f"DROP TABLE IF EXISTS {SQLITE_KEYS_TABLE}")  # type: ignore[attr-defined]
+    _on_sqlite(schema_editor, _sqlite_text_index_drop(SQLITE_KEYS_TABLE))
 
 
 def _sqlite_text_index(table: str, rows: str, column: str) -> list[str]:
@@ -316,14 +317,6 @@ _SQLITE_TEXT_INDEXES = {
 }
 
 
-def _on_sqlite(schema_editor: object, statements: list[str]) -> None:
-    """Run a migration step's ``statements`` on SQLite (nothing on other databases)."""
-    if schema_editor.connection.vendor != "sqlite":  # type: ignore[attr-defined]
-        return
-    for sql in statements:
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
-
-
 def create_sqlite_title_index(apps: object, schema_editor: object) -> None:
     """Migration recruitment.0015 (see :data:`SQLITE_TITLE_INDEX`)."""
     _on_sqlite(schema_editor, SQLITE_TITLE_INDEX)
@@ -340,6 +333,11 @@ def create_sqlite_name_index(apps: object, schema_editor: object) -> None:
 
 def drop_sqlite_name_index(apps: object, schema_editor: object) -> None:
     _on_sqlite(schema_editor, _sqlite_text_index_drop(SQLITE_NAME_TABLE))
+
+
+def _fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 phrase: its characters literal, whatever FTS5's syntax makes of them."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 class TrigramMatch(Expression):
@@ -372,8 +370,9 @@ class TrigramMatch(Expression):
 
     def as_sql(self, compiler, connection):  # type: ignore[no-untyped-def]
         alias = compiler.quote_name_unless_alias(self.column.alias)  # type: ignore[attr-defined]
-        phrase = '"' + self.text.replace('"', '""') + '"'
-        return f"{alias}.rowid IN (SELECT rowid FROM {self.table} WHERE {self.table} MATCH %s)", [phrase]
+        return f"{alias}.rowid IN (SELECT rowid FROM {self.table} WHERE {self.table} MATCH %s)", [
+            _fts_phrase(self.text)
+        ]
 
 
 # A text query found in more than this share of the rows by its trigrams is common: its
@@ -391,13 +390,12 @@ def _sqlite_trigrams_rare(table: str, rows: str, text: str, *, using: str) -> bo
     its trigrams (the table's largest rowid standing for the rows; counted up to that share)."""
     from django.db import connections
 
-    phrase = '"' + text.replace('"', '""') + '"'
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) <= (SELECT coalesce(max(rowid), 0) FROM {rows}) * %s FROM "
             f"(SELECT 1 FROM {table} WHERE {table} MATCH %s "
             f"LIMIT (SELECT CAST(coalesce(max(rowid), 0) * %s AS INTEGER) + 1 FROM {rows}))",
-            [SQLITE_COMMON_SHARE, phrase, SQLITE_COMMON_SHARE],
+            [SQLITE_COMMON_SHARE, _fts_phrase(text), SQLITE_COMMON_SHARE],
         )
         return bool(cursor.fetchone()[0])
 
@@ -603,7 +601,7 @@ def _contains_q(
             return Q(TrigramMatch(F(field), table, lowered)) & contains
     if vendor != "postgresql" or not indexed:
         return contains
-    index = _GRAM_INDEXES.get(field.rsplit("__", 1)[-1], "")
+    index = _GRAM_INDEXES.get(name, "")
     share = (lambda: estimated_share(term)) if index == _GRAM_INDEXES["name"] else None
     lookup = gram_lookup(query_grams(term), index=index, any_order=any_order, term_share=share, term=lowered)
     if lookup is None:
