@@ -182,18 +182,23 @@ def _membership(filters: DashboardFilters, stages: Mapping[int, tuple[int, int]]
 
 
 def _open_follow_ups(
-    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None
+    *, user: Any, filters: DashboardFilters, stages: Mapping[int, tuple[int, int]] | None, per_row: bool = False
 ) -> models.QuerySet[FollowUp]:
     """Open follow-ups of the projects of :func:`projects_for_dashboard`.
 
     The chain and sector conditions apply to the follow-up's project directly, and the
     semi-join on the projects is left out when nothing else narrows them (no scope, no
     filter): the database then reads the follow-ups and the chain's links only.
+    ``per_row``: each follow-up's project checked by its key (for a list walked in the
+    order of an index, which SQLite would otherwise give up to list every project first).
     """
     follow_ups = scope_for_user(FollowUp.objects.all(), user=user).filter(status=FollowUp.Status.OPEN)
     projects = _projects_in_scope(user=user, filters=filters)
     if projects.query.where:
-        follow_ups = follow_ups.filter(project_id__in=projects.values("pk"))
+        if per_row:
+            follow_ups = follow_ups.filter(Exists(projects.filter(pk=OuterRef("project_id"))))
+        else:
+            follow_ups = follow_ups.filter(project_id__in=projects.values("pk"))
     return follow_ups.filter(*_membership(filters, stages, outer="project_id"))
 
 
@@ -1060,8 +1065,8 @@ def _stale_by_owner(
     """Per owner of ``base``, as ``person`` and ``n``: the projects that tell how many are
     stale (:func:`stale_projects`), in one grouped query.
 
-    On PostgreSQL each project carries its last touch (the later of its creation and
-    its latest interaction, kept by the database), so stale = open − open touched
+    Each project carries its last touch (the later of its creation and its latest
+    interaction, kept by the database's triggers), so stale = open − open touched
     within the period, and ``n`` counts those touched: an index-only range over the
     recently touched projects, not a pass over every open one. Elsewhere ``n`` counts
     the stale projects as listed. ``cutoff_day_only``: the stale projects last touched on the
@@ -1143,7 +1148,7 @@ def dashboard_build(
     """Every figure of the dashboard for ``user`` under ``filters``, in a fixed number of queries.
 
     The grouped totals come from the pipeline tally (``recruitment/tally.py``) when it
-    can answer (PostgreSQL; no period filter), otherwise from the projects in one
+    can answer (no period filter), otherwise from the projects in one
     statement; ``use_tally=False`` always counts from the projects (the tests compare both).
     """
     now = now or timezone.now()
@@ -1261,6 +1266,10 @@ def dashboard_build(
         url=project_link(stale="1"),
     )
 
+    # SQLite walks the open follow-ups' due index, each one's project checked by its key (a
+    # park's list: 75 ms with its 22,000 projects listed first, under 1 ms so).
+    if connections[base.db].vendor == "sqlite":
+        follow_ups = _open_follow_ups(user=user, filters=filters, stages=options.stages, per_row=True)
     overdue_qs = follow_ups.filter(due_at__lt=now)
     overdue = ListWithTotal(
         total=sum(r.overdue_follow_ups for r in workload_rows.values()),

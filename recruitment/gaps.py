@@ -83,7 +83,6 @@ from chains.models import Chain, ChainPark, Park, Stage, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
 from crm.search import clean_term, enterprise_search_q
-from recruitment import tally
 from recruitment.models import PipelineTally, Project
 from recruitment.pipeline import CLOSED, SIGNED_OR_LATER, Status
 
@@ -162,11 +161,9 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
     enterprises per park and stage, projects per park, stage and status, and — for zone
     rows — distinct enterprises per stage across ``parks``. Grouped on indexed
     columns (``presence_cell_idx``, ``presence_stage_enterprise_idx``), so the
-    presences are read from their indexes alone; on PostgreSQL the projects come
-    from the pipeline tally (``recruitment.tally``), elsewhere from the stage links."""
+    presences are read from their indexes alone; the projects come from the pipeline
+    tally (``recruitment.tally``)."""
     presence = connection.ops.quote_name(Presence._meta.db_table)
-    project = connection.ops.quote_name(Project._meta.db_table)
-    project_stages = connection.ops.quote_name(Project.stages.through._meta.db_table)
     park_ids, stage_ids = sorted(parks), list(stage_ids)
     in_parks, in_stages, in_statuses = (
         _placeholders(park_ids),
@@ -174,27 +171,15 @@ def _counts(*, parks: Mapping[int, str], stage_ids: Sequence[int], zone_distinct
         _placeholders(_LISTED_STATUSES),
     )
     scope = f"pr.park_id IN ({in_parks}) AND pr.stage_id IN ({in_stages}) AND {_not_merged('pr')}"
-    if tally.available(connection.alias):
-        # Projects per park, stage and status as the pipeline tally keeps them (its "t"
-        # rows): a few rows per cell instead of joining every stage link to its project.
-        table = connection.ops.quote_name(PipelineTally._meta.db_table)
-        projects_sql = (
-            f"SELECT 'j', g.park_id, g.ref_id, g.status, SUM(g.n) FROM {table} g "
-            f"WHERE g.scope = '' AND g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
-            f"AND g.ref_id IN ({in_stages}) AND g.status IN ({in_statuses}) "
-            "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
-        )
-    else:
-        # SQLite would serve ``status IN`` from the list's (status, id) index, one probe per
-        # status and link (300 ms for a chain at 100,000 projects); the unary "+" leaves
-        # it to the project's own key (85 ms).
-        status = "+p.status" if connection.vendor == "sqlite" else "p.status"
-        projects_sql = (
-            f"SELECT 'j', p.park_id, ps.stage_id, p.status, COUNT(*) FROM {project_stages} ps "
-            f"JOIN {project} p ON p.id = ps.project_id "
-            f"WHERE p.park_id IN ({in_parks}) AND ps.stage_id IN ({in_stages}) AND {status} IN ({in_statuses}) "
-            "GROUP BY p.park_id, ps.stage_id, p.status"
-        )
+    # Projects per park, stage and status as the pipeline tally keeps them (its "t" rows): a
+    # few rows per cell instead of joining every stage link to its project.
+    table = connection.ops.quote_name(PipelineTally._meta.db_table)
+    projects_sql = (
+        f"SELECT 'j', g.park_id, g.ref_id, g.status, SUM(g.n) FROM {table} g "
+        f"WHERE g.scope = '' AND g.kind = '{PipelineTally.Kind.STAGE}' AND g.park_id IN ({in_parks}) "
+        f"AND g.ref_id IN ({in_stages}) AND g.status IN ({in_statuses}) "
+        "GROUP BY g.park_id, g.ref_id, g.status HAVING SUM(g.n) <> 0"
+    )
     parts = [
         f"SELECT 'p', pr.park_id, pr.stage_id, NULL, COUNT(*) FROM {presence} pr WHERE {scope} "
         "GROUP BY pr.park_id, pr.stage_id",

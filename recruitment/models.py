@@ -442,7 +442,7 @@ class ChannelPreference(TimestampedModel):
 
 
 class PipelineTally(models.Model):
-    """Running totals of projects for the dashboard (PostgreSQL), kept by database triggers.
+    """Running totals of projects for the dashboard, kept by database triggers (PostgreSQL and SQLite).
 
     Every write to a project, its target stages or its light adds signed rows here
     (``n`` +1 or -1 and the money) in the same transaction, whatever wrote it: the
@@ -453,8 +453,8 @@ class PipelineTally(models.Model):
     stages, "t" once per target stage (the gap analysis' projects per park and stage).
     Dated rows count what depends on the time of reading: "a" an open project by the day
     of its last touch, "f" its open follow-ups by office, assignee and due day; the
-    dashboard sums the days before or after a time. See ``recruitment/tally.py``. Unused
-    (empty) on SQLite.
+    dashboard sums the days before or after a time. See ``recruitment/tally.py``
+    (and ``recruitment/tally_sqlite.py``).
     """
 
     class Kind(models.TextChoices):

@@ -54,7 +54,8 @@ chain added in one INSERT count the chain once.
 bypassed triggers, as ``bench.generate`` does). :func:`recount_differences` compares
 the tally with a fresh count and is what the tests assert on.
 
-SQLite has no tally: the dashboard counts from the tables there.
+On SQLite the same rows are kept by SQLite triggers (``recruitment/tally_sqlite.py``);
+the functions below serve both.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 
+from recruitment import tally_sqlite
 from recruitment.pipeline import CLOSED
 
 TABLE = "recruitment_pipelinetally"
@@ -632,50 +634,88 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
         schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}")
 
 
+def sqlite_install(cursor: Any) -> None:
+    """The SQLite triggers (``recruitment/tally_sqlite.py``), every last touch and the tally
+    counted from the tables, the days long past folded."""
+    tally_sqlite.install(cursor)
+    tally_sqlite.compact(cursor, *_keep(), FOLDED)
+
+
+def install_sqlite(apps: Any, schema_editor: Any) -> None:
+    """Migration step: :func:`sqlite_install` on SQLite."""
+    if schema_editor.connection.vendor == "sqlite":
+        with schema_editor.connection.cursor() as cursor:
+            sqlite_install(cursor)
+
+
+def uninstall_sqlite(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "sqlite":
+        with schema_editor.connection.cursor() as cursor:
+            tally_sqlite.uninstall(cursor)
+            cursor.execute(f"DELETE FROM {TABLE}")
+
+
 def available(using: str = "default") -> bool:
-    """The tally exists on PostgreSQL only."""
-    return connections[using].vendor == "postgresql"
+    """The tally is kept on PostgreSQL and SQLite."""
+    return connections[using].vendor in ("postgresql", "sqlite")
 
 
 def rebuild(using: str = "default") -> None:
     """Recount the whole tally and every project's last touch from the tables (after a load
     that bypassed the triggers), the days long past folded."""
-    if available(using):
-        with connections[using].cursor() as cursor:
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            tally_sqlite.rebuild(cursor)
+    elif available(using):
+        with connection.cursor() as cursor:
             cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
             cursor.execute("SELECT recruitment_tally_rebuild()")
-        compact(using)
+    compact(using)
 
 
 def untouched_count(using: str = "default") -> int:
     """Projects whose last touch is wrong (0 when the triggers have kept it)."""
+    untouched = tally_sqlite.UNTOUCHED if connections[using].vendor == "sqlite" else _UNTOUCHED
     with connections[using].cursor() as cursor:
-        cursor.execute(f"SELECT COUNT(*) FROM {_UNTOUCHED}")
+        cursor.execute(f"SELECT COUNT(*) FROM {untouched}")
         return cursor.fetchone()[0]
 
 
 def compact(using: str = "default") -> None:
     """Fold the appended rows into one per key; safe beside running writers and other compactions."""
-    if available(using):
-        with connections[using].cursor() as cursor:
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            tally_sqlite.compact(cursor, *_keep(), FOLDED)
+    elif available(using):
+        with connection.cursor() as cursor:
             cursor.execute("SELECT recruitment_tally_compact(%s, %s)", _keep())
 
 
 def recount_differences(using: str = "default") -> list[tuple[Any, ...]]:
     """Keys where the tally and a fresh count from the tables disagree (empty when the tally is true)."""
-    sums = ", ".join(f"SUM({c}) AS {c}" for c in SUMS.split(", "))
+    sqlite = connections[using].vendor == "sqlite"
+    # SQLite sums money as floating point: compared to the cent.
+    sums = ", ".join(
+        f"ROUND(SUM({c}), 2) AS {c}" if sqlite and c != "n" else f"SUM({c}) AS {c}" for c in SUMS.split(", ")
+    )
     # Both sides with the days long past folded as compaction folds them now.
-    key = _key(_fold(*(str(days) for days in _keep())))
+    if sqlite:
+        key = KEY.replace(", day", f", {tally_sqlite.fold(*_keep(), FOLDED)} AS day")
+    else:
+        key = _key(_fold(*(str(days) for days in _keep())))
+    fresh = tally_sqlite.FRESH if sqlite else _FRESH
     groups = ", ".join(str(i) for i in range(1, 11))
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
             WITH tally AS (SELECT {key}, {sums} FROM {TABLE} GROUP BY {groups}),
-                 fresh AS (SELECT {key}, {sums} FROM ({_FRESH}) f GROUP BY {groups}),
+                 fresh AS (SELECT {key}, {sums} FROM ({fresh}) f GROUP BY {groups}),
                  diff AS (
-                    (SELECT * FROM tally EXCEPT SELECT * FROM fresh)
+                    SELECT * FROM (SELECT * FROM tally EXCEPT SELECT * FROM fresh) AS gone
                     UNION ALL
-                    (SELECT * FROM fresh EXCEPT SELECT * FROM tally)
+                    SELECT * FROM (SELECT * FROM fresh EXCEPT SELECT * FROM tally) AS missing
                  )
             SELECT * FROM diff
             -- A key whose rows cancel out (not compacted yet) is no difference.

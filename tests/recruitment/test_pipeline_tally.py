@@ -1,8 +1,8 @@
 """The pipeline tally and each project's last touch stay equal to a fresh count after every kind of write.
 
-The tally (``recruitment/tally.py``) is kept by PostgreSQL triggers, so every path is
-exercised here: the services, bulk upsert, merge, lights recompute, direct ORM and
-queryset writes, raw SQL, reference-data moves, rollbacks, concurrent transactions;
+The tally (``recruitment/tally.py``) is kept by database triggers (PostgreSQL's, and SQLite's
+in ``recruitment/tally_sqlite.py``: this module runs on both), so every path is exercised here: the services, bulk upsert, merge, lights recompute, direct ORM and
+queryset writes, raw SQL, reference-data moves, rollbacks, concurrent transactions (PostgreSQL);
 after each, :func:`recount_differences` (the tally against the tables) must be empty.
 The dashboard read from the tally must equal the dashboard counted from the projects.
 """
@@ -49,7 +49,10 @@ from tests.factories import (
     ZoneFactory,
 )
 
-pytestmark = [pytest.mark.postgres]
+
+def _db(pk):  # type: ignore[no-untyped-def]
+    """A project's key as raw SQL takes it on this database (SQLite stores uuids as hex)."""
+    return Project._meta.pk.get_db_prep_value(pk, connection)
 
 
 def assert_true() -> None:
@@ -132,9 +135,11 @@ def test_every_kind_of_write_keeps_the_tally_and_last_touch_true(world) -> None:
     Project.objects.filter(pk=other.pk).update(status="construction", funds_in_place=Decimal("7.00"), owner=None)
     assert_true()
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE recruitment_project SET office_id = %s WHERE id = %s", [world["province"].pk, other.pk])
         cursor.execute(
-            "DELETE FROM recruitment_project_stages WHERE project_id = %s AND stage_id = %s", [other.pk, s[2].pk]
+            "UPDATE recruitment_project SET office_id = %s WHERE id = %s", [world["province"].pk, _db(other.pk)]
+        )
+        cursor.execute(
+            "DELETE FROM recruitment_project_stages WHERE project_id = %s AND stage_id = %s", [_db(other.pk), s[2].pk]
         )
     assert_true()
     # Lights: insert, change colour, the recompute's upsert, delete.
@@ -334,6 +339,7 @@ def _in_thread(work, barrier: threading.Barrier, errors: list[BaseException]) ->
     return threading.Thread(target=run)
 
 
+@pytest.mark.postgres  # concurrent writers: SQLite has one at a time
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writes_to_the_same_projects_keep_the_tally_true(world) -> None:  # type: ignore[no-untyped-def]
     s = world["stages"]
@@ -513,13 +519,16 @@ def test_every_write_to_follow_ups_and_last_touches_keeps_the_dated_rows_true(wo
     assert_true()
     # Raw SQL: done, reopened, deleted.
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE recruitment_followup SET status = 'done' WHERE project_id = %s", [two.pk])
+        cursor.execute("UPDATE recruitment_followup SET status = 'done' WHERE project_id = %s", [_db(two.pk)])
+        later = "datetime(due_at, '+1 day')" if connection.vendor == "sqlite" else "due_at + interval '1 day'"
         cursor.execute(
-            "UPDATE recruitment_followup SET status = 'open', due_at = due_at + interval '1 day' "
+            f"UPDATE recruitment_followup SET status = 'open', due_at = {later} "
             "WHERE project_id = %s AND assignee_id IS NULL",
-            [two.pk],
+            [_db(two.pk)],
         )
-        cursor.execute("DELETE FROM recruitment_followup WHERE project_id = %s AND assignee_id IS NOT NULL", [two.pk])
+        cursor.execute(
+            "DELETE FROM recruitment_followup WHERE project_id = %s AND assignee_id IS NOT NULL", [_db(two.pk)]
+        )
     assert_true()
     # The project moves (park, office, owner), changes its stages, closes, reopens: its follow-ups
     # and its last touch move with it.
@@ -545,11 +554,11 @@ def test_every_write_to_follow_ups_and_last_touches_keeps_the_dated_rows_true(wo
     # A project deleted with its follow-ups (by the ORM, and in raw SQL project first).
     project_delete(project=projects[4], actor=actor)
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM recruitment_project_stages WHERE project_id = %s", [projects[5].pk])
-        cursor.execute("DELETE FROM recruitment_projectlight WHERE project_id = %s", [projects[5].pk])
-        cursor.execute("DELETE FROM recruitment_project WHERE id = %s", [projects[5].pk])
-        cursor.execute("DELETE FROM crm_interaction WHERE project_id = %s", [projects[5].pk])
-        cursor.execute("DELETE FROM recruitment_followup WHERE project_id = %s", [projects[5].pk])
+        cursor.execute("DELETE FROM recruitment_project_stages WHERE project_id = %s", [_db(projects[5].pk)])
+        cursor.execute("DELETE FROM recruitment_projectlight WHERE project_id = %s", [_db(projects[5].pk)])
+        cursor.execute("DELETE FROM recruitment_project WHERE id = %s", [_db(projects[5].pk)])
+        cursor.execute("DELETE FROM crm_interaction WHERE project_id = %s", [_db(projects[5].pk)])
+        cursor.execute("DELETE FROM recruitment_followup WHERE project_id = %s", [_db(projects[5].pk)])
     assert_true()
     tally.compact()
     assert_true()
