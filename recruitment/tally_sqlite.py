@@ -163,14 +163,26 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     ),
     "recruitment_tally_project_update": (
         "recruitment_project",
-        f"""AFTER UPDATE ON recruitment_project
-        WHEN {_differs(("id", *_COUNTED))} OR date(OLD.last_touched_at) IS NOT date(NEW.last_touched_at) BEGIN
+        f"""AFTER UPDATE ON recruitment_project WHEN {_differs(("id", *_COUNTED))} BEGIN
         {
             _write(
                 _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1"),
                 _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1"),
             )
         }
+        END""",
+    ),
+    # Only the day of the last touch moved (an interaction logged, a project just inserted): the
+    # open project's "a" rows from the old day to the new, under each of its scopes.
+    "recruitment_tally_project_touched": (
+        "recruitment_project",
+        f"""AFTER UPDATE ON recruitment_project
+        WHEN NOT ({_differs(("id", *_COUNTED))}) AND date(OLD.last_touched_at) IS NOT date(NEW.last_touched_at)
+        AND NEW.status NOT IN ({_CLOSED}) BEGIN
+        INSERT INTO {TABLE} ({KEY}, {SUMS})
+        SELECT {_SCOPE}, 'a', NULL, NEW.office_id, NEW.park_id, NEW.owner_id, '', '', d.day, d.sign, 0, 0, 0, 0
+        FROM {_kinds(_stages("NEW.id"))} sc
+        CROSS JOIN (SELECT date(OLD.last_touched_at) AS day, -1 AS sign UNION ALL SELECT date(NEW.last_touched_at), 1) d;
         END""",
     ),
     # Whatever an update wrote into the last touch (a stale copy saved), the true one.
