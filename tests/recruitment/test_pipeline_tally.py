@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from chains.models import Stage
 from crm.models import Interaction
-from recruitment import tally
+from recruitment import tally, tally_sqlite
 from recruitment.bulk import projects_upsert
 from recruitment.dashboard import DashboardFilters, PeriodBasis, dashboard_build, dashboard_options
 from recruitment.merge import enterprise_merge
@@ -563,3 +563,19 @@ def test_every_write_to_follow_ups_and_last_touches_keeps_the_dated_rows_true(wo
     tally.compact()
     assert_true()
     _same_dashboards(world, now + timedelta(days=1))
+
+
+@pytest.mark.django_db
+def test_every_trigger_of_the_tally_is_there_after_the_migrations() -> None:
+    """A later migration that makes Django rebuild a counted table on SQLite (most column
+    changes do) drops its triggers with the old table: it must install them again."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            expected = set(tally_sqlite.triggers())
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            expected = set(tally._TRIGGER_TABLES)
+        present = {name for (name,) in cursor.fetchall()}
+    assert len(expected) >= 17
+    assert expected <= present, sorted(expected - present)
