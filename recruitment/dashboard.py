@@ -642,25 +642,28 @@ def _rows_from_tables(base: models.QuerySet[Project]) -> Iterable[tuple[Any, ...
         return []
     if connections[base.db].vendor == "sqlite":
         return _rows_from_tables_sqlite(selected, params, using=base.db)
-    money = "SUM(b.planned), SUM(b.signed), SUM(b.funds), SUM(b.output)"
+    money = "SUM(planned), SUM(signed), SUM(funds), SUM(output)"
+    # Each stage link carries its project's columns (one join of the links to the projects),
+    # so that a project counts once per chain and sector by a DISTINCT over those rows, with
+    # nothing joined back to the projects by their key: 190 -> 100 ms for 16,500 projects.
+    carried = "status, light, planned, signed, funds, output"
     sql = f"""
-        WITH b (id, park_id, owner_id, status, light, planned, signed, funds, output) AS (
-            SELECT * FROM ({selected}) selected
-        ), g AS (
-            SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
-            FROM {through} t JOIN {stage} s ON s.id = t.stage_id JOIN {chain} c ON c.id = s.chain_id
-            WHERE t.project_id IN (SELECT id FROM b)
+        WITH b (id, park_id, owner_id, status, light, planned, signed, funds, output) AS MATERIALIZED (
+            SELECT id, park_id, owner_id, status, COALESCE(light, ''), planned, signed, funds, output
+            FROM ({selected}) selected (id, park_id, owner_id, status, light, planned, signed, funds, output)
+        ), g AS MATERIALIZED (
+            SELECT b.id, s.chain_id, c.sector_id, b.status, b.light, b.planned, b.signed, b.funds, b.output
+            FROM b JOIN {through} t ON t.project_id = b.id JOIN {stage} s ON s.id = t.stage_id
+            JOIN {chain} c ON c.id = s.chain_id
         )
-        SELECT 'p', NULL, b.park_id, b.owner_id, b.status, COALESCE(b.light, ''), COUNT(*), {money}
-        FROM b GROUP BY b.park_id, b.owner_id, b.status, COALESCE(b.light, '')
+        SELECT 'p', NULL, park_id, owner_id, status, light, COUNT(*), {money}
+        FROM b GROUP BY park_id, owner_id, status, light
         UNION ALL
-        SELECT 'c', g.chain_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
-        FROM (SELECT DISTINCT project_id, chain_id FROM g) g JOIN b ON b.id = g.project_id
-        GROUP BY g.chain_id, b.status, COALESCE(b.light, '')
+        SELECT 'c', chain_id, NULL, NULL, status, light, COUNT(*), {money}
+        FROM (SELECT DISTINCT id, chain_id, {carried} FROM g) g GROUP BY chain_id, status, light
         UNION ALL
-        SELECT 's', g.sector_id, NULL, NULL, b.status, COALESCE(b.light, ''), COUNT(*), {money}
-        FROM (SELECT DISTINCT project_id, sector_id FROM g) g JOIN b ON b.id = g.project_id
-        GROUP BY g.sector_id, b.status, COALESCE(b.light, '')
+        SELECT 's', sector_id, NULL, NULL, status, light, COUNT(*), {money}
+        FROM (SELECT DISTINCT id, sector_id, {carried} FROM g) g GROUP BY sector_id, status, light
     """
     with connections[base.db].cursor() as cursor:
         cursor.execute(sql, params)
