@@ -1,10 +1,11 @@
 """The pipeline tally and each project's last touch stay equal to a fresh count after every kind of write.
 
 The tally (``recruitment/tally.py``) is kept by database triggers (PostgreSQL's, and SQLite's
-in ``recruitment/tally_sqlite.py``: this module runs on both), so every path is exercised here: the services, bulk upsert, merge, lights recompute, direct ORM and
-queryset writes, raw SQL, reference-data moves, rollbacks, concurrent transactions (PostgreSQL);
-after each, :func:`recount_differences` (the tally against the tables) must be empty.
-The dashboard read from the tally must equal the dashboard counted from the projects.
+in ``recruitment/tally_sqlite.py``: this module runs on both), so every path is exercised
+here: the services, bulk upsert, merge, lights recompute, direct ORM and queryset writes,
+raw SQL, reference-data moves, rollbacks, concurrent transactions (PostgreSQL); after each,
+:func:`recount_differences` (the tally against the tables) must be empty. The dashboard read
+from the tally must equal the dashboard counted from the projects.
 """
 
 from __future__ import annotations
