@@ -46,6 +46,8 @@ _ROW_COLUMNS = (
 )
 _COUNTED = ("office_id", "park_id", "owner_id", "status", *_ROW_COLUMNS[5:9])
 _FOLLOW_UP_COUNTED = ("project_id", "office_id", "assignee_id", "status", "due_at")
+# What the open follow-ups' rows ("f") read of their project besides its stages.
+_PLACE = ("id", "office_id", "park_id")
 
 
 def _record(name: str) -> str:
@@ -99,12 +101,17 @@ def _money(sign: str, *, named: bool = False) -> str:
     return ", ".join(values)
 
 
-def _contribution(row: str, light: str, stages: str, sign: str) -> str:
+def _contribution(
+    row: str, light: str, stages: str, sign: str, *, touched: bool = True, follow_ups: bool = True
+) -> str:
     """What one project counts for, as the tally's rows (``KEY``, ``SUMS``) times ``sign``: the
     project row ``row`` (a one-row subquery) with the light ``light`` and the stages ``stages``
-    (SQL expressions). PostgreSQL's ``recruitment_tally_rows``, every kind at once."""
+    (SQL expressions). PostgreSQL's ``recruitment_tally_rows``: the undated rows always, the
+    last touch's ("a") and the open follow-ups' ("f") unless left out by a write that cannot
+    change them (as PostgreSQL's ``touched`` and ``follow_ups``)."""
     kinds = _kinds(stages)
-    return f"""
+    parts = [
+        f"""
     SELECT {_SCOPE.replace(", sc.ref_id", " AS scope, sc.ref_id AS scope_id")}, k.kind AS kind, k.ref_id AS ref_id,
            p.office_id AS office_id, p.park_id AS park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END AS owner_id,
            p.status AS status, COALESCE({light}, '') AS light, NULL AS day, {sign} AS n,
@@ -114,17 +121,23 @@ def _contribution(row: str, light: str, stages: str, sign: str) -> str:
     SELECT '', NULL, 't', st.stage_id, p.office_id, p.park_id, NULL, p.status, COALESCE({light}, ''), NULL, {sign},
            {_money(sign)}
     FROM {row} p CROSS JOIN ({stages}) st
-    UNION ALL
+    """
+    ]
+    if touched:
+        parts.append(f"""
     SELECT {_SCOPE}, 'a', NULL, p.office_id, p.park_id, p.owner_id, '', '', date(p.last_touched_at), {sign},
            0, 0, 0, 0
     FROM {row} p CROSS JOIN {kinds} sc
     WHERE p.status NOT IN ({_CLOSED})
-    UNION ALL
+    """)
+    if follow_ups:
+        parts.append(f"""
     SELECT {_SCOPE}, 'f', f.office_id, p.office_id, p.park_id, f.assignee_id, '', '', date(f.due_at),
            {sign} * COUNT(*), 0, 0, 0, 0
     FROM {row} p CROSS JOIN {kinds} sc JOIN recruitment_followup f ON f.project_id = p.id AND f.status = 'open'
     GROUP BY sc.kind, sc.ref_id, f.office_id, f.assignee_id, date(f.due_at)
-    """
+    """)
+    return " UNION ALL ".join(parts)
 
 
 def _write(*parts: str) -> str:
@@ -152,6 +165,9 @@ _SET_TOUCH = (
     + ";"
 )
 
+# A light moves only the undated rows: the dated ones do not read it.
+_LIGHT_ONLY = {"touched": False, "follow_ups": False}
+
 _TRIGGERS: dict[str, tuple[str, str]] = {
     # name: (table, the rest of CREATE TRIGGER after its name)
     "recruitment_tally_project_insert": (
@@ -161,13 +177,25 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
         {_SET_TOUCH.format(id="NEW.id")}
         END""",
     ),
-    "recruitment_tally_project_update": (
+    # Moved to another office or park: every row. Else the open follow-ups' rows stay as they are.
+    "recruitment_tally_project_moved": (
         "recruitment_project",
-        f"""AFTER UPDATE ON recruitment_project WHEN {_differs(("id", *_COUNTED))} BEGIN
+        f"""AFTER UPDATE ON recruitment_project WHEN {_differs(_PLACE)} BEGIN
         {
             _write(
                 _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1"),
                 _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1"),
+            )
+        }
+        END""",
+    ),
+    "recruitment_tally_project_update": (
+        "recruitment_project",
+        f"""AFTER UPDATE ON recruitment_project WHEN NOT ({_differs(_PLACE)}) AND ({_differs(_COUNTED)}) BEGIN
+        {
+            _write(
+                _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1", follow_ups=False),
+                _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1", follow_ups=False),
             )
         }
         END""",
@@ -243,8 +271,8 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
         f"""AFTER INSERT ON recruitment_projectlight BEGIN
         {
             _write(
-                _contribution(_stored("NEW.project_id"), "''", _stages("NEW.project_id"), "-1"),
-                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1"),
+                _contribution(_stored("NEW.project_id"), "''", _stages("NEW.project_id"), "-1", **_LIGHT_ONLY),
+                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1", **_LIGHT_ONLY),
             )
         }
         END""",
@@ -254,8 +282,8 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
         f"""AFTER UPDATE ON recruitment_projectlight WHEN OLD.color IS NOT NEW.color BEGIN
         {
             _write(
-                _contribution(_stored("NEW.project_id"), "OLD.color", _stages("NEW.project_id"), "-1"),
-                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1"),
+                _contribution(_stored("NEW.project_id"), "OLD.color", _stages("NEW.project_id"), "-1", **_LIGHT_ONLY),
+                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1", **_LIGHT_ONLY),
             )
         }
         END""",
@@ -271,8 +299,8 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
         f"""AFTER DELETE ON recruitment_projectlight BEGIN
         {
             _write(
-                _contribution(_stored("OLD.project_id"), "OLD.color", _stages("OLD.project_id"), "-1"),
-                _contribution(_stored("OLD.project_id"), "''", _stages("OLD.project_id"), "1"),
+                _contribution(_stored("OLD.project_id"), "OLD.color", _stages("OLD.project_id"), "-1", **_LIGHT_ONLY),
+                _contribution(_stored("OLD.project_id"), "''", _stages("OLD.project_id"), "1", **_LIGHT_ONLY),
             )
         }
         END""",
