@@ -165,8 +165,32 @@ _SET_TOUCH = (
     + ";"
 )
 
-# A light moves only the undated rows: the dated ones do not read it.
-_LIGHT_ONLY = {"touched": False, "follow_ups": False}
+
+def _project_changed(*, follow_ups: bool) -> str:
+    """A project row updated: its contribution as ``OLD`` out, as ``NEW`` in."""
+    return _write(
+        _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1", follow_ups=follow_ups),
+        _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1", follow_ups=follow_ups),
+    )
+
+
+def _links_changed(project_id: str, before: str) -> str:
+    """A stage link written: the project with its stages as they were (``before``, SQL giving
+    stage ids) out, with its stages as they are in."""
+    return _write(
+        _contribution(_stored(project_id), _light(project_id), before, "-1"),
+        _contribution(_stored(project_id), _light(project_id), _stages(project_id), "1"),
+    )
+
+
+def _light_moved(project_id: str, old: str, new: str) -> str:
+    """The project's undated rows moved from the light ``old`` to ``new`` (SQL expressions; ''
+    for none): the dated rows do not read the light."""
+    return _write(
+        _contribution(_stored(project_id), old, _stages(project_id), "-1", touched=False, follow_ups=False),
+        _contribution(_stored(project_id), new, _stages(project_id), "1", touched=False, follow_ups=False),
+    )
+
 
 _TRIGGERS: dict[str, tuple[str, str]] = {
     # name: (table, the rest of CREATE TRIGGER after its name)
@@ -181,23 +205,13 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "recruitment_tally_project_moved": (
         "recruitment_project",
         f"""AFTER UPDATE ON recruitment_project WHEN {_differs(_PLACE)} BEGIN
-        {
-            _write(
-                _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1"),
-                _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1"),
-            )
-        }
+        {_project_changed(follow_ups=True)}
         END""",
     ),
     "recruitment_tally_project_update": (
         "recruitment_project",
         f"""AFTER UPDATE ON recruitment_project WHEN NOT ({_differs(_PLACE)}) AND ({_differs(_COUNTED)}) BEGIN
-        {
-            _write(
-                _contribution(_record("OLD"), _light("OLD.id"), _stages("OLD.id"), "-1", follow_ups=False),
-                _contribution(_record("NEW"), _light("NEW.id"), _stages("NEW.id"), "1", follow_ups=False),
-            )
-        }
+        {_project_changed(follow_ups=False)}
         END""",
     ),
     # Only the day of the last touch moved (an interaction logged, a project just inserted): the
@@ -231,33 +245,13 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "recruitment_tally_stage_link_insert": (
         _LINKS,
         f"""AFTER INSERT ON {_LINKS} BEGIN
-        {
-            _write(
-                _contribution(
-                    _stored("NEW.project_id"),
-                    _light("NEW.project_id"),
-                    _stages("NEW.project_id") + " AND stage_id <> NEW.stage_id",
-                    "-1",
-                ),
-                _contribution(_stored("NEW.project_id"), _light("NEW.project_id"), _stages("NEW.project_id"), "1"),
-            )
-        }
+        {_links_changed("NEW.project_id", _stages("NEW.project_id") + " AND stage_id <> NEW.stage_id")}
         END""",
     ),
     "recruitment_tally_stage_link_delete": (
         _LINKS,
         f"""AFTER DELETE ON {_LINKS} BEGIN
-        {
-            _write(
-                _contribution(
-                    _stored("OLD.project_id"),
-                    _light("OLD.project_id"),
-                    _stages("OLD.project_id") + " UNION SELECT OLD.stage_id",
-                    "-1",
-                ),
-                _contribution(_stored("OLD.project_id"), _light("OLD.project_id"), _stages("OLD.project_id"), "1"),
-            )
-        }
+        {_links_changed("OLD.project_id", _stages("OLD.project_id") + " UNION SELECT OLD.stage_id")}
         END""",
     ),
     "recruitment_tally_stage_link_update": (
@@ -269,23 +263,13 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "recruitment_tally_light_insert": (
         "recruitment_projectlight",
         f"""AFTER INSERT ON recruitment_projectlight BEGIN
-        {
-            _write(
-                _contribution(_stored("NEW.project_id"), "''", _stages("NEW.project_id"), "-1", **_LIGHT_ONLY),
-                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1", **_LIGHT_ONLY),
-            )
-        }
+        {_light_moved("NEW.project_id", "''", "NEW.color")}
         END""",
     ),
     "recruitment_tally_light_update": (
         "recruitment_projectlight",
         f"""AFTER UPDATE ON recruitment_projectlight WHEN OLD.color IS NOT NEW.color BEGIN
-        {
-            _write(
-                _contribution(_stored("NEW.project_id"), "OLD.color", _stages("NEW.project_id"), "-1", **_LIGHT_ONLY),
-                _contribution(_stored("NEW.project_id"), "NEW.color", _stages("NEW.project_id"), "1", **_LIGHT_ONLY),
-            )
-        }
+        {_light_moved("NEW.project_id", "OLD.color", "NEW.color")}
         END""",
     ),
     "recruitment_tally_light_moved": (
@@ -297,12 +281,7 @@ _TRIGGERS: dict[str, tuple[str, str]] = {
     "recruitment_tally_light_delete": (
         "recruitment_projectlight",
         f"""AFTER DELETE ON recruitment_projectlight BEGIN
-        {
-            _write(
-                _contribution(_stored("OLD.project_id"), "OLD.color", _stages("OLD.project_id"), "-1", **_LIGHT_ONLY),
-                _contribution(_stored("OLD.project_id"), "''", _stages("OLD.project_id"), "1", **_LIGHT_ONLY),
-            )
-        }
+        {_light_moved("OLD.project_id", "OLD.color", "''")}
         END""",
     ),
     # Interactions move their projects' last touch.
