@@ -33,6 +33,7 @@ from crm.records_bulk import (
     _write_m2m_history,
     chunked,
     current_m2m,
+    many_update,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -183,7 +184,7 @@ def records_save(
         if postgres:
             _pg_update(model, batch, fields)
         else:
-            model._default_manager.bulk_update(batch, fields)
+            many_update(model, batch, fields)
     _history(model, creates, created=True, actor=actor, reason=reason, now=now, tracked=tracked)
     _history(model, updates, created=False, actor=actor, reason=reason, now=now, tracked=tracked)
     by_pk = {obj.pk: obj for obj in [*creates, *updates]}

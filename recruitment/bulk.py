@@ -97,7 +97,7 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
     landing = {index: item.pop("plan") for index, item in enumerate(items) if item.get("plan") is not None}
     existing = existing_by_external_id(Project, office=office, external_ids=[i["external_id"] for i in items])
     current = m2m_now(Project, ["stages"], list(existing.values()))
-    resume = _last_milestones([p.pk for p in existing.values() if p.status == Status.SUSPENDED])
+    resume = last_milestones([p.pk for p in existing.values() if p.status == Status.SUSPENDED])
     errors: dict[int, Exception] = {}
     plans: list[ProjectPlan] = []
     results: list[Upserted] = []
@@ -115,13 +115,37 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
         results.append(Upserted(external_id=item["external_id"], id=plan.project.pk, created=plan.created))
     if errors:
         raise BulkItemErrors(errors)
+    projects_write(
+        plans, actor=actor, now=now, current=current, update_fields=columns_of(items, exclude=("stages", "status"))
+    )
+    _plans_write(plans, existing, items, landing, actor=actor)
+    return results
+
+
+def projects_write(
+    plans: Sequence[ProjectPlan],
+    *,
+    actor: Any,
+    now: datetime,
+    current: dict[str, dict[Any, list[Any]]],
+    update_fields: Sequence[str],
+) -> None:
+    """Write checked plans as the services would, step by step for the whole batch.
+
+    The rows (a new project's chain role derived first), their history and stages; what
+    ``project_create`` writes after a new row (:data:`PROJECT_CREATE_STEPS`); the
+    large-project notice of a changed planned investment; then every pipeline move.
+    ``current`` holds the updated projects' stage sets as :func:`m2m_now` reads them;
+    ``update_fields`` the columns the updates change. The caller moves the lights.
+    """
     new = [p for p in plans if p.created]
     _chain_roles_derive(new)
     records_save(
         model=Project,
         creates=[p.project for p in new],
-        updates=[p.project for p in plans if not p.created],
-        update_fields=[*columns_of(items, exclude=("stages", "status")), "chain_role_overridden"],
+        # A plan of nothing but moves (an import's row that changes only the status) is not saved first.
+        updates=[p.project for p in plans if not p.created and p.item],
+        update_fields=[*update_fields, "chain_role_overridden"],
         actor=actor,
         m2m={"stages": {p.project.pk: list(p.item["stages"]) for p in plans if "stages" in p.item}},
         m2m_now=current,
@@ -133,8 +157,6 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
         projects=[p.project for p in plans if not p.created and "planned_investment" in p.item]
     )
     _moves_apply(plans, actor=actor, now=now)
-    _plans_write(plans, existing, items, landing, actor=actor)
-    return results
 
 
 def _plans_write(
@@ -213,7 +235,7 @@ def _moves_check(from_status: str, moves: list[Move], *, resume_at: str | None) 
         from_status = move.to
 
 
-def _last_milestones(project_ids: list[Any]) -> dict[Any, str]:
+def last_milestones(project_ids: list[Any]) -> dict[Any, str]:
     """Each suspended project's last milestone (``services._last_milestone``), in one query."""
     found: dict[Any, str] = {}
     if not project_ids:

@@ -1,12 +1,13 @@
 """Importing recruitment projects from .xlsx and .csv, and the list of every kind that can be imported.
 
 Projects use the machinery of ``crm.imports`` (row numbers, every problem listed,
-all or nothing) but are written through ``recruitment.services`` one row at a
-time, inside the one import transaction: creating a project walks the status
-pipeline, records each status change, derives its chain role from the gap status
-of its stages, and whatever else the service does on creation. Each row runs in
-a savepoint, so a rule only the service knows (an illegal status move) is reported
-for its row like any other problem, and then the whole import is rolled back.
+all or nothing) and are written set-based, as the API's bulk upsert writes them
+(:func:`recruitment.bulk.projects_write`): the same rows, versions, history, status
+history, service-level follow-ups, large-project notices and lights as the pipeline
+services called once per row, in a number of queries that does not grow with the
+file. Every rule those services apply is checked for every row first, pipeline moves
+included (a suspended project resumes at its last milestone or before), so a refused
+row is reported with its number and nothing is written.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chains.models import Park
 from crm.access import scope_for_user
+from crm.bulk_save import m2m_now
 from crm.contact_imports import ContactImporter
 from crm.enterprise_imports import EnterpriseImporter
 from crm.imports import (
@@ -38,7 +39,6 @@ from crm.imports import (
     Importer,
     ImportPlan,
     PlannedRow,
-    RowIssue,
     RowReader,
     StageResolver,
     Step,
@@ -47,12 +47,14 @@ from crm.imports import (
     user_office,
 )
 from crm.models import User
-from crm.records import DuplicateRecord, VersionConflict, history_actor
+from crm.records import history_actor
 from crm.records_bulk import current_m2m
 from crm.spreadsheets import header_key
+from recruitment import tally
+from recruitment.bulk import Move, ProjectPlan, last_milestones, projects_write
+from recruitment.landing import landing_changed
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
-from recruitment.services import project_create, project_transition, project_update
 
 
 def _money_columns(key: str, zh: str, en: str, aliases: tuple[str, ...] = ()) -> tuple[Column, Column]:
@@ -233,6 +235,9 @@ class ProjectImporter(Importer):
             by_natural[(p.enterprise_id, p.title)].append(p)
         matched = set(found) | {p.pk for p in by_external.values()} | {p.pk for ps in by_natural.values() for p in ps}
         current_stages = current_m2m(Project, "stages", list(matched))
+        suspended = {p.pk for p in [*found.values(), *by_external.values()] if p.status == Status.SUSPENDED}
+        suspended |= {p.pk for ps in by_natural.values() for p in ps if p.status == Status.SUSPENDED}
+        resume = last_milestones(list(suspended))
 
         seen = FileDuplicates(
             gettext_lazy("Same %(what)s as row %(row)s: each project may appear only once in the file.")
@@ -273,7 +278,7 @@ class ProjectImporter(Importer):
                 if status == Status.LOST and not note:
                     r.error("status_note", _("A reason is required to mark a project as lost."))
             if not r.bad:
-                self._plan_row(r, plan, target, values, stages, status, note, office, current_stages)
+                self._plan_row(r, plan, target, values, stages, status, note, office, current_stages, resume)
             if done % CHUNK == 0 or done == len(parsed):
                 yield ("check", done, len(parsed))
 
@@ -288,6 +293,7 @@ class ProjectImporter(Importer):
         note: str,
         office: Any,
         current_stages: dict[Any, list[Any]],
+        resume: dict[Any, str],
     ) -> None:
         label = values.get("title") or (target.title if target else "")
         if target is None:
@@ -317,7 +323,7 @@ class ProjectImporter(Importer):
             row.changes["stages"] = stages
         if status and status != target.status:
             try:
-                _check_move(target.status, status, note)
+                _check_move(target.status, status, note, resume_at=resume.get(target.pk))
             except IllegalTransition as exc:
                 r.error("status", exc.message)
                 return
@@ -328,40 +334,65 @@ class ProjectImporter(Importer):
         plan.rows.append(row)
 
     def write(self, plan: ImportPlan, *, user: Any) -> Iterator[Step]:
+        """The checked rows, set-based, a batch at a time (the progress moves by batch)."""
         office = user_office(user)
         actor = history_actor(user)
+        now = timezone.now()
         todo = [row for row in plan.rows if row.action != UNCHANGED]
-        for done, row in enumerate(todo, start=1):
-            try:
-                with transaction.atomic():
-                    if row.action == CREATE:
-                        row.instance = project_create(
-                            office=office, actor=actor, stages=row.m2m["stages"], **row.changes
-                        )
-                    else:
-                        self._update(row, actor=actor)
-                    self._move(row, actor=actor)
-            except ValidationError as exc:
-                for field, messages in _message_dict(exc).items():
-                    header = next((c.header() for c in self.columns if c.key == field), field)
-                    plan.errors.append(RowIssue(row.row, header, " ".join(messages)))
-            except (IllegalTransition, DuplicateRecord, VersionConflict) as exc:
-                plan.errors.append(RowIssue(row.row, "", str(exc)))
-            if done % 100 == 0 or done == len(todo):
-                yield ("write", done, len(todo))
+        yield ("write", 0, len(todo))
+        # The dashboard's tally counts the file's projects once at the end, not at every write
+        # (the projects to update were row-locked by the check).
+        with tally.deferred(updating=[row.instance.pk for row in todo if row.action == UPDATE]) as created:
+            yield from self._write_batches(todo, office=office, actor=actor, now=now, created=created)
 
-    def _update(self, row: PlannedRow, *, actor: Any) -> None:
-        data = {k: v for k, v in row.changes.items() if k not in ("stages", "status")}
-        if data or "stages" in row.m2m:
-            project_update(project=row.instance, actor=actor, stages=row.m2m.get("stages"), **data)
+    def _write_batches(
+        self, todo: list[PlannedRow], *, office: Any, actor: Any, now: Any, created: list[Any]
+    ) -> Iterator[Step]:
+        for start in range(0, len(todo), WRITE_BATCH):
+            batch = [
+                _project_plan(index, row, office=office, now=now)
+                for index, row in enumerate(todo[start : start + WRITE_BATCH], start)
+            ]
+            updated = [p.project for p in batch if not p.created]
+            fields = {name for p in batch if not p.created for name in p.item if name not in ("stages", "status")}
+            projects_write(
+                batch, actor=actor, now=now, current=m2m_now(Project, ["stages"], updated), update_fields=sorted(fields)
+            )
+            moved = [p.project.pk for p in batch if p.moves]
+            if moved:
+                landing_changed(project_ids=moved)
+            for p in batch:
+                todo[p.index].instance = p.project
+            created.extend(p.project.pk for p in batch if p.created)
+            yield ("write", start + len(batch), len(todo))
 
-    def _move(self, row: PlannedRow, *, actor: Any) -> None:
+
+WRITE_BATCH = 5_000
+"""Rows written per step of the progress bar: each a handful of set-based statements."""
+
+
+def _project_plan(index: int, row: PlannedRow, *, office: Any, now: Any) -> ProjectPlan:
+    """A checked row as the bulk write takes it; moves carry the row's note (else "Imported status.")."""
+    note = row.extra.get("note") or _("Imported status.")
+    status = row.extra.get("status")
+    if row.action == CREATE:
+        project = Project(office=office, **row.changes)
+        project.chain_role_overridden = bool(project.chain_role)
+        project.status = Status.LEAD
+        project.status_changed_at = now
+        item = {**row.changes, "stages": row.m2m["stages"]}
+    else:
         project = row.instance
-        status = row.extra.get("status")
-        if status and status != project.status:
-            note = row.extra.get("note") or _("Imported status.")
-            for step in _path(project.status, status):
-                project_transition(project=project, to=step, actor=actor, note=note, reason=note)
+        item = {k: v for k, v in row.changes.items() if k != "status"}
+        for name, value in item.items():
+            if name != "stages":
+                setattr(project, name, value)
+        if "chain_role" in item:
+            project.chain_role_overridden = bool(item["chain_role"])
+    plan = ProjectPlan(index, project, row.action == CREATE, item, status or project.status)
+    if status and status != project.status:
+        plan.moves = [Move(step, note=note, reason=note) for step in _path(project.status, status)]
+    return plan
 
 
 def _path(current: str, target: str) -> list[str]:
@@ -371,18 +402,11 @@ def _path(current: str, target: str) -> list[str]:
     return [target]
 
 
-def _check_move(current: str, target: str, note: str) -> None:
-    path = _path(current, target)
+def _check_move(current: str, target: str, note: str, *, resume_at: str | None = None) -> None:
     previous = current
-    for step in path:
-        check_transition(previous, step, reason=note or "imported")
+    for step in _path(current, target):
+        check_transition(previous, step, reason=note or "imported", resume_at=resume_at)
         previous = step
-
-
-def _message_dict(exc: ValidationError) -> dict[str, list[str]]:
-    if hasattr(exc, "error_dict"):
-        return {field: list(messages) for field, messages in exc.message_dict.items()}
-    return {"": list(exc.messages)}
 
 
 IMPORTERS: dict[str, Importer] = {

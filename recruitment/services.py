@@ -97,9 +97,13 @@ def project_create(
     actor=None,
     stages: Iterable[Stage],
     status: str = Status.LEAD,
+    note: str = "",
     **data: Any,  # type: ignore[no-untyped-def]
 ) -> Project:
-    """Create a project; its chain role follows from its stages' gap status unless given."""
+    """Create a project; its chain role follows from its stages' gap status unless given.
+
+    A project created further along than ``lead`` walks there, each move noted with
+    ``note`` (else "Imported status.")."""
     stages = list(stages)
     _check_stages(stages)
     project = Project(office=office)
@@ -126,7 +130,7 @@ def project_create(
     if status != Status.LEAD:
         # A partner importing a project that is already further along walks the path,
         # so the status history stays a true record of milestones.
-        _walk_to(project, status, actor=actor)
+        _walk_to(project, status, actor=actor, note=note)
     return project
 
 
@@ -219,14 +223,13 @@ def followups_cancel_open(*, project_ids: Sequence[Any], actor) -> int:  # type:
     return len(open_)
 
 
-def _walk_to(project: Project, status: str, *, actor) -> None:  # type: ignore[no-untyped-def]
+def _walk_to(project: Project, status: str, *, actor, note: str = "") -> None:  # type: ignore[no-untyped-def]
+    note = note or _("Imported status.")
     if status in MILESTONES:
         for step in MILESTONES[1 : MILESTONES.index(status) + 1]:
-            project_transition(project=project, to=step, actor=actor, note=_("Imported status."))
+            project_transition(project=project, to=step, actor=actor, note=note)
     else:
-        project_transition(
-            project=project, to=status, actor=actor, note=_("Imported status."), reason=_("Imported status.")
-        )
+        project_transition(project=project, to=status, actor=actor, note=note, reason=note)
 
 
 @transaction.atomic

@@ -60,6 +60,8 @@ the functions below serve both.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -243,6 +245,8 @@ DECLARE
     old_stages bigint[];
     new_stages bigint[];
 BEGIN
+    -- A deferred write (tally.deferred) is counted set-based when its block ends.
+    IF current_setting('recruitment.tally_deferred', true) = 'on' THEN RETURN NULL; END IF;
     IF TG_OP = 'UPDATE' AND (OLD.id, OLD.{_COUNTED.replace(", ", ", OLD.")})
                             IS NOT DISTINCT FROM (NEW.id, NEW.{_COUNTED.replace(", ", ", NEW.")}) THEN
         -- Only the day of the last touch moved (an interaction logged): the open project's
@@ -290,6 +294,10 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         RAISE EXCEPTION 'recruitment_project_stages rows are inserted or deleted, never updated';
     END IF;
+    IF current_setting('recruitment.tally_deferred', true) = 'on' THEN
+        IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
+        RETURN OLD;
+    END IF;
     IF TG_OP = 'INSERT' THEN link := NEW; ELSE link := OLD; END IF;
     SELECT * INTO p FROM recruitment_project WHERE id = link.project_id FOR NO KEY UPDATE;
     IF FOUND THEN
@@ -320,6 +328,7 @@ BEGIN
     IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
         RAISE EXCEPTION 'a light does not move to another project';
     END IF;
+    IF current_setting('recruitment.tally_deferred', true) = 'on' THEN RETURN NULL; END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN pid := OLD.project_id; old_light := OLD.color; END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN pid := NEW.project_id; new_light := NEW.color; END IF;
     SELECT * INTO p FROM recruitment_project WHERE id = pid FOR NO KEY UPDATE;
@@ -353,6 +362,7 @@ END
 $$;
 CREATE OR REPLACE FUNCTION recruitment_tally_on_follow_up() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('recruitment.tally_deferred', true) = 'on' THEN RETURN NULL; END IF;
     IF TG_OP = 'UPDATE' AND OLD.project_id <> NEW.project_id THEN
         -- Both projects locked in one order, as any other writer moving between two would.
         PERFORM 1 FROM recruitment_project WHERE id IN (OLD.project_id, NEW.project_id) ORDER BY id
@@ -369,49 +379,56 @@ END
 $$;
 """
 
+
 # The tally as it should be, counted from the tables (one row per key): what
 # ``recruitment_tally_rows`` gives for every project, summed.
-_FRESH = f"""
+def _fresh(projects: str = "recruitment_project", links: str = "recruitment_project_stages", sign: str = "1") -> str:
+    """The tally counted from the tables: of every project, or of the rows ``projects`` and
+    ``links`` select from those two tables, each sum times ``sign``."""
+    return f"""
 WITH g AS (
     SELECT DISTINCT t.project_id, s.chain_id, c.sector_id
-    FROM recruitment_project_stages t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
+    FROM {links} t JOIN chains_stage s ON s.id = t.stage_id JOIN chains_chain c ON c.id = s.chain_id
 ), k AS (
-    SELECT id AS project_id, 'p'::varchar AS kind, NULL::bigint AS ref_id FROM recruitment_project
+    SELECT id AS project_id, 'p'::varchar AS kind, NULL::bigint AS ref_id FROM {projects} AS pr
     UNION ALL SELECT DISTINCT project_id, 'c', chain_id FROM g
     UNION ALL SELECT DISTINCT project_id, 's', sector_id FROM g
 )
 SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar AS scope, sc.ref_id AS scope_id,
        k.kind, k.ref_id, p.office_id, p.park_id, CASE WHEN k.kind = 'p' THEN p.owner_id END AS owner_id, p.status,
-       COALESCE(l.color, '')::varchar AS light, NULL::date AS day, COUNT(*)::integer AS n,
-       SUM(COALESCE(p.planned_investment, 0)) AS planned, SUM(COALESCE(p.signed_amount, 0)) AS signed,
-       SUM(COALESCE(p.funds_in_place, 0)) AS funds, SUM(COALESCE(p.expected_output_value, 0)) AS output
+       COALESCE(l.color, '')::varchar AS light, NULL::date AS day, {sign} * COUNT(*)::integer AS n,
+       {sign} * SUM(COALESCE(p.planned_investment, 0)) AS planned, {sign} * SUM(COALESCE(p.signed_amount, 0)) AS signed,
+       {sign} * SUM(COALESCE(p.funds_in_place, 0)) AS funds, {sign} * SUM(COALESCE(p.expected_output_value, 0)) AS output
 FROM k AS sc JOIN k ON k.project_id = sc.project_id
-JOIN recruitment_project p ON p.id = sc.project_id
+JOIN {projects} p ON p.id = sc.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
 SELECT ''::varchar, NULL::bigint, 't'::varchar, t.stage_id, p.office_id, p.park_id, NULL::bigint, p.status,
-       COALESCE(l.color, '')::varchar, NULL::date, COUNT(*)::integer,
-       SUM(COALESCE(p.planned_investment, 0)), SUM(COALESCE(p.signed_amount, 0)),
-       SUM(COALESCE(p.funds_in_place, 0)), SUM(COALESCE(p.expected_output_value, 0))
-FROM recruitment_project_stages t JOIN recruitment_project p ON p.id = t.project_id
+       COALESCE(l.color, '')::varchar, NULL::date, {sign} * COUNT(*)::integer,
+       {sign} * SUM(COALESCE(p.planned_investment, 0)), {sign} * SUM(COALESCE(p.signed_amount, 0)),
+       {sign} * SUM(COALESCE(p.funds_in_place, 0)), {sign} * SUM(COALESCE(p.expected_output_value, 0))
+FROM {links} t JOIN {projects} p ON p.id = t.project_id
 LEFT JOIN recruitment_projectlight l ON l.project_id = p.id
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
 SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, 'a'::varchar, NULL::bigint,
        p.office_id, p.park_id, p.owner_id, ''::varchar, ''::varchar, {_DAY.format("p.last_touched_at")},
-       COUNT(*)::integer, 0, 0, 0, 0
-FROM k AS sc JOIN recruitment_project p ON p.id = sc.project_id
+       {sign} * COUNT(*)::integer, 0, 0, 0, 0
+FROM k AS sc JOIN {projects} p ON p.id = sc.project_id
 WHERE p.status NOT IN ({_CLOSED})
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 UNION ALL
 SELECT CASE WHEN sc.kind = 'p' THEN '' ELSE sc.kind END::varchar, sc.ref_id, 'f'::varchar, f.office_id,
        p.office_id, p.park_id, f.assignee_id, ''::varchar, ''::varchar, {_DAY.format("f.due_at")},
-       COUNT(*)::integer, 0, 0, 0, 0
-FROM k AS sc JOIN recruitment_project p ON p.id = sc.project_id
+       {sign} * COUNT(*)::integer, 0, 0, 0, 0
+FROM k AS sc JOIN {projects} p ON p.id = sc.project_id
 JOIN recruitment_followup f ON f.project_id = p.id AND f.status = 'open'
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 """
+
+
+_FRESH = _fresh()
 
 _REBUILD = f"""
 CREATE OR REPLACE FUNCTION recruitment_tally_rebuild() RETURNS void LANGUAGE plpgsql AS $$
@@ -672,6 +689,47 @@ def rebuild(using: str = "default") -> None:
             cursor.execute(f"UPDATE {_UNTOUCHED.replace(' p WHERE', ' p SET last_touched_at = NULL WHERE')}")
             cursor.execute("SELECT recruitment_tally_rebuild()")
     compact(using)
+
+
+@contextmanager
+def deferred(*, updating: Sequence[Any], using: str = "default") -> Iterator[list[Any]]:
+    """A large write counted set-based: inside the block the tally's triggers skip this
+    transaction's writes, and at its end every project written is counted in one statement.
+
+    ``updating`` names the existing projects the block will change, row-locked by the
+    caller (as an import's check locks them): their contributions are counted out first.
+    The block adds the ids of the projects it creates to the list it is given. Only the
+    writes of these projects are left to the end: the block writes nothing else the tally
+    counts (another project's follow-ups, lights or stages). The setting is local to the
+    transaction, so other writers' triggers run as always, and an error inside the block
+    rolls everything back with it. Elsewhere than on PostgreSQL the triggers run as usual.
+    """
+    connection = connections[using]
+    created: list[Any] = []
+    if connection.vendor != "postgresql":
+        yield created
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("tally.deferred() needs a transaction")
+    with connection.cursor() as cursor:
+        _count(cursor, list(updating), -1)
+        cursor.execute("SELECT set_config('recruitment.tally_deferred', 'on', true)")
+    yield created
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('recruitment.tally_deferred', 'off', true)")
+        _count(cursor, [*updating, *created], 1)
+
+
+def _count(cursor: Any, ids: list[Any], sign: int) -> None:
+    """Append the contributions of the projects ``ids`` as the tables hold them now, times ``sign``."""
+    if not ids:
+        return
+    projects = "(SELECT * FROM recruitment_project WHERE id = ANY(%(ids)s::uuid[]))"
+    links = "(SELECT * FROM recruitment_project_stages WHERE project_id = ANY(%(ids)s::uuid[]))"
+    cursor.execute(
+        f"INSERT INTO {TABLE} ({KEY}, {SUMS}) {_fresh(projects, links, str(sign))}",
+        {"ids": [str(i) for i in ids]},
+    )
 
 
 def untouched_count(using: str = "default") -> int:
