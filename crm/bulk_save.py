@@ -153,6 +153,7 @@ def records_save(
     m2m: dict[str, dict[Any, list[Any]]] | None = None,
     m2m_now: dict[str, dict[Any, list[Any]]] | None = None,
     now: Any = None,
+    feed: bool = True,
 ) -> None:
     """Insert ``creates`` and update ``updates`` (version +1 each) as ``record_save`` would.
 
@@ -221,6 +222,15 @@ def records_save(
             )
     for obj in by_pk.values():
         obj.__dict__.pop("_prefetched_objects_cache", None)
+    if feed:
+        feed_record(creates=creates, updates=updates)
+
+
+def feed_record(*, creates: Sequence[Any], updates: Sequence[Any]) -> None:
+    """The change-feed entries of records just written, in batches. A caller writing the same
+    records several times in one transaction (a project walking the pipeline) passes
+    ``feed=False`` to :func:`records_save` and records them once at the end: each record
+    has one entry, and only the last write's stays."""
     for batch in chunked(creates, BATCH):
         changes_record(objects=batch, created=True)
     for batch in chunked(updates, BATCH):

@@ -38,6 +38,7 @@ from crm.bulk_save import (
     Upserted,
     columns_of,
     existing_by_external_id,
+    feed_record,
     m2m_now,
     records_save,
     rows_insert,
@@ -139,24 +140,26 @@ def projects_write(
     ``update_fields`` the columns the updates change. The caller moves the lights.
     """
     new = [p for p in plans if p.created]
+    # A plan of nothing but moves (an import's row that changes only the status) is not saved first.
+    saved = [p for p in plans if not p.created and p.item]
     _chain_roles_derive(new)
     records_save(
         model=Project,
         creates=[p.project for p in new],
-        # A plan of nothing but moves (an import's row that changes only the status) is not saved first.
-        updates=[p.project for p in plans if not p.created and p.item],
+        updates=[p.project for p in saved],
         update_fields=[*update_fields, "chain_role_overridden"],
         actor=actor,
         m2m={"stages": {p.project.pk: list(p.item["stages"]) for p in plans if "stages" in p.item}},
         m2m_now=current,
         now=now,
+        feed=False,
     )
     for step in PROJECT_CREATE_STEPS:
         step(new, actor=actor, now=now)
-    reminders.large_project_notices_record(
-        projects=[p.project for p in plans if not p.created and "planned_investment" in p.item]
-    )
+    reminders.large_project_notices_record(projects=[p.project for p in saved if "planned_investment" in p.item])
     _moves_apply(plans, actor=actor, now=now)
+    # Each project's feed entry once, as its last write left it.
+    feed_record(creates=[p.project for p in new], updates=[p.project for p in plans if not p.created])
 
 
 def _plans_write(
@@ -322,6 +325,7 @@ def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None
             updates=[p.project for p in batch],
             update_fields=["status", "status_changed_at", "lost_reason"],
             actor=actor,
+            feed=False,
         )
         rows_insert(ProjectStatusChange, rows)
         closed = [p.project.pk for p in batch if p.project.status in CLOSED]
