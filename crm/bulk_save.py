@@ -30,9 +30,9 @@ from crm.records_bulk import (
     _pg_history,
     _pg_insert,
     _pg_update,
-    _write_m2m_history,
     chunked,
     current_m2m,
+    m2m_history_write,
     many_update,
 )
 
@@ -247,6 +247,15 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
             model._default_manager.bulk_create(batch)
 
 
+def rows_update(model: type[models.Model], objs: Sequence[Any], names: Sequence[str]) -> None:
+    """Update the columns ``names`` of rows already written (no version, history or feed), in batches."""
+    for batch in chunked(objs, BATCH):
+        if connection.vendor == "postgresql":
+            _pg_update(model, batch, names)
+        else:
+            many_update(model, batch, names)
+
+
 def _tracked_m2m(model: type[models.Model]) -> list[str]:
     """The many-to-many fields simple-history copies into each history row of ``model``."""
     history = model.history  # type: ignore[attr-defined]
@@ -265,17 +274,36 @@ def _history(
     reason: str | None,
     now: Any,
     tracked: list[str],
+    overrides: Sequence[str] = (),
 ) -> None:
-    """A history row for each of ``objs``, copied from its row and links as they are now."""
+    """A history row for each of ``objs``, copied from its row and links as they are now
+    (the fields ``overrides`` from the objects in memory; SQLite copies them all from memory)."""
     links = {name: {} for name in tracked}  # names only: the links are read where they are
     for batch in chunked(objs, BATCH):
         if connection.vendor == "postgresql":
-            _pg_history(model, batch, links, created=created, actor=actor, reason=reason, now=now)
+            _pg_history(model, batch, links, created=created, actor=actor, reason=reason, now=now, overrides=overrides)
         else:
             rows = model.history.bulk_history_create(  # type: ignore[attr-defined]
                 batch, update=not created, default_user=actor, default_change_reason=reason, default_date=now
             )
-            _write_m2m_history(model, rows, links, batch)
+            m2m_history_write(model, rows, links, batch)
+
+
+def history_record(
+    model: type[models.Model], objs: Sequence[Any], *, actor: Any, now: Any, fields: Sequence[str]
+) -> None:
+    """A ``~`` history row for each of ``objs`` in a state it passed through without being
+    saved in it: its row and links as written, ``fields`` as the objects hold them."""
+    _history(
+        model,
+        objs,
+        created=False,
+        actor=history_actor(actor),
+        reason=None,
+        now=now,
+        tracked=_tracked_m2m(model),
+        overrides=fields,
+    )
 
 
 def _through(model: type[models.Model], name: str) -> tuple[Any, models.Field, models.Field]:

@@ -96,7 +96,7 @@ def bulk_write(
             rows = history.bulk_history_create(
                 batch, update=not created, default_user=actor, default_change_reason=reason, default_date=now
             )
-            _write_m2m_history(model, rows, m2m, batch)
+            m2m_history_write(model, rows, m2m, batch)
         for obj in batch:
             obj.__dict__.pop("_prefetched_objects_cache", None)
         changes_record(objects=batch, created=created)
@@ -221,28 +221,43 @@ def _pg_history(
     *,
     created: bool,
     actor: Any,
-    reason: str,
+    reason: str | None,
     now: Any,
+    overrides: Sequence[str] = (),
 ) -> None:
     """The batch's history rows copied from the rows just written, and the copies of
-    their many-to-many rows tied to them, in one statement."""
+    their many-to-many rows tied to them, in one statement. The fields ``overrides``
+    are taken from the objects in memory instead (a state the row passed through in
+    this transaction without being written in it)."""
     history_model = model.history.model  # type: ignore[attr-defined]
     qn = connection.ops.quote_name
     tracked = [f.column for f in history_model._meta.concrete_fields if not f.name.startswith("history_")]
     columns = ", ".join(qn(c) for c in tracked)
     table = qn(model._meta.db_table)
     pk = qn(model._meta.pk.column)
+    ids = array_literal(o.pk for o in batch)
+    where = f"WHERE {table}.{pk} = ANY(%s::{model._meta.pk.db_type(connection)}[])"
+    params: list[Any] = [now, reason, "+" if created else "~", getattr(actor, "pk", None)]
+    source, selected = table, columns
+    if overrides:
+        fields = [model._meta.pk, *(model._meta.get_field(name) for name in overrides)]
+        taken = {f.column for f in fields[1:]}
+        selected = ", ".join(f"v.{qn(c)}" if c in taken else f"{table}.{qn(c)}" for c in tracked)
+        source = f"{table} JOIN {recordset('v', [(f.column, column_type(f)) for f in fields])} ON v.{pk} = {table}.{pk}"
+        getters = _getters(fields)
+        params.append(json_rows({f.column: get(obj) for f, get in zip(fields, getters, strict=True)} for obj in batch))
+        where = ""  # the join names the rows
+    else:
+        params.append(ids)
     sql = [
         f"""WITH h AS (
             INSERT INTO {qn(history_model._meta.db_table)}
                 ({columns}, history_date, history_change_reason, history_type, history_user_id)
-            SELECT {columns}, %s, %s, %s, %s FROM {table}
-            WHERE {pk} = ANY(%s::{model._meta.pk.db_type(connection)}[])
+            SELECT {selected}, %s, %s, %s, %s FROM {source}
+            {where}
             RETURNING history_id, {pk} AS owner
         )"""
     ]
-    ids = array_literal(o.pk for o in batch)
-    params: list[Any] = [now, reason, "+" if created else "~", getattr(actor, "pk", None), ids]
     for index, name in enumerate(m2m):
         m2m_field = model._meta.get_field(name)
         through = m2m_field.remote_field.through
@@ -292,7 +307,7 @@ def _write_m2m(
             through.objects.bulk_create([through(**{f"{source}_id": a, f"{target}_id": b}) for a, b in pairs])
 
 
-def _write_m2m_history(
+def m2m_history_write(
     model: type[models.Model], rows: Sequence[Any], m2m: dict[str, dict[Any, list[Any]]], batch: list[Any]
 ) -> None:
     """History rows of the many-to-many sets, as simple-history writes them on a save:

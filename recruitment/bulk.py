@@ -39,9 +39,11 @@ from crm.bulk_save import (
     columns_of,
     existing_by_external_id,
     feed_record,
+    history_record,
     m2m_now,
     records_save,
     rows_insert,
+    rows_update,
     values_differ,
 )
 from crm.models import Office
@@ -296,29 +298,14 @@ PROJECT_CREATE_STEPS: list[ProjectStep] = [_status_rows_created, _sla_followups,
 
 def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
     """Each pipeline move as ``project_transition`` writes it, one batch per move number."""
+    _walks_apply([p for p in plans if p.created and p.moves], actor=actor, now=now)
+    plans = [p for p in plans if not p.created]
     depth = max((len(p.moves) for p in plans), default=0)
     for number in range(depth):
         # Moves of one project keep the order they were made in (the status history is read by time).
         at = now + timedelta(microseconds=number + 1)
         batch = [p for p in plans if len(p.moves) > number]
-        rows = []
-        for plan in batch:
-            move = plan.moves[number]
-            project = plan.project
-            rows.append(
-                ProjectStatusChange(
-                    project=project,
-                    from_status=project.status,
-                    to_status=move.to,
-                    changed_by=history_actor(actor),
-                    changed_at=at,
-                    note=move.note or move.reason,
-                )
-            )
-            project.status = move.to
-            project.status_changed_at = at
-            if move.to == Status.LOST:
-                project.lost_reason = move.reason or move.note
+        rows = [_move(plan, number, at=at, actor=actor) for plan in batch]
         records_save(
             model=Project,
             creates=[],
@@ -331,6 +318,56 @@ def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None
         closed = [p.project.pk for p in batch if p.project.status in CLOSED]
         if closed:
             followups_cancel_open(project_ids=closed, actor=actor)
+
+
+def _move(plan: ProjectPlan, number: int, *, at: datetime, actor: Any) -> ProjectStatusChange:
+    """Move ``plan``'s project in memory by its move ``number``; the status row that records it."""
+    move = plan.moves[number]
+    project = plan.project
+    change = ProjectStatusChange(
+        project=project,
+        from_status=project.status,
+        to_status=move.to,
+        changed_by=history_actor(actor),
+        changed_at=at,
+        note=move.note or move.reason,
+    )
+    project.status = move.to
+    project.status_changed_at = at
+    if move.to == Status.LOST:
+        project.lost_reason = move.reason or move.note
+    return change
+
+
+# What a move changes in a project's row.
+_WALKED = ("status", "status_changed_at", "lost_reason", "version", "updated_at")
+
+
+def _walks_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+    """New projects created further along than ``lead`` (``project_create``'s walk): each
+    move's status row and history row (version, status and time as that move left them)
+    as ``project_transition`` writes them, and the project's row written once, at the end
+    of its walk. Only the history rows are written per move, from the rows in memory: a
+    new project's row holds nothing the database computed that its history keeps."""
+    if not plans:
+        return
+    depth = max(len(p.moves) for p in plans)
+    changes: list[ProjectStatusChange] = []
+    for number in range(depth):
+        at = now + timedelta(microseconds=number + 1)
+        batch = [p for p in plans if len(p.moves) > number]
+        written = timezone.now()
+        for plan in batch:
+            changes.append(_move(plan, number, at=at, actor=actor))
+            plan.project.version += 1
+            plan.project.updated_at = written
+        history_record(Project, [p.project for p in batch], actor=actor, now=written, fields=_WALKED)
+    walked = [p.project for p in plans]
+    rows_update(Project, walked, _WALKED)
+    rows_insert(ProjectStatusChange, changes)
+    closed = [p.pk for p in walked if p.status in CLOSED]
+    if closed:
+        followups_cancel_open(project_ids=closed, actor=actor)
 
 
 # --- follow-ups ------------------------------------------------------------------------------
