@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history
 
 from chains.gap_analysis import gap_status
 from chains.models import Park, Stage
+from crm.bulk_save import records_save
 from crm.changes import changes_record
 from crm.models import Interaction, Office, Presence
 from crm.records import history_actor, record_delete, record_lock, record_save
@@ -211,15 +212,10 @@ def followups_cancel_open(*, project_ids: Sequence[Any], actor) -> int:  # type:
     )
     if not open_:
         return 0
-    now = timezone.now()
     for follow_up in open_:
         follow_up.status = FollowUp.Status.CANCELLED
-        follow_up.version += 1
-        follow_up.updated_at = now
-    bulk_update_with_history(
-        open_, FollowUp, ["status", "version", "updated_at"], default_user=history_actor(actor), default_date=now
-    )
-    changes_record(objects=open_)
+    # Each a version, a history row and its feed entry, as a save of each would write them.
+    records_save(model=FollowUp, creates=[], updates=open_, update_fields=["status"], actor=actor)
     return len(open_)
 
 
