@@ -70,12 +70,13 @@ def _csv(rows: list[list[Any]]) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def _xlsx(rows: list[list[Any]]) -> bytes:
+def xlsx(rows: list[list[Any]], header: list[str] = HEADER, title: str = "企业") -> bytes:
+    """``rows`` under ``header`` as an .xlsx file, one sheet named ``title``."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("企业")
-    sheet.append(HEADER)
+    sheet = workbook.create_sheet(title)
+    sheet.append(header)
     for values in rows:
         sheet.append(values)
     out = io.BytesIO()
@@ -202,7 +203,7 @@ def run(args: Any) -> list[dict[str, object]]:
     repeat = 1 if getattr(args, "quick", False) or count > 10_000 else 3
     office, user = _setup()
     rows = _rows(count)
-    csv_data, xlsx_data = _csv(rows), _xlsx(rows)
+    csv_data, xlsx_data = _csv(rows), xlsx(rows)
     importer = EnterpriseImporter()
     queries: dict[str, int] = {}
 

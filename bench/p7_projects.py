@@ -18,7 +18,6 @@ large-project notices published to the broker, the feed's listeners) is not time
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import time
@@ -27,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench.harness import row
+from bench.p7_import import xlsx
 
 HEADER = ["项目名称", "统一社会信用代码", "目标园区", "目标环节", "状态", "状态说明", "拟投金额（万元）", "外部编号"]
 STATUSES = ["线索", "研判", "洽谈", "签约", "注册落地", "投产", "中止", "终止"]
@@ -92,19 +92,6 @@ def _rows(count: int, park: Any, stages: list[Any]) -> list[list[Any]]:
     ]
 
 
-def _xlsx(rows: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("项目")
-    sheet.append(HEADER)
-    for values in rows:
-        sheet.append(values)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
 def _rolled_back(fns: list[Callable[[], Any]]) -> list[float]:
     """Run ``fns`` one after another in one transaction, timing each, then roll it all back."""
     from django.db import transaction
@@ -159,8 +146,8 @@ def run(args: Any) -> list[dict[str, object]]:
     count = int(os.environ.get("BENCH_P7_ROWS") or (1_000 if getattr(args, "quick", False) else 10_000))
     repeat = 1 if getattr(args, "quick", False) or count > 10_000 else 3
     office, user, park, stages = _setup()
-    data = _xlsx(_rows(count, park, stages))
     rows = _rows(count, park, stages)
+    data = xlsx(rows, HEADER, "项目")
     importer = IMPORTERS["projects"]
     queries: dict[str, int] = {}
     steps: dict[str, int] = {}

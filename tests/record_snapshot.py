@@ -126,3 +126,13 @@ def history_links(history_row, name: str) -> list[Any]:  # type: ignore[no-untyp
     through = getattr(history_row, name)
     target = history_row.instance_type._meta.get_field(name).m2m_reverse_field_name()
     return [getattr(link, f"{target}_id") for link in through.all()]
+
+
+def assert_same(first: dict[str, Any], second: dict[str, Any]) -> None:
+    """Two snapshots (:meth:`Snapshot.take`) hold the same records; a difference names its part and key."""
+    for part in first:
+        if isinstance(first[part], dict):
+            assert first[part].keys() == second[part].keys(), part
+            for key in first[part]:
+                assert first[part][key] == second[part][key], (part, key)
+        assert first[part] == second[part], part

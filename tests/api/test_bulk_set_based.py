@@ -21,7 +21,7 @@ from crm.models import ChangeEntry, Contact, Interaction
 from recruitment.models import FollowUp, Project, ProjectStatusChange, ReminderDelivery
 from tests.api.conftest import api_for
 from tests.factories import EnterpriseFactory, OfficeFactory, PresenceFactory, StageFactory, UserFactory
-from tests.record_snapshot import Snapshot
+from tests.record_snapshot import Snapshot, assert_same
 
 pytestmark = pytest.mark.django_db
 
@@ -160,13 +160,7 @@ def _write_all(world, n: int, round_: int, *, bulk: bool) -> None:  # type: igno
 
 def _compare(world) -> None:  # type: ignore[no-untyped-def]
     (o1, s1, _a1), (o2, s2, _a2) = world["offices"]
-    bulk, single = Snapshot(o1, s1).take(), Snapshot(o2, s2).take()
-    for part in bulk:
-        if isinstance(bulk[part], dict):
-            assert bulk[part].keys() == single[part].keys(), part
-            for key in bulk[part]:
-                assert bulk[part][key] == single[part][key], (part, key)
-        assert bulk[part] == single[part], part
+    assert_same(Snapshot(o1, s1).take(), Snapshot(o2, s2).take())
 
 
 @pytest.mark.parametrize("n", [40, pytest.param(1000, marks=[pytest.mark.slow, pytest.mark.postgres])])

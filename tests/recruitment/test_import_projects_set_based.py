@@ -30,7 +30,7 @@ from recruitment.landing_models import ProjectLight
 from recruitment.models import Project, ProjectStatusChange
 from recruitment.services import project_create, project_transition, project_update
 from tests.factories import EnterpriseFactory, OfficeFactory, ParkFactory, PresenceFactory, StageFactory, UserFactory
-from tests.record_snapshot import Snapshot
+from tests.record_snapshot import Snapshot, assert_same
 
 pytestmark = pytest.mark.django_db
 
@@ -162,13 +162,7 @@ def _import(world, rows: list[dict[str, str]]) -> Any:  # type: ignore[no-untype
 
 def _compare(world) -> None:  # type: ignore[no-untyped-def]
     (o1, s1), (o2, s2) = world["offices"]
-    imported, by_services = Snapshot(o1, s1).take(), Snapshot(o2, s2).take()
-    for part in imported:
-        if isinstance(imported[part], dict):
-            assert imported[part].keys() == by_services[part].keys(), part
-            for key in imported[part]:
-                assert imported[part][key] == by_services[part][key], (part, key)
-        assert imported[part] == by_services[part], part
+    assert_same(Snapshot(o1, s1).take(), Snapshot(o2, s2).take())
     lights = [
         dict(ProjectLight.objects.filter(project__office=o).values_list("project__external_id", "color"))
         for o in (o1, o2)
