@@ -275,8 +275,9 @@ class ProjectImporter(Importer):
                     r.error("park", _("A new project needs its target park."))
                 if not stages and not r.bad:
                     r.error("stages", _("A new project needs at least one target stage."))
-                if status == Status.LOST and not note:
-                    r.error("status_note", _("A reason is required to mark a project as lost."))
+            if status == Status.LOST and not note and (target is None or target.status != Status.LOST):
+                # As the API and the admin ask for it: a project is never marked lost without a reason.
+                r.error("status_note", _("A reason is required to mark a project as lost."))
             if not r.bad:
                 self._plan_row(r, plan, target, values, stages, status, note, office, current_stages, resume)
             if done % CHUNK == 0 or done == len(parsed):

@@ -228,3 +228,18 @@ def test_a_suspended_project_resumes_at_its_last_milestone_or_before_and_the_row
     assert plan.committed, plan.errors
     project.refresh_from_db()
     assert project.status == "screening"
+
+
+def test_a_project_moved_to_lost_by_a_later_file_needs_its_reason_as_a_new_one_does(world):
+    office, staff = world["offices"][0]
+    _import(world, _rows(world, 3, 0))
+    row = _rows(world, 3, 0)[2]  # a screening project
+    lost = [{**row, "status": "lost", "note": ""}]
+    plan = import_preview(importer=IMPORTER, data=_csv(lost, staff), filename="l.csv", user=staff)
+    assert [(i.row, i.column) for i in plan.errors] == [(2, "状态说明")]
+    plan = import_commit(
+        importer=IMPORTER, data=_csv([{**lost[0], "note": "企业转投他省"}], staff), filename="l.csv", user=staff
+    )
+    assert plan.committed, plan.errors
+    project = Project.objects.get(office=office, external_id=row["external_id"])
+    assert (project.status, project.lost_reason) == ("lost", "企业转投他省")
