@@ -14,7 +14,7 @@ SQLite). Validation is the caller's; the database constraints still guard.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -154,6 +154,7 @@ def records_save(
     m2m_now: dict[str, dict[Any, list[Any]]] | None = None,
     now: Any = None,
     feed: bool = True,
+    written_as: Mapping[Any, Mapping[str, Any]] | None = None,
 ) -> None:
     """Insert ``creates`` and update ``updates`` (version +1 each) as ``record_save`` would.
 
@@ -163,6 +164,11 @@ def records_save(
     the row's ``+`` or ``~``, then for every field whose links change a ``~`` after
     the removals and a ``~`` after the additions, each a copy of the row and its links
     at that point. One change-feed entry per record.
+
+    ``written_as`` ({pk: {attname: value}}, PostgreSQL only) inserts some new rows as the
+    caller will leave them by the end of the transaction (a new project's pipeline walk),
+    so that they are not updated again: their history rows take those fields from the
+    objects in memory, which still hold the state being saved now.
     """
     if not creates and not updates:
         return
@@ -176,9 +182,11 @@ def records_save(
         obj.version += 1
         obj.updated_at = now
     postgres = connection.vendor == "postgresql"
+    written_as = written_as if postgres else None
+    overrides = sorted({name for values in written_as.values() for name in values}) if written_as else []
     for batch in chunked(creates, BATCH):
         if postgres:
-            _pg_insert(model, batch, now)
+            _pg_insert(model, batch, now, written_as=written_as)
         else:
             model._default_manager.bulk_create(batch)
     for batch in chunked(updates, BATCH):
@@ -186,7 +194,7 @@ def records_save(
             _pg_update(model, batch, fields)
         else:
             many_update(model, batch, fields)
-    _history(model, creates, created=True, actor=actor, reason=reason, now=now, tracked=tracked)
+    _history(model, creates, created=True, actor=actor, reason=reason, now=now, tracked=tracked, overrides=overrides)
     _history(model, updates, created=False, actor=actor, reason=reason, now=now, tracked=tracked)
     by_pk = {obj.pk: obj for obj in [*creates, *updates]}
     for name, wanted in m2m.items():
@@ -214,11 +222,19 @@ def records_save(
                 reason=reason,
                 now=now,
                 tracked=tracked,
+                overrides=overrides,
             )
         if adds:
             _m2m_add(model, name, adds)
             _history(
-                model, [by_pk[pk] for pk in adds], created=False, actor=actor, reason=reason, now=now, tracked=tracked
+                model,
+                [by_pk[pk] for pk in adds],
+                created=False,
+                actor=actor,
+                reason=reason,
+                now=now,
+                tracked=tracked,
+                overrides=overrides,
             )
     for obj in by_pk.values():
         obj.__dict__.pop("_prefetched_objects_cache", None)

@@ -21,7 +21,7 @@ the rows and history that ``bulk_create`` and simple-history write.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -155,8 +155,13 @@ def _getters(fields: Sequence[models.Field]) -> list[Any]:
     return getters
 
 
-def _pg_insert(model: type[models.Model], batch: list[Any], now: Any) -> None:
-    """COPY new rows in, with what ``bulk_create``'s ``pre_save`` would set (auto_now times)."""
+def _pg_insert(
+    model: type[models.Model], batch: list[Any], now: Any, *, written_as: Mapping[Any, Mapping[str, Any]] | None = None
+) -> None:
+    """COPY new rows in, with what ``bulk_create``'s ``pre_save`` would set (auto_now times).
+
+    ``written_as`` gives some rows other values than their objects hold ({pk: {attname: value}}):
+    the objects keep theirs."""
     fields = [f for f in model._meta.concrete_fields if not f.generated]
     for field in fields:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
@@ -173,7 +178,16 @@ def _pg_insert(model: type[models.Model], batch: list[Any], now: Any) -> None:
         cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for obj in batch:
-            copy.write_row([get(obj) for get in getters])
+            values = written_as.get(obj.pk) if written_as else None
+            if values:
+                held = {name: getattr(obj, name) for name in values}
+                for name, value in values.items():
+                    setattr(obj, name, value)
+                copy.write_row([get(obj) for get in getters])
+                for name, value in held.items():
+                    setattr(obj, name, value)
+            else:
+                copy.write_row([get(obj) for get in getters])
     for obj in batch:
         obj._state.adding = False
         obj._state.db = connection.alias

@@ -23,13 +23,13 @@ What the project service does for each new project beyond the row lives in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,6 +40,7 @@ from crm.bulk_save import (
     existing_by_external_id,
     feed_record,
     history_record,
+    instance_factory,
     m2m_now,
     records_save,
     rows_insert,
@@ -58,7 +59,7 @@ from recruitment.services import (
     chain_roles_for,
     followups_cancel_open,
     next_report_build,
-    sla_followups_build,
+    sla_followups_many,
 )
 
 
@@ -145,6 +146,8 @@ def projects_write(
     # A plan of nothing but moves (an import's row that changes only the status) is not saved first.
     saved = [p for p in plans if not p.created and p.item]
     _chain_roles_derive(new)
+    # On PostgreSQL a new project is inserted as its walk will leave it (not updated after).
+    ends = {p.project.pk: _walk_end(p, now) for p in new if p.moves} if connection.vendor == "postgresql" else {}
     records_save(
         model=Project,
         creates=[p.project for p in new],
@@ -155,11 +158,12 @@ def projects_write(
         m2m_now=current,
         now=now,
         feed=False,
+        written_as=ends,
     )
     for step in PROJECT_CREATE_STEPS:
         step(new, actor=actor, now=now)
     reminders.large_project_notices_record(projects=[p.project for p in saved if "planned_investment" in p.item])
-    _moves_apply(plans, actor=actor, now=now)
+    _moves_apply(plans, actor=actor, now=now, ends=ends)
     # Each project's feed entry once, as its last write left it.
     feed_record(creates=[p.project for p in new], updates=[p.project for p in plans if not p.created])
 
@@ -262,26 +266,26 @@ def _chain_roles_derive(plans: list[ProjectPlan]) -> None:
 
 
 def _status_rows_created(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
-    rows_insert(
+    make = instance_factory(
         ProjectStatusChange,
-        [
-            ProjectStatusChange(
-                project=p.project,
-                from_status="",
-                to_status=Status.LEAD,
-                changed_by=history_actor(actor),
-                changed_at=now,
-                note=_("Project created."),
-            )
-            for p in plans
-        ],
+        from_status="",
+        to_status=Status.LEAD,
+        changed_by=history_actor(actor),
+        changed_at=now,
+        note=_("Project created."),
     )
+    rows_insert(ProjectStatusChange, [_of_project(make(), p.project) for p in plans])
+
+
+def _of_project(row: Any, project: Project) -> Any:
+    """``row.project = project`` without the descriptor's checks (a new row of a project in hand)."""
+    row.project_id = project.pk
+    row._state.fields_cache["project"] = project
+    return row
 
 
 def _sla_followups(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
-    follow_ups = [
-        f for p in plans for f in sla_followups_build(p.project, actor=actor, now=now, new_lead=p.target == Status.LEAD)
-    ]
+    follow_ups = sla_followups_many([(p.project, p.target == Status.LEAD) for p in plans], actor=actor, now=now)
     # As _followups_create_many writes them (version 1, a "+" history row, a feed entry), by COPY.
     records_save(model=FollowUp, creates=follow_ups, updates=[], update_fields=[], actor=actor, now=now)
 
@@ -296,16 +300,17 @@ ProjectStep = Callable[..., None]
 PROJECT_CREATE_STEPS: list[ProjectStep] = [_status_rows_created, _sla_followups, _large_project_notices]
 
 
-def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime, ends: Mapping[Any, Mapping[str, Any]]) -> None:
     """Each pipeline move as ``project_transition`` writes it, one batch per move number."""
-    _walks_apply([p for p in plans if p.created and p.moves], actor=actor, now=now)
+    make = instance_factory(ProjectStatusChange, changed_by=history_actor(actor))
+    _walks_apply([p for p in plans if p.created and p.moves], actor=actor, now=now, ends=ends, make=make)
     plans = [p for p in plans if not p.created]
     depth = max((len(p.moves) for p in plans), default=0)
     for number in range(depth):
         # Moves of one project keep the order they were made in (the status history is read by time).
         at = now + timedelta(microseconds=number + 1)
         batch = [p for p in plans if len(p.moves) > number]
-        rows = [_move(plan, number, at=at, actor=actor) for plan in batch]
+        rows = [_move(plan, number, at=at, make=make) for plan in batch]
         records_save(
             model=Project,
             creates=[],
@@ -320,18 +325,18 @@ def _moves_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None
             followups_cancel_open(project_ids=closed, actor=actor)
 
 
-def _move(plan: ProjectPlan, number: int, *, at: datetime, actor: Any) -> ProjectStatusChange:
-    """Move ``plan``'s project in memory by its move ``number``; the status row that records it."""
+def _move(
+    plan: ProjectPlan, number: int, *, at: datetime, make: Callable[[], ProjectStatusChange]
+) -> ProjectStatusChange:
+    """Move ``plan``'s project in memory by its move ``number``; the status row that records it
+    (``make`` builds one, its author set)."""
     move = plan.moves[number]
     project = plan.project
-    change = ProjectStatusChange(
-        project=project,
-        from_status=project.status,
-        to_status=move.to,
-        changed_by=history_actor(actor),
-        changed_at=at,
-        note=move.note or move.reason,
-    )
+    change = _of_project(make(), project)
+    change.from_status = project.status
+    change.to_status = move.to
+    change.changed_at = at
+    change.note = move.note or move.reason
     project.status = move.to
     project.status_changed_at = at
     if move.to == Status.LOST:
@@ -343,12 +348,35 @@ def _move(plan: ProjectPlan, number: int, *, at: datetime, actor: Any) -> Projec
 _WALKED = ("status", "status_changed_at", "lost_reason", "version", "updated_at")
 
 
-def _walks_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None:
+def _walk_end(plan: ProjectPlan, now: datetime) -> dict[str, Any]:
+    """What :func:`_walks_apply` leaves in a new project's :data:`_WALKED` columns."""
+    last = plan.moves[-1]
+    at = now + timedelta(microseconds=len(plan.moves))
+    project = plan.project
+    return {
+        "status": last.to,
+        "status_changed_at": at,
+        "lost_reason": (last.reason or last.note) if last.to == Status.LOST else project.lost_reason,
+        "version": project.version + len(plan.moves),
+        "updated_at": at,
+    }
+
+
+def _walks_apply(
+    plans: list[ProjectPlan],
+    *,
+    actor: Any,
+    now: datetime,
+    ends: Mapping[Any, Mapping[str, Any]],
+    make: Callable[[], ProjectStatusChange],
+) -> None:
     """New projects created further along than ``lead`` (``project_create``'s walk): each
     move's status row and history row (version, status and time as that move left them)
-    as ``project_transition`` writes them, and the project's row written once, at the end
-    of its walk. Only the history rows are written per move, from the rows in memory: a
-    new project's row holds nothing the database computed that its history keeps."""
+    as ``project_transition`` writes them, and the project's row written once. Only the
+    history rows are written per move, from the rows in memory: a new project's row holds
+    nothing the database computed that its history keeps. On PostgreSQL the row was
+    inserted as the walk ends (``ends``, from :func:`_walk_end`); elsewhere it is updated
+    at the end of its walk."""
     if not plans:
         return
     depth = max(len(p.moves) for p in plans)
@@ -356,14 +384,18 @@ def _walks_apply(plans: list[ProjectPlan], *, actor: Any, now: datetime) -> None
     for number in range(depth):
         at = now + timedelta(microseconds=number + 1)
         batch = [p for p in plans if len(p.moves) > number]
-        written = timezone.now()
         for plan in batch:
-            changes.append(_move(plan, number, at=at, actor=actor))
+            changes.append(_move(plan, number, at=at, make=make))
             plan.project.version += 1
-            plan.project.updated_at = written
-        history_record(Project, [p.project for p in batch], actor=actor, now=written, fields=_WALKED)
+            plan.project.updated_at = at
+        history_record(Project, [p.project for p in batch], actor=actor, now=at, fields=_WALKED)
     walked = [p.project for p in plans]
-    rows_update(Project, walked, _WALKED)
+    if ends:
+        for project in walked:
+            if ends[project.pk] != {name: getattr(project, name) for name in _WALKED}:
+                raise RuntimeError(f"project {project.pk} was inserted in another state than its walk ended in")
+    else:
+        rows_update(Project, walked, _WALKED)
     rows_insert(ProjectStatusChange, changes)
     closed = [p.pk for p in walked if p.status in CLOSED]
     if closed:

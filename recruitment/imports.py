@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from chains.models import Park
 from crm.access import scope_for_user
-from crm.bulk_save import m2m_now
+from crm.bulk_save import instance_factory, m2m_now
 from crm.contact_imports import ContactImporter
 from crm.enterprise_imports import EnterpriseImporter
 from crm.imports import (
@@ -349,9 +349,11 @@ class ProjectImporter(Importer):
     def _write_batches(
         self, todo: list[PlannedRow], *, office: Any, actor: Any, now: Any, created: list[Any]
     ) -> Iterator[Step]:
+        make = instance_factory(Project, office=office)
+        imported = _("Imported status.")
         for start in range(0, len(todo), WRITE_BATCH):
             batch = [
-                _project_plan(index, row, office=office, now=now)
+                _project_plan(index, row, make=make, now=now, imported=imported)
                 for index, row in enumerate(todo[start : start + WRITE_BATCH], start)
             ]
             updated = [p.project for p in batch if not p.created]
@@ -372,12 +374,15 @@ WRITE_BATCH = 5_000
 """Rows written per step of the progress bar: each a handful of set-based statements."""
 
 
-def _project_plan(index: int, row: PlannedRow, *, office: Any, now: Any) -> ProjectPlan:
-    """A checked row as the bulk write takes it; moves carry the row's note (else "Imported status.")."""
-    note = row.extra.get("note") or _("Imported status.")
+def _project_plan(index: int, row: PlannedRow, *, make: Callable[[], Project], now: Any, imported: str) -> ProjectPlan:
+    """A checked row as the bulk write takes it (``make`` builds a new project of the office);
+    moves carry the row's note, else ``imported`` ("Imported status.")."""
+    note = row.extra.get("note") or imported
     status = row.extra.get("status")
     if row.action == CREATE:
-        project = Project(office=office, **row.changes)
+        project = make()
+        for name, value in row.changes.items():
+            setattr(project, name, value)
         project.chain_role_overridden = bool(project.chain_role)
         project.status = Status.LEAD
         project.status_changed_at = now

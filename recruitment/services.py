@@ -21,7 +21,7 @@ from simple_history.utils import bulk_create_with_history
 
 from chains.gap_analysis import gap_status
 from chains.models import Park, Stage
-from crm.bulk_save import records_save
+from crm.bulk_save import instance_factory, records_save
 from crm.changes import changes_record
 from crm.models import Interaction, Office, Presence
 from crm.records import history_actor, record_delete, record_lock, record_save
@@ -180,22 +180,39 @@ def _sla_followups_create(project: Project, *, actor, now: datetime, new_lead: b
 
 def sla_followups_build(project: Project, *, actor, now: datetime, new_lead: bool) -> list[FollowUp]:  # type: ignore[no-untyped-def]
     """The unsaved service-level follow-ups of a new project (see :func:`_sla_followups_create`)."""
-    kinds = [FollowUp.Kind.RESPOND, FollowUp.Kind.ASSESS, FollowUp.Kind.FEEDBACK] if new_lead else []
-    kinds.append(FollowUp.Kind.REPORT)
-    assignee = project.owner if project.owner_id else history_actor(actor)
-    return [
-        FollowUp(
-            office_id=project.office_id,
-            project=project,
-            assignee=assignee,
+    return sla_followups_many([(project, new_lead)], actor=actor, now=now)
+
+
+_SLA_KINDS = (FollowUp.Kind.RESPOND, FollowUp.Kind.ASSESS, FollowUp.Kind.FEEDBACK, FollowUp.Kind.REPORT)
+
+
+def sla_followups_many(projects: Sequence[tuple[Project, bool]], *, actor, now: datetime) -> list[FollowUp]:  # type: ignore[no-untyped-def]
+    """:func:`sla_followups_build` for many new projects, ``(project, new_lead)`` each: the
+    same follow-ups, each copied from one built per kind (``instance_factory``)."""
+    fallback = history_actor(actor)
+    makers = {
+        kind: instance_factory(
+            FollowUp,
             kind=kind,
             due_at=now + timedelta(hours=_sla_hours(kind)),
             note=_sla_note(kind),
             created_at=now,
             updated_at=now,
         )
-        for kind in kinds
-    ]
+        for kind in _SLA_KINDS
+    }
+    built: list[FollowUp] = []
+    for project, new_lead in projects:
+        assignee = project.owner if project.owner_id else fallback
+        for kind in _SLA_KINDS if new_lead else _SLA_KINDS[-1:]:
+            follow_up = makers[kind]()
+            follow_up.office_id = project.office_id
+            follow_up.project_id = project.pk
+            follow_up.assignee_id = getattr(assignee, "pk", None)
+            cache = follow_up._state.fields_cache
+            cache["project"], cache["assignee"] = project, assignee
+            built.append(follow_up)
+    return built
 
 
 def _followups_cancel_open(project: Project, *, actor) -> int:  # type: ignore[no-untyped-def]
