@@ -726,10 +726,21 @@ def _count(cursor: Any, ids: list[Any], sign: int) -> None:
         return
     projects = "(SELECT * FROM recruitment_project WHERE id = ANY(%(ids)s::uuid[]))"
     links = "(SELECT * FROM recruitment_project_stages WHERE project_id = ANY(%(ids)s::uuid[]))"
+    # A project meets itself once per pair of its scopes (whole, chains, sectors): 100,000
+    # projects sort some 1.5 million rows, on disk with the default 4 MB of memory.
+    cursor.execute("SELECT current_setting('work_mem')")
+    (held,) = cursor.fetchone()
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [COUNT_WORK_MEM])
     cursor.execute(
         f"INSERT INTO {TABLE} ({KEY}, {SUMS}) {_fresh(projects, links, str(sign))}",
         {"ids": [str(i) for i in ids]},
     )
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [held])
+
+
+COUNT_WORK_MEM = "64MB"
+"""The memory a large write's count may sort in (of one connection, for one statement): at
+100,000 projects the count took 9.4 s at 4 MB, 4.7 s at 64 MB and 8 s at 256 MB."""
 
 
 def untouched_count(using: str = "default") -> int:

@@ -222,6 +222,30 @@ def test_bulk_upsert_keeps_the_tally_true(world) -> None:  # type: ignore[no-unt
     assert_true()
 
 
+@pytest.mark.postgres  # SQLite's triggers count every write
+@pytest.mark.django_db
+def test_a_deferred_count_skips_the_triggers_and_counts_the_projects_once_at_the_end(world) -> None:  # type: ignore[no-untyped-def]
+    updated = _project(world, status="negotiating")
+    tallied = PipelineTally.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        (work_mem,) = cursor.fetchone()
+    with transaction.atomic(), tally.deferred(updating=[updated.pk]) as created:
+        # Counted out before the first write: the rows the project added are cancelled by appended ones.
+        counted_out = PipelineTally.objects.count() - tallied
+        assert counted_out > 0
+        Project.objects.filter(pk=updated.pk).update(status="signed", planned_investment=Decimal("7.00"))
+        new = _project(world, status="screening", stages=world["stages"][2:5])
+        created.append(new.pk)
+        # Inside the block this transaction's writes append nothing.
+        assert PipelineTally.objects.count() - tallied == counted_out
+    assert PipelineTally.objects.count() > tallied + counted_out
+    assert_true()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == (work_mem,)  # the count's sort memory given back
+
+
 @pytest.mark.django_db
 def test_a_rolled_back_write_leaves_the_tally_as_it_was(world) -> None:  # type: ignore[no-untyped-def]
     project = _project(world)
