@@ -133,6 +133,7 @@ def projects_write(
     now: datetime,
     current: dict[str, dict[Any, list[Any]]],
     update_fields: Sequence[str],
+    feed: bool = True,
 ) -> None:
     """Write checked plans as the services would, step by step for the whole batch.
 
@@ -140,7 +141,9 @@ def projects_write(
     ``project_create`` writes after a new row (:data:`PROJECT_CREATE_STEPS`); the
     large-project notice of a changed planned investment; then every pipeline move.
     ``current`` holds the updated projects' stage sets as :func:`m2m_now` reads them;
-    ``update_fields`` the columns the updates change. The caller moves the lights.
+    ``update_fields`` the columns the updates change. The caller moves the lights;
+    with ``feed=False`` it also records the projects' feed entries (:func:`plans_feed_record`),
+    after the lights (the entry shows the light).
     """
     new = [p for p in plans if p.created]
     # A plan of nothing but moves (an import's row that changes only the status) is not saved first.
@@ -164,8 +167,13 @@ def projects_write(
         step(new, actor=actor, now=now)
     reminders.large_project_notices_record(projects=[p.project for p in saved if "planned_investment" in p.item])
     _moves_apply(plans, actor=actor, now=now, ends=ends)
-    # Each project's feed entry once, as its last write left it.
-    feed_record(creates=[p.project for p in new], updates=[p.project for p in plans if not p.created])
+    if feed:
+        plans_feed_record(plans)
+
+
+def plans_feed_record(plans: Sequence[ProjectPlan]) -> None:
+    """Each project's feed entry once, as its last write left it."""
+    feed_record(creates=[p.project for p in plans if p.created], updates=[p.project for p in plans if not p.created])
 
 
 def _plans_write(

@@ -51,7 +51,7 @@ from crm.records import history_actor
 from crm.records_bulk import current_m2m
 from crm.spreadsheets import header_key
 from recruitment import tally
-from recruitment.bulk import Move, ProjectPlan, last_milestones, projects_write
+from recruitment.bulk import Move, ProjectPlan, last_milestones, plans_feed_record, projects_write
 from recruitment.landing import landing_changed
 from recruitment.models import ChainRole, Priority, Project
 from recruitment.pipeline import MILESTONES, IllegalTransition, Status, check_transition
@@ -359,11 +359,17 @@ class ProjectImporter(Importer):
             updated = [p.project for p in batch if not p.created]
             fields = {name for p in batch if not p.created for name in p.item if name not in ("stages", "status")}
             projects_write(
-                batch, actor=actor, now=now, current=m2m_now(Project, ["stages"], updated), update_fields=sorted(fields)
+                batch,
+                actor=actor,
+                now=now,
+                current=m2m_now(Project, ["stages"], updated),
+                update_fields=sorted(fields),
+                feed=False,
             )
             moved = [p.project.pk for p in batch if p.moves]
             if moved:
-                landing_changed(project_ids=moved)
+                landing_changed(project_ids=moved, feed=False)
+            plans_feed_record(batch)  # once each, after the lights
             for p in batch:
                 todo[p.index].instance = p.project
             created.extend(p.project.pk for p in batch if p.created)

@@ -298,8 +298,9 @@ def effective_entries(entries: Sequence[ProgressEntry]) -> list[ProgressEntry]:
     return [e for e in entries if e.pk not in corrected]
 
 
-def landing_changed(*, project_ids: Sequence[Any]) -> None:
-    """A project's plan or progress changed: its light is recomputed now, in this transaction."""
+def landing_changed(*, project_ids: Sequence[Any], feed: bool = True) -> None:
+    """A project's plan or progress changed: its light is recomputed now, in this transaction
+    (``feed=False``: the caller records the projects' feed entries after, see ``lights_recompute``)."""
     from recruitment import lights_service
 
-    lights_service.lights_recompute(project_ids=list(project_ids))
+    lights_service.lights_recompute(project_ids=list(project_ids), feed=feed)

@@ -323,13 +323,23 @@ def same_reasons(stored: Any, findings: Sequence[lights.Finding]) -> bool:
 
 
 def lights_recompute(
-    *, project_ids: Sequence[Any] | None = None, now: dt.datetime | None = None, open_orders: bool = True
+    *,
+    project_ids: Sequence[Any] | None = None,
+    now: dt.datetime | None = None,
+    open_orders: bool = True,
+    feed: bool = True,
 ) -> RecomputeResult:
     """Recompute the lights of ``project_ids`` (every signed project when None).
 
     A project that is not (or no longer) signed loses its light. The reasons are
     worded in the site's language, so a recompute in any request stores the same text.
+    A project whose light changes gets its change-feed entry again, unless ``feed`` is
+    False: then the caller records the feed entries of every project of ``project_ids``
+    after this, in the same transaction (an import that has just written them renders
+    each project once, its light included).
     """
+    if not feed and project_ids is None:
+        raise ValueError("feed=False needs the projects whose feed entries the caller records")
     now = now or timezone.now()
     today = timezone.localdate(now)
     result = RecomputeResult()
@@ -366,23 +376,39 @@ def lights_recompute(
         cleared = list(stale.values_list("project_id", "project__office_id", "project__enterprise_id"))
         if cleared:
             clear_objs = [Project(pk=p, office_id=o, enterprise_id=e) for p, o, e in cleared]
-            changes_lock_for_render(objects=clear_objs)
+            if feed:
+                changes_lock_for_render(objects=clear_objs)
             ids = [c[0] for c in cleared]
             ProjectLight.objects.filter(project_id__in=ids).delete()
             LightPeriod.objects.filter(project_id__in=ids, ended__isnull=True).update(ended=today)
-            changes_record(objects=clear_objs)
+            if feed:
+                changes_record(objects=clear_objs)
             result.cleared = ids
     for start in range(0, len(changed_rows), WRITE_CHUNK):
-        _write(changed_rows[start : start + WRITE_CHUNK], today=today, now=now, result=result, open_orders=open_orders)
+        _write(
+            changed_rows[start : start + WRITE_CHUNK],
+            today=today,
+            now=now,
+            result=result,
+            open_orders=open_orders,
+            feed=feed,
+        )
     return result
 
 
 @transaction.atomic
 def _write(
-    rows: list[tuple[Any, ...]], *, today: dt.date, now: dt.datetime, result: RecomputeResult, open_orders: bool
+    rows: list[tuple[Any, ...]],
+    *,
+    today: dt.date,
+    now: dt.datetime,
+    result: RecomputeResult,
+    open_orders: bool,
+    feed: bool,
 ) -> None:
     objs = [Project(pk=row[0], office_id=row[1], enterprise_id=row[2], owner_id=row[3]) for row, *_ in rows]
-    changes_lock_for_render(objects=objs)
+    if feed:
+        changes_lock_for_render(objects=objs)
     ProjectLight.objects.bulk_create(
         [
             ProjectLight(project_id=row[0], color=color, since=since, reasons=reasons, computed_at=now)
@@ -403,7 +429,8 @@ def _write(
             ],
             ignore_conflicts=True,
         )
-    changes_record(objects=objs)
+    if feed:
+        changes_record(objects=objs)
     result.changed.extend(o.pk for o in objs)
     red = [
         obj
