@@ -333,6 +333,49 @@ def test_stale_projects_have_had_no_interaction_for_the_period(world, provincial
     assert workload[provincial_user.pk].stale_projects == 1
 
 
+def test_a_periods_stale_counts_follow_the_stale_rule_in_the_statement_of_its_figures(  # type: ignore[no-untyped-def]
+    world, provincial_user, settings
+) -> None:
+    settings.RECRUITMENT_STALE_AFTER_DAYS = 30
+    w = world
+    bob = UserFactory(office=w["province"], username="bob")
+    projects = []
+    with time_machine.travel(datetime(2025, 1, 1, 9, tzinfo=SHANGHAI), tick=False):
+        for owner in (provincial_user, provincial_user, bob, bob, None):
+            projects.append(make_project(office=w["province"], park=w["yangqu"], stages=[w["c1"]], owner=owner))
+        make_project(office=w["province"], park=w["yangqu"], stages=[w["c1"]], owner=bob, status="at_capacity")
+    with time_machine.travel(datetime(2025, 2, 20, 9, tzinfo=SHANGHAI), tick=False):
+        young = make_project(office=w["province"], park=w["yangqu"], stages=[w["c1"]], owner=bob)
+    with time_machine.travel(datetime(2024, 12, 1, 9, tzinfo=SHANGHAI), tick=False):
+        # Outside the period (its status changed before it): stale, but not counted here.
+        make_project(office=w["province"], park=w["yangqu"], stages=[w["c1"]], owner=bob)
+    now = datetime(2025, 3, 1, 9, tzinfo=SHANGHAI)
+    InteractionFactory(
+        office=w["province"],
+        enterprise=projects[1].enterprise,
+        project=projects[1],
+        occurred_at=now - timedelta(days=3),
+    )
+    InteractionFactory(
+        office=w["province"],
+        enterprise=projects[2].enterprise,
+        project=projects[2],
+        occurred_at=now - timedelta(days=45),
+    )
+    period = DashboardFilters(start=date(2025, 1, 1), end=date(2025, 2, 28))
+
+    with CaptureQueriesContext(connection) as queries:
+        board = build(provincial_user, period, now=now)
+
+    workload = {row.owner_id: row.stale_projects for row in board.workload}
+    assert workload == {provincial_user.pk: 1, bob.pk: 2, None: 1}
+    assert board.stale.total == 4
+    assert {p.pk for p in board.stale.rows} == {projects[0].pk, projects[2].pk, projects[3].pk, projects[4].pk}
+    assert young.pk not in {p.pk for p in board.stale.rows}
+    # Counted with the period's figures, not by a second pass over its projects.
+    assert not any('"last_touched_at" >' in q["sql"] for q in queries.captured_queries)
+
+
 def test_overdue_follow_ups_and_workload_by_owner(world, provincial_user, park_user) -> None:  # type: ignore[no-untyped-def]
     w = world
     now = timezone.now()

@@ -7,17 +7,19 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django import forms
 from django.contrib import admin
 from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from crm.roles import MANAGER, STAFF, role_assign
 from recruitment.dashboard import DashboardFilters, dashboard_build, dashboard_options
 from recruitment.models import FollowUp, Project
 from recruitment.report_links import ChangelistLinker
+from recruitment.report_views import DashboardFilterForm
 from tests.factories import (
     ChainFactory,
     EnterpriseFactory,
@@ -268,3 +270,21 @@ def test_rates_and_chain_filter_link_to_the_lists_behind_them(client, dashboard_
     assert query["stages__chain__id__exact"] == [str(chain.pk)]
     assert query["status__exact"] == ["lead"]
     assert "status_changed_at__gte" in query
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_filters_selects_are_the_markup_djangos_select_renders(manager, reference, language) -> None:  # type: ignore[no-untyped-def]
+    chain = reference["stages"][0].chain
+    options = dashboard_options(user=manager)
+    for data in ({}, {"park": reference["parks"][1].code, "chain": chain.code, "basis": "created"}, {"chain": "nope"}):
+        form = DashboardFilterForm(data, options=options)
+        form.is_valid()
+        with translation.override(language):
+            for name in ("park", "chain", "sector", "office", "basis"):
+                if name not in form.fields:
+                    continue
+                field = form[name]
+                written = field.as_widget()
+                django = field.as_widget(widget=forms.Select(choices=field.field.choices))
+                assert written == django
+                assert "<option" in written
