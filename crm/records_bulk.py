@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -143,6 +144,16 @@ def _getters(fields: Sequence[models.Field]) -> list[Any]:
 
         return get
 
+    def decimal(field: models.Field) -> Any:
+        # A Decimal goes as it is (to_python gives it back, adapt_decimalfield_value too).
+        def get(obj: Any) -> Any:
+            value = getattr(obj, field.attname)
+            if value is None or isinstance(value, Decimal):
+                return value
+            return field.get_db_prep_save(value, connection)
+
+        return get
+
     getters = []
     for f in fields:
         kind = f.get_internal_type()
@@ -150,6 +161,8 @@ def _getters(fields: Sequence[models.Field]) -> list[Any]:
             getters.append(lambda obj, attname=f.attname: getattr(obj, attname))
         elif kind == "DateTimeField":
             getters.append(timestamp(f))
+        elif kind == "DecimalField":
+            getters.append(decimal(f))
         else:
             getters.append(prepared(f))
     return getters

@@ -164,9 +164,11 @@ class ProjectImporter(Importer):
 
     def check(self, readers: list[RowReader], *, plan: ImportPlan, user: Any, lock: bool) -> Iterator[Step]:
         office = user_office(user)
-        statuses = _choice_words(Status.choices, _EXTRA_STATUS_WORDS)
-        priorities = _choice_words(Priority.choices, _PRIORITY_WORDS)
-        roles = _choice_words(ChainRole.choices, {})
+        # ``.choices`` builds its list on every read: once here, not once a row.
+        status_choices, priority_choices, role_choices = Status.choices, Priority.choices, ChainRole.choices
+        statuses = _choice_words(status_choices, _EXTRA_STATUS_WORDS)
+        priorities = _choice_words(priority_choices, _PRIORITY_WORDS)
+        roles = _choice_words(role_choices, {})
         enterprises = EnterpriseResolver(
             readers, id_key="enterprise_id", code_key="enterprise_credit_code", name_key="enterprise_name"
         )
@@ -196,9 +198,9 @@ class ProjectImporter(Importer):
             if r.has("expected_jobs"):
                 values["expected_jobs"] = r.clean(Project, "expected_jobs", r.integer("expected_jobs"))
             if r.has("priority"):
-                values["priority"] = _choice(r, "priority", priorities, Priority.choices)
+                values["priority"] = _choice(r, "priority", priorities, priority_choices)
             if r.has("chain_role"):
-                values["chain_role"] = _choice(r, "chain_role", roles, ChainRole.choices)
+                values["chain_role"] = _choice(r, "chain_role", roles, role_choices)
             if r.has("park"):
                 park = parks.get(header_key(r.text("park")))
                 if park is None:
@@ -210,7 +212,7 @@ class ProjectImporter(Importer):
                     r.error("owner", _("No user “%(name)s” in your office.") % {"name": r.text("owner")})
                 values["owner"] = owner
             stages = stage_resolver.resolve(r, "stages") if r.has("stages") else None
-            status = _choice(r, "status", statuses, Status.choices) if r.has("status") else None
+            status = _choice(r, "status", statuses, status_choices) if r.has("status") else None
             note = r.text("status_note")
             enterprise = None
             if any(r.has(k) for k in ("enterprise_id", "enterprise_credit_code", "enterprise_name")):

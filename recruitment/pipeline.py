@@ -38,6 +38,7 @@ MILESTONES: tuple[str, ...] = (
 
 # Statuses in which the project is no longer worked on.
 CLOSED: frozenset[str] = frozenset({Status.AT_CAPACITY, Status.LOST})
+_STATUSES = frozenset(Status.values)  # ``Status.values`` builds its list on every call
 # Signed or later on the milestone path: the project counts as filling its stages.
 SIGNED_OR_LATER: frozenset[str] = frozenset(MILESTONES[MILESTONES.index(Status.SIGNED) :])
 _LOSABLE = MILESTONES[: MILESTONES.index(Status.PRODUCTION)]
@@ -87,7 +88,7 @@ def check_transition(from_status: str, to_status: str, *, reason: str = "", resu
     milestone reached before a suspension: a project resumes at it or before it,
     never past it (suspending is no shortcut to signing).
     """
-    if to_status not in Status.values:
+    if to_status not in _STATUSES:
         raise IllegalTransition(from_status, to_status, str(_("“%(to)s” is not a status.") % {"to": to_status}))
     if from_status == to_status:
         raise IllegalTransition(from_status, to_status, str(_("The project is already “%(to)s”.") % {"to": to_status}))
