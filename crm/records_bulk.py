@@ -21,9 +21,10 @@ the rows and history that ``bulk_create`` and simple-history write.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from django.apps import apps
@@ -168,6 +169,28 @@ def _getters(fields: Sequence[models.Field]) -> list[Any]:
     return getters
 
 
+def _row_getter(fields: Sequence[models.Field]) -> Callable[[Any], Sequence[Any]]:
+    """The values of ``fields`` of an object as :func:`_getters` gives them, read at once by
+    ``attrgetter`` (most fields go as they are) and the others prepared one by one."""
+    getters = _getters(fields)
+    read = attrgetter(*(f.attname for f in fields))
+    prepared = [
+        (i, get) for i, (f, get) in enumerate(zip(fields, getters, strict=True)) if f.get_internal_type() not in _AS_IS
+    ]
+    if len(fields) == 1:
+        return lambda obj: [get(obj) for get in getters]
+    if not prepared:
+        return read
+
+    def row(obj: Any) -> list[Any]:
+        values = list(read(obj))
+        for i, get in prepared:
+            values[i] = get(obj)
+        return values
+
+    return row
+
+
 def _pg_insert(
     model: type[models.Model], batch: list[Any], now: Any, *, written_as: Mapping[Any, Mapping[str, Any]] | None = None
 ) -> None:
@@ -182,7 +205,7 @@ def _pg_insert(
                 setattr(obj, field.attname, now)
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    getters = _getters(fields)
+    row = _row_getter(fields)
     # COPY runs on psycopg's own cursor: its errors (a unique key taken by a concurrent
     # writer) become Django's (IntegrityError) only inside wrap_database_errors.
     with (
@@ -196,11 +219,11 @@ def _pg_insert(
                 held = {name: getattr(obj, name) for name in values}
                 for name, value in values.items():
                     setattr(obj, name, value)
-                copy.write_row([get(obj) for get in getters])
+                copy.write_row(row(obj))
                 for name, value in held.items():
                     setattr(obj, name, value)
             else:
-                copy.write_row([get(obj) for get in getters])
+                copy.write_row(row(obj))
     for obj in batch:
         obj._state.adding = False
         obj._state.db = connection.alias
