@@ -212,30 +212,19 @@ def records_save(
                 removes[pk] = gone
             if added:
                 adds[pk] = added
-        if removes:
-            _m2m_remove(model, name, removes)
-            _history(
-                model,
-                [by_pk[pk] for pk in removes],
-                created=False,
-                actor=actor,
-                reason=reason,
-                now=now,
-                tracked=tracked,
-                overrides=overrides,
-            )
-        if adds:
-            _m2m_add(model, name, adds)
-            _history(
-                model,
-                [by_pk[pk] for pk in adds],
-                created=False,
-                actor=actor,
-                reason=reason,
-                now=now,
-                tracked=tracked,
-                overrides=overrides,
-            )
+        for changes, write in ((removes, _m2m_remove), (adds, _m2m_add)):
+            if changes:
+                write(model, name, changes)
+                _history(
+                    model,
+                    [by_pk[pk] for pk in changes],
+                    created=False,
+                    actor=actor,
+                    reason=reason,
+                    now=now,
+                    tracked=tracked,
+                    overrides=overrides,
+                )
     for obj in by_pk.values():
         obj.__dict__.pop("_prefetched_objects_cache", None)
     if feed:
