@@ -119,6 +119,21 @@ def test_a_change_of_light_is_a_change_in_the_feed(park_office, time_machine) ->
 
 
 @pytest.mark.django_db
+def test_a_recompute_told_the_caller_records_the_feed_leaves_it_to_the_caller(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
+    time_machine.move_to("2026-01-10T09:00:00+08:00", tick=False)
+    project = signed_project(park_office)
+    project_plan_set(
+        project=project, plan={"investment": [{"month": dt.date(2026, 1, 1), "cumulative": Decimal("100")}]}
+    )
+    time_machine.move_to("2026-02-03T09:00:00+08:00", tick=False)
+    lights_recompute(project_ids=[project.pk], feed=False)  # as the project import does, which records it after
+    assert light(project)[0] == "red"
+    assert ChangeEntry.objects.get(object_id=project.pk).data["light"]["color"] == "green"
+    with pytest.raises(ValueError):
+        lights_recompute(feed=False)  # every signed project: no caller records all their entries
+
+
+@pytest.mark.django_db
 def test_a_valid_reason_suspends_the_rule_until_it_expires(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
     WarningRule.objects.exclude(code="milestone-overdue").update(enabled=False)
     time_machine.move_to("2026-01-10T09:00:00+08:00", tick=False)
