@@ -167,6 +167,19 @@ def test_present_items_without_a_url_name_the_enterprise_alone() -> None:
     )
 
 
+def test_present_items_are_escaped_as_format_html_escapes_them() -> None:
+    from django.utils.html import format_html
+
+    from recruitment.report_views import _linked_items
+
+    items = [("<b>晋&阳</b>", '/e/1/?a=1&b="2"'), ('O\'Neil "&" Co', None), ("太原", "/e/'3'/")]
+    expected = "".join(
+        format_html('<li><a href="{}">{}</a></li>', url, name) if url else format_html("<li>{}</li>", name)
+        for name, url in items
+    )
+    assert _linked_items(items) == expected
+
+
 def test_candidates_courted_by_another_office_are_marked(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
     client.force_login(park_staff)
 
