@@ -8,6 +8,7 @@ active staff reach them; tenancy is applied by the selectors.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -420,10 +421,15 @@ def _stage_detail(
 
 
 def _linked_items(items: Iterable[tuple[str, str | None]]) -> SafeString:
-    """``<li>`` items, each its name linked to its URL (the name alone without one)."""
+    """``<li>`` items, each its name linked to its URL (the name alone without one).
+
+    The names and URLs are plain text (names read from the database, URLs reversed), so
+    each is escaped as ``format_html`` escapes plain text, without its per-argument checks
+    (a busy park lists hundreds)."""
+    escape = html.escape
     return SafeString(
         "".join(
-            format_html('<li><a href="{}">{}</a></li>', url, name) if url else format_html("<li>{}</li>", name)
+            f'<li><a href="{escape(url)}">{escape(name)}</a></li>' if url else f"<li>{escape(name)}</li>"
             for name, url in items
         )
     )

@@ -136,13 +136,16 @@ def stage_lights(
     """The lights of the signed projects ``user`` may see that target a stage in these parks.
 
     Counts by colour and the ``worst`` red or yellow projects (red first, longest
-    first), in two queries whatever the number of projects."""
+    first), in two queries whatever the number of projects; one when the counts show no
+    red or yellow project (the worst are then none)."""
     targeting = Project.stages.through.objects.filter(stage_id=stage_id).values("project_id")
     signed = scope_for_user(
         Project.objects.filter(status__in=SIGNED_OR_LATER, light__isnull=False, park_id__in=park_ids, pk__in=targeting),
         user=user,
     )
     counts = dict(signed.values_list("light__color").annotate(n=Count("pk")).order_by())
+    if worst <= 0 or not any(counts.get(color) for color in WARNING_COLORS):
+        return {color: counts.get(color, 0) for color in LIGHT_ORDER}, []
     projects = list(
         signed.filter(light__color__in=WARNING_COLORS)
         .select_related("light", "park")

@@ -167,6 +167,19 @@ def test_present_items_without_a_url_name_the_enterprise_alone() -> None:
     )
 
 
+def test_present_items_are_escaped_as_format_html_escapes_them() -> None:
+    from django.utils.html import format_html
+
+    from recruitment.report_views import _linked_items
+
+    items = [("<b>晋&阳</b>", '/e/1/?a=1&b="2"'), ('O\'Neil "&" Co', None), ("太原", "/e/'3'/")]
+    expected = "".join(
+        format_html('<li><a href="{}">{}</a></li>', url, name) if url else format_html("<li>{}</li>", name)
+        for name, url in items
+    )
+    assert _linked_items(items) == expected
+
+
 def test_candidates_courted_by_another_office_are_marked(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
     client.force_login(park_staff)
 
@@ -313,22 +326,36 @@ def _grow(world, n: int) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("who", "params", "fragment", "expected"),
+    ("who", "params", "fragment", "lit", "expected"),
     [
-        ("manager", {"park": "yangqu", "stage": "fibre"}, False, 16),
-        ("park_staff", {"park": "yangqu", "stage": "fibre"}, False, 16),
-        ("park_staff", {"park": "yangqu"}, True, 16),
-        ("manager", {"stage": "fibre"}, False, 14),
+        ("manager", {"park": "yangqu", "stage": "fibre"}, False, False, 15),
+        ("manager", {"park": "yangqu", "stage": "fibre"}, False, True, 16),
+        ("park_staff", {"park": "yangqu", "stage": "fibre"}, False, False, 15),
+        ("park_staff", {"park": "yangqu"}, True, False, 15),
+        ("park_staff", {"park": "yangqu"}, True, True, 16),
+        ("manager", {"stage": "fibre"}, False, False, 13),
+        ("manager", {"stage": "fibre"}, False, True, 14),
     ],
-    ids=["manager in a park", "park staff in a park", "park staff, the panel alone", "manager across the zone"],
+    ids=[
+        "manager in a park",
+        "manager in a park, red and yellow lights",
+        "park staff in a park",
+        "park staff, the panel alone",
+        "park staff, the panel alone, red and yellow lights",
+        "manager across the zone",
+        "manager across the zone, red and yellow lights",
+    ],
 )
 def test_map_with_a_stage_open_runs_a_fixed_number_of_queries(
-    client, chain_world, request, who, params, fragment, expected
+    client, chain_world, request, who, params, fragment, lit, expected
 ) -> None:  # type: ignore[no-untyped-def]
     """Session, user and their permissions (2), the chain, the zone's parks (2), the map's
     stages and counts (2), the user's office, then the panel: its enterprises, its projects, the
-    candidates in a park (their neighbour stages and one statement) and the lights (2) —
-    the same number whatever the number of records."""
+    candidates in a park (their neighbour stages and one statement) and the lights by colour,
+    and the worst of them when some are red or yellow — the same number whatever the
+    number of records."""
+    if lit:
+        request.getfixturevalue("lit_world")
     client.force_login(request.getfixturevalue(who))
     url = reverse("reports:chain-map-stage", args=["carbon-fibre", "fibre"]) if fragment else map_url()
     client.get(url, params)
