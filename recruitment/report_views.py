@@ -429,7 +429,7 @@ def _linked_items(items: Iterable[tuple[str, str | None]]) -> SafeString:
     escape = html.escape
     return SafeString(
         "".join(
-            f'<li><a href="{escape(url)}">{escape(name)}</a></li>' if url else f"<li>{escape(name)}</li>"
+            f'<li><a href="{escape(str(url))}">{escape(str(name))}</a></li>' if url else f"<li>{escape(str(name))}</li>"
             for name, url in items
         )
     )
