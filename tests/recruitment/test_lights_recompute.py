@@ -101,16 +101,21 @@ def test_a_construction_start_that_slips_three_months_turns_yellow_then_red_and_
     assert light(project)[0] == "green"
 
 
-@pytest.mark.django_db
-def test_a_change_of_light_is_a_change_in_the_feed(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
+def green_until_its_plan_slips(office, time_machine):  # type: ignore[no-untyped-def]
+    """A signed project planned to have invested by January 2026, green on 10 January; then 3 February."""
     time_machine.move_to("2026-01-10T09:00:00+08:00", tick=False)
-    project = signed_project(park_office)
+    project = signed_project(office)
     project_plan_set(
         project=project, plan={"investment": [{"month": dt.date(2026, 1, 1), "cumulative": Decimal("100")}]}
     )
-    entry = ChangeEntry.objects.get(object_id=project.pk)
-    assert entry.data["light"]["color"] == "green"
+    assert ChangeEntry.objects.get(object_id=project.pk).data["light"]["color"] == "green"
     time_machine.move_to("2026-02-03T09:00:00+08:00", tick=False)
+    return project
+
+
+@pytest.mark.django_db
+def test_a_change_of_light_is_a_change_in_the_feed(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
+    project = green_until_its_plan_slips(park_office, time_machine)
     lights_recompute()
     entry = ChangeEntry.objects.get(object_id=project.pk)
     assert entry.data["light"]["color"] == "red"
@@ -120,12 +125,7 @@ def test_a_change_of_light_is_a_change_in_the_feed(park_office, time_machine) ->
 
 @pytest.mark.django_db
 def test_a_recompute_told_the_caller_records_the_feed_leaves_it_to_the_caller(park_office, time_machine) -> None:  # type: ignore[no-untyped-def]
-    time_machine.move_to("2026-01-10T09:00:00+08:00", tick=False)
-    project = signed_project(park_office)
-    project_plan_set(
-        project=project, plan={"investment": [{"month": dt.date(2026, 1, 1), "cumulative": Decimal("100")}]}
-    )
-    time_machine.move_to("2026-02-03T09:00:00+08:00", tick=False)
+    project = green_until_its_plan_slips(park_office, time_machine)
     lights_recompute(project_ids=[project.pk], feed=False)  # as the project import does, which records it after
     assert light(project)[0] == "red"
     assert ChangeEntry.objects.get(object_id=project.pk).data["light"]["color"] == "green"
