@@ -39,6 +39,9 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 MIN_RETENTION_DAYS = 90
 _CURSOR = re.compile(r"^(\d{1,9})\.(\d{1,18})\.(\d{1,18})$")
+# As the schema gives it: a cursor, or empty for the start.
+CURSOR_PATTERN = r"^(\d{1,9}\.\d{1,18}\.\d{1,18})?$"
+CURSOR_MAX_LENGTH = 9 + 18 + 18 + 2
 CHANGE_TYPES = ["enterprise", "contact", "interaction", "project", "follow_up", "progress", "supervision_order"]
 
 
@@ -102,7 +105,11 @@ class ChangeFeedView(APIView):
         description="Every change visible to your office, oldest first, one entry per record (its latest "
         "state). Keep calling with `after=<next>`; an empty page means you are up to date for now.",
         parameters=[
-            OpenApiParameter("after", str, description="The `next` of your previous call; leave out to start."),
+            OpenApiParameter(
+                "after",
+                {"type": "string", "pattern": CURSOR_PATTERN, "maxLength": CURSOR_MAX_LENGTH},
+                description="The `next` of your previous call; leave out (or empty) to start.",
+            ),
             OpenApiParameter(
                 "limit",
                 {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},

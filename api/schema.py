@@ -178,6 +178,29 @@ def add_links(result: dict, generator: Any, request: Any, public: bool) -> dict:
     return result
 
 
+# What the web server in front of the API answers before Django sees the request. The
+# limits are gunicorn's defaults (``limit_request_line``, ``limit_request_field_size``);
+# ``make run``'s development server refuses at 65,536 bytes. The body is the server's
+# own page, not the API's JSON error.
+SERVER_REFUSALS = {
+    "414": "The request line (method, path and query string) is longer than the web server accepts "
+    "(4,094 bytes under gunicorn): nothing was read or written.",
+    "431": "A request header is larger than the web server accepts (8,190 bytes under gunicorn), "
+    "or there are too many: nothing was read or written.",
+}
+
+
+def server_refusals(result: dict, generator: Any, request: Any, public: bool) -> dict:
+    """Every operation documents the web server's refusals of a request too large to read
+    (:data:`SERVER_REFUSALS`)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for status, description in SERVER_REFUSALS.items():
+                    operation["responses"].setdefault(status, {"description": description})
+    return result
+
+
 def strict_request_bodies(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """Request bodies take only the fields they list: ``additionalProperties: false``.
 

@@ -296,6 +296,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_links",
         "api.schema.strict_request_bodies",
+        "api.schema.server_refusals",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ProjectStatusEnum": "recruitment.pipeline.Status",

@@ -175,3 +175,33 @@ def test_the_development_server_answers_a_chunked_body_411_and_never_reads_it_as
     )
     assert status == 201, body
     assert Enterprise.objects.get(external_id="C-1").name == "分块企业"
+
+
+def _answer_status(port: int, head: str) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(head.encode())
+        data = b""
+        while b"\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1])
+
+
+def test_a_request_line_or_header_too_long_to_read_gets_the_status_the_schema_documents(any_server, client):
+    """gunicorn refuses a request line over 4,094 bytes and a header over 8,190; the
+    development server both over 65,536. Either way the answer is 414 or 431, the codes
+    every operation of the schema lists, and nothing is written."""
+    port = any_server
+    key = api_key_create(office=OfficeFactory(code="long", kind="partner"), label="t").raw
+    documented = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    long_query = "a" * 70_000
+    head = f"GET /api/v1/changes/?after={long_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n\r\n"
+    assert _answer_status(port, head) == 414
+    assert "414" in documented["/api/v1/changes/"]["get"]["responses"]
+    body = json.dumps({"name": "长头企业", "external_id": "H-1"}, ensure_ascii=False).encode()
+    head = _head(port, key, "/api/v1/enterprises/", f"X-Note: {'b' * 70_000}\r\nContent-Length: {len(body)}\r\n")
+    assert _answer_status(port, head + body.decode()) == 431
+    assert "431" in documented["/api/v1/enterprises/"]["post"]["responses"]
+    assert Enterprise.objects.count() == 0

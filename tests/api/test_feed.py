@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from api.feed import change_feed_purge
+from api.feed import CURSOR_MAX_LENGTH, CURSOR_PATTERN, change_feed_purge
 from api.models import ChangeFeedRetention
 from crm.models import ChangeEntry
 from tests.api.conftest import wait_for_feed_horizon
@@ -88,6 +89,10 @@ def test_an_empty_feed_still_answers_a_cursor_and_pages_are_limited(api_a):
     for bad in ("x", "1.2", "0.-1.0", "0.99999999999999999999.1", "1.2.3.4"):
         r = api_a.get("changes/", after=bad)
         assert r.status_code == 400 and r.json()["errors"][0]["attr"] == "after", bad
+        assert not re.match(CURSOR_PATTERN, bad), bad  # the schema refuses what the API refuses
+    # Empty is the start, as the schema's pattern allows; every cursor the API gives matches it.
+    assert api_a.get("changes/", after="", limit=2).json() == page
+    assert re.match(CURSOR_PATTERN, page["next"]) and len(page["next"]) <= CURSOR_MAX_LENGTH
 
 
 def test_tombstones_are_kept_90_days_then_old_cursors_get_410(api_a, time_machine):

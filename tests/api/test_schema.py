@@ -32,3 +32,18 @@ def test_swagger_ui_loads_its_assets_from_the_app_not_a_cdn(client):
     assert "cdn" not in html.lower() and "unpkg" not in html.lower() and "jsdelivr" not in html.lower()
     for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
         assert finders.find(f"drf_spectacular_sidecar/swagger-ui-dist/{asset}"), asset
+
+
+def test_every_operation_documents_the_web_servers_refusals(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operations = [
+        (path, method, operation)
+        for path, methods in schema["paths"].items()
+        for method, operation in methods.items()
+        if isinstance(operation, dict) and "responses" in operation
+    ]
+    assert len(operations) > 50
+    for path, method, operation in operations:
+        assert {"414", "431"} <= set(operation["responses"]), (method, path)
+    after = next(p for p in schema["paths"]["/api/v1/changes/"]["get"]["parameters"] if p["name"] == "after")
+    assert after["schema"]["maxLength"] == len("123456789.123456789012345678.123456789012345678")
