@@ -120,9 +120,15 @@ def projects_upsert(*, office: Office, actor: Any, items: Sequence[dict[str, Any
     if errors:
         raise BulkItemErrors(errors)
     projects_write(
-        plans, actor=actor, now=now, current=current, update_fields=columns_of(items, exclude=("stages", "status"))
+        plans,
+        actor=actor,
+        now=now,
+        current=current,
+        update_fields=columns_of(items, exclude=("stages", "status")),
+        feed=False,
     )
     _plans_write(plans, existing, items, landing, actor=actor)
+    plans_feed_record(plans)  # once each, after the plans and the lights
     return results
 
 
@@ -197,7 +203,7 @@ def _plans_write(
         project_plan_set(project=project, plan=plan, actor=actor, touch=index not in written)
     moved = [p.project.pk for p in plans if p.moves and p.index not in landing]
     if moved:
-        landing_changed(project_ids=moved)
+        landing_changed(project_ids=moved, feed=False)
 
 
 def _project_plan(
