@@ -95,13 +95,33 @@ class Project(OfficeRecord):
             # and offices from the index alone (recruitment.gaps.gap_stage_panel).
             models.Index(fields=["park", "status"], include=["id", "title", "office"], name="project_park_listed_idx"),
             models.Index(fields=["updated_at"], name="project_updated_idx"),
-            # The dashboard's period ("status changed between"): a range on this column.
-            models.Index(fields=["status_changed_at"], name="project_status_changed_idx"),
+            # The dashboard's period ("status changed between"): a range on this column, carrying
+            # every column the dashboard counts or filters the period's projects by, so that its
+            # grouped totals, its follow-ups' semi-join and its stale list read the range from the
+            # index alone rather than visiting a heap page per few projects in it.
+            models.Index(
+                fields=["status_changed_at"],
+                include=[
+                    "id",
+                    "park",
+                    "owner",
+                    "office",
+                    "status",
+                    "created_at",
+                    *MONEY_FIELDS,
+                    "last_touched_at",
+                ],
+                name="project_status_changed_idx",
+            ),
             # The partner API pages an office's records in id order (keyset).
             models.Index(fields=["office", "id"], name="project_office_page_idx"),
             # The change list: its default order (newest first), for everyone and within an
             # office, and the columns it sorts by (each then newest id first).
-            models.Index(fields=["-created_at", "-id"], name="project_created_page_idx"),
+            # It carries the period's columns too: the dashboard's stale list walks it oldest
+            # first, skipping the projects outside a period without reading their rows.
+            models.Index(
+                fields=["-created_at", "-id"], include=["status_changed_at", "status"], name="project_created_page_idx"
+            ),
             models.Index(fields=["office", "-created_at", "-id"], name="project_office_created_idx"),
             models.Index(fields=["title", "-id"], name="project_title_page_idx"),
             models.Index(fields=["status", "-id"], name="project_status_page_idx"),
