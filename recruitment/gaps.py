@@ -95,6 +95,7 @@ __all__ = [
     "ProjectsHead",
     "StageGap",
     "StagePanel",
+    "ZoneParks",
     "gap_candidates",
     "gap_map_rows",
     "gap_stage_detail",
@@ -103,6 +104,7 @@ __all__ = [
     "gaps_for_park",
     "gaps_for_zone",
     "gaps_list",
+    "zone_parks",
 ]
 
 # Projects that appear in a gap row: filling ones (signed or later, at_capacity
@@ -386,6 +388,27 @@ def _zone_chains(zone: Zone) -> QuerySet[Chain]:
     return Chain.objects.filter(Q(zone=zone) | Q(chain_parks__park__zone=zone))
 
 
+@dataclass(frozen=True)
+class ZoneParks:
+    """A zone's parks and who develops what, as :func:`zone_parks` reads them."""
+
+    parks: list[Park]  # in code order
+    chain_parks: dict[str, set[str]]  # chain code → codes of the zone's parks developing it
+
+
+def zone_parks(*, zone: Zone) -> ZoneParks:
+    """The zone's parks (whole rows, in code order) and the parks developing each chain, in one
+    query: what a page showing the parks and a map of them (:func:`gap_map_rows`) both need."""
+    parks: dict[int, Park] = {}
+    chain_parks: dict[str, set[str]] = {}
+    # One row per park and chain it develops (a park developing none: one row, no chain).
+    for park in Park.objects.filter(zone=zone).annotate(developed=F("chain_parks__chain__code")).order_by("code", "id"):
+        parks.setdefault(park.pk, park)
+        if park.developed is not None:
+            chain_parks.setdefault(park.developed, set()).add(park.code)
+    return ZoneParks(parks=list(parks.values()), chain_parks=chain_parks)
+
+
 def _zone_parks(zone: Zone) -> tuple[dict[int, str], dict[str, set[str]]]:
     """The zone's parks (id → code, in code order) and the parks developing each chain, in one query."""
     parks: dict[int, str] = {}
@@ -447,14 +470,20 @@ def gaps_list(
     return gaps_with_status(rows, wanted)
 
 
-def gap_map_rows(*, zone: Zone, chain: Chain, park: Park | None = None) -> tuple[list[StageGap], list[StageGap]]:
+def gap_map_rows(
+    *, zone: Zone, chain: Chain, park: Park | None = None, parks_read: ZoneParks | None = None
+) -> tuple[list[StageGap], list[StageGap]]:
     """What a chain's map draws, counts only (``sample=0``): the zone-wide rows, and the rows
     of ``park`` (one of the zone's parks; the zone rows again without one).
 
     The same rows as :func:`gaps_for_zone` and :func:`gaps_for_park` with ``sample=0``, in
-    three queries: the park's numbers are among the zone's, counted once.
+    three queries: the park's numbers are among the zone's, counted once. A caller that has
+    read the zone's parks already (``parks_read``, :func:`zone_parks` of ``zone``) saves one.
     """
-    parks, chain_parks = _zone_parks(zone)
+    if parks_read is None:
+        parks, chain_parks = _zone_parks(zone)
+    else:
+        parks, chain_parks = {p.pk: p.code for p in parks_read.parks}, parks_read.chain_parks
     if park is not None and park.pk not in parks:
         raise ValueError(f"park {park.code} is not in zone {zone.code}")
     stages = stage_facts(stages=Stage.objects.filter(chain=chain))
@@ -498,17 +527,10 @@ def gap_stage_panel(
     """
     park_ids = sorted(park_ids)
     present: dict[UUID, EnterpriseRef] = {}
-    if park_ids:
-        for enterprise_id, name in (
-            Presence.objects.filter(stage_id=row.stage_id, park_id__in=park_ids, enterprise__merged_into__isnull=True)
-            .values_list("enterprise_id", "enterprise__name")
-            .order_by()
-        ):
-            present.setdefault(enterprise_id, EnterpriseRef(id=enterprise_id, name=name))
     if sees_everything and park_ids and connection.vendor == "postgresql":
         # Every project is readable: the numbers are the row's, and the heads are walked
         # down the park's projects in title order (``project_park_title_idx``).
-        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit)
+        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit, present=present)
         heads = {
             "f": ProjectsHead(projects=firsts["f"], shown=row.filling_count, hidden=0),
             "o": ProjectsHead(projects=firsts["o"], shown=row.open_count, hidden=0),
@@ -520,6 +542,7 @@ def gap_stage_panel(
             office_id=office_id,
             sees_everything=sees_everything,
             limit=limit,
+            present=present,
         )
     return StagePanel(
         row=replace(row, present=sorted(present.values(), key=lambda e: (e.name, e.id))),
@@ -528,9 +551,36 @@ def gap_stage_panel(
     )
 
 
-def _project_firsts(*, stage_id: int, park_ids: Sequence[int], limit: int) -> dict[str, list[ProjectRef]]:
+def _present_sql(*, parks: str, blanks: int) -> str:
+    """SQL: "p" rows of the enterprises present at the stage ``%(stage)s`` in the parks
+    ``parks`` (placeholders), merged ones left out — (kind, enterprise id, name) and
+    ``blanks`` NULLs — to be read in the same statement as the panel's projects (one round
+    trip fewer). One row per presence: an enterprise present in two parks comes twice."""
+    presence, enterprise = (connection.ops.quote_name(m._meta.db_table) for m in (Presence, Enterprise))
+    return (
+        "SELECT 'p', pr.enterprise_id, e.name" + ", NULL" * blanks + f" FROM {presence} pr "
+        f"JOIN {enterprise} e ON e.id = pr.enterprise_id "
+        f"WHERE pr.stage_id = %(stage)s AND pr.park_id IN ({parks}) AND e.merged_into_id IS NULL"
+    )
+
+
+def _add_present(present: dict[UUID, EnterpriseRef], *, enterprise_id: Any, name: str) -> None:
+    enterprise_id = _as_uuid(enterprise_id)
+    if enterprise_id not in present:
+        present[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
+
+
+def _as_uuid(value: Any) -> UUID:
+    # SQLite returns a UUID as text to a raw cursor; PostgreSQL as a UUID.
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _project_firsts(
+    *, stage_id: int, park_ids: Sequence[int], limit: int, present: dict[UUID, EnterpriseRef]
+) -> dict[str, list[ProjectRef]]:
     """PostgreSQL: the first ``limit`` filling ("f") and open ("o") projects targeting a stage
-    in ``park_ids``, in (title by code point, id) order, in one statement.
+    in ``park_ids``, in (title by code point, id) order, in one statement, with the enterprises
+    present at the stage there (added to ``present``).
 
     Each park's projects are read in that order from ``project_park_title_idx`` and each
     one's link to the stage checked by its key, until ``limit`` are found: a few hundred
@@ -567,18 +617,30 @@ def _project_firsts(*, stage_id: int, park_ids: Sequence[int], limit: int) -> di
 
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     with connection.cursor() as cursor:
-        cursor.execute(f"{head('f')} UNION ALL {head('o')}", params)
+        cursor.execute(
+            f"{head('f')} UNION ALL {head('o')} UNION ALL {_present_sql(parks=', '.join(parks), blanks=2)}", params
+        )
         for kind, pk, title, status, office in cursor.fetchall():
-            lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
+            if kind == "p":
+                _add_present(present, enterprise_id=pk, name=title)
+            else:
+                lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
     return lists
 
 
 def _project_heads(
-    *, stage_id: int, park_ids: Sequence[int], office_id: int | None, sees_everything: bool, limit: int
+    *,
+    stage_id: int,
+    park_ids: Sequence[int],
+    office_id: int | None,
+    sees_everything: bool,
+    limit: int,
+    present: dict[UUID, EnterpriseRef],
 ) -> dict[str, ProjectsHead]:
     """The heads of the filling ("f") and open ("o") lists of a stage in ``park_ids``, in one
     statement: the projects targeting the stage, counted by status and visibility, and the
-    first ``limit`` visible ones of each list in (title by code point, id) order."""
+    first ``limit`` visible ones of each list in (title by code point, id) order; and the
+    enterprises present at the stage there (added to ``present``)."""
     if not park_ids:
         return {kind: ProjectsHead(projects=[], shown=0, hidden=0) for kind in ("f", "o")}
     q = connection.ops.quote_name
@@ -603,6 +665,7 @@ def _project_heads(
     # stage's links (a few thousand) and read their projects by key, not the park's.
     unindexed = "" if postgres else "+"
     in_filling, not_closed = listed("filling", filling), listed("closed", closed)
+    in_parks = listed("park", park_ids)
 
     def head(kind: str, where: str) -> str:
         return (
@@ -614,12 +677,13 @@ def _project_heads(
         "WITH linked AS ("
         f"SELECT p.id, p.title, p.status, p.office_id FROM {project_stages} ps "
         f"JOIN {project} p ON p.id = ps.project_id "
-        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({listed('park', park_ids)}) "
+        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({in_parks}) "
         f"AND {unindexed}p.status IN ({listed('status', _LISTED_STATUSES)})) "
         f"SELECT 'n', NULL, NULL, l.status, NULL, {visible}, COUNT(*) FROM linked l "
         f"GROUP BY l.status{'' if visible in ('0', '1') else f', {visible}'} "
         f"UNION ALL {head('f', f'l.status IN ({in_filling})')} "
-        f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')}"
+        f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')} "
+        f"UNION ALL {_present_sql(parks=in_parks, blanks=4)}"
     )
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     shown = {"f": 0, "o": 0}
@@ -627,18 +691,16 @@ def _project_heads(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         for kind, pk, title, status, office, is_visible, n in cursor.fetchall():
-            if kind == "n":
+            if kind == "p":
+                _add_present(present, enterprise_id=pk, name=title)
+            elif kind == "n":
                 counted = shown if is_visible else hidden
                 if status in SIGNED_OR_LATER:
                     counted["f"] += n
                 if status not in CLOSED:
                     counted["o"] += n
             else:
-                lists[kind].append(
-                    ProjectRef(
-                        id=pk if isinstance(pk, UUID) else UUID(pk), title=title, status=status, office_id=office
-                    )
-                )
+                lists[kind].append(ProjectRef(id=_as_uuid(pk), title=title, status=status, office_id=office))
     return {kind: ProjectsHead(projects=lists[kind], shown=shown[kind], hidden=hidden[kind]) for kind in lists}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -12,17 +13,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from chains.models import ChainPark
+from chains.models import ChainPark, Park
 from crm.models import Presence
 from crm.services import presence_set
 from recruitment.gap_map import split_by_office
 from recruitment.gaps import (
     gap_candidates,
+    gap_map_rows,
     gap_stage_detail,
     gap_stage_panel,
     gaps_for_park,
     gaps_for_zone,
     gaps_list,
+    zone_parks,
 )
 from recruitment.models import Project
 from tests.factories import (
@@ -375,6 +378,62 @@ def test_the_stage_panel_heads_the_complete_lists(busy, viewer, where) -> None: 
             shown, hidden = split_by_office(projects, office_id=office_id, sees_everything=sees_everything)
             assert (head.projects, head.shown, head.hidden) == (shown[:limit], len(shown), hidden)
     assert panel.row.status == complete.status and panel.row.being_filled == complete.being_filled
+
+
+@pytest.mark.parametrize("viewer", ["provincial", "own office"])
+@pytest.mark.parametrize("where", ["park", "zone"])
+def test_the_stage_panel_reads_its_enterprises_with_its_projects(world, viewer, where) -> None:  # type: ignore[no-untyped-def]
+    """One statement reads the panel's projects and the enterprises present: each enterprise
+    once however many parks it is present in, merged ones left out, as the complete list
+    has them."""
+    office = OfficeFactory()
+    kept, twice = EnterpriseFactory(name="保留"), EnterpriseFactory(name="两园")
+    PresenceFactory(enterprise=kept, park=world.north, stage=world.c)
+    PresenceFactory(enterprise=twice, park=world.north, stage=world.c)
+    PresenceFactory(enterprise=twice, park=world.south, stage=world.c)
+    PresenceFactory(enterprise=EnterpriseFactory(name="已合并", merged_into=kept), park=world.north, stage=world.c)
+    PresenceFactory(enterprise=EnterpriseFactory(name="别的环节"), park=world.north, stage=world.b)
+    project_at(world.north, world.c, "signed", office)
+    park_or_zone, park_ids = (
+        (world.north, [world.north.pk]) if where == "park" else (world.zone, [world.north.pk, world.south.pk])
+    )
+    complete = gap_stage_detail(park_or_zone=park_or_zone, stage=world.c)
+    counted = gaps_for_park(park=world.north, sample=0) if where == "park" else gaps_for_zone(zone=world.zone, sample=0)
+    office_id, sees_everything = (None, True) if viewer == "provincial" else (office.pk, False)
+    with CaptureQueriesContext(connection) as captured:
+        panel = gap_stage_panel(
+            row=by_stage(counted)["ss-c"],
+            park_ids=park_ids,
+            office_id=office_id,
+            sees_everything=sees_everything,
+            limit=5,
+        )
+    assert len(captured.captured_queries) == 1
+    assert panel.row.present == complete.present
+    assert [e.name for e in panel.row.present] == sorted(["保留", "两园"])
+    assert all(isinstance(e.id, UUID) for e in panel.row.present)
+    assert [p.title for p in panel.filling.projects] == [p.title for p in complete.filling_projects]
+
+
+def test_the_map_reads_the_zones_parks_once_for_a_caller_that_has_them(world) -> None:  # type: ignore[no-untyped-def]
+    """``zone_parks`` reads the parks (in code order) with the chains they develop in one query;
+    handed to ``gap_map_rows`` it saves the map its own read of them, rows unchanged."""
+    ParkFactory(code="east", zone=world.zone)  # develops no chain
+    other = ChainFactory(code="other", zone=world.zone)
+    ChainPark.objects.create(chain=other, park=world.north)
+    PresenceFactory(enterprise=EnterpriseFactory(), park=world.north, stage=world.a)
+    with CaptureQueriesContext(connection) as captured:
+        read = zone_parks(zone=world.zone)
+    assert len(captured.captured_queries) == 1
+    assert [p.code for p in read.parks] == ["east", "north", "south"]
+    assert read.parks == list(Park.objects.filter(zone=world.zone).order_by("code"))
+    assert read.chain_parks == {"ss": {"north", "south"}, "other": {"north"}}
+    for park in (None, world.north, world.south):
+        with CaptureQueriesContext(connection) as alone:
+            expected = gap_map_rows(zone=world.zone, chain=world.chain, park=park)
+        with CaptureQueriesContext(connection) as given:
+            assert gap_map_rows(zone=world.zone, chain=world.chain, park=park, parks_read=read) == expected
+        assert len(given.captured_queries) == len(alone.captured_queries) - 1
 
 
 @pytest.mark.postgres
