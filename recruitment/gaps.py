@@ -954,15 +954,24 @@ def _ranked_candidates(
                 f"AND {not_in_park} AND e.registered_capital"
             )
             walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
+            # Those present at the stage elsewhere (a few hundred) are checked capable one by one
+            # on PostgreSQL: as a semi-join it merges them with the stage's whole range of
+            # capabilities (25,000 rows at 1,000,000 enterprises) a second time.
+            one_capability = (
+                f"SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id AND c.stage_id = %(stage)s"
+            )
+            capable_elsewhere = (
+                f"CROSS JOIN LATERAL ({one_capability} LIMIT 1) capable"
+                if postgres
+                else f"WHERE EXISTS ({one_capability})"
+            )
             cursor.execute(
                 f"{signals}, "
                 f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
                 "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
                 # Capable all: those of the walks and of adj by their making, those of pe checked.
-                "pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe "
-                f"WHERE EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id "
-                "AND c.stage_id = %(stage)s) "
+                f"pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe {capable_elsewhere} "
                 "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
                 f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
                 "top AS ("
