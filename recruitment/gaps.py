@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -79,7 +79,7 @@ from chains.gap_analysis import (
     rank_candidates,
     zone_gaps,
 )
-from chains.models import Chain, ChainPark, Park, Stage, Zone
+from chains.models import Chain, ChainPark, Park, Stage, StageEdge, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
 from crm.search import clean_term, enterprise_search_q
@@ -510,6 +510,9 @@ class StagePanel:
     row: StageGap  # the map's row, with its complete list of enterprises present
     filling: ProjectsHead
     open: ProjectsHead
+    # The stages feeding the stage or fed by it, as ``stage_neighbour_ids`` reads them (what
+    # :func:`gap_candidates` scores on): None when the panel read nothing (no park).
+    neighbour_ids: frozenset[int] | None = None
 
 
 def gap_stage_panel(
@@ -517,8 +520,8 @@ def gap_stage_panel(
 ) -> StagePanel:
     """The panel of ``row`` (a row of :func:`gap_map_rows` for a park, or a zone row over
     ``park_ids``): every enterprise present, and of each project list the first ``limit``
-    the viewer may read with the numbers read and hidden. Two queries whatever the number
-    of projects.
+    the viewer may read with the numbers read and hidden, and the stage's neighbours. One
+    query whatever the number of projects.
 
     Park and partner staff (``sees_everything`` False) read the titles of their own
     office's projects (``office_id``) and only a count of the others', as
@@ -526,11 +529,11 @@ def gap_stage_panel(
     list's (title by code point, then id).
     """
     park_ids = sorted(park_ids)
-    present: dict[UUID, EnterpriseRef] = {}
+    along = _ReadAlong()
     if sees_everything and park_ids and connection.vendor == "postgresql":
         # Every project is readable: the numbers are the row's, and the heads are walked
         # down the park's projects in title order (``project_park_title_idx``).
-        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit, present=present)
+        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit, along=along)
         heads = {
             "f": ProjectsHead(projects=firsts["f"], shown=row.filling_count, hidden=0),
             "o": ProjectsHead(projects=firsts["o"], shown=row.open_count, hidden=0),
@@ -542,32 +545,58 @@ def gap_stage_panel(
             office_id=office_id,
             sees_everything=sees_everything,
             limit=limit,
-            present=present,
+            along=along,
         )
     return StagePanel(
-        row=replace(row, present=sorted(present.values(), key=lambda e: (e.name, e.id))),
+        row=replace(row, present=sorted(along.present.values(), key=lambda e: (e.name, e.id))),
         filling=heads["f"],
         open=heads["o"],
+        neighbour_ids=frozenset(along.neighbour_ids) if along.ran else None,
     )
 
 
-def _present_sql(*, parks: str, blanks: int) -> str:
-    """SQL: "p" rows of the enterprises present at the stage ``%(stage)s`` in the parks
-    ``parks`` (placeholders), merged ones left out — (kind, enterprise id, name) and
-    ``blanks`` NULLs — to be read in the same statement as the panel's projects (one round
-    trip fewer). One row per presence: an enterprise present in two parks comes twice."""
-    presence, enterprise = (connection.ops.quote_name(m._meta.db_table) for m in (Presence, Enterprise))
+def _along_sql(*, parks: str, blanks: int) -> str:
+    """SQL of what the panel reads in the same statement as its projects (a round trip fewer
+    each), as rows of (kind, id, name, NULL, value) then ``blanks`` - 2 NULLs:
+
+    * "p": the enterprises present at the stage ``%(stage)s`` in the parks ``parks``
+      (placeholders), merged ones left out; one row per presence (an enterprise present
+      in two parks comes twice);
+    * "x": the stages feeding the stage or fed by it (their id the value), one row per edge.
+    """
+    presence, enterprise, edge = (
+        connection.ops.quote_name(m._meta.db_table) for m in (Presence, Enterprise, StageEdge)
+    )
     return (
         "SELECT 'p', pr.enterprise_id, e.name" + ", NULL" * blanks + f" FROM {presence} pr "
         f"JOIN {enterprise} e ON e.id = pr.enterprise_id "
-        f"WHERE pr.stage_id = %(stage)s AND pr.park_id IN ({parks}) AND e.merged_into_id IS NULL"
+        f"WHERE pr.stage_id = %(stage)s AND pr.park_id IN ({parks}) AND e.merged_into_id IS NULL "
+        "UNION ALL SELECT 'x', NULL, NULL, NULL, "
+        "CASE WHEN se.upstream_id = %(stage)s THEN se.downstream_id ELSE se.upstream_id END"
+        + ", NULL" * (blanks - 2)
+        + f" FROM {edge} se WHERE se.upstream_id = %(stage)s OR se.downstream_id = %(stage)s"
     )
 
 
-def _add_present(present: dict[UUID, EnterpriseRef], *, enterprise_id: Any, name: str) -> None:
-    enterprise_id = _as_uuid(enterprise_id)
-    if enterprise_id not in present:
-        present[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
+@dataclass
+class _ReadAlong:
+    """What :func:`_along_sql` reads, gathered from its rows."""
+
+    present: dict[UUID, EnterpriseRef] = field(default_factory=dict)
+    neighbour_ids: set[int] = field(default_factory=set)
+    ran: bool = False  # whether the statement ran (a panel of no park reads nothing)
+
+    def take(self, kind: str, pk: Any, name: Any, value: Any) -> bool:
+        """Keep a row of ours ("p" or "x"); False for any other (a project's)."""
+        if kind == "p":
+            enterprise_id = _as_uuid(pk)
+            if enterprise_id not in self.present:
+                self.present[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
+            return True
+        if kind == "x":
+            self.neighbour_ids.add(value)
+            return True
+        return False
 
 
 def _as_uuid(value: Any) -> UUID:
@@ -576,11 +605,11 @@ def _as_uuid(value: Any) -> UUID:
 
 
 def _project_firsts(
-    *, stage_id: int, park_ids: Sequence[int], limit: int, present: dict[UUID, EnterpriseRef]
+    *, stage_id: int, park_ids: Sequence[int], limit: int, along: _ReadAlong
 ) -> dict[str, list[ProjectRef]]:
     """PostgreSQL: the first ``limit`` filling ("f") and open ("o") projects targeting a stage
-    in ``park_ids``, in (title by code point, id) order, in one statement, with the enterprises
-    present at the stage there (added to ``present``).
+    in ``park_ids``, in (title by code point, id) order, in one statement, with what the panel
+    reads along (``along``: the enterprises present at the stage there, its neighbours).
 
     Each park's projects are read in that order from ``project_park_title_idx`` and each
     one's link to the stage checked by its key, until ``limit`` are found: a few hundred
@@ -618,12 +647,11 @@ def _project_firsts(
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{head('f')} UNION ALL {head('o')} UNION ALL {_present_sql(parks=', '.join(parks), blanks=2)}", params
+            f"{head('f')} UNION ALL {head('o')} UNION ALL {_along_sql(parks=', '.join(parks), blanks=2)}", params
         )
+        along.ran = True
         for kind, pk, title, status, office in cursor.fetchall():
-            if kind == "p":
-                _add_present(present, enterprise_id=pk, name=title)
-            else:
+            if not along.take(kind, pk, title, office):
                 lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
     return lists
 
@@ -635,12 +663,12 @@ def _project_heads(
     office_id: int | None,
     sees_everything: bool,
     limit: int,
-    present: dict[UUID, EnterpriseRef],
+    along: _ReadAlong,
 ) -> dict[str, ProjectsHead]:
     """The heads of the filling ("f") and open ("o") lists of a stage in ``park_ids``, in one
     statement: the projects targeting the stage, counted by status and visibility, and the
-    first ``limit`` visible ones of each list in (title by code point, id) order; and the
-    enterprises present at the stage there (added to ``present``)."""
+    first ``limit`` visible ones of each list in (title by code point, id) order; and what the
+    panel reads along (``along``: the enterprises present at the stage there, its neighbours)."""
     if not park_ids:
         return {kind: ProjectsHead(projects=[], shown=0, hidden=0) for kind in ("f", "o")}
     q = connection.ops.quote_name
@@ -683,17 +711,18 @@ def _project_heads(
         f"GROUP BY l.status{'' if visible in ('0', '1') else f', {visible}'} "
         f"UNION ALL {head('f', f'l.status IN ({in_filling})')} "
         f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')} "
-        f"UNION ALL {_present_sql(parks=in_parks, blanks=4)}"
+        f"UNION ALL {_along_sql(parks=in_parks, blanks=4)}"
     )
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     shown = {"f": 0, "o": 0}
     hidden = {"f": 0, "o": 0}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        along.ran = True
         for kind, pk, title, status, office, is_visible, n in cursor.fetchall():
-            if kind == "p":
-                _add_present(present, enterprise_id=pk, name=title)
-            elif kind == "n":
+            if along.take(kind, pk, title, office):
+                continue
+            if kind == "n":
                 counted = shown if is_visible else hidden
                 if status in SIGNED_OR_LATER:
                     counted["f"] += n
@@ -727,7 +756,13 @@ _CANDIDATE_WALK = 2
 
 
 def gap_candidates(
-    *, park: Park, stage: Stage | int, office: Office | None, limit: int = 50, search: str = ""
+    *,
+    park: Park,
+    stage: Stage | int,
+    office: Office | None,
+    limit: int = 50,
+    search: str = "",
+    neighbour_ids: Collection[int] | None = None,
 ) -> list[Candidate]:
     """Enterprises that could fill ``stage`` (a stage or its id) in ``park``, best first
     (``candidate_score``).
@@ -743,8 +778,9 @@ def gap_candidates(
     (:func:`_ranked_candidates`) and returns the best ``limit`` and a few more with
     what the ranking says of them; the pure function ranks those exactly. Three
     queries whatever the number of enterprises (a fourth when the quick ranking
-    cannot vouch for its head). ``search`` keeps the candidates the directory search
-    (:mod:`crm.search`) finds for it.
+    cannot vouch for its head), one fewer for a caller that read the stage's neighbours
+    already (``neighbour_ids``, as ``stage_neighbour_ids`` reads them: a stage panel's).
+    ``search`` keeps the candidates the directory search (:mod:`crm.search`) finds for it.
     """
     limit = max(limit, 0)
     if not limit:
@@ -755,7 +791,7 @@ def gap_candidates(
         park=park,
         stage_id=stage_id,
         office=office,
-        neighbour_ids=sorted(stage_neighbour_ids(stage=stage_id)),
+        neighbour_ids=sorted(stage_neighbour_ids(stage=stage_id) if neighbour_ids is None else neighbour_ids),
         now=now,
         limit=limit + _CANDIDATE_MARGIN,
         search=search,

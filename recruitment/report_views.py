@@ -379,7 +379,9 @@ def _stage_detail(
 
     candidates: list[dict[str, Any]] = []
     if park is not None:
-        for candidate in gap_candidates(park=park, stage=stage_id, office=user.office, limit=CANDIDATE_LIMIT):
+        for candidate in gap_candidates(
+            park=park, stage=stage_id, office=user.office, limit=CANDIDATE_LIMIT, neighbour_ids=panel.neighbour_ids
+        ):
             candidates.append(
                 {
                     "candidate": candidate,

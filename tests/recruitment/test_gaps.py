@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from chains.models import ChainPark, Park
+from chains.selectors import stage_neighbour_ids
 from crm.models import Presence
 from crm.services import presence_set
 from recruitment.gap_map import split_by_office
@@ -413,6 +414,47 @@ def test_the_stage_panel_reads_its_enterprises_with_its_projects(world, viewer, 
     assert [e.name for e in panel.row.present] == sorted(["保留", "两园"])
     assert all(isinstance(e.id, UUID) for e in panel.row.present)
     assert [p.title for p in panel.filling.projects] == [p.title for p in complete.filling_projects]
+
+
+@pytest.mark.parametrize("viewer", ["provincial", "own office"])
+def test_the_stage_panel_reads_the_neighbours_its_candidates_score_on(world, viewer) -> None:  # type: ignore[no-untyped-def]
+    """The panel's statement reads the stage's neighbours as ``stage_neighbour_ids`` does (an
+    edge from another chain included); handed to ``gap_candidates`` they rank the candidates
+    as it ranks them alone, one query fewer."""
+    office = OfficeFactory()
+    elsewhere = StageFactory(chain=ChainFactory(code="elsewhere"), code="x-a", order=1)
+    StageEdgeFactory(upstream=elsewhere, downstream=world.b)
+    for i in range(12):
+        capable(world.b, *([world.a, world.c, elsewhere][: i % 4]), name=f"企业{i:02d}")
+    office_id, sees_everything = (None, True) if viewer == "provincial" else (office.pk, False)
+    rows = by_stage(gaps_for_park(park=world.north, sample=0))
+    for stage in (world.a, world.b, world.c):
+        panel = gap_stage_panel(
+            row=rows[stage.code],
+            park_ids=[world.north.pk],
+            office_id=office_id,
+            sees_everything=sees_everything,
+            limit=5,
+        )
+        assert panel.neighbour_ids == stage_neighbour_ids(stage=stage)
+    assert panel.neighbour_ids == {world.b.pk}
+    panel = gap_stage_panel(
+        row=rows["ss-b"], park_ids=[world.north.pk], office_id=office_id, sees_everything=sees_everything, limit=5
+    )
+    assert panel.neighbour_ids == {world.a.pk, world.c.pk, elsewhere.pk}
+    with CaptureQueriesContext(connection) as alone:
+        expected = gap_candidates(park=world.north, stage=world.b, office=office, limit=8)
+    with CaptureQueriesContext(connection) as given:
+        ranked = gap_candidates(
+            park=world.north, stage=world.b, office=office, limit=8, neighbour_ids=panel.neighbour_ids
+        )
+    assert ranked == expected and len(given.captured_queries) == len(alone.captured_queries) - 1
+    # Three neighbours count (the other chain's too): the cap of two is reached.
+    assert {c.score for c in ranked} >= {1.0, 2.0}
+    no_park = gap_stage_panel(
+        row=rows["ss-b"], park_ids=[], office_id=office_id, sees_everything=sees_everything, limit=5
+    )
+    assert no_park.neighbour_ids is None
 
 
 def test_the_map_reads_the_zones_parks_once_for_a_caller_that_has_them(world) -> None:  # type: ignore[no-untyped-def]
