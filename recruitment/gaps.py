@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -79,7 +79,7 @@ from chains.gap_analysis import (
     rank_candidates,
     zone_gaps,
 )
-from chains.models import Chain, ChainPark, Park, Stage, Zone
+from chains.models import Chain, ChainPark, Park, Stage, StageEdge, Zone
 from chains.selectors import chain_by_code, park_by_code, stage_facts, stage_neighbour_ids
 from crm.models import Enterprise, Interaction, Office, Presence
 from crm.search import clean_term, enterprise_search_q
@@ -95,6 +95,7 @@ __all__ = [
     "ProjectsHead",
     "StageGap",
     "StagePanel",
+    "ZoneParks",
     "gap_candidates",
     "gap_map_rows",
     "gap_stage_detail",
@@ -103,6 +104,7 @@ __all__ = [
     "gaps_for_park",
     "gaps_for_zone",
     "gaps_list",
+    "zone_parks",
 ]
 
 # Projects that appear in a gap row: filling ones (signed or later, at_capacity
@@ -386,6 +388,27 @@ def _zone_chains(zone: Zone) -> QuerySet[Chain]:
     return Chain.objects.filter(Q(zone=zone) | Q(chain_parks__park__zone=zone))
 
 
+@dataclass(frozen=True)
+class ZoneParks:
+    """A zone's parks and who develops what, as :func:`zone_parks` reads them."""
+
+    parks: list[Park]  # in code order
+    chain_parks: dict[str, set[str]]  # chain code → codes of the zone's parks developing it
+
+
+def zone_parks(*, zone: Zone) -> ZoneParks:
+    """The zone's parks (whole rows, in code order) and the parks developing each chain, in one
+    query: what a page showing the parks and a map of them (:func:`gap_map_rows`) both need."""
+    parks: dict[int, Park] = {}
+    chain_parks: dict[str, set[str]] = {}
+    # One row per park and chain it develops (a park developing none: one row, no chain).
+    for park in Park.objects.filter(zone=zone).annotate(developed=F("chain_parks__chain__code")).order_by("code", "id"):
+        parks.setdefault(park.pk, park)
+        if park.developed is not None:
+            chain_parks.setdefault(park.developed, set()).add(park.code)
+    return ZoneParks(parks=list(parks.values()), chain_parks=chain_parks)
+
+
 def _zone_parks(zone: Zone) -> tuple[dict[int, str], dict[str, set[str]]]:
     """The zone's parks (id → code, in code order) and the parks developing each chain, in one query."""
     parks: dict[int, str] = {}
@@ -447,14 +470,20 @@ def gaps_list(
     return gaps_with_status(rows, wanted)
 
 
-def gap_map_rows(*, zone: Zone, chain: Chain, park: Park | None = None) -> tuple[list[StageGap], list[StageGap]]:
+def gap_map_rows(
+    *, zone: Zone, chain: Chain, park: Park | None = None, parks_read: ZoneParks | None = None
+) -> tuple[list[StageGap], list[StageGap]]:
     """What a chain's map draws, counts only (``sample=0``): the zone-wide rows, and the rows
     of ``park`` (one of the zone's parks; the zone rows again without one).
 
     The same rows as :func:`gaps_for_zone` and :func:`gaps_for_park` with ``sample=0``, in
-    three queries: the park's numbers are among the zone's, counted once.
+    three queries: the park's numbers are among the zone's, counted once. A caller that has
+    read the zone's parks already (``parks_read``, :func:`zone_parks` of ``zone``) saves one.
     """
-    parks, chain_parks = _zone_parks(zone)
+    if parks_read is None:
+        parks, chain_parks = _zone_parks(zone)
+    else:
+        parks, chain_parks = {p.pk: p.code for p in parks_read.parks}, parks_read.chain_parks
     if park is not None and park.pk not in parks:
         raise ValueError(f"park {park.code} is not in zone {zone.code}")
     stages = stage_facts(stages=Stage.objects.filter(chain=chain))
@@ -481,6 +510,9 @@ class StagePanel:
     row: StageGap  # the map's row, with its complete list of enterprises present
     filling: ProjectsHead
     open: ProjectsHead
+    # The stages feeding the stage or fed by it, as ``stage_neighbour_ids`` reads them (what
+    # :func:`gap_candidates` scores on): None when the panel read nothing (no park).
+    neighbour_ids: frozenset[int] | None = None
 
 
 def gap_stage_panel(
@@ -488,8 +520,8 @@ def gap_stage_panel(
 ) -> StagePanel:
     """The panel of ``row`` (a row of :func:`gap_map_rows` for a park, or a zone row over
     ``park_ids``): every enterprise present, and of each project list the first ``limit``
-    the viewer may read with the numbers read and hidden. Two queries whatever the number
-    of projects.
+    the viewer may read with the numbers read and hidden, and the stage's neighbours. One
+    query whatever the number of projects.
 
     Park and partner staff (``sees_everything`` False) read the titles of their own
     office's projects (``office_id``) and only a count of the others', as
@@ -497,18 +529,11 @@ def gap_stage_panel(
     list's (title by code point, then id).
     """
     park_ids = sorted(park_ids)
-    present: dict[UUID, EnterpriseRef] = {}
-    if park_ids:
-        for enterprise_id, name in (
-            Presence.objects.filter(stage_id=row.stage_id, park_id__in=park_ids, enterprise__merged_into__isnull=True)
-            .values_list("enterprise_id", "enterprise__name")
-            .order_by()
-        ):
-            present.setdefault(enterprise_id, EnterpriseRef(id=enterprise_id, name=name))
+    along = _ReadAlong()
     if sees_everything and park_ids and connection.vendor == "postgresql":
         # Every project is readable: the numbers are the row's, and the heads are walked
         # down the park's projects in title order (``project_park_title_idx``).
-        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit)
+        firsts = _project_firsts(stage_id=row.stage_id, park_ids=park_ids, limit=limit, along=along)
         heads = {
             "f": ProjectsHead(projects=firsts["f"], shown=row.filling_count, hidden=0),
             "o": ProjectsHead(projects=firsts["o"], shown=row.open_count, hidden=0),
@@ -520,17 +545,71 @@ def gap_stage_panel(
             office_id=office_id,
             sees_everything=sees_everything,
             limit=limit,
+            along=along,
         )
     return StagePanel(
-        row=replace(row, present=sorted(present.values(), key=lambda e: (e.name, e.id))),
+        row=replace(row, present=sorted(along.present.values(), key=lambda e: (e.name, e.id))),
         filling=heads["f"],
         open=heads["o"],
+        neighbour_ids=frozenset(along.neighbour_ids) if along.ran else None,
     )
 
 
-def _project_firsts(*, stage_id: int, park_ids: Sequence[int], limit: int) -> dict[str, list[ProjectRef]]:
+def _along_sql(*, parks: str, blanks: int) -> str:
+    """SQL of what the panel reads in the same statement as its projects (a round trip fewer
+    each), as rows of (kind, id, name, NULL, value) then ``blanks`` - 2 NULLs:
+
+    * "p": the enterprises present at the stage ``%(stage)s`` in the parks ``parks``
+      (placeholders), merged ones left out; one row per presence (an enterprise present
+      in two parks comes twice);
+    * "x": the stages feeding the stage or fed by it (their id the value), one row per edge.
+    """
+    presence, enterprise, edge = (
+        connection.ops.quote_name(m._meta.db_table) for m in (Presence, Enterprise, StageEdge)
+    )
+    return (
+        "SELECT 'p', pr.enterprise_id, e.name" + ", NULL" * blanks + f" FROM {presence} pr "
+        f"JOIN {enterprise} e ON e.id = pr.enterprise_id "
+        f"WHERE pr.stage_id = %(stage)s AND pr.park_id IN ({parks}) AND e.merged_into_id IS NULL "
+        "UNION ALL SELECT 'x', NULL, NULL, NULL, "
+        "CASE WHEN se.upstream_id = %(stage)s THEN se.downstream_id ELSE se.upstream_id END"
+        + ", NULL" * (blanks - 2)
+        + f" FROM {edge} se WHERE se.upstream_id = %(stage)s OR se.downstream_id = %(stage)s"
+    )
+
+
+@dataclass
+class _ReadAlong:
+    """What :func:`_along_sql` reads, gathered from its rows."""
+
+    present: dict[UUID, EnterpriseRef] = field(default_factory=dict)
+    neighbour_ids: set[int] = field(default_factory=set)
+    ran: bool = False  # whether the statement ran (a panel of no park reads nothing)
+
+    def take(self, kind: str, pk: Any, name: Any, value: Any) -> bool:
+        """Keep a row of ours ("p" or "x"); False for any other (a project's)."""
+        if kind == "p":
+            enterprise_id = _as_uuid(pk)
+            if enterprise_id not in self.present:
+                self.present[enterprise_id] = EnterpriseRef(id=enterprise_id, name=name)
+            return True
+        if kind == "x":
+            self.neighbour_ids.add(value)
+            return True
+        return False
+
+
+def _as_uuid(value: Any) -> UUID:
+    # SQLite returns a UUID as text to a raw cursor; PostgreSQL as a UUID.
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _project_firsts(
+    *, stage_id: int, park_ids: Sequence[int], limit: int, along: _ReadAlong
+) -> dict[str, list[ProjectRef]]:
     """PostgreSQL: the first ``limit`` filling ("f") and open ("o") projects targeting a stage
-    in ``park_ids``, in (title by code point, id) order, in one statement.
+    in ``park_ids``, in (title by code point, id) order, in one statement, with what the panel
+    reads along (``along``: the enterprises present at the stage there, its neighbours).
 
     Each park's projects are read in that order from ``project_park_title_idx`` and each
     one's link to the stage checked by its key, until ``limit`` are found: a few hundred
@@ -567,18 +646,29 @@ def _project_firsts(*, stage_id: int, park_ids: Sequence[int], limit: int) -> di
 
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     with connection.cursor() as cursor:
-        cursor.execute(f"{head('f')} UNION ALL {head('o')}", params)
+        cursor.execute(
+            f"{head('f')} UNION ALL {head('o')} UNION ALL {_along_sql(parks=', '.join(parks), blanks=2)}", params
+        )
+        along.ran = True
         for kind, pk, title, status, office in cursor.fetchall():
-            lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
+            if not along.take(kind, pk, title, office):
+                lists[kind].append(ProjectRef(id=pk, title=title, status=status, office_id=office))
     return lists
 
 
 def _project_heads(
-    *, stage_id: int, park_ids: Sequence[int], office_id: int | None, sees_everything: bool, limit: int
+    *,
+    stage_id: int,
+    park_ids: Sequence[int],
+    office_id: int | None,
+    sees_everything: bool,
+    limit: int,
+    along: _ReadAlong,
 ) -> dict[str, ProjectsHead]:
     """The heads of the filling ("f") and open ("o") lists of a stage in ``park_ids``, in one
     statement: the projects targeting the stage, counted by status and visibility, and the
-    first ``limit`` visible ones of each list in (title by code point, id) order."""
+    first ``limit`` visible ones of each list in (title by code point, id) order; and what the
+    panel reads along (``along``: the enterprises present at the stage there, its neighbours)."""
     if not park_ids:
         return {kind: ProjectsHead(projects=[], shown=0, hidden=0) for kind in ("f", "o")}
     q = connection.ops.quote_name
@@ -603,6 +693,7 @@ def _project_heads(
     # stage's links (a few thousand) and read their projects by key, not the park's.
     unindexed = "" if postgres else "+"
     in_filling, not_closed = listed("filling", filling), listed("closed", closed)
+    in_parks = listed("park", park_ids)
 
     def head(kind: str, where: str) -> str:
         return (
@@ -614,19 +705,23 @@ def _project_heads(
         "WITH linked AS ("
         f"SELECT p.id, p.title, p.status, p.office_id FROM {project_stages} ps "
         f"JOIN {project} p ON p.id = ps.project_id "
-        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({listed('park', park_ids)}) "
+        f"WHERE ps.stage_id = %(stage)s AND {unindexed}p.park_id IN ({in_parks}) "
         f"AND {unindexed}p.status IN ({listed('status', _LISTED_STATUSES)})) "
         f"SELECT 'n', NULL, NULL, l.status, NULL, {visible}, COUNT(*) FROM linked l "
         f"GROUP BY l.status{'' if visible in ('0', '1') else f', {visible}'} "
         f"UNION ALL {head('f', f'l.status IN ({in_filling})')} "
-        f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')}"
+        f"UNION ALL {head('o', f'l.status NOT IN ({not_closed})')} "
+        f"UNION ALL {_along_sql(parks=in_parks, blanks=4)}"
     )
     lists: dict[str, list[ProjectRef]] = {"f": [], "o": []}
     shown = {"f": 0, "o": 0}
     hidden = {"f": 0, "o": 0}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        along.ran = True
         for kind, pk, title, status, office, is_visible, n in cursor.fetchall():
+            if along.take(kind, pk, title, office):
+                continue
             if kind == "n":
                 counted = shown if is_visible else hidden
                 if status in SIGNED_OR_LATER:
@@ -634,11 +729,7 @@ def _project_heads(
                 if status not in CLOSED:
                     counted["o"] += n
             else:
-                lists[kind].append(
-                    ProjectRef(
-                        id=pk if isinstance(pk, UUID) else UUID(pk), title=title, status=status, office_id=office
-                    )
-                )
+                lists[kind].append(ProjectRef(id=_as_uuid(pk), title=title, status=status, office_id=office))
     return {kind: ProjectsHead(projects=lists[kind], shown=shown[kind], hidden=hidden[kind]) for kind in lists}
 
 
@@ -665,7 +756,13 @@ _CANDIDATE_WALK = 2
 
 
 def gap_candidates(
-    *, park: Park, stage: Stage | int, office: Office | None, limit: int = 50, search: str = ""
+    *,
+    park: Park,
+    stage: Stage | int,
+    office: Office | None,
+    limit: int = 50,
+    search: str = "",
+    neighbour_ids: Collection[int] | None = None,
 ) -> list[Candidate]:
     """Enterprises that could fill ``stage`` (a stage or its id) in ``park``, best first
     (``candidate_score``).
@@ -681,8 +778,9 @@ def gap_candidates(
     (:func:`_ranked_candidates`) and returns the best ``limit`` and a few more with
     what the ranking says of them; the pure function ranks those exactly. Three
     queries whatever the number of enterprises (a fourth when the quick ranking
-    cannot vouch for its head). ``search`` keeps the candidates the directory search
-    (:mod:`crm.search`) finds for it.
+    cannot vouch for its head), one fewer for a caller that read the stage's neighbours
+    already (``neighbour_ids``, as ``stage_neighbour_ids`` reads them: a stage panel's).
+    ``search`` keeps the candidates the directory search (:mod:`crm.search`) finds for it.
     """
     limit = max(limit, 0)
     if not limit:
@@ -693,7 +791,7 @@ def gap_candidates(
         park=park,
         stage_id=stage_id,
         office=office,
-        neighbour_ids=sorted(stage_neighbour_ids(stage=stage_id)),
+        neighbour_ids=sorted(stage_neighbour_ids(stage=stage_id) if neighbour_ids is None else neighbour_ids),
         now=now,
         limit=limit + _CANDIDATE_MARGIN,
         search=search,
@@ -892,15 +990,24 @@ def _ranked_candidates(
                 f"AND {not_in_park} AND e.registered_capital"
             )
             walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
+            # Those present at the stage elsewhere (a few hundred) are checked capable one by one
+            # on PostgreSQL: as a semi-join it merges them with the stage's whole range of
+            # capabilities (25,000 rows at 1,000,000 enterprises) a second time.
+            one_capability = (
+                f"SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id AND c.stage_id = %(stage)s"
+            )
+            capable_elsewhere = (
+                f"CROSS JOIN LATERAL ({one_capability} LIMIT 1) capable"
+                if postgres
+                else f"WHERE EXISTS ({one_capability})"
+            )
             cursor.execute(
                 f"{signals}, "
                 f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
                 "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
                 # Capable all: those of the walks and of adj by their making, those of pe checked.
-                "pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe "
-                f"WHERE EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id "
-                "AND c.stage_id = %(stage)s) "
+                f"pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe {capable_elsewhere} "
                 "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
                 f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
                 "top AS ("

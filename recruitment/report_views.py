@@ -55,6 +55,7 @@ from recruitment.gaps import (
     gap_map_rows,
     gap_stage_panel,
     gaps_for_zone,
+    zone_parks,
 )
 from recruitment.landing_models import Color
 from recruitment.models import FollowUp, Project
@@ -378,7 +379,9 @@ def _stage_detail(
 
     candidates: list[dict[str, Any]] = []
     if park is not None:
-        for candidate in gap_candidates(park=park, stage=stage_id, office=user.office, limit=CANDIDATE_LIMIT):
+        for candidate in gap_candidates(
+            park=park, stage=stage_id, office=user.office, limit=CANDIDATE_LIMIT, neighbour_ids=panel.neighbour_ids
+        ):
             candidates.append(
                 {
                     "candidate": candidate,
@@ -480,14 +483,16 @@ def _stage_lights(
 def _chain_context(request: HttpRequest, code: str) -> dict[str, Any]:
     chain = get_object_or_404(Chain.objects.select_related("sector", "zone", "owner_enterprise"), code=code)
     zone = _zone_of(chain)
-    parks_list = list(Park.objects.filter(zone=zone).order_by("code")) if zone else []
+    # The zone's parks once, with who develops what: the filter lists them, the map counts them.
+    parks_read = zone_parks(zone=zone) if zone else None
+    parks_list = parks_read.parks if parks_read else []
     parks = {p.code: p for p in parks_list}
     park_code = request.GET.get("park") or ""
     park = parks.get(park_code)
     if park_code and park is None:
         raise Http404(_("No park with this code in the chain's zone."))
     # Counts only: the map and the matrix need no lists; a stage's panel reads its own.
-    zone_rows, rows = gap_map_rows(zone=zone, chain=chain, park=park) if zone else ([], [])
+    zone_rows, rows = gap_map_rows(zone=zone, chain=chain, park=park, parks_read=parks_read) if zone else ([], [])
     return {
         "chain": chain,
         "zone": zone,
