@@ -3,7 +3,7 @@
 The API runs as it does in production, under gunicorn (2 workers × 4 threads) on
 the test database; Schemathesis's CLI drives it (one worker): examples,
 coverage, fuzzing and stateful phases, all checks (``schemathesis.toml`` next to
-this file explains the one adjusted check). Any server error, schema violation or
+this file explains the two adjusted checks). Any server error, schema violation or
 other failed check fails the test with Schemathesis's report and reproduction
 commands.
 """
