@@ -411,15 +411,8 @@ def zone_parks(*, zone: Zone) -> ZoneParks:
 
 def _zone_parks(zone: Zone) -> tuple[dict[int, str], dict[str, set[str]]]:
     """The zone's parks (id → code, in code order) and the parks developing each chain, in one query."""
-    parks: dict[int, str] = {}
-    chain_parks: dict[str, set[str]] = {}
-    for park_id, park_code, chain_code in (
-        Park.objects.filter(zone=zone).order_by("code", "id").values_list("id", "code", "chain_parks__chain__code")
-    ):
-        parks[park_id] = park_code
-        if chain_code is not None:
-            chain_parks.setdefault(chain_code, set()).add(park_code)
-    return parks, chain_parks
+    read = zone_parks(zone=zone)
+    return {p.pk: p.code for p in read.parks}, read.chain_parks
 
 
 def gaps_for_zone(
@@ -480,10 +473,8 @@ def gap_map_rows(
     three queries: the park's numbers are among the zone's, counted once. A caller that has
     read the zone's parks already (``parks_read``, :func:`zone_parks` of ``zone``) saves one.
     """
-    if parks_read is None:
-        parks, chain_parks = _zone_parks(zone)
-    else:
-        parks, chain_parks = {p.pk: p.code for p in parks_read.parks}, parks_read.chain_parks
+    read = parks_read if parks_read is not None else zone_parks(zone=zone)
+    parks, chain_parks = {p.pk: p.code for p in read.parks}, read.chain_parks
     if park is not None and park.pk not in parks:
         raise ValueError(f"park {park.code} is not in zone {zone.code}")
     stages = stage_facts(stages=Stage.objects.filter(chain=chain))
