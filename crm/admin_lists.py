@@ -8,6 +8,8 @@
   first when it is deep.
 * :class:`LargeTableAdminMixin`: the paginator, no second count of the whole table,
   the ``exact`` parameter, and search through :mod:`crm.search`.
+* :class:`LargeTableChangeList`: each row's link written from one reversed URL,
+  the list's filters added to it once a page.
 * Sidebar filters from the reference tables (offices, users, provinces), never a
   ``SELECT DISTINCT`` over the listed table.
 """
@@ -16,11 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import helpers
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.paginator import Paginator
@@ -29,6 +35,7 @@ from django.db.models import BigIntegerField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -217,6 +224,54 @@ class EstimatedCountPaginator(Paginator):
 # From this offset on, a page reads its ids first (EstimatedCountPaginator.page).
 DEEP_PAGE_OFFSET = 1_000
 
+# A quoted key made only of these characters goes into a URL as it is (``reverse``
+# escapes nothing in it): every UUID and integer key.
+_PLAIN_KEY = re.compile(r"[0-9A-Za-z_-]+")
+_KEY_STAND_IN = "0StandInKey0"
+
+
+class LargeTableChangeList(ChangeList):
+    """A change list whose rows' links are written from one reversed URL.
+
+    Django reverses each row's change URL, then merges the list's filters into it
+    (``add_preserved_filters``, which resolves the URL again to do so): a tenth of a
+    fifty-row page's rendering, the same work fifty times. The links differ only in
+    the row's quoted key, so the URL is reversed once with a stand-in key and the
+    filters are added once; a key that ``reverse`` would escape goes Django's way.
+    The filters are then carried by the link itself, so ``preserved_filters`` is
+    emptied for the rows (``items_for_result``, its only reader, adds nothing twice);
+    ``row_preserved_filters`` keeps them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.row_preserved_filters = self.preserved_filters
+        self.preserved_filters = ""
+
+    @cached_property
+    def _row_url_parts(self) -> tuple[str, str] | None:
+        """The row link before and after the quoted key, filters included; None: no URL."""
+        try:
+            url = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                args=(_KEY_STAND_IN,),
+                current_app=self.model_admin.admin_site.name,
+            )
+        except NoReverseMatch:
+            return None
+        head, found, tail = self._with_filters(url).partition(_KEY_STAND_IN)
+        return (head, tail) if found else None
+
+    def _with_filters(self, url: str) -> str:
+        return add_preserved_filters({"preserved_filters": self.row_preserved_filters, "opts": self.opts}, url)
+
+    def url_for_result(self, result: Any) -> str:
+        key = str(quote(getattr(result, self.pk_attname)))
+        parts = self._row_url_parts
+        if parts is not None and _PLAIN_KEY.fullmatch(key):
+            return f"{parts[0]}{key}{parts[1]}"
+        return self._with_filters(super().url_for_result(result))
+
 
 class LargeTableAdminMixin:
     """For change lists over tables of millions of rows (see the module's text)."""
@@ -243,6 +298,9 @@ class LargeTableAdminMixin:
             str(obj.pk),
             format_html(gettext("Select this object for an action - {}"), str(obj)),
         )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LargeTableChangeList
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         if EXACT_PARAM in request.GET:

@@ -31,7 +31,7 @@ from chains.admin_filters import ReferenceListFilter, stage_filter
 from chains.admin_lookups import OfferedLookupsOnlyMixin
 from chains.models import Stage
 from crm import admin as crm_admin
-from crm.admin_lists import LargeTableAdminMixin, OfficeListFilter, UserListFilter
+from crm.admin_lists import LargeTableAdminMixin, LargeTableChangeList, OfficeListFilter, UserListFilter
 from crm.admin_tenancy import TenantModelAdminMixin, TenantScopedMixin
 from crm.admin_writes import SERVICE_ERRORS, ServiceInlineMixin, as_validation_error, form_data
 from crm.models import Enterprise, Interaction
@@ -184,7 +184,7 @@ def add_page_columns(projects: list[Project]) -> None:
         project._next_follow_up_at = next_due  # type: ignore[attr-defined]
 
 
-class ProjectChangeList(ChangeList):
+class ProjectChangeList(LargeTableChangeList):
     """The page's rows first, then their computed columns (:func:`add_page_columns`)."""
 
     def get_results(self, request: HttpRequest) -> None:
