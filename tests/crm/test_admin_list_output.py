@@ -18,7 +18,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.test import Client
 from django.urls import resolve, reverse
 
-from crm.admin_lists import LargeTableChangeList
+from crm.admin_lists import LargeTableAdminMixin, LargeTableChangeList
 from recruitment.models import Project
 from recruitment.services import project_create
 from tests.crm.test_admin_support import sign_in_manager
@@ -44,6 +44,7 @@ def _stock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Django's own code where the large lists take their shortcuts."""
     monkeypatch.setattr(LargeTableChangeList, "__init__", ChangeList.__init__)
     monkeypatch.setattr(LargeTableChangeList, "url_for_result", ChangeList.url_for_result)
+    monkeypatch.setattr(LargeTableAdminMixin, "get_empty_value_display", admin.ModelAdmin.get_empty_value_display)
 
 
 def _page(client: Client, url: str, language: str) -> str:
@@ -84,6 +85,7 @@ def test_the_large_lists_write_what_djangos_admin_writes(client, provincial_user
     _stock(monkeypatch)
     assert ours == _page(client, url, language)
     assert 'class="action-select"' in ours  # rows were listed, not an empty page
+    assert '<td class="field-owner nowrap">-</td>' in ours or url.startswith(ENTERPRISES)  # an empty cell
 
 
 def test_the_row_links_keep_the_lists_filters(client, provincial_user, rows):
@@ -109,3 +111,12 @@ def test_a_key_that_needs_escaping_is_linked_as_django_links_it(rf, provincial_u
     )
     assert cl.url_for_result(obj) == stock
     assert "_changelist_filters=status__exact%3Dlead" in stock
+
+
+def test_the_empty_cell_follows_the_sites_setting(monkeypatch):
+    model_admin = admin.site.get_model_admin(Project)
+    assert model_admin.get_empty_value_display() == "-"
+    monkeypatch.setattr(admin.site, "empty_value_display", "(none)")
+    assert model_admin.get_empty_value_display() == "(none)"
+    monkeypatch.setattr(model_admin, "empty_value_display", "<i>∅</i>", raising=False)
+    assert model_admin.get_empty_value_display() == admin.ModelAdmin.get_empty_value_display(model_admin)
