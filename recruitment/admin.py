@@ -161,14 +161,24 @@ class WorkPanelMixin:
 
 def add_page_columns(projects: list[Project]) -> None:
     """Interaction count, last interaction and next open follow-up of ``projects``, in one
-    query over their ids: a page's worth, never the rows a deep page skips."""
+    query over their ids: a page's worth, never the rows a deep page skips; and their
+    target stages' names, in a second one (names only: no stage or chain rows built)."""
     if not projects:
         return
+    ids = [p.pk for p in projects]
+    stage_names: dict[Any, list[str]] = {}
+    # In the stages' own order (Stage.Meta.ordering), as ``project.stages.all()`` lists them.
+    for pk, name in (
+        Project.stages.through.objects.filter(project_id__in=ids)
+        .order_by("stage__chain__code", "stage__order", "stage__code")
+        .values_list("project_id", "stage__name")
+    ):
+        stage_names.setdefault(pk, []).append(name)
     of_project = Interaction.objects.filter(project=OuterRef("pk")).order_by()
     open_follow_ups = FollowUp.objects.filter(project=OuterRef("pk"), status=FollowUp.Status.OPEN)
     columns = {
         pk: rest
-        for pk, *rest in Project.objects.filter(pk__in=[p.pk for p in projects])
+        for pk, *rest in Project.objects.filter(pk__in=ids)
         .order_by()
         .values_list(
             "pk",
@@ -182,10 +192,15 @@ def add_page_columns(projects: list[Project]) -> None:
         project._interaction_count = count  # type: ignore[attr-defined]
         project._last_interaction_at = last  # type: ignore[attr-defined]
         project._next_follow_up_at = next_due  # type: ignore[attr-defined]
+        project._stage_names = ", ".join(stage_names.get(project.pk, ()))  # type: ignore[attr-defined]
 
 
 class ProjectChangeList(LargeTableChangeList):
     """The page's rows first, then their computed columns (:func:`add_page_columns`)."""
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> models.QuerySet:
+        # The target stages' names come with the page's columns: no stage rows prefetched.
+        return super().get_queryset(request, exclude_parameters).prefetch_related(None)
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
@@ -278,7 +293,8 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
         css = {"all": ["recruitment/landing.css"]}
 
     def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
-        """Stages prefetched (one query a page); counts and dates are added to the page's rows."""
+        """Stages prefetched with their chains (the change page names them); the change
+        list reads only their names, with its page's columns (:class:`ProjectChangeList`)."""
         return (
             super()
             .get_queryset(request)
@@ -300,7 +316,10 @@ class ProjectAdmin(WorkPanelMixin, LargeTableAdminMixin, crm_admin.OfficeRecordA
 
     @admin.display(description=_("target stages"))
     def stage_names(self, obj: Project) -> str:
-        return ", ".join(s.name for s in obj.stages.all()) or "—"
+        names = getattr(obj, "_stage_names", None)  # the page's, from add_page_columns
+        if names is None:
+            names = ", ".join(s.name for s in obj.stages.all())
+        return names or "—"
 
     @admin.display(description=_("planned (万元)"), ordering="planned_investment")
     def planned_investment_wan(self, obj: Project) -> str:

@@ -22,7 +22,7 @@ from crm.admin_lists import LargeTableAdminMixin, LargeTableChangeList
 from recruitment.models import Project
 from recruitment.services import project_create
 from tests.crm.test_admin_support import sign_in_manager
-from tests.factories import EnterpriseFactory, ParkFactory, ProjectFactory, StageFactory
+from tests.factories import ChainFactory, EnterpriseFactory, ParkFactory, ProjectFactory, StageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +120,28 @@ def test_the_empty_cell_follows_the_sites_setting(monkeypatch):
     assert model_admin.get_empty_value_display() == "(none)"
     monkeypatch.setattr(model_admin, "empty_value_display", "<i>∅</i>", raising=False)
     assert model_admin.get_empty_value_display() == admin.ModelAdmin.get_empty_value_display(model_admin)
+
+
+def test_the_target_stages_are_named_in_the_stages_order(client, provincial_user, park_office, park_user):
+    chain = ChainFactory(code="b-chain")
+    first_chain = ChainFactory(code="a-chain")
+    late = StageFactory(chain=chain, name="冶炼", order=4, code="y")
+    early = StageFactory(chain=chain, name="深加工制品", order=1, code="z")
+    elsewhere = StageFactory(chain=first_chain, name="丙烯腈", order=9, code="x")
+    project = project_create(
+        office=park_office,
+        actor=park_user,
+        stages=[late, early, elsewhere],
+        title="碳纤维项目",
+        enterprise=EnterpriseFactory(),
+        park=ParkFactory(),
+    )
+    bare = ProjectFactory(office=park_office, title="无环节项目")
+    sign_in_manager(client, provincial_user)
+    response = client.get(PROJECTS)
+    model_admin = admin.site.get_model_admin(Project)
+    cells = {p.pk: model_admin.stage_names(p) for p in response.context["cl"].result_list}
+    assert cells[project.pk] == "丙烯腈, 深加工制品, 冶炼"
+    assert cells[project.pk] == ", ".join(s.name for s in Project.objects.get(pk=project.pk).stages.all())
+    assert cells[bare.pk] == "—"
+    assert '<td class="field-stage_names">丙烯腈, 深加工制品, 冶炼</td>' in response.content.decode()
