@@ -39,7 +39,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "crm.admin_site.ChainRecruitAdminConfig",  # django.contrib.admin, its app list sorted by plain text
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
