@@ -15,8 +15,10 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
-from django.test import Client
+from django.template import RequestContext, Template
+from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
+from django.utils import translation
 
 from crm.admin_lists import LargeTableAdminMixin, LargeTableChangeList
 from recruitment.models import Project
@@ -54,6 +56,14 @@ def _page(client: Client, url: str, language: str) -> str:
     return re.sub(r'(name="csrfmiddlewaretoken" value=")[^"]+', r"\1", response.content.decode())
 
 
+def _sidebar_as_django_writes_it(user, url: str, language: str) -> str:  # type: ignore[no-untyped-def]
+    request = RequestFactory().get(url)
+    request.user = user
+    with translation.override(language):
+        context = RequestContext(request, admin.site.each_context(request))
+        return Template('{% include "admin/nav_sidebar.html" %}').render(context)
+
+
 @pytest.fixture
 def rows(provincial_office, park_office, park_user):  # type: ignore[no-untyped-def]
     stage, other = StageFactory(name="冷轧板"), StageFactory(name="深加工制品")
@@ -85,6 +95,9 @@ def test_the_large_lists_write_what_djangos_admin_writes(client, provincial_user
     _stock(monkeypatch)
     assert ours == _page(client, url, language)
     assert 'class="action-select"' in ours  # rows were listed, not an empty page
+    # The sidebar (kept once rendered: recruitment.templatetags.nav_sidebar) as Django's include writes it.
+    assert _sidebar_as_django_writes_it(provincial_user, url, language) in ours
+    assert ours.count('id="nav-sidebar"') == 1
     assert '<td class="field-owner nowrap">-</td>' in ours or url.startswith(ENTERPRISES)  # an empty cell
 
 
