@@ -235,8 +235,8 @@ class LargeTableChangeList(ChangeList):
     """A change list whose rows' links are written from one reversed URL.
 
     Django reverses each row's change URL, then merges the list's filters into it
-    (``add_preserved_filters``, which resolves the URL again to do so): a tenth of a
-    fifty-row page's rendering, the same work fifty times. The links differ only in
+    (``add_preserved_filters``, which resolves the URL again when the list is filtered
+    or searched): the same work fifty times a page. The links differ only in
     the row's quoted key, so the URL is reversed once with a stand-in key and the
     filters are added once; a key that ``reverse`` would escape goes Django's way.
     The filters are then carried by the link itself, so ``preserved_filters`` is
