@@ -37,6 +37,9 @@ def test_the_app_list_is_in_djangos_order(park_office, language, who):
         djangos = AdminSite.get_app_list(admin.site, request)
         assert _order(ours) == _order(djangos)
         assert [str(app["name"]) for app in ours] == [str(app["name"]) for app in djangos]
+        assert [str(m["name"]) for app in ours for m in app["models"]] == [
+            str(m["name"]) for app in djangos for m in app["models"]
+        ]
         assert len(ours) > 3 and sum(len(app["models"]) for app in ours) > 10
         one_app = admin.site.get_app_list(request, "recruitment")
         assert _order(one_app) == _order(AdminSite.get_app_list(admin.site, request, "recruitment"))
