@@ -498,6 +498,9 @@ def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-
         "ON public.crm_enterprise_stages USING btree (stage_id, enterprise_capital DESC, enterprise_id) "
         "WHERE (NOT enterprise_merged)" in (found["enterprise_stages_capital_idx"])
     )
+    with connection.cursor() as cursor:  # the enterprises' own capital index has no reader left
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", ["enterprise_capital_walk_idx"])
+        assert cursor.fetchone() is None
 
 
 @pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
