@@ -4,10 +4,12 @@ PostgreSQL and SQLite."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from crm import capability_capital
 from crm.enterprise_imports import EnterpriseImporter
@@ -16,12 +18,18 @@ from crm.models import Enterprise
 from crm.records_bulk import bulk_write
 from crm.services import enterprise_create, enterprise_update
 from recruitment.merge import enterprise_merge
-from tests.crm.test_import_enterprises import csv_bytes
+from tests.crm.row_locks import lock_would_wait
 from tests.factories import EnterpriseFactory, OfficeFactory, StageFactory, valid_credit_code
 
 pytestmark = pytest.mark.django_db
 
 Through = Enterprise.stages.through
+
+
+def csv_bytes(rows: list[list[object]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8-sig")
 
 
 def copies(enterprise: Enterprise) -> set[tuple[int, Decimal | None, bool]]:
@@ -139,3 +147,15 @@ def test_a_fill_repairs_copies_a_load_left_without_them(stages) -> None:  # type
         capability_capital.fill(cursor)
         capability_capital.install_triggers(cursor, connection.vendor)
     assert capability_capital.differences() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_capability_being_added_holds_off_a_change_of_its_enterprises_capital(stages) -> None:  # type: ignore[no-untyped-def]
+    """The copy is read under a share lock of the enterprise row: a transaction changing the
+    capital meanwhile waits for the capability's to commit, then rewrites its copy (a foreign
+    key's lock alone would let it through, and the capability would keep the old capital)."""
+    enterprise = EnterpriseFactory(registered_capital=Decimal(1))
+    with transaction.atomic():
+        enterprise.stages.add(stages[0])
+        assert lock_would_wait(Enterprise, enterprise.pk, mode="NO KEY UPDATE")
