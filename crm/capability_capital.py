@@ -111,6 +111,13 @@ _SQLITE_DROP = [
 ]
 
 
+def triggers(vendor: str) -> list[str]:
+    """The names of the triggers of ``vendor``."""
+    if vendor == "postgresql":
+        return ["crm_capability_copy", "crm_enterprise_capability_copies"]
+    return ["crm_capability_copy_insert", "crm_capability_copy_update", "crm_enterprise_capability_copies"]
+
+
 def install_triggers(cursor: Any, vendor: str) -> None:
     """The triggers of ``vendor`` (any earlier ones replaced)."""
     uninstall_triggers(cursor, vendor)

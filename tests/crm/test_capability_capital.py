@@ -159,3 +159,16 @@ def test_a_capability_being_added_holds_off_a_change_of_its_enterprises_capital(
     with transaction.atomic():
         enterprise.stages.add(stages[0])
         assert lock_would_wait(Enterprise, enterprise.pk, mode="NO KEY UPDATE")
+
+
+def test_every_trigger_of_the_copy_is_there_after_the_migrations() -> None:
+    """A later migration that makes Django rebuild ``crm_enterprise`` or its capabilities'
+    table on SQLite drops their triggers (and the copy's columns): it must install them again."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        else:
+            cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+        present = {name for (name,) in cursor.fetchall()}
+    expected = set(capability_capital.triggers(connection.vendor))
+    assert expected <= present, sorted(expected - present)
