@@ -330,6 +330,7 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
     from django.utils import timezone
 
     from chains.models import Park, Stage
+    from crm import capability_capital
     from crm.models import Enterprise, Interaction, Office, Presence
     from recruitment import tally, tally_sqlite
     from recruitment.models import FollowUp, PipelineTally, Project
@@ -499,11 +500,13 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
             for _name, definition in indexes:
                 cursor.execute(definition)
             say(f"{len(indexes)} indexes built")
-            # The load bypassed the triggers that keep the dashboard's tally and each
-            # project's last touch: compute them as the triggers would have.
+            # The load bypassed the triggers that keep the dashboard's tally, each
+            # project's last touch and each capability's capital: compute them as the
+            # triggers would have.
             from recruitment.tally import TOUCH_FILL, compact
 
             cursor.execute(TOUCH_FILL)
+            capability_capital.fill(cursor)
             cursor.execute("SELECT recruitment_tally_rebuild()")
             compact()  # the dated rows of days long past folded
             cursor.execute("SET LOCAL session_replication_role = DEFAULT")

@@ -966,19 +966,20 @@ def _ranked_candidates(
         if not search:
             # Most capable enterprises have no signal but their capital and perhaps a recent
             # contact. Only those capable of an adjacent stage or present at the stage
-            # elsewhere are scored, and the best by capital alone: a walk down the capital
-            # index that stops after ``walk`` rows (and as many without a capital, which
-            # score nothing on it); their contacts are read for them alone. Every enterprise
-            # left out scores at most what the walk's last one scores on capital (nothing,
-            # without a capital) plus a recent contact; when that is below the last score
-            # kept, or the walks left nobody out, the head is the head of the whole ranking.
-            # Otherwise (a run of equal capitals, a weak head) every capable enterprise is
-            # scored, as below.
+            # elsewhere are scored, and the best by capital alone: a walk down the stage's
+            # capabilities by the capital they carry (``crm.capability_capital``: the stage's
+            # capable enterprises alone, from ``enterprise_stages_capital_idx``) that stops
+            # after ``walk`` rows (and as many without a capital, which score nothing on it);
+            # their contacts are read for them alone. Every enterprise left out scores at
+            # most what the walk's last one scores on capital (nothing, without a capital)
+            # plus a recent contact; when that is below the last score kept, or the walks
+            # left nobody out, the head is the head of the whole ranking. Otherwise (a run of
+            # equal capitals, a weak head) every capable enterprise is scored, as below.
             params["walk"] = walk = limit * _CANDIDATE_WALK
             walk_from = (
-                f"FROM {enterprise} e WHERE e.merged_into_id IS NULL "
-                f"AND EXISTS (SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = e.id AND c.stage_id = %(stage)s) "
-                f"AND {not_in_park} AND e.registered_capital"
+                f"FROM {capabilities} c WHERE c.stage_id = %(stage)s AND NOT c.enterprise_merged "
+                f"AND NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = c.enterprise_id "
+                "AND pr.park_id = %(park)s) AND c.enterprise_capital"
             )
             walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
             # Those present at the stage elsewhere (a few hundred) are checked capable one by one
@@ -994,9 +995,10 @@ def _ranked_candidates(
             )
             cursor.execute(
                 f"{signals}, "
-                f"walk AS (SELECT e.id, e.registered_capital {walk_from} IS NOT NULL "
-                "ORDER BY e.registered_capital DESC, e.id LIMIT %(walk)s), "
-                f"walk_blank AS (SELECT e.id {walk_from} IS NULL ORDER BY e.id LIMIT %(walk)s), "
+                f"walk AS (SELECT c.enterprise_id AS id, c.enterprise_capital AS registered_capital {walk_from} "
+                "IS NOT NULL ORDER BY c.enterprise_capital DESC, c.enterprise_id LIMIT %(walk)s), "
+                f"walk_blank AS (SELECT c.enterprise_id AS id {walk_from} IS NULL "
+                "ORDER BY c.enterprise_id LIMIT %(walk)s), "
                 # Capable all: those of the walks and of adj by their making, those of pe checked.
                 f"pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe {capable_elsewhere} "
                 "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "

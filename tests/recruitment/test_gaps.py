@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from chains.models import ChainPark, Park
 from chains.selectors import stage_neighbour_ids
-from crm.models import Presence
+from crm.models import Enterprise, Presence
 from crm.services import presence_set
 from recruitment.gap_map import split_by_office
 from recruitment.gaps import (
@@ -481,12 +481,13 @@ def test_the_map_reads_the_zones_parks_once_for_a_caller_that_has_them(world) ->
 @pytest.mark.postgres
 def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-untyped-def]
     """The heads walk a park's projects in title order by code point, and the candidates walk
-    the capital of enterprises not merged away, each from an index alone; without them both
-    still answer, reading the park's projects or the enterprises' rows."""
+    the stage's capabilities by the capital they carry, merged enterprises left out, each from
+    an index alone; without them both still answer, reading the park's projects or the
+    stage's capabilities."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN (%s, %s)",
-            ["project_park_title_idx", "enterprise_capital_walk_idx"],
+            ["project_park_title_idx", "enterprise_stages_capital_idx"],
         )
         found = dict(cursor.fetchall())
     assert (
@@ -494,9 +495,12 @@ def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-
         in (found["project_park_title_idx"])
     )
     assert (
-        "ON public.crm_enterprise USING btree (registered_capital, id DESC) WHERE (merged_into_id IS NULL)"
-        in (found["enterprise_capital_walk_idx"])
+        "ON public.crm_enterprise_stages USING btree (stage_id, enterprise_capital DESC, enterprise_id) "
+        "WHERE (NOT enterprise_merged)" in (found["enterprise_stages_capital_idx"])
     )
+    with connection.cursor() as cursor:  # the enterprises' own capital index has no reader left
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", ["enterprise_capital_walk_idx"])
+        assert cursor.fetchone() is None
 
 
 @pytest.mark.parametrize("sample", [-1, 1.5, True, "3"])
@@ -651,6 +655,29 @@ def test_the_walk_by_capital_gives_the_head_of_the_whole_ranking(world, monkeypa
         statements = _ranking_statements(captured)
         assert "walk AS" in statements[0]
         assert len(statements) == (2 if second_statement[limit] else 1), (limit, statements)
+
+
+def test_the_walk_by_capital_follows_capitals_and_merges_changed_after_the_capabilities(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The walk reads the capital and merge each capability carries (``crm.capability_capital``):
+    an enterprise whose capital rose, or whose merge was undone, after its capabilities were
+    recorded is walked at its place. The head here is trusted without scoring everyone (its
+    last scores above what anyone left out could reach), so a stale copy would show in it."""
+    monkeypatch.setattr("recruitment.gaps._CANDIDATE_WALK", 1)  # walks of limit + margin rows
+    office = OfficeFactory()
+    capable(world.b, world.a, world.c, name="甲", registered_capital=Decimal(10**10))  # 2 neighbours + 2: 4
+    for i in range(30):  # 2 neighbours, a capital below the floor: 2, more than the margin past the cut
+        capable(world.b, world.a, world.c, name=f"企{i:02d}", registered_capital=Decimal(100_000 + 1_000 * i))
+    risen = capable(world.b, name="丙-增资", registered_capital=Decimal(1_000))
+    revived = capable(world.b, name="丁-复原", registered_capital=Decimal(10**10))
+    Enterprise.objects.filter(pk=revived.pk).update(merged_into=risen)
+    Enterprise.objects.filter(pk=risen.pk).update(registered_capital=Decimal(10**11))
+    Enterprise.objects.filter(pk=revived.pk).update(merged_into=None)
+    everyone = gap_candidates(park=world.north, stage=world.b, office=office, limit=1000)
+    assert [(c.name, c.score) for c in everyone[:4]] == [("甲", 4.0), ("丁-复原", 2.0), ("丙-增资", 2.0), ("企00", 2.0)]
+    with CaptureQueriesContext(connection) as captured:
+        head = gap_candidates(park=world.north, stage=world.b, office=office, limit=3)
+    assert [c.name for c in head] == ["甲", "丁-复原", "丙-增资"]
+    assert len(_ranking_statements(captured)) == 1  # the walk's head, trusted
 
 
 @pytest.mark.postgres
