@@ -15,14 +15,13 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.views.main import ChangeList
-from django.template import RequestContext, Template
-from django.test import Client, RequestFactory
+from django.test import Client
 from django.urls import resolve, reverse
-from django.utils import translation
 
 from crm.admin_lists import LargeTableAdminMixin, LargeTableChangeList
 from recruitment.models import Project
 from recruitment.services import project_create
+from tests.admin_pages import sidebar_as_django_writes_it
 from tests.crm.test_admin_support import sign_in_manager
 from tests.factories import ChainFactory, EnterpriseFactory, ParkFactory, ProjectFactory, StageFactory
 
@@ -54,14 +53,6 @@ def _page(client: Client, url: str, language: str) -> str:
     assert response.status_code == 200, url
     # A form's CSRF token is masked afresh for every response.
     return re.sub(r'(name="csrfmiddlewaretoken" value=")[^"]+', r"\1", response.content.decode())
-
-
-def _sidebar_as_django_writes_it(user, url: str, language: str) -> str:  # type: ignore[no-untyped-def]
-    request = RequestFactory().get(url)
-    request.user = user
-    with translation.override(language):
-        context = RequestContext(request, admin.site.each_context(request))
-        return Template('{% include "admin/nav_sidebar.html" %}').render(context)
 
 
 @pytest.fixture
@@ -96,7 +87,7 @@ def test_the_large_lists_write_what_djangos_admin_writes(client, provincial_user
     assert ours == _page(client, url, language)
     assert 'class="action-select"' in ours  # rows were listed, not an empty page
     # The sidebar (kept once rendered: recruitment.templatetags.nav_sidebar) as Django's include writes it.
-    assert _sidebar_as_django_writes_it(provincial_user, url, language) in ours
+    assert sidebar_as_django_writes_it(provincial_user, url, language) in ours
     assert ours.count('id="nav-sidebar"') == 1
     assert '<td class="field-owner nowrap">-</td>' in ours or url.startswith(ENTERPRISES)  # an empty cell
 

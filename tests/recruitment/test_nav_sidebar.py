@@ -4,24 +4,13 @@ for each user's own app list and language."""
 from __future__ import annotations
 
 import pytest
-from django.contrib import admin
-from django.template import RequestContext, Template
-from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import translation
 
 from crm.roles import MANAGER, STAFF, role_assign
+from tests.admin_pages import sidebar_as_django_writes_it
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _as_django_writes_it(user, path: str, language: str) -> str:  # type: ignore[no-untyped-def]
-    request = RequestFactory().get(path)
-    request.user = user
-    with translation.override(language):
-        context = RequestContext(request, admin.site.each_context(request))
-        return Template('{% include "admin/nav_sidebar.html" %}').render(context)
 
 
 def test_each_user_gets_the_sidebar_of_their_own_permissions_and_language(  # type: ignore[no-untyped-def]
@@ -39,7 +28,7 @@ def test_each_user_gets_the_sidebar_of_their_own_permissions_and_language(  # ty
         for language in ("en", "zh-hans"):
             client.force_login(user)
             page = client.get(url, headers={"accept-language": language}).content.decode()
-            expected = _as_django_writes_it(user, url, language)
+            expected = sidebar_as_django_writes_it(user, url, language)
 
             assert expected in page
             assert page.count('id="nav-sidebar"') == 1
