@@ -119,15 +119,20 @@ def robot_servers() -> Iterator[Robots]:
             if code == 0 and robots.queued_errors[channel]:
                 code, msg = robots.queued_errors[channel].pop(0), "rate limited"
             answer = orjson.dumps({"errcode": code, "errmsg": msg})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-            if code == 0:
-                robots.posted.append((channel, body))
-            else:
-                robots.errors.append((channel, code))
+            # Recorded before the answer leaves: a client that has read it finds it recorded
+            # (appended after, a test reading right after its send could look too soon).
+            kept: list = robots.posted if code == 0 else robots.errors
+            entry = (channel, body) if code == 0 else (channel, code)
+            kept.append(entry)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+            except OSError:
+                kept.remove(entry)  # the client went away: never answered
+                raise
 
         def log_message(self, *args: object) -> None:
             pass
