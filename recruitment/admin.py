@@ -167,10 +167,10 @@ def add_page_columns(projects: list[Project]) -> None:
         return
     ids = [p.pk for p in projects]
     stage_names: dict[Any, list[str]] = {}
-    # In the stages' own order (Stage.Meta.ordering), as ``project.stages.all()`` lists them.
+    # In the stages' own order, as ``project.stages.all()`` lists them.
     for pk, name in (
         Project.stages.through.objects.filter(project_id__in=ids)
-        .order_by("stage__chain__code", "stage__order", "stage__code")
+        .order_by(*(f"stage__{field}" for field in Stage._meta.ordering))
         .values_list("project_id", "stage__name")
     ):
         stage_names.setdefault(pk, []).append(name)
