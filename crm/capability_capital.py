@@ -163,6 +163,34 @@ def uninstall(apps: Any, schema_editor: Any) -> None:
         cursor.execute(f"ALTER TABLE {TABLE} DROP COLUMN enterprise_capital")
 
 
+# The stage's capable enterprises in enterprise order (``crm/migrations/0010``), carrying the
+# copy (``crm/migrations/0015``): the candidates' neighbour signal merges two stages' ranges and
+# scores each enterprise on its capital from this index alone.
+STAGE_INDEX = "enterprise_stages_stage_ent_idx"
+_STAGE_INDEX_COLUMNS = {
+    "postgresql": "(stage_id, enterprise_id) INCLUDE (enterprise_capital, enterprise_merged)",
+    # SQLite has no INCLUDE: the copy's columns follow the key.
+    "sqlite": "(stage_id, enterprise_id, enterprise_merged, enterprise_capital)",
+}
+
+
+def cover_stage_index(apps: Any, schema_editor: Any) -> None:
+    """Migration step: ``STAGE_INDEX`` made again carrying the copy."""
+    _stage_index(schema_editor, _STAGE_INDEX_COLUMNS.get(schema_editor.connection.vendor))
+
+
+def uncover_stage_index(apps: Any, schema_editor: Any) -> None:
+    _stage_index(schema_editor, "(stage_id, enterprise_id)")
+
+
+def _stage_index(schema_editor: Any, columns: str | None) -> None:
+    if columns is None or schema_editor.connection.vendor not in _COLUMNS:
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {STAGE_INDEX}")
+        cursor.execute(f"CREATE INDEX {STAGE_INDEX} ON {TABLE} {columns}")
+
+
 def differences(using: str = "default") -> int:
     """How many capabilities carry a capital or a merge that is not their enterprise's."""
     with connections[using].cursor() as cursor:

@@ -790,9 +790,9 @@ def gap_candidates(
     return rank_candidates(facts, now=now, zone_park_codes=zone_codes, limit=limit)
 
 
-def _searched_sql(search: str, params: dict[str, object]) -> str:
-    """``AND e.id IN (…)`` for the enterprises the directory search finds ('' without a search),
-    its parameters named into ``params``."""
+def _searched_sql(search: str, params: dict[str, object], *, column: str) -> str:
+    """``AND <column> IN (…)`` for the enterprises the directory search finds ('' without a
+    search), its parameters named into ``params``."""
     if not clean_term(search):
         return ""
     sub_sql, sub_params = (
@@ -803,7 +803,7 @@ def _searched_sql(search: str, params: dict[str, object]) -> str:
     for i, (value, piece) in enumerate(zip(sub_params, pieces[1:], strict=True)):
         params[f"search{i}"] = value
         named += f"%(search{i})s{piece}"
-    return f"AND e.id IN ({named}) "
+    return f"AND {column} IN ({named}) "
 
 
 def _converter(model: Any, field_name: str) -> Any:
@@ -837,7 +837,10 @@ def _ranked_candidates(
     presences at the stage in other parks, their capabilities at the neighbouring
     stages, their latest contact with ``office``), each grouped once rather than
     probed once per candidate; ties are broken by name in code-point order and id, as
-    the pure ranking breaks them. Only ids, scores and counts are sorted: the names,
+    the pure ranking breaks them. Each is scored on the capital its capability row
+    carries (``crm.capability_capital``), read with the capability itself, so no
+    enterprise row is read to score it. Only ids, scores and counts are sorted: the
+    names (on PostgreSQL, of the best ``limit`` and those tied with the last of them),
     the parks they are present in elsewhere and the open projects of other offices are
     read for the winners alone, in the same statement.
     """
@@ -875,15 +878,23 @@ def _ranked_candidates(
 
     in_zone = f"park_id IN (SELECT id FROM {park_table} WHERE zone_id = %(zone)s)"
     # The signals other than capital, each for the enterprises capable of the stage only.
-    capable = f"SELECT enterprise_id FROM {capabilities} WHERE stage_id = %(stage)s"
+    # A capability row carries its enterprise's capital and merge (crm.capability_capital):
+    # the capable enterprises, merged ones left out, each with the capital it scores on.
+    capable = (
+        f"SELECT enterprise_id AS id, enterprise_capital AS capital FROM {capabilities} "
+        "WHERE stage_id = %(stage)s AND NOT enterprise_merged"
+    )
     if neighbour_ids:
+        # On PostgreSQL both sides are read from ``enterprise_stages_stage_ent_idx`` alone
+        # (it carries the copy) and merged in enterprise order.
         adjacent_sql = (
-            f"SELECT enterprise_id, COUNT(*) AS n FROM {capabilities} "
-            f"WHERE stage_id IN ({listed('neighbour', neighbour_ids)}) AND enterprise_id IN ({capable}) "
-            "GROUP BY enterprise_id"
+            f"SELECT s.enterprise_id, s.enterprise_capital AS capital, COUNT(*) AS n FROM {capabilities} s "
+            f"JOIN {capabilities} nb ON nb.enterprise_id = s.enterprise_id "
+            f"AND nb.stage_id IN ({listed('neighbour', neighbour_ids)}) "
+            "WHERE s.stage_id = %(stage)s AND NOT s.enterprise_merged GROUP BY s.enterprise_id, s.enterprise_capital"
         )
     else:
-        adjacent_sql = f"SELECT enterprise_id, 0 AS n FROM {capabilities} WHERE 1 = 0"
+        adjacent_sql = f"SELECT enterprise_id, enterprise_capital AS capital, 0 AS n FROM {capabilities} WHERE 1 = 0"
     elsewhere_sql = (
         f"SELECT enterprise_id, MAX(CASE WHEN {in_zone} THEN %(in_zone)s ELSE %(outside_zone)s END) AS points "
         f"FROM {presence} WHERE stage_id = %(stage)s AND park_id <> %(park)s GROUP BY enterprise_id"
@@ -901,7 +912,7 @@ def _ranked_candidates(
         )
 
     adjacent = "COALESCE(adj.n, 0)"
-    capital = "CAST(e.registered_capital AS DOUBLE PRECISION)"
+    capital = "CAST(pool.capital AS DOUBLE PRECISION)"
 
     def capital_points(value: str) -> str:
         return (
@@ -921,19 +932,29 @@ def _ranked_candidates(
         " WHEN lc.at > %(older_since)s THEN %(older)s ELSE 0.0 END"
     )
     by_code_point = ' COLLATE "C"' if postgres else ""  # SQLite compares text by code point already
-    not_in_park = f"NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = e.id AND pr.park_id = %(park)s)"
-    searched = _searched_sql(search, params)
+    not_in_park = f"NOT EXISTS (SELECT 1 FROM {presence} pr WHERE pr.enterprise_id = pool.id AND pr.park_id = %(park)s)"
+    searched = _searched_sql(search, params, column="pool.id")
 
     def scored(source: str, extra: str = "") -> str:
-        # ``source`` names the enterprises to score "pool.enterprise_id": all capable ones.
+        # ``source`` names the enterprises to score "pool" (id, capital), merged ones left out.
+        # The CTE "top": the best ``limit``, ties broken by name and id.
+        scoring = (
+            f"SELECT pool.id, {adjacent} AS n, lc.at, {rounded(score)} AS score{extra} FROM {source} "
+            "LEFT JOIN adj ON adj.enterprise_id = pool.id "
+            "LEFT JOIN pe ON pe.enterprise_id = pool.id "
+            "LEFT JOIN lc ON lc.enterprise_id = pool.id "
+            f"WHERE {not_in_park} {searched}"
+        )
+        if postgres:
+            # Names only for the best and those tied with the last of them.
+            return (
+                f"tied AS ({scoring}ORDER BY score DESC FETCH FIRST (%(limit)s) ROWS WITH TIES), "
+                f"top AS (SELECT tied.* FROM tied JOIN {enterprise} e ON e.id = tied.id "
+                f"ORDER BY tied.score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s)"
+            )
         return (
-            f"SELECT e.id, {adjacent} AS n, lc.at, {rounded(score)} AS score{extra} FROM {source} "
-            f"JOIN {enterprise} e ON e.id = pool.enterprise_id "
-            "LEFT JOIN adj ON adj.enterprise_id = e.id "
-            "LEFT JOIN pe ON pe.enterprise_id = e.id "
-            "LEFT JOIN lc ON lc.enterprise_id = e.id "
-            f"WHERE e.merged_into_id IS NULL {searched}AND {not_in_park} "
-            f"ORDER BY score DESC, e.name{by_code_point}, e.id LIMIT %(limit)s"
+            f"top AS (SELECT scored.* FROM ({scoring}) scored JOIN {enterprise} e ON e.id = scored.id "
+            "ORDER BY scored.score DESC, e.name, e.id LIMIT %(limit)s)"
         )
 
     # What the ranking says of the winners: their names, their open projects (of the asking
@@ -983,15 +1004,17 @@ def _ranked_candidates(
             )
             walk_min = "(SELECT MIN(CAST(registered_capital AS DOUBLE PRECISION)) FROM walk)"
             # Those present at the stage elsewhere (a few hundred) are checked capable one by one
-            # on PostgreSQL: as a semi-join it merges them with the stage's whole range of
+            # on PostgreSQL: as a join it merges them with the stage's whole range of
             # capabilities (25,000 rows at 1,000,000 enterprises) a second time.
             one_capability = (
-                f"SELECT 1 FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id AND c.stage_id = %(stage)s"
+                f"SELECT c.enterprise_capital FROM {capabilities} c WHERE c.enterprise_id = pe.enterprise_id "
+                "AND c.stage_id = %(stage)s AND NOT c.enterprise_merged"
             )
             capable_elsewhere = (
                 f"CROSS JOIN LATERAL ({one_capability} LIMIT 1) capable"
                 if postgres
-                else f"WHERE EXISTS ({one_capability})"
+                else f"JOIN {capabilities} capable ON capable.enterprise_id = pe.enterprise_id "
+                "AND capable.stage_id = %(stage)s AND NOT capable.enterprise_merged"
             )
             cursor.execute(
                 f"{signals}, "
@@ -999,18 +1022,19 @@ def _ranked_candidates(
                 "IS NOT NULL ORDER BY c.enterprise_capital DESC, c.enterprise_id LIMIT %(walk)s), "
                 f"walk_blank AS (SELECT c.enterprise_id AS id {walk_from} IS NULL "
                 "ORDER BY c.enterprise_id LIMIT %(walk)s), "
-                # Capable all: those of the walks and of adj by their making, those of pe checked.
-                f"pool AS (SELECT enterprise_id FROM adj UNION SELECT pe.enterprise_id FROM pe {capable_elsewhere} "
-                "UNION SELECT id FROM walk UNION SELECT id FROM walk_blank), "
-                f"lc AS ({contact_sql('SELECT enterprise_id FROM pool')}), "
-                "top AS ("
+                # Capable all, with their capital: those of the walks and of adj by their making,
+                # those of pe checked.
+                "pool AS (SELECT enterprise_id AS id, capital FROM adj "
+                f"UNION SELECT pe.enterprise_id, capable.enterprise_capital FROM pe {capable_elsewhere} "
+                "UNION SELECT id, registered_capital FROM walk UNION SELECT id, NULL FROM walk_blank), "
+                f"lc AS ({contact_sql('SELECT id FROM pool')}), "
                 + scored(
                     "pool",
                     ", (SELECT COUNT(*) FROM walk) AS walked, (SELECT COUNT(*) FROM walk_blank) AS walked_blank, "
                     + rounded(f"{capital_points(walk_min)} + %(recent)s")
                     + " AS bound",
                 )
-                + ") "
+                + " "
                 + finished(["walked", "walked_blank", "bound"]),
                 params,
             )
@@ -1027,8 +1051,8 @@ def _ranked_candidates(
                 and (walked_blank < walk or last > SCORE_RECENT_INTERACTION)
             ):
                 return _candidate_facts(rows)
-        signals += f", lc AS ({contact_sql(capable)})"
-        cursor.execute(f"{signals}, top AS ({scored(f'({capable}) pool')}) " + finished([]), params)
+        signals += f", lc AS ({contact_sql(f'SELECT id FROM ({capable}) c')})"
+        cursor.execute(f"{signals}, {scored(f'({capable}) pool')} " + finished([]), params)
         return _candidate_facts(cursor.fetchall())
 
 

@@ -486,8 +486,8 @@ def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-
     stage's capabilities."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN (%s, %s)",
-            ["project_park_title_idx", "enterprise_stages_capital_idx"],
+            "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN (%s, %s, %s)",
+            ["project_park_title_idx", "enterprise_stages_capital_idx", "enterprise_stages_stage_ent_idx"],
         )
         found = dict(cursor.fetchall())
     assert (
@@ -497,6 +497,11 @@ def test_the_panels_walks_have_their_indexes(world) -> None:  # type: ignore[no-
     assert (
         "ON public.crm_enterprise_stages USING btree (stage_id, enterprise_capital DESC, enterprise_id) "
         "WHERE (NOT enterprise_merged)" in (found["enterprise_stages_capital_idx"])
+    )
+    # The stage's capable enterprises in enterprise order, each with the capital it scores on.
+    assert (
+        "ON public.crm_enterprise_stages USING btree (stage_id, enterprise_id) "
+        "INCLUDE (enterprise_capital, enterprise_merged)" in (found["enterprise_stages_stage_ent_idx"])
     )
     with connection.cursor() as cursor:  # the enterprises' own capital index has no reader left
         cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", ["enterprise_capital_walk_idx"])
@@ -680,6 +685,35 @@ def test_the_walk_by_capital_follows_capitals_and_merges_changed_after_the_capab
     assert len(_ranking_statements(captured)) == 1  # the walk's head, trusted
 
 
+@pytest.mark.parametrize("search", ["", "企业"])
+def test_candidates_score_on_the_capital_and_merge_their_capabilities_carry(world, search) -> None:  # type: ignore[no-untyped-def]
+    """Each candidate is scored on the capital its capability row carries (``crm.capability_capital``),
+    read with the capability: an enterprise whose capital rose, or which was merged away, after its
+    capabilities were recorded ranks by what it is now, whichever way it came to be scored: by
+    neighbouring stages or a presence elsewhere beside the walk by capital (no search), or as one
+    of all the capable enterprises (a search)."""
+    for i in range(50):  # the walk's whole length above them by capital: they are not walked
+        capable(world.b, name=f"大户{i:02d}", registered_capital=Decimal(10**11))
+    neighbours = [
+        capable(world.b, world.a, world.c, name=f"企业-邻{i:02d}", registered_capital=Decimal(1_000)) for i in range(25)
+    ]
+    elsewhere = capable(world.b, name="企业-外", registered_capital=Decimal(1_000))
+    PresenceFactory(enterprise=elsewhere, park=world.south, stage=world.b)
+    gone = capable(world.b, world.a, name="企业-并", registered_capital=Decimal(10**10))
+    PresenceFactory(enterprise=gone, park=world.south, stage=world.b)
+    Enterprise.objects.filter(pk__in=[elsewhere.pk, *(e.pk for e in neighbours)]).update(
+        registered_capital=Decimal(10**10)
+    )
+    Enterprise.objects.filter(pk=gone.pk).update(merged_into=elsewhere)
+    with CaptureQueriesContext(connection) as captured:
+        best = gap_candidates(park=world.north, stage=world.b, office=None, limit=3, search=search)
+    # In the zone at the stage 3 + capital 2; two neighbouring stages 2 + capital 2.
+    assert [(c.name, c.score) for c in best] == [("企业-外", 5.0), ("企业-邻00", 4.0), ("企业-邻01", 4.0)]
+    # One statement: without a search, the walk's head is trusted (all above the 3 anyone it
+    # left out could reach), so what the neighbours and the presences brought is what ranked.
+    assert len(_ranking_statements(captured)) == 1
+
+
 @pytest.mark.postgres
 def test_enterprises_present_elsewhere_are_checked_capable_one_by_one(world) -> None:  # type: ignore[no-untyped-def]
     """The few enterprises present at the stage in other parks are each checked capable of it by
@@ -698,7 +732,7 @@ def test_enterprises_present_elsewhere_are_checked_capable_one_by_one(world) -> 
         ranked = gap_candidates(park=world.north, stage=world.b, office=office, limit=5)
     assert len(ranked) == 5 and "不能" not in {c.name for c in ranked}
     statement = _ranking_statements(captured)[0]  # the quick ranking's (walks and signals)
-    assert "FROM pe CROSS JOIN LATERAL (SELECT 1 FROM" in statement
+    assert "FROM pe CROSS JOIN LATERAL (SELECT c.enterprise_capital FROM" in statement
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + statement)
         plan = "\n".join(row[0] for row in cursor.fetchall())
