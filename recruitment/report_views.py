@@ -19,10 +19,12 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import floatformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from chains.models import Chain, Park, Zone
@@ -417,6 +419,7 @@ def _stage_detail(
         "filling_projects": project_list(panel.filling, SIGNED_OR_LATER),
         "filling_hidden": panel.filling.hidden,
         "candidates": candidates,
+        "candidate_rows": _candidate_rows(candidates),
         "candidate_limit": CANDIDATE_LIMIT,
         "by_park": by_park,
         "close_href": reverse("reports:chain-map", args=[chain.code]) + _map_query(park, None),
@@ -436,6 +439,54 @@ def _linked_items(items: Iterable[tuple[str, str | None]]) -> SafeString:
             for name, url in items
         )
     )
+
+
+def _candidate_rows(candidates: Iterable[Mapping[str, Any]]) -> SafeString:
+    """The candidates table's rows, as the panel's template wrote them with a loop (a third of
+    the panel's rendering): each enterprise linked, marked when courted, where it is present
+    elsewhere, its score (``floatformat:1``, the filter itself) and the reasons. Every value is
+    escaped as the template escapes it; ``tests/recruitment/test_gap_map_views.py`` holds the
+    two equal."""
+    escape = html.escape
+    courted_title = escape(
+        gettext("Another office already has an open project with it: coordinate before approaching.")
+    )
+    courted = escape(gettext("Courted by another office"))
+    own = escape(gettext("Your office is on it"))
+    present_in = escape(gettext("Present at this stage in"))
+    rows = []
+    for number, item in enumerate(candidates, start=1):
+        c, url = item["candidate"], item["url"]
+        name = escape(str(c.name))
+        linked = f'<a href="{escape(str(url))}">{name}</a>' if url else name
+        pills = (
+            f'<span class="cr-pill cr-pill--courted" title="{courted_title}">{courted}</span>'
+            if c.courted_by_other_office
+            else ""
+        )
+        mine = f'<span class="cr-pill cr-pill--own">{own}</span>' if c.courted_by_own_office else ""
+        elsewhere = item["elsewhere"]
+        where = (
+            f'<div class="cr-en">{present_in} {", ".join(escape(str(park)) for park in elsewhere)}</div>'
+            if elsewhere
+            else ""
+        )
+        reasons = "".join(f"<li>{escape(str(reason))}</li>" for reason in c.reasons)
+        rows.append(
+            f'\n        <tr class="cr-candidate{" cr-courted" if c.courted_by_other_office else ""}" '
+            f'data-enterprise="{escape(str(c.enterprise_id))}">\n'
+            f"          <td>{number}</td>\n"
+            "          <td>\n"
+            f"            {linked}\n"
+            f"            {pills}\n"
+            f"            {mine}\n"
+            f"            {where}\n"
+            "          </td>\n"
+            f'          <td class="num">{floatformat(c.score, 1)}</td>\n'
+            f'          <td><ul class="cr-reasons">{reasons}</ul></td>\n'
+            "        </tr>\n      "
+        )
+    return SafeString("".join(rows))
 
 
 CANDIDATE_LIMIT = 20

@@ -180,6 +180,70 @@ def test_present_items_are_escaped_as_format_html_escapes_them() -> None:
     assert _linked_items(items) == expected
 
 
+# The panel's candidate rows as its template wrote them with a loop: what ``_candidate_rows``
+# must write, byte for byte.
+_CANDIDATES_LOOP = """{% load i18n %}      {% for item in detail.candidates %}{% with c=item.candidate %}
+        <tr class="cr-candidate{% if c.courted_by_other_office %} cr-courted{% endif %}" data-enterprise="{{ c.enterprise_id }}">
+          <td>{{ forloop.counter }}</td>
+          <td>
+            {% if item.url %}<a href="{{ item.url }}">{{ c.name }}</a>{% else %}{{ c.name }}{% endif %}
+            {% if c.courted_by_other_office %}<span class="cr-pill cr-pill--courted" title="{% translate 'Another office already has an open project with it: coordinate before approaching.' %}">{% translate 'Courted by another office' %}</span>{% endif %}
+            {% if c.courted_by_own_office %}<span class="cr-pill cr-pill--own">{% translate 'Your office is on it' %}</span>{% endif %}
+            {% if item.elsewhere %}<div class="cr-en">{% translate 'Present at this stage in' %} {{ item.elsewhere|join:", " }}</div>{% endif %}
+          </td>
+          <td class="num">{{ c.score|floatformat:1 }}</td>
+          <td><ul class="cr-reasons">{% for reason in c.reasons %}<li>{{ reason }}</li>{% endfor %}</ul></td>
+        </tr>
+      {% endwith %}{% endfor %}
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_candidate_rows_are_what_the_template_loop_wrote(language) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from django.template import Context, Template
+    from django.utils import translation
+
+    from chains.gap_analysis import Candidate
+    from recruitment.report_views import _candidate_rows
+
+    def candidate(name: str, score: float, **kw) -> Candidate:  # type: ignore[no-untyped-def]
+        kw.setdefault("courted_by_other_office", False)
+        kw.setdefault("present_elsewhere", [])
+        return Candidate(enterprise_id=uuid.uuid4(), name=name, credit_code=None, score=score, **kw)
+
+    candidates = [
+        {
+            "candidate": candidate("太钢 <不锈>", 5.25, reasons=["在区内 & 链上", '"大"']),
+            "url": "/e/1/?a=1&b=2",
+            "elsewhere": [],
+        },
+        {
+            "candidate": candidate("O'Neil & Co", 0.05, reasons=[], courted_by_other_office=True),
+            "url": None,
+            "elsewhere": ["阳曲 <园>", "原平"],
+        },
+        {
+            "candidate": candidate(
+                "晋阳", 4.0, reasons=["x"], courted_by_own_office=True, courted_by_other_office=True
+            ),
+            "url": "/e/'3'/",
+            "elsewhere": ["忻州"],
+        },
+        {"candidate": candidate("零", 0.0, reasons=["<b>"]), "url": "", "elsewhere": []},
+        *(
+            {"candidate": candidate(f"企{n}", 2.449 + n, reasons=[]), "url": f"/e/{n}/", "elsewhere": []}
+            for n in range(8)
+        ),
+    ]
+    with translation.override(language):
+        written = _candidate_rows(candidates)
+        expected = Template(_CANDIDATES_LOOP).render(Context({"detail": {"candidates": candidates}}))
+    assert "cr-courted" in written and "cr-pill--own" in written and "&lt;不锈&gt;" in written
+    assert "      " + written + "\n" == expected
+
+
 def test_candidates_courted_by_another_office_are_marked(client, chain_world, park_staff) -> None:  # type: ignore[no-untyped-def]
     client.force_login(park_staff)
 
