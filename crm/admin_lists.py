@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.utils import quote
 from django.contrib.admin.views.main import ChangeList
 from django.core import signing
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -35,7 +33,6 @@ from django.db.models import BigIntegerField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -44,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from chains.admin_filters import cached_choices
 from crm.admin_tenancy import user_sees_everything
+from crm.admin_urls import KeyedUrl
 
 EXACT_PARAM = "exact"
 AFTER_PARAM = "after"
@@ -225,11 +223,6 @@ class EstimatedCountPaginator(Paginator):
 # From this offset on, a page reads its ids first (EstimatedCountPaginator.page).
 DEEP_PAGE_OFFSET = 1_000
 
-# A quoted key made only of these characters goes into a URL as it is (``reverse``
-# escapes nothing in it): every UUID and integer key.
-_PLAIN_KEY = re.compile(r"[0-9A-Za-z_-]+")
-_KEY_STAND_IN = "0StandInKey0"
-
 
 class LargeTableChangeList(ChangeList):
     """A change list whose rows' links are written from one reversed URL.
@@ -237,8 +230,8 @@ class LargeTableChangeList(ChangeList):
     Django reverses each row's change URL, then merges the list's filters into it
     (``add_preserved_filters``, which resolves the URL again when the list is filtered
     or searched): the same work fifty times a page. The links differ only in
-    the row's quoted key, so the URL is reversed once with a stand-in key and the
-    filters are added once; a key that ``reverse`` would escape goes Django's way.
+    the row's quoted key, so the URL is reversed once and the filters are added once
+    (:class:`crm.admin_urls.KeyedUrl`); a key that ``reverse`` would escape goes Django's way.
     The filters are then carried by the link itself, so ``preserved_filters`` is
     emptied for the rows (``items_for_result``, its only reader, adds nothing twice);
     ``row_preserved_filters`` keeps them.
@@ -250,28 +243,19 @@ class LargeTableChangeList(ChangeList):
         self.preserved_filters = ""
 
     @cached_property
-    def _row_url_parts(self) -> tuple[str, str] | None:
-        """The row link before and after the quoted key, filters included; None: no URL."""
-        try:
-            url = reverse(
-                f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
-                args=(_KEY_STAND_IN,),
-                current_app=self.model_admin.admin_site.name,
-            )
-        except NoReverseMatch:
-            return None
-        head, found, tail = self._with_filters(url).partition(_KEY_STAND_IN)
-        return (head, tail) if found else None
+    def _row_url(self) -> KeyedUrl:
+        """The row link, filters included."""
+        return KeyedUrl(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            current_app=self.model_admin.admin_site.name,
+            finish=self._with_filters,
+        )
 
     def _with_filters(self, url: str) -> str:
         return add_preserved_filters({"preserved_filters": self.row_preserved_filters, "opts": self.opts}, url)
 
     def url_for_result(self, result: Any) -> str:
-        key = str(quote(getattr(result, self.pk_attname)))
-        parts = self._row_url_parts
-        if parts is not None and _PLAIN_KEY.fullmatch(key):
-            return f"{parts[0]}{key}{parts[1]}"
-        return self._with_filters(super().url_for_result(result))
+        return self._row_url(getattr(result, self.pk_attname))
 
 
 class LargeTableAdminMixin:

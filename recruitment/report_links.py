@@ -10,7 +10,6 @@ link rather than a broken one.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -21,6 +20,8 @@ from django.core.exceptions import FieldError, ValidationError
 from django.db import models
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+
+from crm.admin_urls import KeyedUrl
 
 
 class ChangelistLinker:
@@ -99,18 +100,15 @@ class ChangeUrls:
     pass rows they already read through the tenancy selectors, and a per-row check could
     cost a query per row.
 
-    A panel links hundreds of records: the URL is reversed once per model, and a key made
-    of letters, digits and hyphens (an id, a UUID), which reversing would not quote,
-    is put in its place.
+    A panel links hundreds of records: each model's URL is reversed once
+    (:class:`crm.admin_urls.KeyedUrl`), the key quoted as the admin quotes it.
     """
-
-    _KEY = "0cr0key0"  # a key that reverses as itself
 
     def __init__(self, request: HttpRequest, site: admin.AdminSite | None = None) -> None:
         self.request = request
         self.site = site or admin.site
         self._allowed: dict[type[models.Model], bool] = {}
-        self._around: dict[type[models.Model], tuple[str, str] | None] = {}
+        self._urls: dict[type[models.Model], KeyedUrl] = {}
 
     def __call__(self, model: type[models.Model], pk: object) -> str | None:
         if model not in self._allowed:
@@ -118,25 +116,12 @@ class ChangeUrls:
             self._allowed[model] = model_admin is not None and model_admin.has_view_permission(self.request)
         if not self._allowed[model]:
             return None
-        text = str(pk)
-        if _PLAIN_KEY.fullmatch(text):
-            if model not in self._around:
-                url = self._reverse(model, self._KEY)
-                self._around[model] = (
-                    (url[: url.index(self._KEY)], url[url.index(self._KEY) + len(self._KEY) :])
-                    if url is not None and url.count(self._KEY) == 1
-                    else None
-                )
-            around = self._around[model]
-            if around is not None:
-                return around[0] + text + around[1]
-        return self._reverse(model, pk)
-
-    def _reverse(self, model: type[models.Model], pk: object) -> str | None:
+        if model not in self._urls:
+            self._urls[model] = KeyedUrl(
+                f"{self.site.name}:{model._meta.app_label}_{model._meta.model_name}_change",
+                current_app=self.site.name,
+            )
         try:
-            return reverse(f"{self.site.name}:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk])
+            return self._urls[model](pk)
         except NoReverseMatch:
             return None
-
-
-_PLAIN_KEY = re.compile(r"[0-9A-Za-z-]+")

@@ -446,8 +446,11 @@ def client_can_open(user, url: str | None) -> bool:  # type: ignore[no-untyped-d
 
 
 def test_change_urls_are_those_the_admin_reverses(rf, chain_world) -> None:  # type: ignore[no-untyped-def]
-    """The panel's links are built from one reversed URL per model: the same URLs, and keys
-    that reversing would quote are still reversed."""
+    """The panel's links are built from one reversed URL per model: the URLs the admin writes
+    for its own rows (the key quoted as the admin quotes it), keys that reversing would
+    escape still reversed."""
+    from django.contrib.admin.utils import quote
+
     from recruitment.report_links import ChangeUrls
 
     request = rf.get("/")
@@ -460,11 +463,12 @@ def test_change_urls_are_those_the_admin_reverses(rf, chain_world) -> None:  # t
         (Park, chain_world["yangqu"].pk),
         (Park, chain_world["xinzhou"].pk),
         (Enterprise, "a b/c?d"),
-        (Enterprise, "0cr0key0"),
+        (Enterprise, "a_5Fb"),  # the admin's own quoting: unquoted, it would name "a_b"
+        (Enterprise, "0StandInKey0"),
     ]:
         url = change(model, pk)
         assert url is not None and url == reverse(
-            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[pk]
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change", args=[quote(pk)]
         )
     assert client_can_open(request.user, change(Enterprise, enterprise.pk))
 
