@@ -26,9 +26,12 @@ admin and raw SQL all keep it true:
 A load that bypasses triggers (``session_replication_role = replica``, as
 ``bench.generate`` loads) calls :func:`fill` afterwards. Django's table rebuilds on SQLite
 drop a table's triggers and the columns Django does not know: a migration that rebuilds
-``crm_enterprise`` or ``crm_enterprise_stages`` there must run :func:`install` again; the
-tests fail without them. :func:`differences` counts the capabilities whose copy is wrong:
-what the tests assert on.
+``crm_enterprise`` or ``crm_enterprise_stages`` there must run :func:`install` again (and,
+for the latter, :func:`cover_stage_index`); the tests fail without the triggers.
+:func:`differences` counts the capabilities whose copy is wrong: what the tests assert on.
+
+The stage's capabilities index (``STAGE_INDEX``) carries the copy too, so a stage's
+candidates are scored on their capital with no enterprise row read.
 """
 
 from __future__ import annotations
