@@ -46,6 +46,7 @@ from crm.admin_writes import (
     ServiceInlineMixin,
     ServiceWriteAdminMixin,
     form_data,
+    https_url_formfield,
 )
 from crm.duplicates import enterprise_duplicates_of
 from crm.exports import export_csv_action, export_xlsx_action
@@ -159,6 +160,7 @@ class EnterpriseForm(CreditCodeFormMixin, ServiceErrorsForm):
     class Meta:
         model = Enterprise
         fields = "__all__"
+        formfield_callback = https_url_formfield
 
 
 class ContactInline(TenantScopedMixin, ServiceInlineMixin, admin.TabularInline):
@@ -248,6 +250,9 @@ class EnterpriseAdmin(
     search_count_function = staticmethod(estimated_count)
 
     form = EnterpriseForm
+    # As the form's website field (and its callback, for the page that shows it read-only):
+    # a URL without a scheme read as https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = [export_xlsx_action, export_csv_action]
     list_display = ["name", "credit_code", "ownership", "province", "city", "registered_capital_wan", "office"]
     list_filter = [

@@ -100,6 +100,17 @@ class ExternalIdFormMixin:
         return value
 
 
+def https_url_formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """A model form's field for ``db_field``, a URL typed without a scheme read as https
+    (Django 6's default, chosen now): the ``Meta.formfield_callback`` of a form that may
+    build a URL field from its model. A form's declared field is used as it is; the
+    admin drops a declared field it shows read-only and builds the model's, first with
+    the form's callback, then with its own (the admin's ``formfield_overrides``)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
+
+
 class ServiceErrorsForm(ExternalIdFormMixin, forms.ModelForm):
     """A model form that shows a refusal the service gave on the previous attempt,
     with the external-id rule on its ``external_id`` field."""
