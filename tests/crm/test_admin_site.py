@@ -1,4 +1,4 @@
-"""The admin's app list, sorted by plain text, in the order Django's own sort gives."""
+"""The admin's app list: what Django's own gives, key for key, in the same order."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.test import RequestFactory
+from django.urls import set_script_prefix
 from django.utils import translation
 
 from crm.admin_site import ChainRecruitAdminSite
@@ -43,3 +44,39 @@ def test_the_app_list_is_in_djangos_order(park_office, language, who):
         assert len(ours) > 3 and sum(len(app["models"]) for app in ours) > 10
         one_app = admin.site.get_app_list(request, "recruitment")
         assert _order(one_app) == _order(AdminSite.get_app_list(admin.site, request, "recruitment"))
+
+
+def _plain(app_list) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Every key of the list, lazy names as text (Django's are lazy, ours are text)."""
+    return [
+        {**app, "name": str(app["name"]), "models": [{**m, "name": str(m["name"])} for m in app["models"]]}
+        for app in app_list
+    ]
+
+
+def test_the_app_list_holds_what_djangos_holds_in_each_language_and_under_each_prefix(park_office):
+    staff = UserFactory(office=park_office, is_staff=True)
+    role_assign(user=staff, role=STAFF)
+    superuser = UserFactory(office=park_office, is_staff=True, is_superuser=True)
+    try:
+        # Alternating, so that a name or a link kept from an earlier language or prefix would show.
+        for prefix in ("/", "/chain-recruit/", "/"):
+            set_script_prefix(prefix)
+            for language in ("zh-hans", "en", "zh-hans"):
+                for user in (staff, superuser):
+                    request = RequestFactory().get("/admin/")
+                    request.user = user
+                    with translation.override(language):
+                        ours = _plain(admin.site.get_app_list(request))
+                        assert ours == _plain(AdminSite.get_app_list(admin.site, request))
+                        assert ours == _plain(admin.site.get_app_list(request))  # kept, the same
+                        one = _plain(admin.site.get_app_list(request, "crm"))
+                        assert one == _plain(AdminSite.get_app_list(admin.site, request, "crm"))
+                    urls = [m["admin_url"] for app in ours for m in app["models"]]
+                    assert all(url.startswith(f"{prefix}admin/") for url in urls if url)
+                    assert [app["app_url"].startswith(prefix) for app in ours] == [True] * len(ours)
+        staff_list = _plain(admin.site.get_app_list(request))  # the superuser's, last
+        request.user = staff
+        assert _plain(admin.site.get_app_list(request)) != staff_list  # permissions are per user
+    finally:
+        set_script_prefix("/")

@@ -346,3 +346,17 @@ def test_the_stale_list_goes_on_with_the_longest_silent_when_few_were_never_cont
     # The ten oldest last contacts of the twenty contacted projects.
     all_lasts = sorted(Interaction.objects.values_list("occurred_at", flat=True))
     assert lasts == all_lasts[:10]
+
+
+def test_the_stale_list_is_the_same_over_a_distinct_scope_and_none_over_an_empty_one(provincial_user, world):
+    from recruitment.dashboard import stale_list
+
+    enterprises = _enterprises(3)
+    projects = _stale_projects(30, world=world, enterprises=enterprises)
+    now = timezone.now()
+    plain = [(r.pk, r.last_interaction_at) for r in stale_list(Project.objects.all(), now=now)]
+    assert len(plain) == 20 and {pk for pk, _ in plain} <= {p.pk for p in projects}
+    # A scope joined to another table and made DISTINCT (its parts then select their order's columns).
+    joined = Project.objects.filter(enterprise__name__isnull=False).distinct()
+    assert [(r.pk, r.last_interaction_at) for r in stale_list(joined, now=now)] == plain
+    assert stale_list(Project.objects.none(), now=now) == []
