@@ -89,32 +89,41 @@ def stale_rows(context: template.Context, projects: Iterable[Any]) -> SafeString
     never = cells.text(gettext("never"))
     # get_status_display() rebuilds the choices' mapping at each call (60 µs); the same lookup, once.
     statuses = dict(Project._meta.get_field("status").flatchoices)
-    out = []
+    out: list[tuple[str, ...]] = []
     for project in projects:
         last = project.last_interaction_at
         park = project.park
         out.append(
-            f"<tr><td>{cells.figure(project.admin_url, project.title)}</td>"
-            f"<td>{cells.text(park.name if park is not None else '')}</td>"
-            f"<td>{cells.text(project.owner or NOBODY)}</td>"
-            f"<td>{cells.text(statuses.get(project.status, project.status))}</td>"
-            f"<td>{cells.day(last) if last else never}</td></tr>\n"
+            (
+                cells.figure(project.admin_url, project.title),
+                cells.text(park.name if park is not None else ""),
+                cells.text(project.owner or NOBODY),
+                cells.text(statuses.get(project.status, project.status)),
+                cells.day(last) if last else never,
+            )
         )
-    return SafeString("".join(out))
+    return _table_rows(out)
 
 
 @register.simple_tag(takes_context=True)
 def overdue_rows(context: template.Context, follow_ups: Iterable[Any]) -> SafeString:
     """The overdue follow-ups: due time, project, assignee, the note cut at 60 characters."""
     cells = _Cells(context)
-    out = []
+    out: list[tuple[str, ...]] = []
     for follow_up in follow_ups:
         project = follow_up.project
         due = cells.day(follow_up.due_at, minute=True)
         out.append(
-            f"<tr><td>{linked(follow_up.admin_url, due)}</td>"
-            f"<td>{cells.figure(project.admin_url, project.title)}</td>"
-            f"<td>{cells.text(follow_up.assignee or NOBODY)}</td>"
-            f"<td>{cells.text(truncatechars(follow_up.note, 60))}</td></tr>\n"
+            (
+                linked(follow_up.admin_url, due),
+                cells.figure(project.admin_url, project.title),
+                cells.text(follow_up.assignee or NOBODY),
+                cells.text(truncatechars(follow_up.note, 60)),
+            )
         )
-    return SafeString("".join(out))
+    return _table_rows(out)
+
+
+def _table_rows(rows: Iterable[tuple[str, ...]]) -> SafeString:
+    """``<tr>`` rows of plain ``<td>`` cells, each cell's HTML written already."""
+    return SafeString("".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>\n" for row in rows))
