@@ -977,9 +977,10 @@ def stale_list(qs: models.QuerySet[Project], *, now: datetime, limit: int = LIST
             f"SELECT * FROM ({never_sql}) UNION ALL SELECT * FROM ({since_sql}) LIMIT {int(limit)}",
             (*never_params, *since_params),
         )
+        # A DISTINCT scope's parts also select their order's columns, after these two.
         ids = [
             (Project._meta.pk.to_python(pk), connection.ops.convert_datetimefield_value(last, None, connection))
-            for pk, last in cursor.fetchall()[:limit]
+            for pk, last, *_order in cursor.fetchall()[:limit]
         ]
     by_pk = {p.pk: p for p in rows.filter(pk__in=[i for i, _ in ids])}
     result = []
