@@ -17,7 +17,7 @@ from django.utils import translation
 
 from chains.models import Park
 from crm.models import User
-from recruitment.dashboard import Amounts, Figures, FiguresRow, Rate, RateRow
+from recruitment.dashboard import Amounts, Figures, FiguresRow, FunnelRow, Rate, RateRow
 from recruitment.models import FollowUp, Project
 from recruitment.pipeline import Status
 
@@ -58,12 +58,25 @@ OVERDUE_LOOP = """{% load figures %}
       </tr>
     {% endfor %}"""
 
+FUNNEL_LOOP = """{% load money figures %}
+    {% for row in rows %}
+      <tr class="cr-status-{{ row.status }}" data-status="{{ row.status }}">
+        <th scope="row">{{ row.label }}</th>
+        <td class="cr-bar-col"><div class="cr-bar"><span style="width: {{ row.share }}%"></span></div></td>
+        <td class="num">{% figure row.url row.amounts.count %}</td>
+        <td class="num">{% figure row.url row.amounts.planned_investment|money %}</td>
+        <td class="num">{% figure row.url row.amounts.signed_amount|money %}</td>
+        <td class="num">{% figure row.url row.amounts.funds_in_place|money %}</td>
+      </tr>
+    {% endfor %}"""
+
 TAGS = {
+    "funnel": "{% load dashboard_rows %}{% funnel_rows rows %}",
     "breakdown": "{% load dashboard_rows %}{% breakdown_rows rows %}",
     "stale": "{% load dashboard_rows %}{% stale_rows rows %}",
     "overdue": "{% load dashboard_rows %}{% overdue_rows rows %}",
 }
-LOOPS = {"breakdown": BREAKDOWN_LOOP, "stale": STALE_LOOP, "overdue": OVERDUE_LOOP}
+LOOPS = {"funnel": FUNNEL_LOOP, "breakdown": BREAKDOWN_LOOP, "stale": STALE_LOOP, "overdue": OVERDUE_LOOP}
 
 
 def _html(source: str, rows: list) -> str:  # type: ignore[type-arg]
@@ -131,11 +144,20 @@ def _overdue_rows() -> list[FollowUp]:
     return rows
 
 
-ROWS = {"breakdown": _breakdown_rows, "stale": _stale_rows, "overdue": _overdue_rows}
+def _funnel_rows() -> list[FunnelRow]:
+    amounts = Amounts(count=12345, planned_investment=Decimal("1234567.891"), signed_amount=Decimal("100000000"))
+    return [
+        FunnelRow(Status.LEAD, '线索 <lead> & "x"', amounts, 100, url="/admin/p/?status__exact=lead&x=<1>"),
+        FunnelRow(Status.SIGNED, "签约", Amounts(), 0, url=None),
+        FunnelRow(Status.SUSPENDED, "Suspended", Amounts(count=3, funds_in_place=Decimal("-5")), 33, url="/admin/p/"),
+    ]
+
+
+ROWS = {"funnel": _funnel_rows, "breakdown": _breakdown_rows, "stale": _stale_rows, "overdue": _overdue_rows}
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-@pytest.mark.parametrize("kind", ["breakdown", "stale", "overdue"])
+@pytest.mark.parametrize("kind", ["funnel", "breakdown", "stale", "overdue"])
 def test_the_rows_are_what_the_template_loop_wrote(kind, language):
     rows = ROWS[kind]()
     with translation.override(language):
