@@ -8,6 +8,7 @@ a missing service fails those tests instead: in CI a skip would hide a regressio
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 from django.db import connection
@@ -15,6 +16,28 @@ from django.db import connection
 from tests.factories import OfficeFactory, UserFactory
 
 REQUIRE_SERVICES = os.environ.get("CHAIN_RECRUIT_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """pytest-django's, and before the test database is dropped, the sessions still on it
+    named: a test that left a connection open (a thread, a child process) otherwise shows
+    only as "being accessed by other users" on the last test of the run."""
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, application_name, backend_type, state, backend_start, LEFT(query, 300)"
+            " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        left = cursor.fetchall()
+    for pid, application, kind, state, started, query in left:
+        warnings.warn(
+            f"a session was left on the test database: pid {pid} ({application or kind}, {state},"
+            f" since {started:%H:%M:%S}), last statement: {query}",
+            stacklevel=1,
+        )
 
 
 def _missing(reason: str) -> None:
