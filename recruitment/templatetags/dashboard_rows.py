@@ -18,22 +18,17 @@ from typing import Any
 from django import template
 from django.template.base import render_value_in_context
 from django.template.defaultfilters import truncatechars
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
 from recruitment.models import Project
+from recruitment.templatetags.figures import linked
 from recruitment.templatetags.money import money
 
 register = template.Library()
 
 NOBODY = "—"
-
-
-def linked(url: str | None, html: str) -> str:
-    """``html`` inside ``<a href="url">`` when there is a URL (``{% figure %}``'s markup)."""
-    return f'<a href="{conditional_escape(url)}">{html}</a>' if url else html
 
 
 class _Cells:
