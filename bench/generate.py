@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from uuid_utils.compat import uuid7
+
 SEED = 14
 SOURCE = "bench-directory"
 
@@ -460,7 +462,7 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
                 for _ in range(rng.randint(0, 4)):
                     when = created + timedelta(seconds=rng.randrange(0, 300 * 86400))
                     yield {
-                        "id": uuid.uuid4(),
+                        "id": uuid7(),
                         "created_at": when,
                         "updated_at": when,
                         "office_id": office,
@@ -480,7 +482,7 @@ def ensure_directory(*, n_enterprises: int = 1_000_000, n_projects: int = 100_00
                 if rng.random() < 0.6:
                     due = now + timedelta(days=rng.randrange(-30, 60))
                     yield {
-                        "id": uuid.uuid4(),
+                        "id": uuid7(),
                         "created_at": created,
                         "updated_at": created,
                         "office_id": office,

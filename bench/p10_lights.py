@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import uuid
 from argparse import Namespace
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+
+from uuid_utils.compat import uuid7
 
 TARGET_RATIO = 3.0
 SEED = 10
@@ -114,7 +115,7 @@ def ensure_data(n: int, today: dt.date, *, keep: Iterable[str] = ()) -> Any:
         statuses = ["signed", "registered", "construction", "production"]
         projects, plans, schedule, entries, changes = [], [], [], [], []
         for i in range(n):
-            pid = uuid.uuid4()
+            pid = uuid7()
             status = statuses[i % 4]
             projects.append(
                 {
@@ -132,7 +133,7 @@ def ensure_data(n: int, today: dt.date, *, keep: Iterable[str] = ()) -> Any:
             signed_at = dt.datetime.combine(start, dt.time(10), tzinfo=dt.UTC)
             changes.append(
                 {
-                    "id": uuid.uuid4(),
+                    "id": uuid7(),
                     "project_id": pid,
                     "from_status": "negotiating",
                     "to_status": "signed",
@@ -164,7 +165,7 @@ def ensure_data(n: int, today: dt.date, *, keep: Iterable[str] = ()) -> Any:
                 if m < last and month <= today:
                     entries.append(
                         {
-                            "id": uuid.uuid4(),
+                            "id": uuid7(),
                             "office_id": office.pk,
                             "project_id": pid,
                             "month": month,

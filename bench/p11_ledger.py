@@ -18,10 +18,11 @@ to agree before timing; the query count is taken at the full size and at a tenth
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from argparse import Namespace
 from decimal import Decimal
 from typing import Any
+
+from uuid_utils.compat import uuid7
 
 TARGET_RATIO = 3.0
 TARGET_EXCEL_SECONDS = 10.0
@@ -64,7 +65,7 @@ def _wipe(keep: list[str]) -> None:
 
 def _entry(office_id: int, pid: Any, month: dt.date, kind: str, now: dt.datetime, **extra: Any) -> dict[str, Any]:
     return {
-        "id": uuid.uuid4(),
+        "id": uuid7(),
         "office_id": office_id,
         "project_id": pid,
         "month": month,
@@ -114,7 +115,7 @@ def ensure_data(n: int, month: dt.date, *, keep: list[str]) -> Any:
         ]
         projects, changes, entries, evidence, increases = [], [], [], [], []
         for i in range(n):
-            pid = uuid.uuid4()
+            pid = uuid7()
             signed_at = in_month if i % 50 == 0 else before
             amount = Decimal(100_000_000 + (i % 7) * 10_000_000)
             projects.append(
@@ -133,7 +134,7 @@ def ensure_data(n: int, month: dt.date, *, keep: list[str]) -> Any:
             )
             changes.append(
                 {
-                    "id": uuid.uuid4(),
+                    "id": uuid7(),
                     "project_id": pid,
                     "from_status": "negotiating",
                     "to_status": "signed",
@@ -183,7 +184,7 @@ def ensure_data(n: int, month: dt.date, *, keep: list[str]) -> Any:
             EvidenceFile,
             (
                 {
-                    "id": uuid.uuid4(),
+                    "id": uuid7(),
                     "entry_id": entry_id,
                     "office_id": office.pk,
                     "kind": "bank_slip",

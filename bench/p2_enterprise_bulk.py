@@ -30,6 +30,7 @@ import uuid
 from typing import Any
 
 import orjson
+from uuid_utils.compat import uuid7
 
 from bench.harness import analyze, row, timeit
 
@@ -102,7 +103,7 @@ def _raw(conn: Any, office_id: int, items: list[dict[str, Any]]) -> None:
                 for item in items[start : start + BATCH]:
                     copy.write_row(
                         [
-                            uuid.uuid4(), office_id, item["external_id"], 1, "now", "now", item["name"], "",
+                            uuid7(), office_id, item["external_id"], 1, "now", "now", item["name"], "",
                             item["credit_code"], item["ownership"], item["province"], item["city"],
                             item["registered_capital"], item["website"], "", "", "", "", False,
                         ]
@@ -139,7 +140,7 @@ def _raw_same_writes(conn: Any, office_id: int, stage_ids: dict[str, int], items
                     code = item["stages"][0]
                     copy.write_row(
                         [
-                            uuid.uuid4(), office_id, item["external_id"], 1, "now", "now", item["name"], "",
+                            uuid7(), office_id, item["external_id"], 1, "now", "now", item["name"], "",
                             item["credit_code"], item["ownership"], item["province"], item["city"],
                             item["registered_capital"], item["website"], "", "", "", "", False, stage_ids[code], code,
                         ]

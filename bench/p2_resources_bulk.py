@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from uuid_utils.compat import uuid7
 
 from bench.harness import analyze, row, timeit
 
@@ -253,7 +254,7 @@ def _contact_rows(items: list[dict[str, Any]], office_id: int) -> list[list[Any]
         _row_values(
             Contact,
             {
-                "id": uuid.uuid4(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
+                "id": uuid7(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
                 "created_at": now, "updated_at": now, "enterprise_id": it["enterprise"], "name": it["name"],
                 "title": it["title"], "phone": it["phone"], "email": it["email"], "wechat": it["wechat"],
             },
@@ -271,7 +272,7 @@ def _interaction_rows(items: list[dict[str, Any]], office_id: int) -> list[list[
             *_row_values(
                 Interaction,
                 {
-                    "id": uuid.uuid4(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
+                    "id": uuid7(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
                     "created_at": now, "updated_at": now, "enterprise_id": it["enterprise"], "kind": it["kind"],
                     "occurred_at": it["occurred_at"], "summary": it["summary"],
                 },
@@ -290,7 +291,7 @@ def _project_rows(
     now = _now()
     projects, follow_ups = [], []
     for it in items:
-        pk = uuid.uuid4()
+        pk = uuid7()
         projects.append(
             [
                 *_row_values(
@@ -312,7 +313,7 @@ def _project_rows(
                 _row_values(
                     FollowUp,
                     {
-                        "id": uuid.uuid4(), "office_id": office_id, "external_id": "", "version": 1,
+                        "id": uuid7(), "office_id": office_id, "external_id": "", "version": 1,
                         "created_at": now, "updated_at": now, "project_id": pk, "assignee_id": user, "kind": kind,
                         "due_at": now + timedelta(hours=hours), "note": "服务时限：跟进。", "status": "open",
                     },
@@ -329,7 +330,7 @@ def _follow_up_rows(items: list[dict[str, Any]], office_id: int) -> list[list[An
         _row_values(
             FollowUp,
             {
-                "id": uuid.uuid4(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
+                "id": uuid7(), "office_id": office_id, "external_id": it["external_id"], "version": 1,
                 "created_at": now, "updated_at": now, "project_id": it["project"], "kind": it["kind"],
                 "due_at": it["due_at"], "note": it["note"], "status": "open",
             },

@@ -12,9 +12,10 @@ from __future__ import annotations
 import random
 import statistics
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from uuid_utils.compat import uuid7
 
 DUE = 1000
 REPEAT = 5
@@ -71,7 +72,7 @@ def _copy_followups(fx: dict[str, Any], rows: list[tuple[datetime, str]], now: d
         "kind, due_at, note, status, completed_at"
     )
     office, project, user = fx["office"].pk, fx["project"].pk, fx["user"].pk
-    ids = [uuid.uuid4() for _ in rows]
+    ids = [uuid7() for _ in rows]
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY recruitment_followup ({columns}) FROM STDIN") as copy:
             for follow_up_id, (due_at, status) in zip(ids, rows, strict=True):
@@ -100,7 +101,7 @@ def _copy_followups(fx: dict[str, Any], rows: list[tuple[datetime, str]], now: d
             for follow_up_id, (due_at, status) in zip(ids, rows, strict=True):
                 if status == "done":
                     copy.write_row(
-                        (uuid.uuid4(), due_at, due_at, "due", follow_up_id, project, user, due_at, "sent", 1)
+                        (uuid7(), due_at, due_at, "due", follow_up_id, project, user, due_at, "sent", 1)
                         + (due_at, "", due_at, "p3@example.org")
                     )
     _execute("VACUUM ANALYZE recruitment_followup")

@@ -17,10 +17,11 @@ import io
 import os
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+from uuid_utils.compat import uuid7
 
 from bench.harness import analyze, row
 
@@ -144,7 +145,7 @@ def _copy(rows: list[list[Any]], office: Any) -> None:
             for name, code, owner, province, city, wan, website, external in rows:
                 copy.write_row(
                     (
-                        uuid.uuid4(),
+                        uuid7(),
                         office.pk,
                         external,
                         1,

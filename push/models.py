@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import TimestampedModel
+from chains.models import TimestampedModel, new_id
 
 
 class WebhookEndpoint(TimestampedModel):
@@ -19,7 +17,7 @@ class WebhookEndpoint(TimestampedModel):
     so an outage of the worker, the broker or the receiver loses nothing.
     """
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     office = models.ForeignKey(
         "crm.Office", on_delete=models.CASCADE, related_name="webhook_endpoints", verbose_name=_("office")
     )
@@ -69,7 +67,7 @@ class WebhookMessage(TimestampedModel):
         PENDING = "pending", _("Pending")
         DELIVERED = "delivered", _("Delivered")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="messages", verbose_name=_("endpoint")
     )

@@ -12,14 +12,12 @@ and group them; the API shows them as ``YYYY-MM``.
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from chains.models import TimestampedModel
+from chains.models import TimestampedModel, new_id
 from crm.models import OfficeRecord, _external_id_unique
 from recruitment.models import Project
 from recruitment.pipeline import Status
@@ -368,7 +366,7 @@ class SupervisionOrder(OfficeRecord):
 class SupervisionOrderMove(models.Model):
     """One move of a supervision order between states: from, to, who, when, note."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     order = models.ForeignKey(SupervisionOrder, on_delete=models.CASCADE, related_name="moves", verbose_name=_("order"))
     from_status = models.CharField(_("from"), max_length=16, choices=OrderStatus.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=16, choices=OrderStatus.choices)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -11,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from chains.models import Park, Stage, TimestampedModel
+from chains.models import Park, Stage, TimestampedModel, new_id
 from crm.models import Enterprise, OfficeRecord, _external_id_unique
 from recruitment.pipeline import CLOSED, Status
 
@@ -148,7 +146,7 @@ class Project(OfficeRecord):
 class ProjectStatusChange(models.Model):
     """One move of a project through the pipeline: from, to, who, when, why."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="status_changes", verbose_name=_("project")
     )
@@ -261,7 +259,7 @@ class ReminderDelivery(TimestampedModel):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Not needed any more")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=new_id, editable=False)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     follow_up = models.ForeignKey(
         FollowUp,

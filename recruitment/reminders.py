@@ -53,6 +53,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
+from chains.models import new_id
 from recruitment import selectors
 from recruitment.channels import ChannelError, notice_markdown, office_robots, robot_send
 from recruitment.models import ChannelPreference, FollowUp, OfficeChannel, Project, ReminderDelivery
@@ -478,7 +479,7 @@ def manager_notices_claim(
     )
     rows = [
         ReminderDelivery(
-            id=uuid.uuid4(),
+            id=new_id(),
             kind=kind,
             office_id=office_id,
             recipient_id=user_id,
@@ -493,7 +494,7 @@ def manager_notices_claim(
     ]
     rows += [
         ReminderDelivery(
-            id=uuid.uuid4(),
+            id=new_id(),
             kind=kind,
             office_id=office_id,
             due_at=due_at,
@@ -551,7 +552,7 @@ def digests_claim(*, now: datetime | None = None, publish: Publisher = publish_s
         )
         deliveries = [
             ReminderDelivery(
-                id=uuid.uuid4(),
+                id=new_id(),
                 kind=Kind.DIGEST,
                 recipient_id=uid,
                 due_at=week,

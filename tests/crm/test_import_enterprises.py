@@ -297,3 +297,38 @@ def test_an_import_that_postgresql_aborts_to_break_a_deadlock_says_try_again(par
     assert not plan.committed
     assert [issue.row for issue in plan.errors] == [1]
     assert all(e.version == 1 and e.city != "阳曲" for e in Enterprise.objects.filter(pk__in=[low.pk, high.pk]))
+
+
+def test_the_cycle_collector_is_paused_while_a_file_is_checked_and_written_and_back_after(park_user):
+    import gc
+
+    from crm.imports import import_commit_steps, import_preview_steps
+
+    data = csv_bytes(good_rows())
+    assert gc.isenabled()
+    for make in (import_preview_steps, import_commit_steps):
+        steps = make(importer=IMPORTER, data=data, filename="ents.csv", user=park_user)
+        seen = []
+        with transaction.atomic():
+            try:
+                while True:
+                    next(steps)
+                    seen.append(gc.isenabled())
+            except StopIteration as stop:
+                plan = stop.value
+            transaction.set_rollback(True)
+        assert plan.ok and seen and not any(seen), make.__name__
+        assert gc.isenabled(), make.__name__
+    # A consumer that stops early (a closed browser) gets the collector back as well.
+    steps = import_commit_steps(importer=IMPORTER, data=data, filename="ents.csv", user=park_user)
+    next(steps)
+    assert not gc.isenabled()
+    steps.close()
+    assert gc.isenabled()
+    # A collector someone else had turned off stays off.
+    gc.disable()
+    try:
+        import_preview(importer=IMPORTER, data=data, filename="ents.csv", user=park_user)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
