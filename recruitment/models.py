@@ -71,7 +71,12 @@ class Project(OfficeRecord):
     # older than the period. Kept by the database on PostgreSQL (``recruitment/tally.py``),
     # whatever a save writes; empty on SQLite, where staleness is read from the interactions.
     last_touched_at = models.DateTimeField(_("last touched"), null=True, blank=True, editable=False)
-    history = HistoricalRecords(m2m_fields=[stages], excluded_fields=["last_touched_at"])
+    # The history is read by project (its own page) and by office and date (the ledger):
+    # its other foreign keys are not indexed, each index a write more for every history
+    # row (an import of 100,000 projects writes some 300,000).
+    history = HistoricalRecords(
+        m2m_fields=[stages], excluded_fields=["last_touched_at"], no_db_index=["enterprise", "park", "owner"]
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -204,7 +209,7 @@ class FollowUp(OfficeRecord):
     note = models.TextField(_("note"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=["project", "assignee"])  # read by follow-up only, as a project's
 
     class Meta:
         ordering = ["due_at"]

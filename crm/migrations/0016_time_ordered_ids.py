@@ -10,35 +10,42 @@ class Migration(migrations.Migration):
         ('crm', '0015_stage_index_carries_capital'),
     ]
 
+    # A callable default lives in Python only: no column changes. Said as a change of state
+    # alone, so that SQLite does not rebuild each table (and its triggers) for nothing.
     operations = [
-        migrations.AlterField(
-            model_name='contact',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='enterprise',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='historicalcontact',
-            name='id',
-            field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
-        ),
-        migrations.AlterField(
-            model_name='historicalenterprise',
-            name='id',
-            field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
-        ),
-        migrations.AlterField(
-            model_name='historicalinteraction',
-            name='id',
-            field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
-        ),
-        migrations.AlterField(
-            model_name='interaction',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='contact',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='enterprise',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='historicalcontact',
+                    name='id',
+                    field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
+                ),
+                migrations.AlterField(
+                    model_name='historicalenterprise',
+                    name='id',
+                    field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
+                ),
+                migrations.AlterField(
+                    model_name='historicalinteraction',
+                    name='id',
+                    field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
+                ),
+                migrations.AlterField(
+                    model_name='interaction',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+            ],
+            database_operations=[],
         ),
     ]

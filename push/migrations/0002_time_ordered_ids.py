@@ -10,15 +10,22 @@ class Migration(migrations.Migration):
         ('push', '0001_webhooks'),
     ]
 
+    # A callable default lives in Python only: no column changes. Said as a change of state
+    # alone, so that SQLite does not rebuild each table (and its triggers) for nothing.
     operations = [
-        migrations.AlterField(
-            model_name='webhookendpoint',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='webhookmessage',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='webhookendpoint',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='webhookmessage',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+            ],
+            database_operations=[],
         ),
     ]

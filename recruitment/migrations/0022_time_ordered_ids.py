@@ -10,50 +10,57 @@ class Migration(migrations.Migration):
         ('recruitment', '0021_drop_capital_walk_index'),
     ]
 
+    # A callable default lives in Python only: no column changes. Said as a change of state
+    # alone, so that SQLite does not rebuild each table (and its triggers) for nothing.
     operations = [
-        migrations.AlterField(
-            model_name='followup',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='historicalfollowup',
-            name='id',
-            field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
-        ),
-        migrations.AlterField(
-            model_name='historicalproject',
-            name='id',
-            field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
-        ),
-        migrations.AlterField(
-            model_name='progressentry',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='project',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='projectstatuschange',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='reminderdelivery',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='supervisionorder',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
-        ),
-        migrations.AlterField(
-            model_name='supervisionordermove',
-            name='id',
-            field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='followup',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='historicalfollowup',
+                    name='id',
+                    field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
+                ),
+                migrations.AlterField(
+                    model_name='historicalproject',
+                    name='id',
+                    field=models.UUIDField(db_index=True, default=chains.models.new_id, editable=False),
+                ),
+                migrations.AlterField(
+                    model_name='progressentry',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='project',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='projectstatuschange',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='reminderdelivery',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='supervisionorder',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+                migrations.AlterField(
+                    model_name='supervisionordermove',
+                    name='id',
+                    field=models.UUIDField(default=chains.models.new_id, editable=False, primary_key=True, serialize=False),
+                ),
+            ],
+            database_operations=[],
         ),
     ]
