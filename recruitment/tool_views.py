@@ -247,6 +247,10 @@ def _streamed_page(
                 yield _progress_line(step)
         except Exception:
             logger.exception("import of %s failed", context["upload"].filename)
+        finally:
+            # Also when the page is closed mid-way (the browser gone): the import ends here and
+            # now, its transaction rolled back and the cycle collector back on, not whenever
+            # the generator happens to be freed.
             steps.close()
         if plan is not None:
             finished(plan)

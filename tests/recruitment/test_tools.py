@@ -296,3 +296,20 @@ def test_project_import_through_the_page(client, staff, park_office):
     page(client.post(preview_url))
     project = Project.objects.get()
     assert (project.title, project.office, int(project.planned_investment)) == ("预浸料项目", park_office, 30_000_000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_closed_mid_import_rolls_the_import_back_and_gives_the_collector_back_at_once(client, staff):
+    import gc
+
+    client.force_login(staff)
+    preview_url = upload(client, [["企业名称", "统一社会信用代码"], ["甲企业", valid_credit_code(1)]])
+    page(client.get(preview_url))
+    response = client.post(preview_url)
+    chunks = iter(response.streaming_content)
+    next(chunks)  # the page's head
+    next(chunks)  # the first progress line: the import is running
+    assert not gc.isenabled()
+    response.close()  # what the server does when the browser goes away
+    assert gc.isenabled()
+    assert Enterprise.objects.count() == 0
