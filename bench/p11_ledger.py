@@ -18,6 +18,7 @@ to agree before timing; the query count is taken at the full size and at a tenth
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from argparse import Namespace
 from decimal import Decimal
 from typing import Any
@@ -184,7 +185,7 @@ def ensure_data(n: int, month: dt.date, *, keep: list[str]) -> Any:
             EvidenceFile,
             (
                 {
-                    "id": uuid7(),
+                    "id": uuid.uuid4(),  # random, as the upload gives an evidence file
                     "entry_id": entry_id,
                     "office_id": office.pk,
                     "kind": "bank_slip",

@@ -22,7 +22,9 @@ def new_id() -> uuid.UUID:
     gigabyte of WAL each page was logged whole again: 2 GB of WAL for 20,000 rows.
     Keys in time order are appended at the right of those indexes (460 MB for the same
     rows). The first 48 bits are the creation time in milliseconds, which ``created_at``
-    already tells; 74 bits stay random, so keys cannot be guessed.
+    already tells; then a counter started at a random value each millisecond (which keeps
+    the keys of one process in order within a millisecond) and 32 fresh random bits, so
+    a key cannot be derived from another.
     """
     return uuid7()
 
